@@ -1,0 +1,67 @@
+/**
+ * Which tfjs backend a run uses: WebGPU first, then wasm, then the pure-JS cpu backend, with the
+ * reason for every fallback recorded so the lab can tell the student why it is slower.
+ * The same function runs in the browser worker and in Node (where there is no WebGPU).
+ */
+import * as tf from '@tensorflow/tfjs';
+
+export type BackendName = 'webgpu' | 'wasm' | 'cpu';
+export type BackendPreference = 'auto' | BackendName;
+
+export interface BackendInfo {
+  backend: BackendName;
+  /** Why this backend: chosen, or why the better ones were not available. */
+  reason: string;
+  adapter?: { vendor: string; architecture: string; isFallbackAdapter: boolean };
+  /** wasm only: whether it runs with threads (needs a cross-origin isolated page). */
+  threads?: boolean;
+}
+
+interface GpuLike {
+  requestAdapter(): Promise<{ info?: { vendor?: string; architecture?: string; isFallbackAdapter?: boolean }; isFallbackAdapter?: boolean } | null>;
+}
+
+async function tryWebGPU(): Promise<{ ok: true; adapter: BackendInfo['adapter'] } | { ok: false; why: string }> {
+  const gpu = (globalThis.navigator as { gpu?: GpuLike } | undefined)?.gpu;
+  if (!gpu) return { ok: false, why: 'this browser exposes no WebGPU (navigator.gpu is missing)' };
+  const adapter = await gpu.requestAdapter().catch(() => null);
+  if (!adapter) return { ok: false, why: 'WebGPU is present but no GPU adapter is available' };
+  await import('@tensorflow/tfjs-backend-webgpu');
+  if (!(await tf.setBackend('webgpu').catch(() => false))) return { ok: false, why: 'the WebGPU backend failed to start' };
+  const info = adapter.info ?? {};
+  return {
+    ok: true,
+    adapter: {
+      vendor: info.vendor || 'unknown',
+      architecture: info.architecture || 'unknown',
+      isFallbackAdapter: Boolean(info.isFallbackAdapter ?? adapter.isFallbackAdapter),
+    },
+  };
+}
+
+async function tryWasm(): Promise<boolean> {
+  await import('@tensorflow/tfjs-backend-wasm');
+  return tf.setBackend('wasm').catch(() => false);
+}
+
+/** Picks and activates a backend. `preference` other than 'auto' is tried first, then the usual order. */
+export async function selectBackend(preference: BackendPreference = 'auto'): Promise<BackendInfo> {
+  const notes: string[] = [];
+  const order: BackendName[] = preference === 'auto' ? ['webgpu', 'wasm', 'cpu'] : [preference, ...(['webgpu', 'wasm', 'cpu'] as BackendName[]).filter((b) => b !== preference)];
+  for (const name of order) {
+    if (name === 'webgpu') {
+      const r = await tryWebGPU();
+      if (r.ok) return { backend: 'webgpu', reason: notes.length ? notes.join('; ') : 'WebGPU adapter found', adapter: r.adapter };
+      notes.push(`not webgpu: ${r.why}`);
+    } else if (name === 'wasm') {
+      if (await tryWasm()) {
+        const threads = Boolean((globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated) && typeof SharedArrayBuffer !== 'undefined';
+        return { backend: 'wasm', reason: notes.length ? notes.join('; ') : preference === 'wasm' ? 'wasm chosen' : 'wasm', threads };
+      }
+      notes.push('not wasm: the WebAssembly backend failed to start');
+    } else {
+      if (await tf.setBackend('cpu')) return { backend: 'cpu', reason: notes.length ? notes.join('; ') : 'cpu chosen' };
+    }
+  }
+  throw new Error(`no tfjs backend could start (${notes.join('; ')})`);
+}

@@ -1,0 +1,212 @@
+/**
+ * The few operations the GPT is made of, each with its gradient written out.
+ *
+ * Why not let tfjs differentiate them: its automatic gradients of matMul use the transposeA /
+ * transposeB flags, and on the wasm backend only an untransposed, unbatched matMul reaches
+ * XNNPACK; a transposed one runs a naive loop about ten times slower (measured: 13 GFLOP/s vs
+ * 1 GFLOP/s at 1024×64×256). Each backward pass below transposes explicitly (a cheap copy) and
+ * then multiplies plainly. The hand-written LayerNorm, GELU and cross-entropy gradients also use
+ * fewer kernels than the automatic ones, and every kernel costs a dispatch.
+ *
+ * Every function here is checked against finite differences in tests/ops.test.ts.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+type Save = tf.GradSaveFunc;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type ForwardWithGradient = (...args: any[]) => { value: tf.Tensor; gradFunc: (dy: any, saved: tf.Tensor[]) => tf.Tensor | tf.Tensor[] };
+
+/** tf.customGrad with the signature of the operation it defines (tfjs does not export its own type). */
+function withGradient<Op>(forward: ForwardWithGradient): Op {
+  return tf.customGrad(forward as never) as unknown as Op;
+}
+
+/**
+ * dW = dyᵀ x for a Linear layer, x: [N, in], dy: [N, out] → [out, in].
+ * Both operands are tall (N rows), so one must be transposed; transpose the narrower one, since a
+ * wasm transpose of a wide matrix is several times slower per element than of a narrow one.
+ */
+function weightGradient(dy: tf.Tensor2D, x: tf.Tensor2D): tf.Tensor2D {
+  if (dy.shape[1] <= x.shape[1]) return tf.matMul(tf.transpose(dy), x); // [out, N] @ [N, in]
+  return tf.transpose(tf.matMul(tf.transpose(x), dy)) as tf.Tensor2D; // ([in, N] @ [N, out])ᵀ
+}
+
+/** Σ over rows, x: [N, K] → [K], as a matmul with a row of ones: a column sum on wasm transposes first. */
+export function columnSum(x: tf.Tensor2D): tf.Tensor1D {
+  return tf.matMul(tf.ones([1, x.shape[0]]), x).reshape([x.shape[1]]) as tf.Tensor1D;
+}
+
+/** y = x Wᵀ + b, with W in PyTorch's [out, in] layout. x: [N, in] → [N, out]. */
+export const linear = withGradient<(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D>((x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, save: Save) => {
+  save([x, w]);
+  const value = tf.fused.matMul({ a: x, b: tf.transpose(w), bias: b });
+  return {
+    value,
+    gradFunc: (dy: tf.Tensor2D, [xs, ws]: tf.Tensor[]) => [
+      tf.matMul(dy, ws), // dx = dy W: [N, out] @ [out, in]
+      weightGradient(dy, xs as tf.Tensor2D),
+      columnSum(dy), // db
+    ],
+  };
+});
+
+/** y = x Wᵀ without bias: the tied LM head, logits = h · wteᵀ. */
+export const linearNoBias = withGradient<(x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D>((x: tf.Tensor2D, w: tf.Tensor2D, save: Save) => {
+  save([x, w]);
+  return {
+    value: tf.matMul(x, tf.transpose(w)),
+    gradFunc: (dy: tf.Tensor2D, [xs, ws]: tf.Tensor[]) => [tf.matMul(dy, ws), weightGradient(dy, xs as tf.Tensor2D)],
+  };
+});
+
+/**
+ * Rows of the embedding table for each token id: table[ids]. ids: int32 [N], table: [V, C] → [N, C].
+ * The forward is a gather; the gradient is one-hot(ids)ᵀ · dy, a plain matmul, because the wasm
+ * backend has no kernel for gather's own gradient (UnsortedSegmentSum). The one-hot is built in
+ * int32 and cast: wasm's float32 oneHot returns 1.4e-45 for 1.
+ */
+export function embedding(ids: tf.Tensor1D, table: tf.Tensor2D): tf.Tensor2D {
+  const lookup = withGradient<(t: tf.Tensor2D) => tf.Tensor2D>((t: tf.Tensor2D, save: Save) => {
+    save([ids]);
+    return {
+      value: tf.gather(t, ids),
+      gradFunc: (dy: tf.Tensor2D, [idsSaved]: tf.Tensor[]) => {
+        const oneHotT = tf.cast(tf.oneHot(idsSaved as tf.Tensor1D, t.shape[0]), 'float32').transpose(); // [V, N]
+        return [tf.matMul(oneHotT, dy)];
+      },
+    };
+  });
+  return lookup(table);
+}
+
+/**
+ * LayerNorm over the last axis (PyTorch's, eps 1e-5, biased variance). x: [N, C].
+ * Backward, with x̂ the normalised input and g = dy·w:
+ *   dx = (g − mean(g) − x̂·mean(g·x̂)) / σ,   dw = Σ dy·x̂,   db = Σ dy.
+ */
+export const layerNorm = withGradient<(x: tf.Tensor2D, w: tf.Tensor1D, b: tf.Tensor1D) => tf.Tensor2D>((x: tf.Tensor2D, w: tf.Tensor1D, b: tf.Tensor1D, save: Save) => {
+  const { mean, variance } = tf.moments(x, -1, true);
+  const rstd = tf.rsqrt(tf.add(variance, 1e-5)); // [N, 1]
+  const xhat = tf.mul(tf.sub(x, mean), rstd);
+  save([xhat, rstd, w]);
+  return {
+    value: tf.add(tf.mul(xhat, w), b),
+    gradFunc: (dy: tf.Tensor2D, [xh, rs, ws]: tf.Tensor[]) => {
+      const g = tf.mul(dy, ws);
+      const dx = tf.mul(tf.sub(tf.sub(g, tf.mean(g, -1, true)), tf.mul(xh, tf.mean(tf.mul(g, xh), -1, true))), rs);
+      return [dx, columnSum(tf.mul(dy, xh) as tf.Tensor2D), columnSum(dy)];
+    },
+  };
+});
+
+const SQRT1_2 = Math.SQRT1_2;
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+
+/**
+ * Exact GELU, x·Φ(x) with Φ(x) = ½(1 + erf(x/√2)) (PyTorch's nn.GELU() default, not the tanh form).
+ * d/dx = Φ(x) + x·φ(x), φ(x) = exp(−x²/2)/√(2π); Φ is saved from the forward pass.
+ */
+export const gelu = withGradient<<T extends tf.Tensor>(x: T) => T>((x: tf.Tensor, save: Save) => {
+  const cdf = tf.mul(tf.add(tf.erf(tf.mul(x, SQRT1_2)), 1), 0.5);
+  save([x, cdf]);
+  return {
+    value: tf.mul(x, cdf),
+    gradFunc: (dy: tf.Tensor, [xs, c]: tf.Tensor[]) => {
+      const pdf = tf.mul(tf.exp(tf.mul(tf.square(xs), -0.5)), INV_SQRT_2PI);
+      return [tf.mul(dy, tf.add(c, tf.mul(xs, pdf)))];
+    },
+  };
+});
+
+/**
+ * Batched matmul over groups kept in the middle axis: out[m, g, n] = Σₖ a[m, k, g] · b[k, g, n].
+ * a: [M, K, G], b: [K, G, N] → [M, G, N].
+ *
+ * Why this layout: on wasm a batched tf.matMul never reaches XNNPACK (it runs a naive loop at
+ * ~1 GFLOP/s), but a depthwise convolution does, and one with a 1×K filter and channel multiplier
+ * N is exactly this product, with the groups as channels. Elsewhere (WebGPU, cpu) a batched
+ * matMul is the natural kernel, so the same contract is met with transposes around it.
+ */
+export function groupedMatMul(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
+  const [M, K, G] = a.shape;
+  const N = b.shape[2];
+  if (tf.getBackend() === 'wasm') {
+    const out = tf.depthwiseConv2d(a.reshape([1, M, K, G]) as tf.Tensor4D, b.reshape([1, K, G, N]) as tf.Tensor4D, 1, 'valid'); // [1, M, 1, G·N]
+    return out.reshape([M, G, N]);
+  }
+  const product = tf.matMul(tf.transpose(a, [2, 0, 1]), tf.transpose(b, [1, 0, 2])); // [G, M, N]
+  return tf.transpose(product, [1, 0, 2]) as tf.Tensor3D;
+}
+
+/**
+ * Causal self-attention on split heads, time-major. q, k, v: [T, G, hs] with G = B·nh → [T, G, hs].
+ *   S = q kᵀ / √hs + mask,  P = softmax(S),  y = P v        (per group g)
+ * Backward (P saved):
+ *   dv = Pᵀ dy,  dP = dy vᵀ,  dS = P ⊙ (dP − rowsum(dP ⊙ P)) / √hs,  dq = dS k,  dk = dSᵀ q
+ * Scores and probabilities are kept as [Tᵢ, G, Tⱼ] so softmax runs over the last axis; each
+ * product is a groupedMatMul, with the transposes it needs written next to it.
+ * Masked entries get −1e9 rather than −∞, so no row can ever produce NaN.
+ */
+export const causalAttention = withGradient<(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D) => tf.Tensor3D>((q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, save: Save) => {
+  const [T, , hs] = q.shape;
+  const scale = 1 / Math.sqrt(hs);
+  const qT = tf.transpose(q, [0, 2, 1]); // [Tᵢ, hs, G]
+  const kT = tf.transpose(k, [2, 1, 0]); // [hs, G, Tⱼ]
+  const scores = tf.add(tf.mul(groupedMatMul(qT, kT), scale), causalMask(T)); // [Tᵢ, G, Tⱼ]
+  const probs = tf.softmax(scores) as tf.Tensor3D;
+  save([q, k, v, probs]);
+  return {
+    value: groupedMatMul(tf.transpose(probs, [0, 2, 1]), v), // [Tᵢ, Tⱼ, G] · [Tⱼ, G, hs] → [Tᵢ, G, hs]
+    gradFunc: (dy: tf.Tensor3D, [qs, ks, vs, p]: tf.Tensor[]) => {
+      const dv = groupedMatMul(tf.transpose(p, [2, 0, 1]) as tf.Tensor3D, dy); // [Tⱼ, Tᵢ, G] · [Tᵢ, G, hs]
+      const dp = groupedMatMul(tf.transpose(dy, [0, 2, 1]), tf.transpose(vs, [2, 1, 0]) as tf.Tensor3D); // [Tᵢ, G, Tⱼ]
+      const ds = tf.mul(tf.mul(p, tf.sub(dp, tf.sum(tf.mul(dp, p), -1, true))), scale) as tf.Tensor3D;
+      const dq = groupedMatMul(tf.transpose(ds, [0, 2, 1]), ks as tf.Tensor3D); // [Tᵢ, Tⱼ, G] · [Tⱼ, G, hs]
+      const dk = groupedMatMul(tf.transpose(ds, [2, 0, 1]), qs as tf.Tensor3D); // [Tⱼ, Tᵢ, G] · [Tᵢ, G, hs]
+      return [dq, dk, dv];
+    },
+  };
+});
+
+const maskCache = new Map<string, tf.Tensor3D>();
+/** [Tᵢ, 1, Tⱼ] additive mask, 0 where j ≤ i, −1e9 above the diagonal; kept for the life of the backend. */
+function causalMask(T: number): tf.Tensor3D {
+  const key = `${tf.getBackend()}:${T}`;
+  let m = maskCache.get(key);
+  if (!m || m.isDisposed) {
+    const values = new Float32Array(T * T);
+    for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) values[i * T + j] = -1e9;
+    m = tf.keep(tf.tensor3d(values, [T, 1, T]));
+    maskCache.set(key, m);
+  }
+  return m;
+}
+
+/**
+ * Mean cross-entropy over the positions where mask is 1:
+ *   loss = Σᵢ maskᵢ · (logsumexp(logitsᵢ) − logitsᵢ[targetᵢ]) / Σᵢ maskᵢ
+ * logits: [N, V], targets: int32 [N], mask: float32 [N] (all ones for pretraining, the assistant
+ * tokens for SFT). Gradient: (softmax(logits) − onehot(target)) · maskᵢ / Σ mask. The one-hot is
+ * built in int32 and cast (see embedding). A mask of all zeros gives loss 0, not NaN.
+ */
+export function maskedCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D, mask: tf.Tensor1D): tf.Scalar {
+  const V = logits.shape[1];
+  const f = withGradient<(lg: tf.Tensor2D) => tf.Scalar>((lg: tf.Tensor2D, save: Save) => {
+    const oneHot = tf.cast(tf.oneHot(targets, V), 'float32');
+    const logProbs = tf.logSoftmax(lg);
+    const nll = tf.neg(tf.sum(tf.mul(logProbs, oneHot), -1)); // [N]
+    const weights = tf.div(mask, tf.maximum(tf.sum(mask), 1)); // [N]
+    save([logProbs, oneHot, weights]);
+    return {
+      value: tf.sum(tf.mul(nll, weights)),
+      gradFunc: (dy: tf.Scalar, [lp, oh, w]: tf.Tensor[]) =>
+        tf.mul(tf.sub(tf.exp(lp), oh), tf.mul(tf.expandDims(w, 1), dy)),
+    };
+  });
+  return f(logits);
+}
+
+/** Per-position log-probability of the target token, log p(targetᵢ | context): [N]. No gradient needed. */
+export function targetLogProbs(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Tensor1D {
+  return tf.tidy(() => tf.sum(tf.mul(tf.logSoftmax(logits), tf.cast(tf.oneHot(targets, logits.shape[1]), 'float32')), -1));
+}

@@ -1,0 +1,88 @@
+/**
+ * Text generation and scoring with a trained model.
+ *
+ * Sampling draws from softmax(logits / temperature) restricted to the top-k tokens, with our
+ * seeded generator, so the same checkpoint, prompt and seed give the same text everywhere.
+ * Temperature 0 means greedy decoding.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { GPT } from './model.ts';
+import { targetLogProbs } from './ops.ts';
+import { Random } from './random.ts';
+
+export interface SampleOptions {
+  maxTokens: number;
+  temperature: number;
+  topK: number; // 0 = all tokens
+  seed: number;
+  /** Stop as soon as this token is produced (it is included in the output). */
+  stopToken?: number;
+}
+
+/** Logits of the next token after `context` (the last blockSize ids are used). */
+export function nextTokenLogits(model: GPT, context: ArrayLike<number>): Float32Array {
+  const T = Math.min(context.length, model.config.blockSize);
+  const window = Int32Array.from(Array.prototype.slice.call(context, context.length - T));
+  return tf.tidy(() => {
+    const logits = model.forwardTimeMajor(tf.tensor2d(window, [T, 1], 'int32')); // [T, V]
+    return tf.slice(logits, [T - 1, 0], [1, -1]).dataSync() as Float32Array;
+  });
+}
+
+/** Picks a token id from logits with temperature and top-k (a pure function of its inputs). */
+export function pickToken(logits: Float32Array, temperature: number, topK: number, rng: Random): number {
+  if (temperature <= 0) return argmax(logits);
+  const order = [...logits.keys()].sort((a, b) => logits[b] - logits[a]);
+  const kept = topK > 0 ? order.slice(0, topK) : order;
+  const max = logits[kept[0]];
+  const weights = kept.map((i) => Math.exp((logits[i] - max) / temperature));
+  let r = rng.next() * weights.reduce((a, b) => a + b, 0);
+  for (let j = 0; j < kept.length; j++) {
+    r -= weights[j];
+    if (r <= 0) return kept[j];
+  }
+  return kept[kept.length - 1];
+}
+
+function argmax(values: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
+  return best;
+}
+
+/** Continues `prompt` (token ids, at least one) by up to maxTokens tokens; returns only the new ids. */
+export function generate(model: GPT, prompt: ArrayLike<number>, opts: SampleOptions): number[] {
+  if (prompt.length === 0) throw new Error('sample: the prompt must have at least one token');
+  const rng = new Random(opts.seed);
+  const ids = Array.from(prompt);
+  const out: number[] = [];
+  for (let i = 0; i < opts.maxTokens; i++) {
+    const next = pickToken(nextTokenLogits(model, ids), opts.temperature, opts.topK, rng);
+    ids.push(next);
+    out.push(next);
+    if (next === opts.stopToken) break;
+  }
+  return out;
+}
+
+/**
+ * log p(ids[t] | ids[<t]) for t = 1…n−1, in windows of the model's block size (a text longer than
+ * the context is scored with a sliding, non-overlapping window; each window's first token has no
+ * prediction). Returns one value per scored position.
+ */
+export function tokenLogProbs(model: GPT, ids: Int32Array): { positions: number[]; logProbs: number[] } {
+  const positions: number[] = [];
+  const logProbs: number[] = [];
+  const T = model.config.blockSize;
+  for (let start = 0; start + 1 < ids.length; start += T) {
+    const end = Math.min(start + T + 1, ids.length);
+    const x = ids.subarray(start, end - 1);
+    const y = ids.subarray(start + 1, end);
+    const lp = tf.tidy(() => targetLogProbs(model.forwardTimeMajor(tf.tensor2d(x, [x.length, 1], 'int32')), tf.tensor1d(y, 'int32')).dataSync());
+    for (let i = 0; i < lp.length; i++) {
+      positions.push(start + 1 + i);
+      logProbs.push(lp[i]);
+    }
+  }
+  return { positions, logProbs };
+}

@@ -1,0 +1,160 @@
+/**
+ * One training step, and the state a run carries between steps.
+ *
+ * The step reads top to bottom as nanoGPT's loop: learning rate → forward and backward → global
+ * gradient norm → (the caller may decide to skip) → clip → AdamW update. Loss and gradient norm are
+ * read to the CPU every step, before the update: the spike detector needs them to decide whether
+ * the update may be applied at all. On wasm and cpu the read is free; on WebGPU it is one sync per
+ * step, small beside the step itself.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { TrainConfig } from './config.ts';
+import { AdamW } from './adamw.ts';
+import { type Batch, type Corpus, sampleBatch } from './data.ts';
+import { GPT, parameterName } from './model.ts';
+import { maskedCrossEntropy } from './ops.ts';
+import { Random } from './random.ts';
+import { learningRate, type ScheduleConfig } from './schedule.ts';
+
+/** A batch of token windows with an optional loss mask (1 where a token counts; SFT uses it). */
+export interface TrainBatch extends Batch {
+  mask?: Float32Array;
+}
+
+export interface StepResult {
+  step: number; // the step number this result belongs to (0-based)
+  loss: number;
+  gradNorm: number; // global L2 norm before clipping
+  lr: number;
+  tokensPerSec: number;
+  applied: boolean; // false when the update was skipped
+}
+
+/** What the caller may decide once the loss and gradient norm of a step are known. */
+export type StepDecision = 'apply' | 'skip';
+
+export function scheduleOf(c: TrainConfig): ScheduleConfig {
+  return {
+    kind: c.schedule,
+    maxLr: c.learningRate,
+    minLr: c.minLearningRate,
+    warmupSteps: c.warmupSteps,
+    totalSteps: c.steps,
+    decayFraction: c.decayFraction,
+  };
+}
+
+/** Reorders a [B, T] row-major array to [T, B], the model's time-major row order. */
+export function toTimeMajor<A extends Int32Array | Float32Array>(values: A, B: number, T: number): A {
+  const out = new (values.constructor as { new (n: number): A })(values.length);
+  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) out[t * B + b] = values[b * T + t];
+  return out;
+}
+
+/** Mean masked cross-entropy of a batch: the pretraining and SFT objective. */
+export function batchLoss(model: GPT, batch: TrainBatch): tf.Scalar {
+  const { batchSize: B, seqLen: T } = batch;
+  return tf.tidy((): tf.Scalar => {
+    const x = tf.tensor2d(toTimeMajor(batch.x, B, T), [T, B], 'int32');
+    const y = tf.tensor1d(toTimeMajor(batch.y, B, T), 'int32');
+    const mask = batch.mask ? tf.tensor1d(toTimeMajor(batch.mask, B, T)) : tf.ones([B * T]);
+    return maskedCrossEntropy(model.forwardTimeMajor(x), y, mask as tf.Tensor1D);
+  });
+}
+
+/** √(Σ‖g‖²) over every gradient. */
+export function globalNorm(grads: tf.Tensor[]): tf.Scalar {
+  return tf.tidy(() => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g)))))) as tf.Scalar;
+}
+
+export class Trainer {
+  /** Steps taken so far, applied or skipped; the next step is number `step`. */
+  step = 0;
+  /** The data sampler's generator; its state is the data position saved in checkpoints. */
+  readonly rng: Random;
+  /** Multiplies the scheduled learning rate (the `lower-lr` recovery, or a spike for a lesson). */
+  lrScale = 1;
+  readonly optimizer: AdamW;
+
+  constructor(
+    readonly model: GPT,
+    readonly config: TrainConfig,
+    readonly corpus: Corpus,
+    optimizer?: AdamW,
+  ) {
+    this.optimizer = optimizer ?? new AdamW(model.params, config);
+    this.rng = new Random(config.seed);
+  }
+
+  get tokensPerBatch(): number {
+    return this.config.batchSize * this.model.config.blockSize;
+  }
+
+  learningRate(step = this.step): number {
+    return learningRate(step, scheduleOf(this.config)) * this.lrScale;
+  }
+
+  nextBatch(): TrainBatch {
+    return sampleBatch(this.corpus.train, this.config.batchSize, this.model.config.blockSize, this.rng);
+  }
+
+  /**
+   * Trains on one batch (by default the next one from the corpus). `decide` sees the loss and
+   * gradient norm before the update and may skip it; a non-finite loss or norm is never applied.
+   * `lossFn` replaces the cross-entropy objective (DPO brings its own).
+   */
+  async trainStep(opts: {
+    batch?: TrainBatch;
+    decide?: (loss: number, gradNorm: number) => StepDecision;
+    lossFn?: () => tf.Scalar;
+    lrMultiplier?: number;
+  } = {}): Promise<StepResult> {
+    const started = performance.now();
+    const lr = this.learningRate() * (opts.lrMultiplier ?? 1);
+    const batch = opts.lossFn ? undefined : (opts.batch ?? this.nextBatch());
+    const lossFn = opts.lossFn ?? (() => batchLoss(this.model, batch!));
+
+    const { value: lossT, grads: byVariable } = tf.variableGrads(lossFn, [...this.model.params.values()]);
+    const grads: Record<string, tf.Tensor> = {};
+    for (const [variableName, g] of Object.entries(byVariable)) grads[parameterName({ name: variableName } as tf.Variable)] = g;
+    const normT = globalNorm(Object.values(grads));
+    const [loss, gradNorm] = (await tf.stack([lossT, normT]).data()) as Float32Array;
+
+    const finite = Number.isFinite(loss) && Number.isFinite(gradNorm);
+    const applied = finite && (opts.decide ? opts.decide(loss, gradNorm) : 'apply') === 'apply';
+    if (applied) {
+      const clip = this.config.gradClip;
+      const scale = clip > 0 && gradNorm > clip ? clip / (gradNorm + 1e-6) : 1;
+      const clipped = scale === 1 ? grads : tf.tidy(() => Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, tf.mul(g, scale)])));
+      this.optimizer.apply(clipped, lr);
+      if (clipped !== grads) tf.dispose(Object.values(clipped));
+    }
+    tf.dispose([lossT, normT, ...Object.values(grads)]);
+    const stepNumber = this.step;
+    this.step += 1;
+    const seconds = (performance.now() - started) / 1000;
+    const tokens = batch ? batch.x.length : this.tokensPerBatch;
+    return { step: stepNumber, loss, gradNorm, lr, tokensPerSec: tokens / seconds, applied };
+  }
+
+  /**
+   * Mean loss over a fixed set of validation windows. The windows come from a generator seeded
+   * with the run's seed, so every evaluation (and every run with that seed) sees the same text
+   * and the curve moves only because the model does.
+   */
+  async evaluate(batches = this.config.evalBatches): Promise<number> {
+    return evaluateLoss(this.model, this.corpus.val, this.config.batchSize, batches, this.config.seed);
+  }
+}
+
+export async function evaluateLoss(model: GPT, tokens: Int32Array, batchSize: number, batches: number, seed: number): Promise<number> {
+  const rng = new Random(seed ^ 0x5eed);
+  let total = 0;
+  for (let i = 0; i < batches; i++) {
+    const batch = sampleBatch(tokens, batchSize, model.config.blockSize, rng);
+    const loss = batchLoss(model, batch);
+    total += (await loss.data())[0];
+    loss.dispose();
+  }
+  return total / batches;
+}

@@ -1,0 +1,119 @@
+/**
+ * What crosses the boundary between the page and the training worker: plain data only.
+ *
+ * The page imports this file (and only types from api.ts), never tfjs: every tensor lives in the
+ * worker. Metrics travel as plain rows, batched per log interval.
+ */
+import type { PresetName } from '../core/config.ts';
+
+export type BackendPreference = 'auto' | 'webgpu' | 'wasm' | 'cpu';
+
+export interface AdapterInfo {
+  vendor: string;
+  architecture: string;
+  isFallbackAdapter: boolean;
+}
+
+export interface BackendInfo {
+  backend: string; // 'webgpu' | 'wasm' | 'cpu'
+  preference: BackendPreference;
+  reason: string; // why this backend: the adapter found, or why a faster one was not available
+  adapter?: AdapterInfo;
+  /** The worker can share memory with helper threads (the page is cross-origin isolated). */
+  crossOriginIsolated: boolean;
+}
+
+/** The bundled corpus, or text the student brought. */
+export type CorpusChoice = 'tales' | 'own';
+
+/** Everything that defines a pretraining run; round-trips through the URL hash. */
+export interface RunSettings {
+  corpus: CorpusChoice;
+  preset: PresetName;
+  steps: number;
+  learningRate: number;
+  batchSize: number;
+  seed: number;
+  autosaveEvery: number; // steps between autosaves
+  keepAutosaves: number; // autosaves kept per run (pinned ones are kept as well)
+}
+
+/** The student's own text file, sent along with the settings when corpus is 'own'. */
+export interface OwnText {
+  name: string;
+  text: string;
+}
+
+export type LabStatus =
+  | 'starting' // the worker is loading tfjs and choosing a backend
+  | 'idle' // no run loaded
+  | 'loading' // preparing a run: reading the corpus, building the model, restoring a checkpoint
+  | 'running'
+  | 'paused' // a run is loaded and can continue
+  | 'done' // the run took all its steps
+  | 'error';
+
+export interface RunInfo {
+  id: string;
+  name: string;
+  settings: RunSettings;
+  corpusName: string; // 'tales' or the file name of the student's text
+  step: number; // steps taken
+  totalSteps: number;
+  restoredFrom?: { step: number; savedAt: number }; // set when the run was restored from storage
+}
+
+export interface RunSummary {
+  parameters: number;
+  tokensSeen: number;
+  tokensPerParameter: number;
+  elapsedSeconds: number; // training time, across reloads
+  backend: string;
+  gradClip: number;
+  vocabSize: number;
+}
+
+/** One logged step as the charts receive it. */
+export interface MetricRow {
+  step: number;
+  [name: string]: number;
+}
+
+export interface CheckpointInfo {
+  id: string;
+  runId: string;
+  step: number;
+  kind: 'auto' | 'manual' | 'import';
+  pinned: boolean;
+  createdAt: number;
+  sizeBytes: number;
+  trainLoss?: number;
+  valLoss?: number;
+}
+
+export interface Notice {
+  level: 'info' | 'warning' | 'error';
+  text: string;
+}
+
+/**
+ * One message from the worker. Fields are present only when they changed. `rows` are appended to
+ * the charts, unless `resetRows` is set, in which case they replace them (a run was loaded).
+ */
+export interface LabUpdate {
+  status?: LabStatus;
+  run?: RunInfo | null;
+  rows?: MetricRow[];
+  resetRows?: boolean;
+  summary?: RunSummary | null;
+  checkpoints?: CheckpointInfo[];
+  notice?: Notice | null;
+}
+
+export interface SampleOptions {
+  prompt: string;
+  maxTokens: number;
+  temperature: number;
+  topK: number; // 0 = no limit
+  seed: number;
+}

@@ -1,0 +1,239 @@
+import { readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Random } from '../src/core/random.ts';
+import { parseDpoJsonl, parseSftJsonl, type DpoExample, type SftExample } from '../src/core/chatdata.ts';
+import { CHARACTERS, COLOURS, FOODS, JOBS, PLACES, TREASURES, type Character } from '../corpora/world.ts';
+import { generateStory, generateTales } from '../corpora/tales.ts';
+import { generateDpo, generateSft, questionPools } from '../corpora/chat.ts';
+import { buildCorpora } from '../corpora/generate.ts';
+
+// The only characters any generated text may use.
+const ALLOWED = /^[A-Za-z0-9 \n.,!?'"\-:]*$/;
+
+let files: Record<string, string>;
+let sftTrain: SftExample[];
+let sftVal: SftExample[];
+let dpoTrain: DpoExample[];
+let dpoVal: DpoExample[];
+
+beforeAll(() => {
+  files = buildCorpora();
+  sftTrain = parseSftJsonl(files['chat/sft_train.jsonl']).examples;
+  sftVal = parseSftJsonl(files['chat/sft_val.jsonl']).examples;
+  dpoTrain = parseDpoJsonl(files['chat/dpo_train.jsonl']).examples;
+  dpoVal = parseDpoJsonl(files['chat/dpo_val.jsonl']).examples;
+});
+
+const byName = new Map(CHARACTERS.map((c) => [c.name, c]));
+const an = (word: string) => (/^[aeiou]/.test(word) ? 'an' : 'a');
+
+/**
+ * The right answer to a question, worked out from the world's tables directly rather than through
+ * the generator's own answer functions, so a wrong answer template would be caught.
+ */
+function expectedAnswer(question: string): string {
+  let m: RegExpMatchArray | null;
+  if ((m = question.match(/^What is (\d+) plus (\d+)\?$/)) || (m = question.match(/^What do you get when you add (\d+) and (\d+)\?$/))) {
+    return `${m[1]} plus ${m[2]} is ${Number(m[1]) + Number(m[2])}.`;
+  }
+  if ((m = question.match(/^What is (\d+) (?:minus|take away) (\d+)\?$/))) {
+    return `${m[1]} minus ${m[2]} is ${Number(m[1]) - Number(m[2])}.`;
+  }
+  if ((m = question.match(/^Say (hello|goodbye|thank you|good night) to (\w+)\.$/))) {
+    const word = { hello: 'Hello', goodbye: 'Goodbye', 'thank you': 'Thank you', 'good night': 'Good night' }[m[1]];
+    return `${word}, ${m[2]}!`;
+  }
+  if ((m = question.match(/^Count to (\d+)\.$/))) {
+    return Array.from({ length: Number(m[1]) }, (_, i) => i + 1).join(', ') + '.';
+  }
+  if ((m = question.match(/^Spell the word (\w+)\.$/))) return `The word ${m[1]} is spelled ${[...m[1]].join('-')}.`;
+  if ((m = question.match(/^Repeat after me: (.+)$/))) return m[1].charAt(0).toUpperCase() + m[1].slice(1);
+
+  const name = question.match(/\b([A-Z][a-z]+)\b(?!.*\b[A-Z][a-z]+\b)/)?.[1] ?? '';
+  const c: Character | undefined = byName.get(name);
+  if (!c) throw new Error(`cannot work out an answer to: ${question}`);
+  if (/animal/.test(question)) return `${c.name} is ${an(c.animal)} ${c.animal}.`;
+  if (/live|home/.test(question)) return `${c.name} lives ${PLACES[c.home].at}.`;
+  if (/eat|food/.test(question)) return `${c.name} eats ${c.food}.`;
+  if (/colour/.test(question)) return `${c.name} likes ${c.colour}.`;
+  if (/job|work/.test(question)) return `${c.name} is ${an(c.job)} ${c.job}.`;
+  if (/have|treasure/.test(question)) return `${c.name} has ${an(c.colour)} ${c.colour} ${c.treasure}.`;
+  if (/friend|play with/.test(question)) return `${c.name}'s best friend is ${c.friend}.`;
+  throw new Error(`cannot work out an answer to: ${question}`);
+}
+
+describe('world', () => {
+  it('has a few dozen characters with unique names', () => {
+    expect(CHARACTERS.length).toBeGreaterThanOrEqual(24);
+    expect(new Set(CHARACTERS.map((c) => c.name)).size).toBe(CHARACTERS.length);
+  });
+
+  it('refers only to places, foods, jobs, colours and objects that exist', () => {
+    for (const c of CHARACTERS) {
+      expect(PLACES[c.home], c.name).toBeDefined();
+      expect(FOODS[c.food], c.name).toBeDefined();
+      expect(JOBS[c.job], c.name).toBeDefined();
+      expect(COLOURS, c.name).toContain(c.colour);
+      expect(TREASURES, c.name).toContain(c.treasure);
+    }
+  });
+
+  it('makes friendship mutual and never with oneself', () => {
+    for (const c of CHARACTERS) {
+      expect(c.friend).not.toBe(c.name);
+      expect(byName.get(c.friend)?.friend, `${c.name} and ${c.friend}`).toBe(c.name);
+    }
+  });
+});
+
+describe('tales', () => {
+  it('is the same for the same seed and different for another', () => {
+    expect(generateTales(5, 20_000)).toEqual(generateTales(5, 20_000));
+    expect(generateTales(6, 20_000)).not.toEqual(generateTales(5, 20_000));
+    const a = new Random(9);
+    const b = new Random(9);
+    for (let i = 0; i < 50; i++) expect(generateStory(a)).toBe(generateStory(b));
+  });
+
+  it('has the intended sizes', () => {
+    expect(files['tales/train.txt'].length).toBeGreaterThan(1_800_000);
+    expect(files['tales/train.txt'].length).toBeLessThan(2_200_000);
+    expect(files['tales/val.txt'].length).toBeGreaterThan(100_000);
+    expect(files['tales/val.txt'].length).toBeLessThan(200_000);
+  });
+
+  it('uses a small character set and never the special-token marker', () => {
+    for (const name of ['tales/train.txt', 'tales/val.txt']) {
+      const text = files[name];
+      expect(ALLOWED.test(text), name).toBe(true);
+      expect(new Set(text).size).toBeLessThan(80);
+      expect(text).not.toContain('<|');
+    }
+  });
+
+  it('separates stories by one blank line and has no empty stories', () => {
+    const stories = files['tales/train.txt'].trimEnd().split('\n\n');
+    expect(stories.length).toBeGreaterThan(2000);
+    for (const s of stories.slice(0, 500)) {
+      expect(s.trim().length).toBeGreaterThan(100);
+      expect(s).not.toMatch(/^\n|\n$/);
+    }
+  });
+
+  it('keeps validation stories out of the training text', () => {
+    const train = new Set(files['tales/train.txt'].trimEnd().split('\n\n'));
+    const val = files['tales/val.txt'].trimEnd().split('\n\n');
+    expect(val.length).toBeGreaterThan(100);
+    for (const story of val) expect(train.has(story)).toBe(false);
+  });
+
+  it('never contradicts the world: "Tom the rabbit", "Tom loved to eat carrots"', () => {
+    const text = files['tales/train.txt'];
+    const animals = new Set(CHARACTERS.map((c) => c.animal));
+    let checked = 0;
+    for (const m of text.matchAll(/\b([A-Z][a-z]+) the ([a-z]+)\b/g)) {
+      const c = byName.get(m[1]);
+      if (!c || !animals.has(m[2])) continue;
+      expect(m[2], m[0]).toBe(c.animal);
+      checked++;
+    }
+    for (const m of text.matchAll(/\b([A-Z][a-z]+) loved to eat ([a-z]+)\./g)) {
+      expect(m[2], m[0]).toBe(byName.get(m[1])?.food);
+      checked++;
+    }
+    for (const m of text.matchAll(/\b([A-Z][a-z]+) lived ((?:in|on|by|at) the [a-z]+)/g)) {
+      const c = byName.get(m[1]);
+      if (!c) continue; // "She lived ..."
+      expect(m[2], m[0]).toBe(PLACES[c.home].at);
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(1000);
+  });
+});
+
+describe('chat data', () => {
+  it('has the intended number of lines, all parsing cleanly', () => {
+    const lines = (name: string) => files[name].trimEnd().split('\n').length;
+    expect(lines('chat/sft_train.jsonl')).toBe(3000);
+    expect(lines('chat/sft_val.jsonl')).toBe(200);
+    expect(lines('chat/dpo_train.jsonl')).toBe(2000);
+    expect(lines('chat/dpo_val.jsonl')).toBe(200);
+    expect(parseSftJsonl(files['chat/sft_train.jsonl']).errors).toEqual([]);
+    expect(parseDpoJsonl(files['chat/dpo_train.jsonl']).errors).toEqual([]);
+    expect(sftTrain.length + sftVal.length + dpoTrain.length + dpoVal.length).toBe(5400);
+  });
+
+  it('is the same for the same seed and different for another', () => {
+    expect(generateSft('train', 50, 3)).toEqual(generateSft('train', 50, 3));
+    expect(generateSft('train', 50, 4)).not.toEqual(generateSft('train', 50, 3));
+    expect(generateDpo('val', 40, 3)).toEqual(generateDpo('val', 40, 3));
+    expect(generateDpo('val', 40, 4)).not.toEqual(generateDpo('val', 40, 3));
+  });
+
+  it('answers every SFT question correctly and briefly', () => {
+    for (const ex of [...sftTrain, ...sftVal]) {
+      for (let i = 0; i < ex.messages.length; i += 2) {
+        const answer = ex.messages[i + 1].content;
+        expect(answer, ex.messages[i].content).toBe(expectedAnswer(ex.messages[i].content));
+        expect(answer.length).toBeLessThan(60);
+      }
+    }
+  });
+
+  it('asks held-out questions that training never asks', () => {
+    const questions = (examples: SftExample[]) => new Set(examples.flatMap((e) => e.messages.filter((m) => m.role === 'user').map((m) => m.content)));
+    const train = questions(sftTrain);
+    const val = questions(sftVal);
+    expect(val.size).toBeGreaterThan(100);
+    for (const q of val) expect(train.has(q), q).toBe(false);
+    const pools = questionPools();
+    const trainPool = new Set(Object.values(pools.train).flat().map((qa) => qa.question));
+    for (const qa of Object.values(pools.val).flat()) expect(trainPool.has(qa.question)).toBe(false);
+  });
+
+  it('builds DPO pairs whose chosen reply is right and differs visibly from the rejected one', () => {
+    const kinds = new Map<string, number>();
+    for (const ex of [...dpoTrain, ...dpoVal]) {
+      kinds.set(ex.kind!, (kinds.get(ex.kind!) ?? 0) + 1);
+      expect(ex.chosen).toBe(expectedAnswer(ex.prompt[0].content));
+      expect(ex.rejected).not.toBe(ex.chosen);
+      expect(ex.rejected.length).toBeLessThanOrEqual(100);
+      if (ex.kind === 'concise') {
+        expect(ex.rejected.startsWith(ex.chosen)).toBe(true);
+        expect(ex.rejected.length).toBeGreaterThan(ex.chosen.length + 10);
+      }
+    }
+    expect([...kinds.keys()].sort()).toEqual(['concise', 'correct', 'on-topic', 'polite']);
+    for (const n of kinds.values()) expect(n).toBe(550);
+  });
+
+  it('keeps every message in the small character set', () => {
+    const texts = [
+      ...[...sftTrain, ...sftVal].flatMap((e) => e.messages.map((m) => m.content)),
+      ...[...dpoTrain, ...dpoVal].flatMap((e) => [e.prompt[0].content, e.chosen, e.rejected]),
+    ];
+    for (const t of texts) {
+      expect(ALLOWED.test(t), t).toBe(true);
+      expect(t).not.toContain('<|');
+      expect(t).not.toContain('\n');
+    }
+  });
+});
+
+describe('generated files', () => {
+  it('are in place and match what generate.ts builds', () => {
+    const root = fileURLToPath(new URL('../corpora', import.meta.url));
+    for (const [name, text] of Object.entries(files)) {
+      const path = join(root, name);
+      expect(existsSync(path), `${name} is missing; run npx tsx corpora/generate.ts`).toBe(true);
+      expect(readFileSync(path, 'utf8') === text, `${name} is stale; run npx tsx corpora/generate.ts`).toBe(true);
+    }
+  });
+
+  it('stay under 3 MB in total', () => {
+    const total = Object.values(files).reduce((n, text) => n + Buffer.byteLength(text), 0);
+    expect(total).toBeLessThan(3_000_000);
+  });
+});
