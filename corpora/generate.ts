@@ -11,6 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateDpo, generateSft, toJsonl } from './chat.ts';
 import { generateTales, talesText } from './tales.ts';
+import { CharTokenizer } from '../src/core/tokenizer.ts';
 
 // Each file has its own seed, so the splits are separate random streams.
 const SEEDS = { talesTrain: 1, talesVal: 2, sftTrain: 11, sftVal: 12, dpoTrain: 21, dpoVal: 22 };
@@ -22,14 +23,23 @@ const TALES_VAL_CHARS = 150_000;
 export function buildCorpora(): Record<string, string> {
   const train = generateTales(SEEDS.talesTrain, TALES_TRAIN_CHARS);
   const val = generateTales(SEEDS.talesVal, TALES_VAL_CHARS, new Set(train));
-  return {
+  const sft = { train: generateSft('train', 3000, SEEDS.sftTrain), val: generateSft('val', 200, SEEDS.sftVal) };
+  const dpo = { train: generateDpo('train', 2000, SEEDS.dpoTrain), val: generateDpo('val', 200, SEEDS.dpoVal) };
+  const files: Record<string, string> = {
     'tales/train.txt': talesText(train),
     'tales/val.txt': talesText(val),
-    'chat/sft_train.jsonl': toJsonl(generateSft('train', 3000, SEEDS.sftTrain)),
-    'chat/sft_val.jsonl': toJsonl(generateSft('val', 200, SEEDS.sftVal)),
-    'chat/dpo_train.jsonl': toJsonl(generateDpo('train', 2000, SEEDS.dpoTrain)),
-    'chat/dpo_val.jsonl': toJsonl(generateDpo('val', 200, SEEDS.dpoVal)),
+    'chat/sft_train.jsonl': toJsonl(sft.train),
+    'chat/sft_val.jsonl': toJsonl(sft.val),
+    'chat/dpo_train.jsonl': toJsonl(dpo.train),
+    'chat/dpo_val.jsonl': toJsonl(dpo.val),
   };
+  // One vocabulary for the bundled data: the stories' characters plus those only the chat data
+  // uses (digits for arithmetic), so a model pretrained on the tales can be fine-tuned on the chat.
+  const chatText = [...sft.train, ...sft.val].flatMap((e) => e.messages.map((m) => m.content))
+    .concat([...dpo.train, ...dpo.val].flatMap((e) => [...e.prompt.map((m) => m.content), e.chosen, e.rejected]));
+  const tokenizer = CharTokenizer.fromText(files['tales/train.txt'] + files['tales/val.txt'] + chatText.join(''));
+  files['vocab.json'] = JSON.stringify(tokenizer.toJSON()) + '\n';
+  return files;
 }
 
 function main(): void {

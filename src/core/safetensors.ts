@@ -199,7 +199,7 @@ function headerText(bytes: Uint8Array, maxHeaderBytes: number): { text: string; 
   if (raw[0] !== 0x7b) fail(`header does not start with '{'`);
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(raw);
+    text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
   } catch {
     fail('header is not valid UTF-8');
   }
@@ -267,7 +267,7 @@ function keysInOrder(text: string): string[] {
         const keys = open[open.length - 1]!;
         if (keys.has(key)) fail(`header has the key ${quote(key)} twice in one object`);
         keys.add(key);
-        topLevel.push(key);
+        if (open.length === 1) topLevel.push(key);
         keyNext = false;
       }
       i = j;

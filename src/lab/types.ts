@@ -19,7 +19,9 @@ export interface BackendInfo {
   preference: BackendPreference;
   reason: string; // why this backend: the adapter found, or why a faster one was not available
   adapter?: AdapterInfo;
-  /** The worker can share memory with helper threads (the page is cross-origin isolated). */
+  /** wasm only: whether it runs with threads (needs a cross-origin isolated page). */
+  threads?: boolean;
+  /** The page is cross-origin isolated, so wasm may use threads. */
   crossOriginIsolated: boolean;
 }
 
@@ -50,6 +52,7 @@ export type LabStatus =
   | 'loading' // preparing a run: reading the corpus, building the model, restoring a checkpoint
   | 'running'
   | 'paused' // a run is loaded and can continue
+  | 'stopped' // like paused, after a checkpoint was saved on request
   | 'done' // the run took all its steps
   | 'error';
 

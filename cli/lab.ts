@@ -1,0 +1,204 @@
+/**
+ * LM Lab's command line: the same core as the browser lab, for teachers preparing checkpoints,
+ * for benchmarks and for CI.   npm run lab -- <command> [options]   (npm run lab -- help)
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs';
+import { selectBackend, type BackendPreference } from '../src/core/backend.ts';
+import { decodeCheckpoint, inspectCheckpoint } from '../src/core/checkpoint.ts';
+import { isPresetName, PRESETS, type TrainConfig } from '../src/core/config.ts';
+import { LabSession } from '../src/core/session.ts';
+import { tokenLogProbs } from '../src/core/sample.ts';
+import { CharTokenizer } from '../src/core/tokenizer.ts';
+import { loadCorpus, readTextFile } from './corpora.ts';
+import { runBench } from './bench.ts';
+
+const HELP = `LM Lab command line
+
+  npm run lab -- pretrain [--corpus tales | --text FILE] [--preset tiny] [--steps 600] [--backend auto|wasm|cpu]
+                          [--seed 1] [--lr 3e-3] [--batch-size 16] [--eval-interval N] [--log-interval 10]
+                          [--resume CKPT] [--out FILE] [--json]
+  npm run lab -- sample   --ckpt FILE [--prompt TEXT] [--tokens 200] [--temperature 0.8] [--top-k 0] [--seed 1]
+  npm run lab -- score    --ckpt FILE --text FILE    per-token log-probs and mean loss, as JSON
+  npm run lab -- inspect  --ckpt FILE                config, stage, step and metadata, as JSON
+  npm run lab -- bench    [--json] [--steps 20] [--presets micro,tiny] [--backends wasm,cpu]
+
+Presets: ${Object.keys(PRESETS).join(', ')}. With --json every log line is one JSON object and the
+last line of pretrain is a summary with the final validation loss.`;
+
+const OPTIONS = {
+  corpus: { type: 'string' },
+  text: { type: 'string' },
+  preset: { type: 'string' },
+  steps: { type: 'string' },
+  backend: { type: 'string' },
+  seed: { type: 'string' },
+  lr: { type: 'string' },
+  'batch-size': { type: 'string' },
+  'eval-interval': { type: 'string' },
+  'log-interval': { type: 'string' },
+  resume: { type: 'string' },
+  out: { type: 'string' },
+  json: { type: 'boolean' },
+  ckpt: { type: 'string' },
+  prompt: { type: 'string' },
+  tokens: { type: 'string' },
+  temperature: { type: 'string' },
+  'top-k': { type: 'string' },
+  presets: { type: 'string' },
+  backends: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Options = ReturnType<typeof parseOptions>['values'];
+
+function parseOptions(argv: string[]) {
+  return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+}
+
+/** A numeric option, with a one-line error naming it when it is not a number in range. */
+function num(opts: Options, key: keyof Options, fallback: number, { integer = false, min = -Infinity } = {}): number {
+  const raw = opts[key];
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || (integer && !Number.isInteger(value)) || value < min) {
+    throw new Error(`--${key} must be ${integer ? 'a whole number' : 'a number'}${min > -Infinity ? ` ≥ ${min}` : ''}, got "${raw}"`);
+  }
+  return value;
+}
+
+function readCheckpointFile(path: string | undefined): Uint8Array {
+  if (!path) throw new Error('--ckpt FILE is required');
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch {
+    throw new Error(`cannot read checkpoint ${path}`);
+  }
+}
+
+async function useBackend(opts: Options): Promise<string> {
+  const pref = (opts.backend ?? 'auto') as BackendPreference;
+  if (!['auto', 'webgpu', 'wasm', 'cpu'].includes(pref)) throw new Error(`--backend must be auto, webgpu, wasm or cpu, got "${pref}"`);
+  const info = await selectBackend(pref);
+  if (pref !== 'auto' && info.backend !== pref) throw new Error(`backend ${pref} is not available here (${info.reason})`);
+  return info.backend;
+}
+
+function print(json: boolean, obj: Record<string, unknown>, text: string): void {
+  console.log(json ? JSON.stringify(obj) : text);
+}
+
+async function pretrain(opts: Options): Promise<void> {
+  const json = Boolean(opts.json);
+  const backend = await useBackend(opts);
+  const train: Partial<TrainConfig> = {};
+  if (opts.steps !== undefined) train.steps = num(opts, 'steps', 0, { integer: true, min: 1 });
+  if (opts.seed !== undefined) train.seed = num(opts, 'seed', 1, { integer: true });
+  if (opts.lr !== undefined) {
+    train.learningRate = num(opts, 'lr', 0, { min: 0 });
+    train.minLearningRate = train.learningRate / 10;
+  }
+  if (opts['batch-size'] !== undefined) train.batchSize = num(opts, 'batch-size', 0, { integer: true, min: 1 });
+  if (opts['eval-interval'] !== undefined) train.evalInterval = num(opts, 'eval-interval', 0, { integer: true, min: 1 });
+  const logInterval = num(opts, 'log-interval', 10, { integer: true, min: 1 });
+
+  let session: LabSession;
+  if (opts.resume) {
+    const state = decodeCheckpoint(readCheckpointFile(opts.resume));
+    const { corpus } = loadCorpus(opts.text ? { text: opts.text } : { corpus: state.corpus }, CharTokenizer.fromJSON(state.tokenizer));
+    session = LabSession.fromCheckpoint(state, corpus, train);
+  } else {
+    const preset = opts.preset ?? 'tiny';
+    if (!isPresetName(preset)) throw new Error(`unknown preset "${preset}"; choose one of ${Object.keys(PRESETS).join(', ')}`);
+    const { corpus, tokenizer } = loadCorpus({ corpus: opts.corpus, text: opts.text });
+    session = LabSession.create({ preset, corpus, tokenizer, train });
+  }
+  const cfg = session.trainer.config;
+  const summary0 = session.summary();
+  print(json, { event: 'start', backend, model: session.model.config, train: cfg, parameters: summary0.parameters },
+    `pretraining ${summary0.parameters.toLocaleString()} parameters on ${backend}, ${cfg.steps} steps of ${cfg.batchSize}×${session.model.config.blockSize} tokens`);
+
+  const speeds: number[] = [];
+  let lastVal: number | undefined;
+  while (!session.done) {
+    const { result, valLoss } = await session.step();
+    speeds.push(result.tokensPerSec);
+    if (valLoss !== undefined) lastVal = valLoss;
+    if (result.step % logInterval === 0 || valLoss !== undefined || session.done) {
+      const row = { step: result.step, loss: result.loss, gradNorm: result.gradNorm, lr: result.lr, tokensPerSec: Math.round(result.tokensPerSec), ...(valLoss !== undefined ? { valLoss } : {}) };
+      print(json, row, `step ${String(result.step).padStart(5)} | loss ${result.loss.toFixed(4)}${valLoss !== undefined ? ` | val ${valLoss.toFixed(4)}` : ''} | grad ${result.gradNorm.toFixed(3)} | lr ${result.lr.toExponential(2)} | ${Math.round(result.tokensPerSec).toLocaleString()} tok/s`);
+    }
+  }
+  const finalValLoss = lastVal ?? (await session.evaluate());
+  if (opts.out) writeFileSync(opts.out, await session.toCheckpointBytes());
+  speeds.sort((a, b) => a - b);
+  const medianTokensPerSec = Math.round(speeds[Math.floor(speeds.length / 2)] ?? 0);
+  print(json, { summary: true, steps: session.stepsTaken, finalValLoss, medianTokensPerSec, backend, out: opts.out ?? null },
+    `done: ${session.stepsTaken} steps, final validation loss ${finalValLoss.toFixed(4)}, median ${medianTokensPerSec.toLocaleString()} tok/s${opts.out ? `, saved ${opts.out}` : ''}`);
+  session.dispose();
+}
+
+function sessionFromFile(path: string | undefined): LabSession {
+  const state = decodeCheckpoint(readCheckpointFile(path));
+  // Sampling and scoring need no training text: give the session a stand-in long enough to pass checks.
+  const filler = new Int32Array(state.model.blockSize + 1);
+  return LabSession.fromCheckpoint(state, { name: state.corpus, train: filler, val: filler });
+}
+
+async function sample(opts: Options): Promise<void> {
+  await useBackend(opts);
+  const session = sessionFromFile(opts.ckpt);
+  const prompt = opts.prompt ?? '\n';
+  const unknown = session.tokenizer.unknownChars(prompt);
+  if (unknown.length) console.error(`note: the model's vocabulary lacks ${unknown.map((c) => JSON.stringify(c)).join(', ')}; they read as <|unk|>`);
+  const text = session.sample(prompt, {
+    maxTokens: num(opts, 'tokens', 200, { integer: true, min: 1 }),
+    temperature: num(opts, 'temperature', 0.8, { min: 0 }),
+    topK: num(opts, 'top-k', 0, { integer: true, min: 0 }),
+    seed: num(opts, 'seed', 1, { integer: true }),
+  });
+  print(Boolean(opts.json), { prompt, completion: text }, prompt + text);
+  session.dispose();
+}
+
+async function score(opts: Options): Promise<void> {
+  await useBackend(opts);
+  if (!opts.text) throw new Error('--text FILE is required');
+  const session = sessionFromFile(opts.ckpt);
+  const text = readTextFile(opts.text);
+  const ids = session.tokenizer.encode(text);
+  if (ids.length < 2) throw new Error(`${opts.text} has fewer than two characters; nothing to score`);
+  const { positions, logProbs } = tokenLogProbs(session.model, ids);
+  const meanLoss = -logProbs.reduce((a, b) => a + b, 0) / logProbs.length;
+  console.log(JSON.stringify({ meanLoss, tokens: positions.map((p, i) => ({ position: p, token: session.tokenizer.tokenText(ids[p]), logProb: logProbs[i] })) }));
+  session.dispose();
+}
+
+function inspect(opts: Options): void {
+  const bytes = readCheckpointFile(opts.ckpt);
+  const s = inspectCheckpoint(bytes);
+  const { metrics, ...rest } = s;
+  console.log(JSON.stringify({ ...rest, sizeBytes: bytes.length, metricsLogged: metrics.length, lastMetrics: metrics.slice(-3) }, null, 2));
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { values: opts, positionals } = parseOptions(argv);
+  const command = positionals[0];
+  if (opts.help || !command || command === 'help') return void console.log(HELP);
+  switch (command) {
+    case 'pretrain': return pretrain(opts);
+    case 'sample': return sample(opts);
+    case 'score': return score(opts);
+    case 'inspect': return inspect(opts);
+    case 'bench': return void (await runBench({ json: Boolean(opts.json), steps: num(opts, 'steps', 20, { integer: true, min: 1 }), presets: opts.presets, backends: opts.backends }));
+    default: throw new Error(`unknown command "${command}"; try: npm run lab -- help`);
+  }
+}
+
+// Quiet tfjs's advice to install tfjs-node: LM Lab runs the same backends as the browser on purpose.
+// (tfjs may suggest installing tfjs-node; LM Lab runs the same backends as the browser on purpose.)
+main(process.argv.slice(2)).catch((e: unknown) => {
+  console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});

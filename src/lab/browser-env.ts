@@ -1,0 +1,34 @@
+/**
+ * The worker's surroundings in a browser: the bundled corpus is fetched on first use (so the page
+ * itself stays light), checkpoints live in the browser's IndexedDB, and the wasm backend is told
+ * where the bundler put its .wasm files.
+ */
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
+import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
+import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
+import talesTrain from '../../corpora/tales/train.txt?url';
+import talesVal from '../../corpora/tales/val.txt?url';
+import { openLabStore } from '../storage/index.ts';
+import type { LabEnv } from './runner.ts';
+
+setWasmPaths({
+  'tfjs-backend-wasm.wasm': wasmPlain,
+  'tfjs-backend-wasm-simd.wasm': wasmSimd,
+  'tfjs-backend-wasm-threaded-simd.wasm': wasmThreaded,
+});
+
+async function fetchText(url: string): Promise<string> {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`Could not load ${url}: HTTP ${response.status}`);
+  return response.text();
+}
+
+export const browserEnv: LabEnv = {
+  async loadBundledCorpus() {
+    const [train, val] = await Promise.all([fetchText(talesTrain), fetchText(talesVal)]);
+    return { train, val };
+  },
+  openStore: () => openLabStore(),
+  logInterval: 250,
+};

@@ -1,0 +1,489 @@
+/**
+ * The training loop of the lab, as it runs in the worker: one loaded run at a time, trained step
+ * by step with a yield to the event loop in between (so pause and stop get through), metrics
+ * batched to the page every log interval, and autosaves to IndexedDB.
+ *
+ * The loop reads top to bottom: train one step → send its row → autosave when due → yield → stop
+ * when paused, stopped or out of steps. Everything that touches tensors goes through one lock,
+ * so a sample or a save never interleaves with a step.
+ */
+import { corpusFromText, type Corpus } from '../core/data.ts';
+import { readHeader } from '../core/safetensors.ts';
+import { corpusFor, LabSession } from '../core/session.ts';
+import { CharTokenizer, type TokenizerJSON } from '../core/tokenizer.ts';
+import * as store from '../storage/index.ts';
+import type {
+  BackendInfo,
+  CheckpointInfo,
+  LabStatus,
+  LabUpdate,
+  MetricRow,
+  OwnText,
+  RunInfo,
+  RunSettings,
+  RunSummary,
+  SampleOptions,
+} from './types.ts';
+
+/** What the runner needs from its surroundings: a browser worker or a Node test provide these. */
+export interface LabEnv {
+  /** The bundled corpus's two files. */
+  loadBundledCorpus(name: 'tales'): Promise<{ train: string; val: string }>;
+  openStore(): Promise<store.LabDB>;
+  /** Milliseconds between metric batches sent to the page. */
+  logInterval?: number;
+}
+
+/** The settings stored with a run: the form's settings plus the student's text, if any. */
+interface StoredSettings extends RunSettings {
+  ownText?: OwnText;
+}
+
+const nextTask = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+export class LabRunner {
+  readonly #env: LabEnv;
+  #db: store.LabDB | null = null;
+  #backend: BackendInfo | null = null;
+  #listener: ((update: LabUpdate) => unknown) | null = null;
+
+  #status: LabStatus = 'starting';
+  #session: LabSession | null = null;
+  #run: store.RunRecord | null = null;
+  #corpusName = '';
+  #restoredFrom: RunInfo['restoredFrom'];
+  #lastSavedStep = -1;
+
+  #loop: Promise<void> | null = null;
+  #elapsedBefore = 0; // training seconds before the loop now running started
+  #runningSince: number | null = null;
+  #sentRows = 0; // rows of session.metrics already sent to the page
+
+  #outbox: LabUpdate = {};
+  #flushTimer: ReturnType<typeof setTimeout> | null = null;
+  #tensorLock: Promise<unknown> = Promise.resolve();
+  #commandLock: Promise<unknown> = Promise.resolve();
+  #bundled = new Map<string, Promise<{ train: string; val: string }>>();
+
+  constructor(env: LabEnv) {
+    this.#env = env;
+  }
+
+  get status(): LabStatus {
+    return this.#status;
+  }
+
+  /** Registers the page's one callback and sends it the whole current state. */
+  subscribe(listener: (update: LabUpdate) => unknown): void {
+    this.#listener = listener;
+    this.#emit({ status: this.#status, run: this.#runInfo(), summary: this.#summary() }, true);
+  }
+
+  /** Opens storage and restores the most recent run, if any; the backend is chosen by the caller. */
+  async init(backend: BackendInfo): Promise<void> {
+    this.#backend = backend;
+    this.#db = await this.#env.openStore();
+    await this.#command(() => this.#restoreLatest());
+  }
+
+  pretrain(settings: RunSettings, ownText?: OwnText): Promise<void> {
+    return this.#command(async () => {
+      await this.#halt('paused');
+      await this.#newRun(settings, ownText);
+      this.#startLoop();
+    });
+  }
+
+  pause(): Promise<void> {
+    return this.#halt('paused');
+  }
+
+  resume(): Promise<void> {
+    return this.#command(async () => {
+      if (!this.#session || this.#status === 'running') return;
+      if (this.#session.done) {
+        this.#emit({ status: 'done', notice: { level: 'info', text: 'This run has taken all its steps. Press Pretrain to start a new one.' } }, true);
+        return;
+      }
+      this.#emit({ notice: null });
+      this.#startLoop();
+    });
+  }
+
+  /** Stops training and saves a checkpoint at the current step. */
+  stop(): Promise<void> {
+    return this.#command(async () => {
+      if (!this.#session) return;
+      await this.#halt('stopped');
+      await this.#save('auto');
+      this.#emit({ notice: { level: 'info', text: `Stopped at step ${this.#session.stepsTaken} and saved a checkpoint. Resume continues; Pretrain starts a new run.` } }, true);
+    });
+  }
+
+  /** One step, starting a run from the settings if none is loaded. */
+  stepOnce(settings: RunSettings, ownText?: OwnText): Promise<void> {
+    return this.#command(async () => {
+      if (this.#status === 'running') return;
+      if (!this.#session) await this.#newRun(settings, ownText);
+      const session = this.#session!;
+      if (session.done) return;
+      await this.#trainStep(session);
+      if (session.stepsTaken % this.#settings().autosaveEvery === 0) await this.#save('auto');
+      this.#setStatus(session.done ? 'done' : 'paused');
+    });
+  }
+
+  async sample(opts: SampleOptions): Promise<{ text: string; step: number }> {
+    const session = this.#session;
+    if (!session) throw new Error('There is no model yet: press Pretrain or Step first.');
+    return this.#withTensors(async () => ({
+      text: session.sample(opts.prompt, { maxTokens: opts.maxTokens, temperature: opts.temperature, topK: opts.topK, seed: opts.seed }),
+      step: session.stepsTaken,
+    }));
+  }
+
+  /** Makes a checkpoint the current state of its run; Resume continues from it. */
+  loadCheckpoint(id: string): Promise<void> {
+    return this.#command(async () => {
+      const db = this.#requireDb();
+      const meta = await store.getCheckpoint(db, id);
+      const run = meta && (await store.getRun(db, meta.runId));
+      if (!meta || !run) throw new Error('That checkpoint no longer exists.');
+      await this.#halt('paused');
+      await this.#open(run, id);
+      this.#emit({ notice: { level: 'info', text: `Loaded the checkpoint at step ${meta.step}. Resume continues training from there.` } }, true);
+    });
+  }
+
+  /** Starts a new run from a copy of a checkpoint, leaving the original run as it is. */
+  forkCheckpoint(id: string): Promise<void> {
+    return this.#command(async () => {
+      const db = this.#requireDb();
+      const record = await store.loadCheckpoint(db, id);
+      const source = record && (await store.getRun(db, record.runId));
+      if (!record || !source) throw new Error('That checkpoint no longer exists.');
+      await this.#halt('paused');
+      const run = await store.createRun(db, {
+        name: `${source.name.replace(/ \(fork at step \d+\)$/, '')} (fork at step ${record.step})`,
+        stage: source.stage,
+        preset: source.preset,
+        settings: source.settings,
+        forkedFromCheckpointId: id,
+      });
+      const copy = await store.saveCheckpoint(db, { runId: run.id, step: record.step, stage: record.stage, kind: 'manual', summary: record.summary, bytes: record.bytes });
+      await this.#open(run, copy.id);
+      this.#emit({ notice: { level: 'info', text: `Forked a new run from step ${record.step}. The original run is unchanged.` } }, true);
+    });
+  }
+
+  async pinCheckpoint(id: string, pinned: boolean): Promise<void> {
+    await store.pinCheckpoint(this.#requireDb(), id, pinned);
+    await this.#sendCheckpoints();
+  }
+
+  async deleteCheckpoint(id: string): Promise<void> {
+    await store.deleteCheckpoint(this.#requireDb(), id);
+    await this.#sendCheckpoints();
+  }
+
+  /** A checkpoint's .safetensors file, to download. */
+  async checkpointFile(id: string): Promise<{ bytes: Uint8Array; fileName: string }> {
+    const db = this.#requireDb();
+    const record = await store.loadCheckpoint(db, id);
+    if (!record) throw new Error('That checkpoint no longer exists.');
+    const run = await store.getRun(db, record.runId);
+    const base = (run?.name ?? 'run').replace(/[^\w.-]+/g, '-').replace(/-+/g, '-').replace(/^-|-$/g, '');
+    return { bytes: record.bytes, fileName: `lm-lab-${base}-step${record.step}.safetensors` };
+  }
+
+  async listCheckpoints(): Promise<CheckpointInfo[]> {
+    if (!this.#db || !this.#run) return [];
+    const metas = await store.listCheckpoints(this.#db, this.#run.id);
+    return metas.map((m) => ({
+      id: m.id,
+      runId: m.runId,
+      step: m.step,
+      kind: m.kind,
+      pinned: m.pinned,
+      createdAt: m.createdAt,
+      sizeBytes: m.sizeBytes,
+      trainLoss: m.summary.trainLoss,
+      valLoss: m.summary.valLoss,
+    }));
+  }
+
+  // ---- runs -------------------------------------------------------------------------------
+
+  async #newRun(settings: RunSettings, ownText?: OwnText): Promise<void> {
+    const db = this.#requireDb();
+    this.#setStatus('loading');
+    const stored: StoredSettings = { ...settings, ...(settings.corpus === 'own' ? { ownText: requireText(ownText) } : {}) };
+    const { corpus, tokenizer } = await this.#corpus(stored);
+    const session = LabSession.create({
+      preset: settings.preset,
+      corpus,
+      tokenizer,
+      train: { steps: settings.steps, learningRate: settings.learningRate, minLearningRate: settings.learningRate / 10, batchSize: settings.batchSize, seed: settings.seed },
+    });
+    const run = await store.createRun(db, {
+      name: `${corpus.name} · ${settings.preset} · seed ${settings.seed}`,
+      stage: 'pretrain',
+      preset: settings.preset,
+      settings: stored as unknown as Record<string, unknown>,
+    });
+    this.#replaceSession(session, run, corpus.name, 0, undefined);
+    this.#emit({ notice: null, checkpoints: [] }, true);
+  }
+
+  /** Loads a stored checkpoint of `run` as the current session. */
+  async #open(run: store.RunRecord, checkpointId: string, restored = false): Promise<void> {
+    const db = this.#requireDb();
+    this.#setStatus('loading');
+    const record = await store.loadCheckpoint(db, checkpointId);
+    if (!record) throw new Error('That checkpoint no longer exists.');
+    const settings = run.settings as unknown as StoredSettings;
+    const tokenizer = CharTokenizer.fromJSON(JSON.parse(readHeader(record.bytes).header.metadata.tokenizer) as TokenizerJSON);
+    const { corpus } = await this.#corpus(settings, tokenizer);
+    const session = LabSession.fromCheckpoint(record.bytes, corpus);
+    const elapsed = typeof record.summary.elapsedSeconds === 'number' ? record.summary.elapsedSeconds : 0;
+    this.#replaceSession(session, run, corpus.name, elapsed, restored ? { step: record.step, savedAt: record.createdAt } : undefined);
+    this.#lastSavedStep = record.step;
+    this.#setStatus(session.done ? 'done' : 'paused');
+    await this.#sendCheckpoints();
+  }
+
+  /** After a reload: the most recent run, at its most recent checkpoint. */
+  async #restoreLatest(): Promise<void> {
+    const db = this.#requireDb();
+    const run = await store.latestRun(db);
+    const latest = run && (await store.latestCheckpoint(db, run.id));
+    if (!run || !latest) {
+      this.#setStatus('idle');
+      if (run) this.#emit({ notice: { level: 'info', text: `Your last run (${run.name}) stopped before its first autosave, so there is nothing to resume. Press Pretrain to start again.` } }, true);
+      return;
+    }
+    try {
+      await this.#open(run, latest.id, true);
+    } catch (e) {
+      this.#setStatus('idle');
+      this.#emit({ notice: { level: 'warning', text: `Could not restore your last run (${run.name}): ${messageOf(e)}` } }, true);
+    }
+  }
+
+  #replaceSession(session: LabSession, run: store.RunRecord, corpusName: string, elapsed: number, restoredFrom: RunInfo['restoredFrom']): void {
+    this.#session?.dispose();
+    this.#session = session;
+    this.#run = run;
+    this.#corpusName = corpusName;
+    this.#restoredFrom = restoredFrom;
+    this.#elapsedBefore = elapsed;
+    this.#lastSavedStep = -1;
+    this.#sentRows = session.metrics.length;
+    this.#emit({ run: this.#runInfo(), rows: session.metrics.slice(), resetRows: true, summary: this.#summary() }, true);
+  }
+
+  /** The run's corpus, tokenized with `tokenizer` (a checkpoint's) or a new one built from the text. */
+  async #corpus(settings: StoredSettings, tokenizer?: CharTokenizer): Promise<{ corpus: Corpus; tokenizer: CharTokenizer }> {
+    let result: { corpus: Corpus; tokenizer: CharTokenizer };
+    if (settings.corpus === 'own') {
+      const own = requireText(settings.ownText);
+      result = corpusFromText(own.name, own.text, tokenizer);
+    } else {
+      if (!this.#bundled.has('tales')) this.#bundled.set('tales', this.#env.loadBundledCorpus('tales'));
+      const { train, val } = await this.#bundled.get('tales')!;
+      const tok = tokenizer ?? CharTokenizer.fromText(train + val);
+      result = { corpus: corpusFor('tales', train, val, tok), tokenizer: tok };
+    }
+    return result;
+  }
+
+  // ---- the loop ---------------------------------------------------------------------------
+
+  #startLoop(): void {
+    if (this.#loop || !this.#session) return;
+    this.#setStatus('running');
+    this.#loop = this.#train(this.#session).finally(() => {
+      this.#loop = null;
+    });
+  }
+
+  async #train(session: LabSession): Promise<void> {
+    const started = performance.now();
+    this.#runningSince = started;
+    try {
+      while (this.#status === 'running' && this.#session === session && !session.done) {
+        await this.#trainStep(session);
+        if (session.stepsTaken % this.#settings().autosaveEvery === 0) await this.#save('auto');
+        await nextTask();
+      }
+      if (this.#status === 'running' && session.done) {
+        await this.#save('auto');
+        this.#setStatus('done');
+      }
+    } catch (e) {
+      this.#emit({ status: 'error', notice: { level: 'error', text: `Training stopped: ${messageOf(e)}` } }, true);
+      this.#status = 'error';
+    } finally {
+      this.#elapsedBefore += (performance.now() - started) / 1000;
+      this.#runningSince = null;
+      this.#emit({ summary: this.#summary() }, true);
+    }
+  }
+
+  async #trainStep(session: LabSession): Promise<void> {
+    await this.#withTensors(() => session.step());
+    const rows: MetricRow[] = session.metrics.slice(this.#sentRows);
+    this.#sentRows = session.metrics.length;
+    this.#emit({ rows, run: this.#runInfo(), summary: this.#summary() });
+  }
+
+  /** Asks a running loop to end after its current step and waits for it. */
+  async #halt(status: 'paused' | 'stopped'): Promise<void> {
+    if (this.#status === 'running') this.#setStatus(status);
+    else if (this.#session && (this.#status === 'paused' || this.#status === 'stopped')) this.#setStatus(status);
+    await this.#loop;
+    this.#flush();
+  }
+
+  // ---- checkpoints ------------------------------------------------------------------------
+
+  /** Saves the current state unless this step is already saved. A full disk is reported, not fatal. */
+  async #save(kind: 'auto' | 'manual'): Promise<void> {
+    const session = this.#session;
+    const run = this.#run;
+    if (!session || !run || session.stepsTaken === this.#lastSavedStep || session.stepsTaken === 0) return;
+    const bytes = await this.#withTensors(() => session.toCheckpointBytes({ includeOptimizer: true }));
+    const last = session.metrics[session.metrics.length - 1];
+    const lastVal = [...session.metrics].reverse().find((r) => typeof r.valLoss === 'number');
+    const summary = session.summary();
+    try {
+      await store.saveCheckpoint(
+        this.#requireDb(),
+        {
+          runId: run.id,
+          step: session.stepsTaken,
+          stage: session.stage,
+          kind,
+          summary: { trainLoss: last?.loss, valLoss: lastVal?.valLoss, tokensSeen: summary.tokensSeen, elapsedSeconds: this.#elapsed() },
+          bytes,
+        },
+        { keepAutosaves: this.#settings().keepAutosaves },
+      );
+      this.#lastSavedStep = session.stepsTaken;
+    } catch (e) {
+      if (!(e instanceof store.StorageFullError)) throw e;
+      this.#emit({ notice: { level: 'error', text: `${e.message} Training goes on; the newest checkpoint that fit is kept.` } }, true);
+    }
+    await this.#sendCheckpoints();
+  }
+
+  async #sendCheckpoints(): Promise<void> {
+    this.#emit({ checkpoints: await this.listCheckpoints() }, true);
+  }
+
+  // ---- what the page sees -----------------------------------------------------------------
+
+  #settings(): StoredSettings {
+    return this.#run!.settings as unknown as StoredSettings;
+  }
+
+  #elapsed(): number {
+    return this.#elapsedBefore + (this.#runningSince === null ? 0 : (performance.now() - this.#runningSince) / 1000);
+  }
+
+  #runInfo(): RunInfo | null {
+    const run = this.#run;
+    const session = this.#session;
+    if (!run || !session) return null;
+    const { ownText: _text, ...settings } = run.settings as unknown as StoredSettings;
+    return {
+      id: run.id,
+      name: run.name,
+      settings,
+      corpusName: this.#corpusName,
+      step: session.stepsTaken,
+      totalSteps: session.trainer.config.steps,
+      restoredFrom: this.#restoredFrom,
+    };
+  }
+
+  #summary(): RunSummary | null {
+    const session = this.#session;
+    if (!session) return null;
+    const s = session.summary();
+    return {
+      parameters: s.parameters,
+      tokensSeen: s.tokensSeen,
+      tokensPerParameter: s.tokensPerParameter,
+      elapsedSeconds: this.#elapsed(),
+      backend: this.#backend?.backend ?? 'unknown',
+      gradClip: session.trainer.config.gradClip,
+      vocabSize: session.model.config.vocabSize,
+    };
+  }
+
+  #setStatus(status: LabStatus): void {
+    this.#status = status;
+    this.#emit({ status, run: this.#runInfo() }, true);
+  }
+
+  /** Queues an update; rows are appended, other fields replaced. `now` sends at once. */
+  #emit(update: LabUpdate, now = false): void {
+    const box = this.#outbox;
+    if (update.rows) {
+      if (update.resetRows) {
+        box.rows = update.rows;
+        box.resetRows = true;
+      } else {
+        box.rows = box.rows ? box.rows.concat(update.rows) : update.rows;
+      }
+    }
+    for (const key of ['status', 'run', 'summary', 'checkpoints', 'notice'] as const) {
+      if (key in update) (box as Record<string, unknown>)[key] = update[key];
+    }
+    if (now) this.#flush();
+    else this.#flushTimer ??= setTimeout(() => this.#flush(), this.#env.logInterval ?? 250);
+  }
+
+  #flush(): void {
+    if (this.#flushTimer !== null) clearTimeout(this.#flushTimer);
+    this.#flushTimer = null;
+    const update = this.#outbox;
+    this.#outbox = {};
+    if (Object.keys(update).length === 0 || !this.#listener) return;
+    Promise.resolve(this.#listener(update)).catch(() => {}); // the page may have gone away
+  }
+
+  // ---- locks ------------------------------------------------------------------------------
+
+  /** Runs tensor work one piece at a time: a step, a sample, a save. */
+  #withTensors<T>(f: () => Promise<T> | T): Promise<T> {
+    const result = this.#tensorLock.then(f);
+    this.#tensorLock = result.catch(() => {});
+    return result;
+  }
+
+  /** Runs commands that change which run is loaded one at a time. */
+  #command(f: () => Promise<void>): Promise<void> {
+    const result = this.#commandLock.then(f);
+    this.#commandLock = result.catch(() => {});
+    return result.catch((e) => {
+      if (this.#status === 'loading') this.#setStatus(this.#session ? 'paused' : 'idle');
+      throw e;
+    });
+  }
+
+  #requireDb(): store.LabDB {
+    if (!this.#db) throw new Error('The lab is still starting.');
+    return this.#db;
+  }
+}
+
+function requireText(own: OwnText | undefined): OwnText {
+  if (!own || own.text.length === 0) throw new Error('Choose a .txt file first (Corpus: your own text).');
+  return own;
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

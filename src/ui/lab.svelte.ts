@@ -1,0 +1,244 @@
+/**
+ * The page's view of the lab: what the worker last reported, the settings form, and verbs that
+ * send commands. The worker owns tfjs and the model; this class only holds plain data.
+ */
+import * as Comlink from 'comlink';
+import type { LabApi } from '../lab/api.ts';
+import type {
+  BackendInfo,
+  BackendPreference,
+  CheckpointInfo,
+  LabStatus,
+  LabUpdate,
+  Notice,
+  OwnText,
+  RunInfo,
+  RunSettings,
+  RunSummary,
+  SampleOptions,
+} from '../lab/types.ts';
+import { requestPersistence, storageEstimate } from '../storage/health.ts';
+import { appendRows, emptySeries, type Series } from './series.ts';
+import { defaultSettings, presetDefaults, settingsFromHash, settingsToHash } from './settings.ts';
+
+const BACKEND_KEY = 'lm-lab.backend';
+
+export interface StorageState {
+  usage: number;
+  quota: number;
+  persisted: boolean | 'unsupported';
+}
+
+export interface SampleState {
+  text: string;
+  busy: boolean;
+  step: number | null; // the step whose weights produced the text
+  error: string | null;
+}
+
+export class Lab {
+  #worker: Worker | null = null;
+  #api: Comlink.Remote<LabApi> | null = null;
+
+  #status = $state<LabStatus>('starting');
+  #backend = $state<BackendInfo | null>(null);
+  #backendPreference = $state<BackendPreference>('auto');
+  #run = $state<RunInfo | null>(null);
+  #series = $state.raw<Series>(emptySeries());
+  #summary = $state.raw<RunSummary | null>(null);
+  #checkpoints = $state.raw<CheckpointInfo[]>([]);
+  #notice = $state<Notice | null>(null);
+  #settings = $state<RunSettings>(defaultSettings());
+  #ownText = $state.raw<OwnText | null>(null);
+  #sample = $state<SampleState>({ text: '', busy: false, step: null, error: null });
+  #storage = $state<StorageState | null>(null);
+  #pending = $state(0); // commands sent and not yet answered
+
+  get status(): LabStatus { return this.#status; }
+  get backend(): BackendInfo | null { return this.#backend; }
+  get backendPreference(): BackendPreference { return this.#backendPreference; }
+  get run(): RunInfo | null { return this.#run; }
+  get series(): Series { return this.#series; }
+  get summary(): RunSummary | null { return this.#summary; }
+  get checkpoints(): CheckpointInfo[] { return this.#checkpoints; }
+  get notice(): Notice | null { return this.#notice; }
+  get settings(): RunSettings { return this.#settings; }
+  get ownText(): OwnText | null { return this.#ownText; }
+  get sample(): SampleState { return this.#sample; }
+  get storage(): StorageState | null { return this.#storage; }
+  get busy(): boolean { return this.#pending > 0; }
+  get step(): number { return this.#run?.step ?? 0; }
+
+  /** What each button may do right now. */
+  get can() {
+    const s = this.#status;
+    const ready = !this.busy && s !== 'starting' && s !== 'loading';
+    const hasText = this.#settings.corpus === 'tales' || this.#ownText !== null;
+    return {
+      pretrain: ready && s !== 'running' && hasText,
+      pause: s === 'running',
+      resume: ready && s === 'paused',
+      stop: s === 'running' || (ready && s === 'paused'),
+      step: ready && (s === 'paused' || s === 'idle' || s === 'error') && (this.#run !== null || hasText),
+      sample: this.#run !== null && s !== 'loading',
+      edit: s !== 'running' && s !== 'loading',
+    };
+  }
+
+  constructor() {
+    if (typeof location !== 'undefined') this.#settings = settingsFromHash(location.hash);
+    try {
+      const saved = localStorage.getItem(BACKEND_KEY);
+      if (saved === 'webgpu' || saved === 'wasm' || saved === 'cpu') this.#backendPreference = saved;
+    } catch {
+      // storage disabled: always start on auto
+    }
+  }
+
+  /** Starts the worker, picks a backend, and restores the last run if there is one. */
+  async start(): Promise<void> {
+    this.#status = 'starting';
+    this.#worker = new Worker(new URL('../../workers/lab.worker.ts', import.meta.url), { type: 'module', name: 'lab' });
+    this.#worker.addEventListener('error', (e) => this.#fail(`The training worker failed to load: ${e.message || 'unknown error'}`));
+    this.#api = Comlink.wrap<LabApi>(this.#worker);
+    await this.#api.subscribe(Comlink.proxy((update: LabUpdate) => this.#apply(update)));
+    await this.#command(async (api) => {
+      this.#backend = await api.init(this.#backendPreference);
+    });
+    void this.refreshStorage(true);
+  }
+
+  /** Restarts the worker on another backend; the run continues from its last checkpoint. */
+  async setBackend(preference: BackendPreference): Promise<void> {
+    this.#backendPreference = preference;
+    try {
+      localStorage.setItem(BACKEND_KEY, preference);
+    } catch {
+      // not remembered across reloads, but still applied now
+    }
+    if (this.#status === 'running') await this.pause();
+    this.#api?.[Comlink.releaseProxy]();
+    this.#worker?.terminate();
+    this.#backend = null;
+    this.#run = null;
+    this.#series = emptySeries();
+    this.#summary = null;
+    await this.start();
+  }
+
+  updateSettings(patch: Partial<RunSettings>): void {
+    const next = { ...this.#settings, ...patch };
+    // A new preset brings its own batch size and learning rate.
+    if (patch.preset && patch.preset !== this.#settings.preset) Object.assign(next, presetDefaults(patch.preset));
+    this.#settings = next;
+    history.replaceState(null, '', settingsToHash(this.#settings));
+  }
+
+  async chooseOwnText(file: File): Promise<void> {
+    const text = await file.text();
+    this.#ownText = { name: file.name, text };
+    this.updateSettings({ corpus: 'own' });
+  }
+
+  pretrain(): Promise<void> {
+    const text = this.#settings.corpus === 'own' ? this.#ownText ?? undefined : undefined;
+    return this.#command((api) => api.pretrain($state.snapshot(this.#settings), text));
+  }
+
+  pause(): Promise<void> { return this.#command((api) => api.pause()); }
+  resume(): Promise<void> { return this.#command((api) => api.resume()); }
+  stop(): Promise<void> { return this.#command((api) => api.stop()); }
+
+  step(): Promise<void> {
+    const text = this.#settings.corpus === 'own' ? this.#ownText ?? undefined : undefined;
+    return this.#command((api) => api.stepOnce($state.snapshot(this.#settings), text));
+  }
+
+  async regenerate(opts: SampleOptions): Promise<void> {
+    if (!this.#api || this.#sample.busy) return;
+    this.#sample = { ...this.#sample, busy: true, error: null };
+    try {
+      const { text, step } = await this.#api.sample(opts);
+      this.#sample = { text, busy: false, step, error: null };
+    } catch (e) {
+      this.#sample = { ...this.#sample, busy: false, error: messageOf(e) };
+    }
+  }
+
+  loadCheckpoint(id: string): Promise<void> { return this.#command((api) => api.loadCheckpoint(id)); }
+  pinCheckpoint(id: string, pinned: boolean): Promise<void> { return this.#command((api) => api.pinCheckpoint(id, pinned)); }
+  deleteCheckpoint(id: string): Promise<void> { return this.#command((api) => api.deleteCheckpoint(id)); }
+  forkCheckpoint(id: string): Promise<void> { return this.#command((api) => api.forkCheckpoint(id)); }
+
+  async downloadCheckpoint(id: string): Promise<void> {
+    await this.#command(async (api) => {
+      const { bytes, fileName } = await api.checkpointFile(id);
+      const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));
+      const a = Object.assign(document.createElement('a'), { href: url, download: fileName });
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    });
+  }
+
+  dismissNotice(): void {
+    this.#notice = null;
+  }
+
+  /** Reads the storage estimate; the first call also asks the browser to keep our data. */
+  async refreshStorage(askPersistence = false): Promise<void> {
+    const persisted = askPersistence ? await requestPersistence().catch(() => false as const) : this.#storage?.persisted ?? false;
+    const estimate = await storageEstimate();
+    this.#storage = estimate ? { ...estimate, persisted } : null;
+  }
+
+  /** A read-only snapshot for browser tests and the console. */
+  snapshot() {
+    const s = this.#series;
+    return {
+      status: this.#status,
+      step: this.step,
+      backend: this.#backend?.backend ?? null,
+      runId: this.#run?.id ?? null,
+      points: { loss: s.loss.length, valLoss: s.valLoss.length, gradNorm: s.gradNorm.length, lr: s.lr.length, tokensPerSec: s.tokensPerSec.length },
+      loss: s.loss.map((p) => p.y),
+      gradNorm: s.gradNorm.map((p) => p.y),
+      checkpoints: this.#checkpoints.map((c) => ({ step: c.step, pinned: c.pinned, kind: c.kind })),
+      notice: this.#notice?.text ?? null,
+    };
+  }
+
+  #apply(update: LabUpdate): void {
+    if (update.status !== undefined) this.#status = update.status;
+    if (update.run !== undefined) this.#run = update.run;
+    if (update.rows !== undefined) {
+      this.#series = appendRows(update.resetRows ? emptySeries() : this.#series, update.rows);
+    }
+    if (update.summary !== undefined) this.#summary = update.summary;
+    if (update.checkpoints !== undefined) {
+      this.#checkpoints = update.checkpoints;
+      void this.refreshStorage();
+    }
+    if (update.notice !== undefined) this.#notice = update.notice;
+  }
+
+  async #command(f: (api: Comlink.Remote<LabApi>) => Promise<unknown>): Promise<void> {
+    if (!this.#api) return;
+    this.#pending += 1;
+    try {
+      await f(this.#api);
+    } catch (e) {
+      this.#notice = { level: 'error', text: messageOf(e) };
+    } finally {
+      this.#pending -= 1;
+    }
+  }
+
+  #fail(text: string): void {
+    this.#status = 'error';
+    this.#notice = { level: 'error', text };
+  }
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
