@@ -4,7 +4,6 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import * as tf from '@tensorflow/tfjs';
 import { selectBackend, type BackendPreference } from '../src/core/backend.ts';
 import { decodeCheckpoint, inspectCheckpoint } from '../src/core/checkpoint.ts';
 import { isPresetName, PRESETS, type TrainConfig } from '../src/core/config.ts';

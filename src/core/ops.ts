@@ -22,13 +22,20 @@ function withGradient<Op>(forward: ForwardWithGradient): Op {
 }
 
 /**
- * dW = dyᵀ x for a Linear layer, x: [N, in], dy: [N, out] → [out, in].
+ * dW = dyᵀ x and db = Σ dy for a Linear layer, x: [N, in], dy: [N, out].
  * Both operands are tall (N rows), so one must be transposed; transpose the narrower one, since a
  * wasm transpose of a wide matrix is several times slower per element than of a narrow one.
+ * The bias gradient is a matmul with a column (or row) of ones, arranged so that XNNPACK reuses
+ * the packed operand of the dW product instead of packing dy a second time.
  */
-function weightGradient(dy: tf.Tensor2D, x: tf.Tensor2D): tf.Tensor2D {
-  if (dy.shape[1] <= x.shape[1]) return tf.matMul(tf.transpose(dy), x); // [out, N] @ [N, in]
-  return tf.transpose(tf.matMul(tf.transpose(x), dy)) as tf.Tensor2D; // ([in, N] @ [N, out])ᵀ
+function linearGradients(dy: tf.Tensor2D, x: tf.Tensor2D): [tf.Tensor2D, tf.Tensor1D] {
+  const [N, out] = dy.shape;
+  if (out <= x.shape[1]) {
+    const dyT = tf.transpose(dy); // [out, N]
+    return [tf.matMul(dyT, x), tf.matMul(dyT, tf.ones([N, 1])).reshape([out]) as tf.Tensor1D];
+  }
+  const dW = tf.transpose(tf.matMul(tf.transpose(x), dy)) as tf.Tensor2D; // ([in, N] @ [N, out])ᵀ
+  return [dW, columnSum(dy)];
 }
 
 /** Σ over rows, x: [N, K] → [K], as a matmul with a row of ones: a column sum on wasm transposes first. */
@@ -44,8 +51,7 @@ export const linear = withGradient<(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor
     value,
     gradFunc: (dy: tf.Tensor2D, [xs, ws]: tf.Tensor[]) => [
       tf.matMul(dy, ws), // dx = dy W: [N, out] @ [out, in]
-      weightGradient(dy, xs as tf.Tensor2D),
-      columnSum(dy), // db
+      ...linearGradients(dy, xs as tf.Tensor2D),
     ],
   };
 });
@@ -55,25 +61,25 @@ export const linearNoBias = withGradient<(x: tf.Tensor2D, w: tf.Tensor2D) => tf.
   save([x, w]);
   return {
     value: tf.matMul(x, tf.transpose(w)),
-    gradFunc: (dy: tf.Tensor2D, [xs, ws]: tf.Tensor[]) => [tf.matMul(dy, ws), weightGradient(dy, xs as tf.Tensor2D)],
+    gradFunc: (dy: tf.Tensor2D, [xs, ws]: tf.Tensor[]) => [tf.matMul(dy, ws), linearGradients(dy, xs as tf.Tensor2D)[0]],
   };
 });
 
 /**
  * Rows of the embedding table for each token id: table[ids]. ids: int32 [N], table: [V, C] → [N, C].
- * The forward is a gather; the gradient is one-hot(ids)ᵀ · dy, a plain matmul, because the wasm
- * backend has no kernel for gather's own gradient (UnsortedSegmentSum). The one-hot is built in
- * int32 and cast: wasm's float32 oneHot returns 1.4e-45 for 1.
+ * Computed as one-hot(ids) · table, and the gradient as one-hot(ids)ᵀ · dy: plain matmuls, because
+ * the wasm backend has no kernel for gather's gradient (UnsortedSegmentSum) and its gather is
+ * slower than this small matmul. The one-hot is built in int32 and cast: wasm's float32 oneHot
+ * returns 1.4e-45 for 1.
  */
 export function embedding(ids: tf.Tensor1D, table: tf.Tensor2D): tf.Tensor2D {
+  const V = table.shape[0];
+  const oneHot = tf.cast(tf.oneHot(ids, V), 'float32') as tf.Tensor2D; // [N, V]
   const lookup = withGradient<(t: tf.Tensor2D) => tf.Tensor2D>((t: tf.Tensor2D, save: Save) => {
-    save([ids]);
+    save([oneHot]);
     return {
-      value: tf.gather(t, ids),
-      gradFunc: (dy: tf.Tensor2D, [idsSaved]: tf.Tensor[]) => {
-        const oneHotT = tf.cast(tf.oneHot(idsSaved as tf.Tensor1D, t.shape[0]), 'float32').transpose(); // [V, N]
-        return [tf.matMul(oneHotT, dy)];
-      },
+      value: tf.matMul(oneHot, t),
+      gradFunc: (dy: tf.Tensor2D, [oh]: tf.Tensor[]) => [tf.matMul(tf.transpose(oh), dy)], // [V, N] @ [N, C]
     };
   });
   return lookup(table);
@@ -94,7 +100,9 @@ export const layerNorm = withGradient<(x: tf.Tensor2D, w: tf.Tensor1D, b: tf.Ten
     gradFunc: (dy: tf.Tensor2D, [xh, rs, ws]: tf.Tensor[]) => {
       const g = tf.mul(dy, ws);
       const dx = tf.mul(tf.sub(tf.sub(g, tf.mean(g, -1, true)), tf.mul(xh, tf.mean(tf.mul(g, xh), -1, true))), rs);
-      return [dx, columnSum(tf.mul(dy, xh) as tf.Tensor2D), columnSum(dy)];
+      const C = dy.shape[1];
+      const sums = columnSum(tf.concat([tf.mul(dy, xh), dy], 1) as tf.Tensor2D); // [2C]: one packed operand, not two
+      return [dx, tf.slice(sums, 0, C), tf.slice(sums, C, C)];
     },
   };
 });
