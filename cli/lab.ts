@@ -21,7 +21,7 @@ const HELP = `LM Lab command line
   npm run lab -- sample   --ckpt FILE [--prompt TEXT] [--tokens 200] [--temperature 0.8] [--top-k 0] [--seed 1]
   npm run lab -- score    --ckpt FILE --text FILE    per-token log-probs and mean loss, as JSON
   npm run lab -- inspect  --ckpt FILE                config, stage, step and metadata, as JSON
-  npm run lab -- bench    [--json] [--steps 20] [--presets micro,tiny] [--backends wasm,cpu]
+  npm run lab -- bench    [--json] [--steps 20] [--presets micro,tiny] [--backends wasm,cpu] [--browser]
 
 Presets: ${Object.keys(PRESETS).join(', ')}. With --json every log line is one JSON object and the
 last line of pretrain is a summary with the final validation loss.`;
@@ -47,6 +47,7 @@ const OPTIONS = {
   'top-k': { type: 'string' },
   presets: { type: 'string' },
   backends: { type: 'string' },
+  browser: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -190,7 +191,7 @@ async function main(argv: string[]): Promise<void> {
     case 'sample': return sample(opts);
     case 'score': return score(opts);
     case 'inspect': return inspect(opts);
-    case 'bench': return void (await runBench({ json: Boolean(opts.json), steps: num(opts, 'steps', 20, { integer: true, min: 1 }), presets: opts.presets, backends: opts.backends }));
+    case 'bench': return void (await runBench({ json: Boolean(opts.json), steps: num(opts, 'steps', 20, { integer: true, min: 1 }), presets: opts.presets, backends: opts.backends, browser: Boolean(opts.browser) }));
     default: throw new Error(`unknown command "${command}"; try: npm run lab -- help`);
   }
 }

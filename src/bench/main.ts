@@ -1,0 +1,35 @@
+/**
+ * bench.html: runs the training-step benchmark in a worker for each requested backend, shows a
+ * table, and leaves the rows on `window.__bench` for `npm run bench -- --browser` to collect.
+ */
+import { wrap } from 'comlink';
+import type { BackendName } from '../core/backend.ts';
+import { type BenchRow, formatBenchHeader, formatBenchRow } from '../core/benchmark.ts';
+
+type BenchApi = { run(backend: BackendName, presets: string[], steps: number): Promise<BenchRow[]> };
+const state: { done: boolean; rows: BenchRow[]; errors: string[] } = { done: false, rows: [], errors: [] };
+(window as unknown as { __bench: typeof state }).__bench = state;
+
+const params = new URLSearchParams(location.search);
+const backends = (params.get('backends') ?? 'webgpu,wasm').split(',') as BackendName[];
+const presets = (params.get('presets') ?? 'micro').split(',');
+const steps = Number(params.get('steps') ?? 20);
+const out = document.getElementById('out')!;
+const lines = [formatBenchHeader(steps)];
+
+for (const backend of backends) {
+  // A fresh worker per backend: tfjs keeps one active backend per context.
+  const worker = new Worker(new URL('../../workers/bench.worker.ts', import.meta.url), { type: 'module' });
+  try {
+    const rows = await wrap<BenchApi>(worker).run(backend, presets, steps);
+    state.rows.push(...rows);
+    lines.push(...rows.map((r) => formatBenchRow('browser', r)));
+  } catch (e) {
+    state.errors.push(`${backend}: ${e instanceof Error ? e.message : String(e)}`);
+    lines.push(`browser  ${backend.padEnd(8)} not measured: ${e instanceof Error ? e.message : String(e)}`);
+  } finally {
+    worker.terminate();
+  }
+  out.textContent = lines.join('\n');
+}
+state.done = true;

@@ -1,0 +1,21 @@
+/** Worker side of the browser benchmark: the same measurement as `npm run bench`, on the page's backends. */
+import { selectBackend, type BackendName } from '../core/backend.ts';
+import { benchmarkPreset, type BenchRow } from '../core/benchmark.ts';
+import { isPresetName } from '../core/config.ts';
+import { CharTokenizer, type TokenizerJSON } from '../core/tokenizer.ts';
+import { browserEnv } from '../lab/browser-env.ts';
+import vocabUrl from '../../corpora/vocab.json?url';
+
+export async function runBrowserBench(backend: BackendName, presets: string[], steps: number): Promise<BenchRow[]> {
+  const info = await selectBackend(backend);
+  if (info.backend !== backend) throw new Error(`${backend} is not available in this browser (${info.reason})`);
+  const tokenizer = CharTokenizer.fromJSON((await (await fetch(vocabUrl)).json()) as TokenizerJSON);
+  const { train, val } = await browserEnv.loadBundledCorpus('tales');
+  const corpus = { name: 'tales', train: tokenizer.encode(train), val: tokenizer.encode(val) };
+  const rows: BenchRow[] = [];
+  for (const preset of presets) {
+    if (!isPresetName(preset)) throw new Error(`unknown preset "${preset}"`);
+    rows.push(await benchmarkPreset(preset, corpus, tokenizer, steps));
+  }
+  return rows;
+}

@@ -1,0 +1,69 @@
+/**
+ * Measuring the training step, the same way in Node and in the browser.
+ *
+ * FLOPs per step = tokens per step × flopsPerToken, with flopsPerToken = 6·N + 12·L·T·C
+ * (N: parameters that take part in matmuls, including the tied LM head; L layers, T context,
+ * C width) — the estimate of the PaLM paper's appendix B and nanoGPT's estimate_mfu.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { flopsPerToken, type PresetName } from './config.ts';
+import type { Corpus } from './data.ts';
+import { LabSession } from './session.ts';
+import type { CharTokenizer } from './tokenizer.ts';
+
+export interface BenchRow {
+  backend: string;
+  preset: PresetName;
+  batchSize: number;
+  seqLen: number;
+  steps: number;
+  medianStepMs: number;
+  tokensPerSec: number;
+  gflops: number;
+  kernelsPerStep: number;
+  parameters: number;
+}
+
+/** Trains `preset` for 3 warm-up steps, profiles one, then times `steps` more and reports the median. */
+export async function benchmarkPreset(preset: PresetName, corpus: Corpus, tokenizer: CharTokenizer, steps: number): Promise<BenchRow> {
+  const session = LabSession.create({ preset, corpus, tokenizer, train: { steps: 1_000_000, evalInterval: 1_000_000 } });
+  try {
+    const { batchSize } = session.trainer.config;
+    const seqLen = session.model.config.blockSize;
+    for (let i = 0; i < 3; i++) await session.step(); // kernel compilation, XNNPACK operator creation
+    const profile = await tf.profile(async () => {
+      await session.step();
+    });
+    const times: number[] = [];
+    for (let i = 0; i < steps; i++) {
+      const t0 = performance.now();
+      await session.step();
+      times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    const medianStepMs = times[Math.floor(times.length / 2)];
+    const tokens = batchSize * seqLen;
+    return {
+      backend: tf.getBackend(),
+      preset,
+      batchSize,
+      seqLen,
+      steps,
+      medianStepMs,
+      tokensPerSec: (tokens / medianStepMs) * 1000,
+      gflops: (tokens * flopsPerToken(session.model.config, seqLen)) / medianStepMs / 1e6,
+      kernelsPerStep: profile.kernels.length,
+      parameters: session.summary().parameters,
+    };
+  } finally {
+    session.dispose();
+  }
+}
+
+export function formatBenchHeader(steps: number): string {
+  return `where    backend  preset   batch×T    step ms   tokens/s   GFLOP/s  kernels/step  params   (median of ${steps} steps)`;
+}
+
+export function formatBenchRow(where: string, row: BenchRow): string {
+  return `${where.padEnd(8)} ${row.backend.padEnd(8)} ${row.preset.padEnd(8)} ${`${row.batchSize}×${row.seqLen}`.padEnd(9)} ${row.medianStepMs.toFixed(1).padStart(8)} ${Math.round(row.tokensPerSec).toLocaleString('en').padStart(10)} ${row.gflops.toFixed(2).padStart(9)} ${String(row.kernelsPerStep).padStart(13)}  ${row.parameters.toLocaleString('en')}`;
+}
