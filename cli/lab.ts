@@ -12,15 +12,24 @@ import { tokenLogProbs } from '../src/core/sample.ts';
 import { CharTokenizer } from '../src/core/tokenizer.ts';
 import { loadCorpus, readTextFile } from './corpora.ts';
 import { runBench } from './bench.ts';
+import { exportCommand, importCommand } from './share.ts';
 
 const HELP = `LM Lab command line
 
   npm run lab -- pretrain [--corpus tales | --text FILE] [--preset tiny] [--steps 600] [--backend auto|wasm|cpu]
                           [--seed 1] [--lr 3e-3] [--batch-size 16] [--eval-interval N] [--log-interval 10]
+                          [--schedule cosine|wsd] [--warmup N] [--anneal STEPS[:LR]]
                           [--resume CKPT] [--out FILE] [--json]
   npm run lab -- sample   --ckpt FILE [--prompt TEXT] [--tokens 200] [--temperature 0.8] [--top-k 0] [--seed 1]
   npm run lab -- score    --ckpt FILE --text FILE    per-token log-probs and mean loss, as JSON
-  npm run lab -- inspect  --ckpt FILE                config, stage, step and metadata, as JSON
+  npm run lab -- inspect  --ckpt FILE                config, stage, step and metadata, as JSON (checks the whole file)
+  npm run lab -- export   --ckpt FILE --out FILE [--no-optimizer]    a checkpoint to share; --no-optimizer leaves out
+                          the AdamW moments (a third of the size; training continues with fresh moments)
+  npm run lab -- import   --file FILE [--out CKPT] [--n-head H] [--vocab FILE] [--corpus NAME] [--json]
+                          validates a received file and prints its card; --out saves it as an LM Lab checkpoint
+                          (never over an existing file). A plain nanoGPT state dict needs --n-head; its
+                          vocabulary is --vocab FILE (LM Lab tokenizer JSON, or a JSON list of characters in
+                          id order) or the bundled corpora/vocab.json
   npm run lab -- bench    [--json] [--steps 20] [--presets micro,tiny] [--backends wasm,cpu] [--browser]
 
 Presets: ${Object.keys(PRESETS).join(', ')}. With --json every log line is one JSON object and the
@@ -36,6 +45,9 @@ const OPTIONS = {
   lr: { type: 'string' },
   'batch-size': { type: 'string' },
   'eval-interval': { type: 'string' },
+  schedule: { type: 'string' },
+  warmup: { type: 'string' },
+  anneal: { type: 'string' },
   'log-interval': { type: 'string' },
   resume: { type: 'string' },
   out: { type: 'string' },
@@ -48,6 +60,10 @@ const OPTIONS = {
   presets: { type: 'string' },
   backends: { type: 'string' },
   browser: { type: 'boolean' },
+  file: { type: 'string' },
+  'n-head': { type: 'string' },
+  vocab: { type: 'string' },
+  'no-optimizer': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -101,6 +117,16 @@ async function pretrain(opts: Options): Promise<void> {
   }
   if (opts['batch-size'] !== undefined) train.batchSize = num(opts, 'batch-size', 0, { integer: true, min: 1 });
   if (opts['eval-interval'] !== undefined) train.evalInterval = num(opts, 'eval-interval', 0, { integer: true, min: 1 });
+  if (opts.schedule !== undefined) {
+    if (opts.schedule !== 'cosine' && opts.schedule !== 'wsd') throw new Error(`--schedule must be cosine or wsd, got "${opts.schedule}"`);
+    train.schedule = opts.schedule;
+  }
+  if (opts.warmup !== undefined) train.warmupSteps = num(opts, 'warmup', 0, { integer: true, min: 0 });
+  if (opts.anneal !== undefined) {
+    const [steps, lr = '0'] = opts.anneal.split(':');
+    if (!/^\d+$/.test(steps) || !Number.isFinite(Number(lr)) || Number(lr) < 0) throw new Error(`--anneal must be STEPS or STEPS:LR, got "${opts.anneal}"`);
+    train.anneal = { steps: Number(steps), lr: Number(lr) };
+  }
   const logInterval = num(opts, 'log-interval', 10, { integer: true, min: 1 });
 
   let session: LabSession;
@@ -125,7 +151,7 @@ async function pretrain(opts: Options): Promise<void> {
     const { result, valLoss } = await session.step();
     speeds.push(result.tokensPerSec);
     if (valLoss !== undefined) lastVal = valLoss;
-    if (result.step % logInterval === 0 || valLoss !== undefined || session.done) {
+    if ((result.step + 1) % logInterval === 0 || result.step === 0 || valLoss !== undefined || session.done) {
       const row = { step: result.step, loss: result.loss, gradNorm: result.gradNorm, lr: result.lr, tokensPerSec: Math.round(result.tokensPerSec), ...(valLoss !== undefined ? { valLoss } : {}) };
       print(json, row, `step ${String(result.step).padStart(5)} | loss ${result.loss.toFixed(4)}${valLoss !== undefined ? ` | val ${valLoss.toFixed(4)}` : ''} | grad ${result.gradNorm.toFixed(3)} | lr ${result.lr.toExponential(2)} | ${Math.round(result.tokensPerSec).toLocaleString()} tok/s`);
     }
@@ -178,6 +204,7 @@ async function score(opts: Options): Promise<void> {
 function inspect(opts: Options): void {
   const bytes = readCheckpointFile(opts.ckpt);
   const s = inspectCheckpoint(bytes);
+  decodeCheckpoint(bytes); // the whole file, not just its header: tensors, shapes, finite values
   const { metrics, ...rest } = s;
   console.log(JSON.stringify({ ...rest, sizeBytes: bytes.length, metricsLogged: metrics.length, lastMetrics: metrics.slice(-3) }, null, 2));
 }
@@ -191,6 +218,8 @@ async function main(argv: string[]): Promise<void> {
     case 'sample': return sample(opts);
     case 'score': return score(opts);
     case 'inspect': return inspect(opts);
+    case 'export': return exportCommand(opts);
+    case 'import': return importCommand(opts);
     case 'bench': return void (await runBench({ json: Boolean(opts.json), steps: num(opts, 'steps', 20, { integer: true, min: 1 }), presets: opts.presets, backends: opts.backends, browser: Boolean(opts.browser) }));
     default: throw new Error(`unknown command "${command}"; try: npm run lab -- help`);
   }

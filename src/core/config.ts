@@ -45,6 +45,8 @@ export interface TrainConfig {
   warmupSteps: number;
   schedule: 'cosine' | 'wsd';
   decayFraction: number; // wsd: share of the steps spent decaying at the end
+  /** Optional final annealing phase: the last `steps` steps fall linearly to `lr` (e.g. 0). */
+  anneal?: { steps: number; lr: number };
   weightDecay: number; // AdamW, decoupled; only on matmul weights
   beta1: number;
   beta2: number; // 0.99 rather than 0.999: small models, small batches (nanoGPT's shakespeare-char)
@@ -53,6 +55,8 @@ export interface TrainConfig {
   evalInterval: number; // steps between validation losses
   evalBatches: number; // batches averaged per validation loss
   seed: number;
+  /** PaLM's z-loss coefficient (1e-4 in PaLM): adds zLoss·log²Z to the loss; 0 or absent is off. */
+  zLoss?: number;
 }
 
 export function defaultTrainConfig(preset: PresetName, overrides: Partial<TrainConfig> = {}): TrainConfig {

@@ -41,6 +41,7 @@ export function scheduleOf(c: TrainConfig): ScheduleConfig {
     warmupSteps: c.warmupSteps,
     totalSteps: c.steps,
     decayFraction: c.decayFraction,
+    anneal: c.anneal,
   };
 }
 
@@ -51,14 +52,30 @@ export function toTimeMajor<A extends Int32Array | Float32Array>(values: A, B: n
   return out;
 }
 
-/** Mean masked cross-entropy of a batch: the pretraining and SFT objective. */
-export function batchLoss(model: GPT, batch: TrainBatch): tf.Scalar {
+/**
+ * Mean masked cross-entropy of a batch: the pretraining and SFT objective. With `zLoss` > 0 the
+ * PaLM z-loss is added (Chowdhery et al. 2022, §5): zLoss · mean over counted tokens of log²Z,
+ * Z = Σ_v exp(logit_v) the softmax normaliser, which keeps log Z near 0 and the logits from
+ * drifting to sizes where float32 softmax loses precision. PaLM uses zLoss = 1e-4.
+ */
+export function batchLoss(model: GPT, batch: TrainBatch, zLoss = 0): tf.Scalar {
   const { batchSize: B, seqLen: T } = batch;
   return tf.tidy((): tf.Scalar => {
     const x = tf.tensor2d(toTimeMajor(batch.x, B, T), [T, B], 'int32');
     const y = tf.tensor1d(toTimeMajor(batch.y, B, T), 'int32');
-    const mask = batch.mask ? tf.tensor1d(toTimeMajor(batch.mask, B, T)) : tf.ones([B * T]);
-    return maskedCrossEntropy(model.forwardTimeMajor(x), y, mask as tf.Tensor1D);
+    const mask = (batch.mask ? tf.tensor1d(toTimeMajor(batch.mask, B, T)) : tf.ones([B * T])) as tf.Tensor1D;
+    const logits = model.forwardTimeMajor(x); // [N, V]
+    const ce = maskedCrossEntropy(logits, y, mask);
+    if (zLoss === 0) return ce;
+    return tf.add(ce, tf.mul(zLoss, zLossTerm(logits, mask))) as tf.Scalar;
+  });
+}
+
+/** mean over counted rows of (log Σ_v exp(logits[n, v]))², logits: [N, V], mask: [N]; 0 for an empty mask. */
+export function zLossTerm(logits: tf.Tensor2D, mask: tf.Tensor1D): tf.Scalar {
+  return tf.tidy(() => {
+    const logZ = tf.logSumExp(logits, 1); // [N]
+    return tf.div(tf.sum(tf.mul(tf.square(logZ), mask)), tf.maximum(tf.sum(mask), 1)) as tf.Scalar;
   });
 }
 
@@ -110,9 +127,8 @@ export class Trainer {
     lrMultiplier?: number;
   } = {}): Promise<StepResult> {
     const started = performance.now();
-    const lr = this.learningRate() * (opts.lrMultiplier ?? 1);
     const batch = opts.lossFn ? undefined : (opts.batch ?? this.nextBatch());
-    const lossFn = opts.lossFn ?? (() => batchLoss(this.model, batch!));
+    const lossFn = opts.lossFn ?? (() => batchLoss(this.model, batch!, this.config.zLoss ?? 0));
 
     const { value: lossT, grads: byVariable } = tf.variableGrads(lossFn, [...this.model.params.values()]);
     const grads: Record<string, tf.Tensor> = {};
@@ -122,6 +138,8 @@ export class Trainer {
 
     const finite = Number.isFinite(loss) && Number.isFinite(gradNorm);
     const applied = finite && (opts.decide ? opts.decide(loss, gradNorm) : 'apply') === 'apply';
+    // Read after `decide`, which may change lrScale (the `lower-lr` recovery cuts this very step).
+    const lr = this.learningRate() * (opts.lrMultiplier ?? 1);
     if (applied) {
       const clip = this.config.gradClip;
       const scale = clip > 0 && gradNorm > clip ? clip / (gradNorm + 1e-6) : 1;
