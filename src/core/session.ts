@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { AdamW } from './adamw.ts';
-import { type CheckpointState, decodeCheckpoint, encodeCheckpoint, type LabEvent, type LineageEntry, type MetricRow, type Stage } from './checkpoint.ts';
+import { type CheckpointState, decodeCheckpoint, encodeCheckpoint, type LabEvent, type LineageEntry, type MetricRow, sha256Hex, type Stage } from './checkpoint.ts';
 import { countParameters, defaultTrainConfig, type GPTConfig, modelConfig, type PresetName, type TrainConfig } from './config.ts';
 import { checkCorpus, type Corpus } from './data.ts';
 import { GPT } from './model.ts';
@@ -21,6 +21,40 @@ export interface SessionInit {
   train?: Partial<TrainConfig>;
   model?: Partial<GPTConfig>;
   stage?: Stage;
+}
+
+/** A later stage started from a parent checkpoint (SFT from a base model, DPO from an SFT model). */
+export interface StageInit {
+  stage: Stage;
+  /** The stories, tokenized with the parent's tokenizer: the validation loss stays on them. */
+  corpus: Corpus;
+  /** Settings that differ from the parent's; everything else is inherited. */
+  train?: Partial<TrainConfig>;
+}
+
+/** A setting a stage changed from its parent's: which, and from what to what. */
+export interface Override {
+  key: keyof TrainConfig;
+  from: unknown;
+  to: unknown;
+}
+
+/**
+ * The parent's training settings with `overrides` applied. Settings derived from others follow
+ * them unless given too, with defaultTrainConfig's rules: warm-up and evaluation interval from the
+ * number of steps, the learning-rate floor from the peak. Returns the config and what changed.
+ */
+export function inheritTrainConfig(parent: TrainConfig, overrides: Partial<TrainConfig> = {}): { config: TrainConfig; overridden: Override[] } {
+  const config: TrainConfig = { ...parent, ...overrides };
+  if (overrides.steps !== undefined) {
+    if (overrides.warmupSteps === undefined) config.warmupSteps = Math.min(100, Math.max(1, Math.floor(config.steps / 10)));
+    if (overrides.evalInterval === undefined) config.evalInterval = Math.max(10, Math.floor(config.steps / 20));
+  }
+  if (overrides.learningRate !== undefined && overrides.minLearningRate === undefined) config.minLearningRate = config.learningRate / 10;
+  const overridden = (Object.keys(config) as (keyof TrainConfig)[])
+    .filter((key) => config[key] !== parent[key])
+    .map((key) => ({ key, from: parent[key], to: config[key] }));
+  return { config, overridden };
 }
 
 export interface SessionStep {
@@ -79,6 +113,30 @@ export class LabSession {
     return session;
   }
 
+  /**
+   * Starts a new stage from a parent checkpoint's weights, with a fresh optimizer at step 0 and
+   * empty metrics. The model config and tokenizer are the parent's; the training settings are the
+   * parent's unless overridden (`extra.inherited` says which). The lineage gains the parent: its
+   * stage, step and the SHA-256 of its file.
+   */
+  static async fromParent(parentBytes: Uint8Array, init: StageInit): Promise<LabSession> {
+    const parent = decodeCheckpoint(parentBytes);
+    checkCorpus(init.corpus, parent.model.blockSize);
+    const { config, overridden } = inheritTrainConfig(parent.train, init.train);
+    const model = new GPT(parent.model, parent.weights);
+    const session = new LabSession(model, new Trainer(model, config, init.corpus), CharTokenizer.fromJSON(parent.tokenizer), init.stage);
+    session.lineage = [...parent.lineage, { stage: parent.stage, step: parent.step, sha256: await sha256Hex(parentBytes) }];
+    session.extra = { inherited: { fromStage: parent.stage, overridden } };
+    return session;
+  }
+
+  /** Adds values to the metric row of the latest step (a stage's own metrics: DPO rewards, accuracy…). */
+  annotate(values: Record<string, number>): void {
+    const row = this.metrics[this.metrics.length - 1];
+    if (!row) throw new Error('session: no step has been logged yet');
+    Object.assign(row, values);
+  }
+
   /** Steps taken so far in this stage; the next step is number `stepsTaken`. */
   get stepsTaken(): number {
     return this.trainer.step;
@@ -108,11 +166,7 @@ export class LabSession {
 
   async toCheckpoint(): Promise<CheckpointState> {
     const { optimizer } = this.trainer;
-    const read = async (vars: Map<string, tf.Variable>) => {
-      const out = new Map<string, Float32Array>();
-      for (const [name, v] of vars) out.set(name, (await v.data()) as Float32Array);
-      return out;
-    };
+    const { m, v } = await optimizer.moments();
     return {
       model: this.model.config,
       train: this.trainer.config,
@@ -122,7 +176,7 @@ export class LabSession {
       corpus: this.trainer.corpus.name,
       dataState: { rngState: this.trainer.rng.state },
       weights: await this.model.values(),
-      optimizer: { t: optimizer.t, m: await read(optimizer.m), v: await read(optimizer.v) },
+      optimizer: { t: optimizer.t, m, v },
       metrics: this.metrics,
       events: this.events,
       lineage: this.lineage,

@@ -79,11 +79,6 @@ export function zLossTerm(logits: tf.Tensor2D, mask: tf.Tensor1D): tf.Scalar {
   });
 }
 
-/** √(Σ‖g‖²) over every gradient. */
-export function globalNorm(grads: tf.Tensor[]): tf.Scalar {
-  return tf.tidy(() => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g)))))) as tf.Scalar;
-}
-
 export class Trainer {
   /** Steps taken so far, applied or skipped; the next step is number `step`. */
   step = 0;
@@ -133,7 +128,9 @@ export class Trainer {
     const { value: lossT, grads: byVariable } = tf.variableGrads(lossFn, [...this.model.params.values()]);
     const grads: Record<string, tf.Tensor> = {};
     for (const [variableName, g] of Object.entries(byVariable)) grads[parameterName({ name: variableName } as tf.Variable)] = g;
-    const normT = globalNorm(Object.values(grads));
+    const flatGrad = this.optimizer.flatten(grads);
+    tf.dispose(Object.values(grads));
+    const normT = tf.tidy(() => tf.sqrt(tf.sum(tf.square(flatGrad))));
     const [loss, gradNorm] = (await tf.stack([lossT, normT]).data()) as Float32Array;
 
     const finite = Number.isFinite(loss) && Number.isFinite(gradNorm);
@@ -142,12 +139,9 @@ export class Trainer {
     const lr = this.learningRate() * (opts.lrMultiplier ?? 1);
     if (applied) {
       const clip = this.config.gradClip;
-      const scale = clip > 0 && gradNorm > clip ? clip / (gradNorm + 1e-6) : 1;
-      const clipped = scale === 1 ? grads : tf.tidy(() => Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, tf.mul(g, scale)])));
-      this.optimizer.apply(clipped, lr);
-      if (clipped !== grads) tf.dispose(Object.values(clipped));
+      this.optimizer.apply(flatGrad, lr, clip > 0 && gradNorm > clip ? clip / (gradNorm + 1e-6) : 1);
     }
-    tf.dispose([lossT, normT, ...Object.values(grads)]);
+    tf.dispose([lossT, normT, flatGrad]);
     const stepNumber = this.step;
     this.step += 1;
     const seconds = (performance.now() - started) / 1000;
