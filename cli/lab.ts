@@ -4,10 +4,14 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { enableProdMode } from '@tensorflow/tfjs';
 import { selectBackend, type BackendPreference } from '../src/core/backend.ts';
 import { decodeCheckpoint, inspectCheckpoint } from '../src/core/checkpoint.ts';
 import { isPresetName, PRESETS, type TrainConfig } from '../src/core/config.ts';
 import { LabSession } from '../src/core/session.ts';
+import { parseInjection } from '../src/core/inject.ts';
+import { DEFAULT_RECOVERY, isRecoveryPolicy, RECOVERY_POLICIES, type RecoveryConfig, SpikeLab } from '../src/core/spikelab.ts';
+import type { LabEvent } from '../src/core/checkpoint.ts';
 import { tokenLogProbs } from '../src/core/sample.ts';
 import { CharTokenizer } from '../src/core/tokenizer.ts';
 import { loadCorpus, readTextFile } from './corpora.ts';
@@ -20,6 +24,10 @@ const HELP = `LM Lab command line
                           [--seed 1] [--lr 3e-3] [--batch-size 16] [--eval-interval N] [--log-interval 10]
                           [--schedule cosine|wsd] [--warmup N] [--anneal STEPS[:LR]]
                           [--resume CKPT] [--out FILE] [--json]
+                          [--inject microwavegang@STEP[xK] | random-bytes@STEP[xK] | lr-spike@STEP[xN]] (repeatable)
+                          [--recovery none|skip|rollback|lower-lr|filter] [--spike-window 128] [--spike-warmup 64]
+                          [--spike-z 6] [--rollback-every 25] [--rollback-skip 20] [--lr-cut 0.1:50]
+                          [--z-loss 1e-4] [--qk-layernorm]
   npm run lab -- sample   --ckpt FILE [--prompt TEXT] [--tokens 200] [--temperature 0.8] [--top-k 0] [--seed 1]
   npm run lab -- score    --ckpt FILE --text FILE    per-token log-probs and mean loss, as JSON
   npm run lab -- inspect  --ckpt FILE                config, stage, step and metadata, as JSON (checks the whole file)
@@ -49,6 +57,16 @@ const OPTIONS = {
   warmup: { type: 'string' },
   anneal: { type: 'string' },
   'log-interval': { type: 'string' },
+  inject: { type: 'string', multiple: true },
+  recovery: { type: 'string' },
+  'spike-window': { type: 'string' },
+  'spike-warmup': { type: 'string' },
+  'spike-z': { type: 'string' },
+  'rollback-every': { type: 'string' },
+  'rollback-skip': { type: 'string' },
+  'lr-cut': { type: 'string' },
+  'z-loss': { type: 'string' },
+  'qk-layernorm': { type: 'boolean' },
   resume: { type: 'string' },
   out: { type: 'string' },
   json: { type: 'boolean' },
@@ -127,19 +145,22 @@ async function pretrain(opts: Options): Promise<void> {
     if (!/^\d+$/.test(steps) || !Number.isFinite(Number(lr)) || Number(lr) < 0) throw new Error(`--anneal must be STEPS or STEPS:LR, got "${opts.anneal}"`);
     train.anneal = { steps: Number(steps), lr: Number(lr) };
   }
+  if (opts['z-loss'] !== undefined) train.zLoss = num(opts, 'z-loss', 0, { min: 0 });
   const logInterval = num(opts, 'log-interval', 10, { integer: true, min: 1 });
 
   let session: LabSession;
   if (opts.resume) {
     const state = decodeCheckpoint(readCheckpointFile(opts.resume));
     const { corpus } = loadCorpus(opts.text ? { text: opts.text } : { corpus: state.corpus }, CharTokenizer.fromJSON(state.tokenizer));
+    if (opts['qk-layernorm'] && !state.model.qkLayerNorm) throw new Error('--qk-layernorm changes the model; it cannot be turned on when resuming');
     session = LabSession.fromCheckpoint(state, corpus, train);
   } else {
     const preset = opts.preset ?? 'tiny';
     if (!isPresetName(preset)) throw new Error(`unknown preset "${preset}"; choose one of ${Object.keys(PRESETS).join(', ')}`);
     const { corpus, tokenizer } = loadCorpus({ corpus: opts.corpus, text: opts.text });
-    session = LabSession.create({ preset, corpus, tokenizer, train });
+    session = LabSession.create({ preset, corpus, tokenizer, train, model: opts['qk-layernorm'] ? { qkLayerNorm: true } : {} });
   }
+  const lab = spikeLabFor(session, opts);
   const cfg = session.trainer.config;
   const summary0 = session.summary();
   print(json, { event: 'start', backend, model: session.model.config, train: cfg, parameters: summary0.parameters },
@@ -148,7 +169,8 @@ async function pretrain(opts: Options): Promise<void> {
   const speeds: number[] = [];
   let lastVal: number | undefined;
   while (!session.done) {
-    const { result, valLoss } = await session.step();
+    const { result, valLoss, events } = lab ? await lab.step() : { ...(await session.step()), events: [] };
+    for (const e of events) printEvent(json, e);
     speeds.push(result.tokensPerSec);
     if (valLoss !== undefined) lastVal = valLoss;
     if ((result.step + 1) % logInterval === 0 || result.step === 0 || valLoss !== undefined || session.done) {
@@ -160,9 +182,47 @@ async function pretrain(opts: Options): Promise<void> {
   if (opts.out) writeFileSync(opts.out, await session.toCheckpointBytes());
   speeds.sort((a, b) => a - b);
   const medianTokensPerSec = Math.round(speeds[Math.floor(speeds.length / 2)] ?? 0);
-  print(json, { summary: true, steps: session.stepsTaken, finalValLoss, medianTokensPerSec, backend, out: opts.out ?? null },
+  const spikes = lab ? { policy: lab.config.policy, spikes: session.events.filter((e) => e.event === 'spike').length } : {};
+  print(json, { summary: true, steps: session.stepsTaken, finalValLoss, medianTokensPerSec, backend, out: opts.out ?? null, ...spikes },
     `done: ${session.stepsTaken} steps, final validation loss ${finalValLoss.toFixed(4)}, median ${medianTokensPerSec.toLocaleString()} tok/s${opts.out ? `, saved ${opts.out}` : ''}`);
   session.dispose();
+}
+
+/**
+ * The spike lab around a pretraining run, when the command line asks for injections, a recovery
+ * policy or detector settings, or the resumed checkpoint was already running one.
+ */
+function spikeLabFor(session: LabSession, opts: Options): SpikeLab | undefined {
+  const recovery: Partial<RecoveryConfig> = {};
+  if (opts.recovery !== undefined) {
+    if (!isRecoveryPolicy(opts.recovery)) throw new Error(`--recovery must be one of ${RECOVERY_POLICIES.join(', ')}, got "${opts.recovery}"`);
+    recovery.policy = opts.recovery;
+  }
+  const saved = (session.extra.spikeLab as { config?: RecoveryConfig } | undefined)?.config;
+  const detector = { ...(saved?.detector ?? DEFAULT_RECOVERY.detector) };
+  if (opts['spike-window'] !== undefined) detector.window = num(opts, 'spike-window', 0, { integer: true, min: 1 });
+  if (opts['spike-warmup'] !== undefined) detector.warmup = num(opts, 'spike-warmup', 0, { integer: true, min: 0 });
+  if (opts['spike-z'] !== undefined) detector.zThreshold = num(opts, 'spike-z', 0, { min: 0 });
+  if (opts['spike-window'] !== undefined || opts['spike-warmup'] !== undefined || opts['spike-z'] !== undefined) recovery.detector = detector;
+  if (opts['rollback-every'] !== undefined) recovery.snapshotEvery = num(opts, 'rollback-every', 0, { integer: true, min: 1 });
+  if (opts['rollback-skip'] !== undefined) recovery.skipBatches = num(opts, 'rollback-skip', 0, { integer: true, min: 0 });
+  if (opts['lr-cut'] !== undefined) {
+    const [factor, steps] = opts['lr-cut'].split(':');
+    if (!(Number(factor) > 0) || (steps !== undefined && !/^\d+$/.test(steps))) throw new Error(`--lr-cut must be FACTOR or FACTOR:STEPS, e.g. 0.1:50, got "${opts['lr-cut']}"`);
+    recovery.lrCut = Number(factor);
+    if (steps !== undefined) recovery.lrCutSteps = Number(steps);
+  }
+  const injections = (opts.inject ?? []).map(parseInjection);
+  if (injections.length === 0 && Object.keys(recovery).length === 0 && session.extra.spikeLab === undefined) return undefined;
+  return new SpikeLab(session, { recovery, injections });
+}
+
+function printEvent(json: boolean, e: LabEvent): void {
+  const { tokenLosses, text, event, step, ...rest } = e; // the batch's text and per-token losses are for the charts
+  void tokenLosses;
+  void text;
+  const detail = Object.entries(rest).map(([k, v]) => `${k} ${typeof v === 'object' ? JSON.stringify(v) : v}`).join(', ');
+  print(json, { event, step, ...rest }, `  ! step ${String(step).padStart(5)} | ${event}${detail ? ` | ${detail}` : ''}`);
 }
 
 function sessionFromFile(path: string | undefined): LabSession {
@@ -225,8 +285,9 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-// Quiet tfjs's advice to install tfjs-node: LM Lab runs the same backends as the browser on purpose.
-// (tfjs may suggest installing tfjs-node; LM Lab runs the same backends as the browser on purpose.)
+// Quiet tfjs's advice to install tfjs-node (LM Lab runs the same backends as the browser on purpose)
+// and its other console notes, so errors stay one line.
+enableProdMode();
 main(process.argv.slice(2)).catch((e: unknown) => {
   console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
   process.exit(1);

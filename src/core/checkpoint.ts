@@ -37,6 +37,8 @@ export interface LineageEntry {
   stage: Stage;
   step: number;
   sha256: string;
+  /** Where a parent from outside LM Lab came from, e.g. "nanoGPT state dict model.safetensors". */
+  origin?: string;
 }
 
 export interface CheckpointState {
@@ -145,6 +147,11 @@ export function decodeCheckpoint(bytes: Uint8Array): CheckpointState {
   const byName = new Map<string, TensorEntry>();
   for (const t of file.tensors) byName.set(t.name, t);
 
+  // Listing the expected names costs memory in proportion to nLayer: check it against the file
+  // first, so that a config claiming a billion layers is refused instead of exhausting memory.
+  if (meta.model.nLayer > file.tensors.length) {
+    throw new CheckpointError(`checkpoint does not match its config (${describe(meta.model)}): ${meta.model.nLayer} layers need more tensors than the ${file.tensors.length} in the file`);
+  }
   const shapes = parameterShapes(meta.model);
   const expected = new Set<string>([LM_HEAD]);
   for (const [name] of shapes) expected.add(name).add(M_PREFIX + name).add(V_PREFIX + name);
@@ -221,7 +228,8 @@ function guard<T>(f: () => T): T {
 }
 
 function list(names: string[]): string {
-  const shown = names.slice(0, 6).join(', ');
+  // Names come from the file: quote any that are not plain, so a message stays one short line.
+  const shown = names.slice(0, 6).map((n) => (/^[\w.]{1,100}$/.test(n) ? n : JSON.stringify(n.length > 80 ? `${n.slice(0, 80)}...` : n))).join(', ');
   return names.length > 6 ? `${shown} and ${names.length - 6} more` : shown;
 }
 
@@ -238,67 +246,165 @@ function upgradeMetadata(meta: Record<string, string>, schema: number): Record<s
   return meta;
 }
 
+/** Limits on the JSON inside metadata, so that a hostile header cannot cost far more than its size. */
+const MAX_JSON_DEPTH = 64; // deeper values would overflow the stack of JSON.stringify when re-encoding
+const MAX_EXTRA_CHARS = 1_000_000; // free-form stage state; the lists have a minimum size per entry
+const MODEL_FIELDS = new Set(['vocabSize', 'blockSize', 'nLayer', 'nHead', 'nEmbd', 'qkLayerNorm']);
+const TRAIN_NUMBERS = ['batchSize', 'steps', 'learningRate', 'minLearningRate', 'warmupSteps', 'decayFraction', 'weightDecay', 'beta1', 'beta2', 'eps', 'gradClip', 'evalInterval', 'evalBatches', 'seed'] as const;
+const TRAIN_WHOLE = new Set(['batchSize', 'steps', 'warmupSteps', 'evalInterval', 'evalBatches', 'seed']);
+const SHA256 = /^[0-9a-f]{64}$/;
+
+function bad(message: string): never {
+  throw new CheckpointError(`checkpoint: ${message}`);
+}
+
+/**
+ * JSON.parse of one metadata value, refusing values nested deeper than MAX_JSON_DEPTH and objects
+ * with a "__proto__" key (JSON.parse stores it as an own property, harmless until some later code
+ * copies the object with Object.assign; no LM Lab checkpoint has one, so it is simply refused).
+ */
+function parseJSON(key: string, text: string): unknown {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      for (i++; i < text.length && text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c) i++;
+    } else if (c === 0x7b || c === 0x5b /* { [ */) {
+      if (++depth > MAX_JSON_DEPTH) bad(`metadata "${key}" is nested more than ${MAX_JSON_DEPTH} levels deep`);
+    } else if (c === 0x7d || c === 0x5d /* } ] */) depth--;
+  }
+  try {
+    return JSON.parse(text, (name, value) => {
+      if (name === '__proto__') throw new CheckpointError(`checkpoint: metadata "${key}" has a "__proto__" key`);
+      return value;
+    });
+  } catch (e) {
+    if (e instanceof CheckpointError) throw e;
+    bad(`metadata "${key}" is not valid JSON`);
+  }
+}
+
+function isPlainObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+function isCount(x: unknown): x is number {
+  return Number.isSafeInteger(x) && (x as number) >= 0;
+}
+
+/** model_config with only the fields LM Lab knows, in the file's order; anything else is refused. */
+function readModelConfig(value: unknown): GPTConfig {
+  if (!isPlainObject(value)) bad('model_config is not an object');
+  const unknown = Object.keys(value).filter((k) => !MODEL_FIELDS.has(k));
+  if (unknown.length) bad(`model_config has fields this LM Lab does not know (${unknown.slice(0, 4).map((k) => JSON.stringify(k.slice(0, 40))).join(', ')})`);
+  if (value.qkLayerNorm !== undefined && typeof value.qkLayerNorm !== 'boolean') bad('model_config.qkLayerNorm must be true or false');
+  const model = value as unknown as GPTConfig;
+  try {
+    validateModelConfig(model);
+  } catch (e) {
+    bad((e as Error).message);
+  }
+  return model;
+}
+
+function readTrainConfig(value: unknown): TrainConfig {
+  if (!isPlainObject(value)) bad('train_config is not an object');
+  for (const key of TRAIN_NUMBERS) {
+    const v = value[key];
+    if (typeof v !== 'number' || !Number.isFinite(v) || (TRAIN_WHOLE.has(key) && !Number.isSafeInteger(v))) {
+      bad(`train_config.${key} must be ${TRAIN_WHOLE.has(key) ? 'a whole number' : 'a finite number'}, got ${JSON.stringify(v) ?? 'nothing'}`.slice(0, 200));
+    }
+  }
+  if (value.schedule !== 'cosine' && value.schedule !== 'wsd') bad('train_config.schedule must be "cosine" or "wsd"');
+  return value as unknown as TrainConfig;
+}
+
+/** A list whose entries are objects with a whole-number `step`, plus a check of its own per entry. */
+function readList<T>(key: string, value: unknown, check: (entry: Record<string, unknown>) => string | undefined): T[] {
+  if (!Array.isArray(value)) bad(`metadata "${key}" is not a list`);
+  value.forEach((entry, i) => {
+    if (!isPlainObject(entry)) bad(`${key}[${i}] is not an object`);
+    if (!isCount(entry.step)) bad(`${key}[${i}].step is not a whole number`);
+    const problem = check(entry);
+    if (problem) bad(`${key}[${i}] ${problem}`);
+  });
+  return value as T[];
+}
+
+/** JSON writes NaN and ±Infinity as null, so a metrics value is a number or null. */
+function metricProblem(row: Record<string, unknown>): string | undefined {
+  for (const [name, v] of Object.entries(row)) {
+    if (v !== null && typeof v !== 'number') return `has a non-numeric value for ${JSON.stringify(name.slice(0, 40))}`;
+  }
+  return undefined;
+}
+
+function eventProblem(e: Record<string, unknown>): string | undefined {
+  return typeof e.event === 'string' ? undefined : 'has no "event" name';
+}
+
+function lineageProblem(e: Record<string, unknown>): string | undefined {
+  if (!STAGES.includes(e.stage as Stage)) return 'has an unknown stage';
+  if (typeof e.sha256 !== 'string' || !SHA256.test(e.sha256)) return 'has no valid sha256 (64 lowercase hex digits)';
+  if (e.origin !== undefined && (typeof e.origin !== 'string' || e.origin.length > 200)) return 'has an origin that is not a short text';
+  return undefined;
+}
+
 function readMetadata(raw: Record<string, string>) {
   if (raw.lmlab_schema === undefined) {
     throw new CheckpointError('checkpoint: no LM Lab metadata (lmlab_schema); a plain state dict needs its config and tokenizer, see the README on importing nanoGPT files');
   }
   const schema = Number(raw.lmlab_schema);
-  if (!Number.isInteger(schema) || schema < 1) throw new CheckpointError(`checkpoint: lmlab_schema "${raw.lmlab_schema}" is not a version number`);
+  if (!Number.isInteger(schema) || schema < 1) bad(`lmlab_schema ${JSON.stringify(raw.lmlab_schema.slice(0, 40))} is not a version number`);
   const meta = upgradeMetadata(raw, schema);
-  const json = <T>(key: string, fallback?: T): T => {
+  const json = (key: string, fallback?: unknown): unknown => {
     const text = meta[key];
     if (text === undefined) {
       if (fallback !== undefined) return fallback;
-      throw new CheckpointError(`checkpoint: metadata has no "${key}"`);
+      bad(`metadata has no "${key}"`);
     }
-    try {
-      return JSON.parse(text) as T;
-    } catch {
-      throw new CheckpointError(`checkpoint: metadata "${key}" is not valid JSON`);
-    }
+    return parseJSON(key, text);
   };
-  const model = json<GPTConfig>('model_config');
-  if (typeof model !== 'object' || model === null) throw new CheckpointError('checkpoint: model_config is not an object');
-  try {
-    validateModelConfig(model);
-  } catch (e) {
-    throw new CheckpointError(`checkpoint: ${(e as Error).message}`);
-  }
-  const tokenizerJSON = json<TokenizerJSON>('tokenizer');
+  const model = readModelConfig(json('model_config'));
   let tokenizer: CharTokenizer;
   try {
-    tokenizer = CharTokenizer.fromJSON(tokenizerJSON);
+    const t = json('tokenizer');
+    if (isPlainObject(t) && Array.isArray(t.specials) && !t.specials.every((s) => typeof s === 'string')) throw new Error('tokenizer: every entry of "specials" must be a string');
+    tokenizer = CharTokenizer.fromJSON(t as TokenizerJSON);
   } catch (e) {
-    throw new CheckpointError(`checkpoint: ${(e as Error).message}`);
+    if (e instanceof CheckpointError) throw e;
+    bad((e as Error).message);
   }
   if (tokenizer.vocabSize !== model.vocabSize) {
-    throw new CheckpointError(`checkpoint: the tokenizer has ${tokenizer.vocabSize} tokens but model_config.vocabSize is ${model.vocabSize}`);
+    bad(`the tokenizer has ${tokenizer.vocabSize} tokens but model_config.vocabSize is ${model.vocabSize}`);
   }
   const stage = meta.stage as Stage;
-  if (!STAGES.includes(stage)) throw new CheckpointError(`checkpoint: unknown stage "${meta.stage}"`);
+  if (!STAGES.includes(stage)) bad(`unknown stage ${JSON.stringify(String(meta.stage).slice(0, 40))}`);
   const step = Number(meta.step);
-  if (!Number.isSafeInteger(step) || step < 0) throw new CheckpointError(`checkpoint: step "${meta.step}" is not a whole number`);
-  const arrayOf = <T>(key: string): T[] => {
-    const v = json<T[]>(key, []);
-    if (!Array.isArray(v)) throw new CheckpointError(`checkpoint: metadata "${key}" is not a list`);
-    return v;
-  };
-  const extra = json<Record<string, unknown>>('extra', {});
-  const optimizerState = json<{ t: number } | null>('optimizer_state', null);
+  if (meta.step === undefined || !/^\d+$/.test(meta.step) || !Number.isSafeInteger(step)) bad(`step ${JSON.stringify(String(meta.step).slice(0, 40))} is not a whole number`);
+  const dataState = json('data_state', { rngState: 0 });
+  if (!isPlainObject(dataState) || !Number.isInteger(dataState.rngState) || (dataState.rngState as number) < 0 || (dataState.rngState as number) >= 2 ** 32) {
+    bad('data_state must be {"rngState": a 32-bit unsigned integer}');
+  }
+  if ((meta.extra?.length ?? 0) > MAX_EXTRA_CHARS) bad(`metadata "extra" is longer than ${MAX_EXTRA_CHARS} characters`);
+  const extra = json('extra', {});
+  if (!isPlainObject(extra)) bad('metadata "extra" is not an object');
+  const optimizerState = json('optimizer_state', null);
+  if (optimizerState !== null && !(isPlainObject(optimizerState) && isCount(optimizerState.t))) bad('optimizer_state must be null or {"t": a whole number}');
   return {
     schema,
     model,
-    train: json<TrainConfig>('train_config'),
+    train: readTrainConfig(json('train_config')),
     tokenizer: tokenizer.toJSON(),
     stage,
     step,
     corpus: typeof meta.corpus === 'string' ? meta.corpus : '',
-    dataState: json<{ rngState: number }>('data_state', { rngState: 0 }),
-    metrics: arrayOf<MetricRow>('metrics'),
-    events: arrayOf<LabEvent>('events'),
-    lineage: arrayOf<LineageEntry>('lineage'),
-    extra: typeof extra === 'object' && extra !== null ? extra : {},
-    optimizerT: optimizerState && Number.isSafeInteger(optimizerState.t) ? optimizerState.t : undefined,
+    dataState: dataState as { rngState: number },
+    metrics: readList<MetricRow>('metrics', json('metrics', []), metricProblem),
+    events: readList<LabEvent>('events', json('events', []), eventProblem),
+    lineage: readList<LineageEntry>('lineage', json('lineage', []), lineageProblem),
+    extra,
+    optimizerT: optimizerState === null ? undefined : (optimizerState.t as number),
   };
 }
 

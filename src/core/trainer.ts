@@ -131,7 +131,9 @@ export class Trainer {
     const flatGrad = this.optimizer.flatten(grads);
     tf.dispose(Object.values(grads));
     const normT = tf.tidy(() => tf.sqrt(tf.sum(tf.square(flatGrad))));
-    const [loss, gradNorm] = (await tf.stack([lossT, normT]).data()) as Float32Array;
+    const both = tf.stack([lossT, normT]);
+    const [loss, gradNorm] = (await both.data()) as Float32Array;
+    both.dispose();
 
     const finite = Number.isFinite(loss) && Number.isFinite(gradNorm);
     const applied = finite && (opts.decide ? opts.decide(loss, gradNorm) : 'apply') === 'apply';

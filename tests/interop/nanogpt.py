@@ -3,7 +3,9 @@ The PyTorch side of LM Lab's interop checks: nanoGPT's GPT (same module names, s
 nanoGPT's model.py), a .safetensors reader/writer in plain Python, and a reference training run.
 
     python3 tests/interop/nanogpt.py logits CKPT '[[1,2,3]]'   -> logits as JSON
-    python3 tests/interop/nanogpt.py write-state-dict OUT VOCAB_JSON   -> a random nanoGPT state dict as .safetensors
+    python3 tests/interop/nanogpt.py write-state-dict OUT VOCAB_JSON [--bias 0] [--mask 1] [--compiled 1]
+        [--ids '[[1,2,3]]']   -> a random nanoGPT state dict as .safetensors (no LM Lab metadata), and the
+                                 model's config and logits on the ids as JSON
     python3 tests/interop/nanogpt.py train --steps 600 --seed 1   -> reference pretraining run on corpora/tales
 
 Needs only PyTorch (Debian's python3-torch). The causal mask is a non-persistent buffer, so the
@@ -30,13 +32,15 @@ class GPTConfig:
     n_layer: int
     n_head: int
     n_embd: int
+    bias: bool = True  # nanoGPT's option: biases in Linears and LayerNorms
+
 
 
 class LayerNorm(nn.Module):
-    def __init__(self, ndim):
+    def __init__(self, ndim, bias=True):
         super().__init__()
         self.weight = nn.Parameter(torch.ones(ndim))
-        self.bias = nn.Parameter(torch.zeros(ndim))
+        self.bias = nn.Parameter(torch.zeros(ndim)) if bias else None
 
     def forward(self, x):
         return F.layer_norm(x, self.weight.shape, self.weight, self.bias, 1e-5)
@@ -45,8 +49,8 @@ class LayerNorm(nn.Module):
 class CausalSelfAttention(nn.Module):
     def __init__(self, c):
         super().__init__()
-        self.c_attn = nn.Linear(c.n_embd, 3 * c.n_embd)
-        self.c_proj = nn.Linear(c.n_embd, c.n_embd)
+        self.c_attn = nn.Linear(c.n_embd, 3 * c.n_embd, bias=c.bias)
+        self.c_proj = nn.Linear(c.n_embd, c.n_embd, bias=c.bias)
         self.n_head = c.n_head
         self.n_embd = c.n_embd
         mask = torch.tril(torch.ones(c.block_size, c.block_size)).view(1, 1, c.block_size, c.block_size)
@@ -68,9 +72,9 @@ class CausalSelfAttention(nn.Module):
 class MLP(nn.Module):
     def __init__(self, c):
         super().__init__()
-        self.c_fc = nn.Linear(c.n_embd, 4 * c.n_embd)
+        self.c_fc = nn.Linear(c.n_embd, 4 * c.n_embd, bias=c.bias)
         self.gelu = nn.GELU()
-        self.c_proj = nn.Linear(4 * c.n_embd, c.n_embd)
+        self.c_proj = nn.Linear(4 * c.n_embd, c.n_embd, bias=c.bias)
 
     def forward(self, x):
         return self.c_proj(self.gelu(self.c_fc(x)))
@@ -79,9 +83,9 @@ class MLP(nn.Module):
 class Block(nn.Module):
     def __init__(self, c):
         super().__init__()
-        self.ln_1 = LayerNorm(c.n_embd)
+        self.ln_1 = LayerNorm(c.n_embd, c.bias)
         self.attn = CausalSelfAttention(c)
-        self.ln_2 = LayerNorm(c.n_embd)
+        self.ln_2 = LayerNorm(c.n_embd, c.bias)
         self.mlp = MLP(c)
 
     def forward(self, x):
@@ -97,7 +101,7 @@ class GPT(nn.Module):
             wte=nn.Embedding(c.vocab_size, c.n_embd),
             wpe=nn.Embedding(c.block_size, c.n_embd),
             h=nn.ModuleList([Block(c) for _ in range(c.n_layer)]),
-            ln_f=LayerNorm(c.n_embd),
+            ln_f=LayerNorm(c.n_embd, c.bias),
         ))
         self.lm_head = nn.Linear(c.n_embd, c.vocab_size, bias=False)
         self.transformer.wte.weight = self.lm_head.weight  # weight tying
@@ -177,14 +181,37 @@ def cmd_logits(ckpt, ids_json):
     print(json.dumps(logits.tolist()))
 
 
-def cmd_write_state_dict(out, vocab_json, n_layer=2, n_head=2, n_embd=32, block_size=16):
+def cmd_write_state_dict(out, vocab_json, *flags):
+    """A nanoGPT state dict as PyTorch holds it, saved without LM Lab metadata.
+
+    --bias 0      nanoGPT's bias=False (the shakespeare_char config): no bias tensors at all
+    --mask 1      add the attn.bias causal-mask buffers that nanoGPT registers without flash attention
+    --compiled 1  prefix every name with torch.compile's "_orig_mod."
+    --ids JSON    also print the logits on these token ids
+    """
+    opts = dict(zip(flags[::2], flags[1::2]))
     vocab = json.loads(Path(vocab_json).read_text())
+    vocab_size = len(vocab) if isinstance(vocab, list) else len(vocab["specials"]) + len(vocab["chars"])
     torch.manual_seed(0)
-    c = GPTConfig(block_size, len(vocab["specials"]) + len(vocab["chars"]), n_layer, n_head, n_embd)
+    c = GPTConfig(16, vocab_size, 2, 2, 32, bias=opts.get("--bias", "1") == "1")
     model = GPT(c)
+    with torch.no_grad():  # non-trivial LayerNorm parameters, so that a wrong mapping shows in the logits
+        for n, p in model.named_parameters():
+            if ".ln_" in n:
+                p.add_(0.1 * torch.randn_like(p))
     sd = {k: v.clone() for k, v in model.state_dict().items()}  # lm_head.weight and wte are the same values
+    if opts.get("--mask") == "1":
+        for i in range(c.n_layer):
+            sd[f"transformer.h.{i}.attn.bias"] = model.transformer.h[i].attn.mask.clone()
+    if opts.get("--compiled") == "1":
+        sd = {"_orig_mod." + k: v for k, v in sd.items()}
     write_safetensors(out, sd, {"format": "pt"})
-    print(json.dumps({"config": c.__dict__}))
+    result = {"config": c.__dict__}
+    if "--ids" in opts:
+        with torch.no_grad():
+            logits, _ = model.eval()(torch.tensor(json.loads(opts["--ids"]), dtype=torch.long))
+        result["logits"] = logits.tolist()
+    print(json.dumps(result))
 
 
 def cmd_train(steps=600, seed=1, batch_size=16, lr=3e-3, eval_batches=8):
