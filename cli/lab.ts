@@ -17,6 +17,7 @@ import { CharTokenizer } from '../src/core/tokenizer.ts';
 import { loadCorpus, readTextFile } from './corpora.ts';
 import { runBench } from './bench.ts';
 import { exportCommand, importCommand } from './share.ts';
+import { runStage } from './stages.ts';
 
 const HELP = `LM Lab command line
 
@@ -38,6 +39,15 @@ const HELP = `LM Lab command line
                           (never over an existing file). A plain nanoGPT state dict needs --n-head; its
                           vocabulary is --vocab FILE (LM Lab tokenizer JSON, or a JSON list of characters in
                           id order) or the bundled corpora/vocab.json
+  npm run lab -- sft      --from BASE --steps N [--out FILE] [--lr X] [--batch-size N] [--eval-interval N]
+                          [--train FILE.jsonl] [--val FILE.jsonl] [--text FILE] [--log-interval 10] [--json]
+                          fine-tunes a base checkpoint on chat (bundled corpora/chat unless --train/--val);
+                          settings not given are the parent's
+  npm run lab -- dpo      --from SFT --steps N [--beta 0.1] [--loss sigmoid|ipo|hinge] [--out FILE] [--lr X]
+                          [--batch-size N] [--train FILE.jsonl] [--val FILE.jsonl] [--text FILE] [--json]
+  npm run lab -- eval     --ckpt FILE [--ref FILE] [--limit N] [--beta B] [--sft-val FILE] [--dpo-val FILE] [--json]
+                          report card: stories validation loss, held-out exact match, format adherence,
+                          preference accuracy and mean margin (against --ref, else a DPO checkpoint's parent)
   npm run lab -- bench    [--json] [--steps 20] [--presets micro,tiny] [--backends wasm,cpu] [--browser]
 
 Presets: ${Object.keys(PRESETS).join(', ')}. With --json every log line is one JSON object and the
@@ -82,6 +92,15 @@ const OPTIONS = {
   'n-head': { type: 'string' },
   vocab: { type: 'string' },
   'no-optimizer': { type: 'boolean' },
+  from: { type: 'string' },
+  beta: { type: 'string' },
+  loss: { type: 'string' },
+  ref: { type: 'string' },
+  train: { type: 'string' },
+  val: { type: 'string' },
+  'sft-val': { type: 'string' },
+  'dpo-val': { type: 'string' },
+  limit: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -280,6 +299,9 @@ async function main(argv: string[]): Promise<void> {
     case 'inspect': return inspect(opts);
     case 'export': return exportCommand(opts);
     case 'import': return importCommand(opts);
+    case 'sft':
+    case 'dpo':
+    case 'eval': return runStage(command, opts);
     case 'bench': return void (await runBench({ json: Boolean(opts.json), steps: num(opts, 'steps', 20, { integer: true, min: 1 }), presets: opts.presets, backends: opts.backends, browser: Boolean(opts.browser) }));
     default: throw new Error(`unknown command "${command}"; try: npm run lab -- help`);
   }

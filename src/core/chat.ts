@@ -1,0 +1,117 @@
+/**
+ * The chat template: how a conversation becomes the token ids the model reads, and which of those
+ * tokens the SFT loss counts.
+ *
+ * Template (no newlines, no spaces added; every role header and every end of turn is one reserved
+ * special token of the tokenizer):
+ *
+ *     <|user|>What does Tom eat?<|end|><|assistant|>Tom eats carrots.<|end|>
+ *     ^^^^^^^^ header          ^^^^^^^ end  ^^^^^^^^^^^^^ header   ^^^^^^^^^^^^^^^^^^^^^^^^ counted
+ *
+ * Loss mask: 1 on the assistant's content and its closing <|end|>, 0 everywhere else (user turns,
+ * both role headers). The assistant header is part of the prompt: at inference the prompt ends with
+ * <|assistant|> and the model writes the rest, so what it learns is exactly what it will be asked
+ * to produce, including when to stop.
+ *
+ * The mask is per token here; a training example predicts token t+1 from tokens ≤ t, so its loss
+ * mask is this mask shifted left by one (see `toExample`).
+ */
+import type { ChatMessage } from './chatdata.ts';
+import type { Random } from './random.ts';
+import type { CharTokenizer } from './tokenizer.ts';
+import type { TrainBatch } from './trainer.ts';
+
+/** A conversation as token ids, with mask[i] = 1 when token i is assistant content or its end of turn. */
+export interface RenderedChat {
+  ids: Int32Array;
+  mask: Float32Array;
+}
+
+/** One header + content + end-of-turn per message; the mask marks assistant content and its end. */
+export function renderChat(tok: CharTokenizer, messages: readonly ChatMessage[]): RenderedChat {
+  const ids: number[] = [];
+  const mask: number[] = [];
+  const end = tok.specialId('<|end|>');
+  for (const m of messages) {
+    const counted = m.role === 'assistant' ? 1 : 0;
+    ids.push(tok.specialId(m.role === 'user' ? '<|user|>' : '<|assistant|>'));
+    mask.push(0);
+    for (const id of tok.encode(m.content)) {
+      ids.push(id);
+      mask.push(counted);
+    }
+    ids.push(end);
+    mask.push(counted);
+  }
+  return { ids: Int32Array.from(ids), mask: Float32Array.from(mask) };
+}
+
+/** The prompt the model continues: the conversation so far, then the assistant header. */
+export function renderPrompt(tok: CharTokenizer, messages: readonly ChatMessage[]): Int32Array {
+  const { ids } = renderChat(tok, messages);
+  const out = new Int32Array(ids.length + 1);
+  out.set(ids);
+  out[ids.length] = tok.specialId('<|assistant|>');
+  return out;
+}
+
+/** An assistant reply as the tokens the model must produce after the prompt: content, then <|end|>. */
+export function renderReply(tok: CharTokenizer, content: string): Int32Array {
+  const body = tok.encode(content);
+  const out = new Int32Array(body.length + 1);
+  out.set(body);
+  out[body.length] = tok.specialId('<|end|>');
+  return out;
+}
+
+/**
+ * Cuts a rendered conversation to at most `maxTokens` tokens (the block size + 1: inputs and the
+ * shifted targets). Whole exchanges are dropped from the front while it is too long and more than
+ * one is left, so the last answer keeps its question; a single exchange that is still too long
+ * loses its tail (and with it the end of turn: such an example teaches the start of the answer only).
+ */
+export function fitToBlock(chat: RenderedChat, tok: CharTokenizer, maxTokens: number): RenderedChat {
+  let { ids, mask } = chat;
+  const userId = tok.specialId('<|user|>');
+  while (ids.length > maxTokens) {
+    let next = -1;
+    for (let i = 1; i < ids.length; i++) if (ids[i] === userId) { next = i; break; }
+    if (next < 0) break;
+    ids = ids.subarray(next);
+    mask = mask.subarray(next);
+  }
+  return { ids: ids.subarray(0, maxTokens), mask: mask.subarray(0, maxTokens) };
+}
+
+/** Inputs, targets and the loss mask of a rendered sequence: x = ids[:-1], y = ids[1:], lossMask = mask[1:]. */
+export function toExample(chat: RenderedChat): { x: Int32Array; y: Int32Array; mask: Float32Array } {
+  return { x: chat.ids.subarray(0, -1), y: chat.ids.subarray(1), mask: chat.mask.subarray(1) };
+}
+
+/**
+ * Rows of different lengths as one batch: right-padded to the longest row with `padId`, the padding
+ * masked out. Row b occupies [b·T, (b+1)·T) (batch-major, as TrainBatch).
+ */
+export function padBatch(rows: { x: Int32Array; y: Int32Array; mask: Float32Array }[], padId: number): TrainBatch & { mask: Float32Array } {
+  const B = rows.length;
+  const T = Math.max(1, ...rows.map((r) => r.x.length));
+  const x = new Int32Array(B * T).fill(padId);
+  const y = new Int32Array(B * T).fill(padId);
+  const mask = new Float32Array(B * T);
+  rows.forEach((r, b) => {
+    x.set(r.x, b * T);
+    y.set(r.y, b * T);
+    mask.set(r.mask, b * T);
+  });
+  return { x, y, mask, batchSize: B, seqLen: T };
+}
+
+/** A random SFT batch: `batchSize` conversations drawn with `rng`, rendered, fitted and padded. */
+export function chatBatch(tok: CharTokenizer, conversations: readonly { messages: ChatMessage[] }[], batchSize: number, blockSize: number, rng: Random): TrainBatch & { mask: Float32Array } {
+  const rows = [];
+  for (let b = 0; b < batchSize; b++) {
+    const chat = fitToBlock(renderChat(tok, rng.pick(conversations).messages), tok, blockSize + 1);
+    rows.push(toExample(chat));
+  }
+  return padBatch(rows, tok.specialId('<|end|>'));
+}

@@ -1,0 +1,118 @@
+/**
+ * Supervised fine-tuning: the base model learns to answer in the chat format.
+ *
+ * The stage starts from a base checkpoint (inheriting its settings unless overridden), draws
+ * batches of conversations rendered with the chat template, and minimises the cross-entropy on the
+ * assistant tokens only (chat.ts's mask). Besides the loss and gradient norm it logs the masked-token
+ * accuracy (how many assistant tokens the model already predicts exactly) and, at each evaluation,
+ * the same loss on held-out conversations next to the validation loss on the stories (which shows
+ * how much of the story-telling the model forgets).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { chatBatch, fitToBlock, padBatch, renderChat, toExample } from './chat.ts';
+import type { SftExample } from './chatdata.ts';
+import type { CheckpointState, MetricRow } from './checkpoint.ts';
+import type { TrainConfig } from './config.ts';
+import type { Corpus } from './data.ts';
+import type { GPT } from './model.ts';
+import { maskedCrossEntropy } from './ops.ts';
+import { LabSession } from './session.ts';
+import { toTimeMajor, type TrainBatch } from './trainer.ts';
+
+export interface ChatSplits<T> {
+  train: T[];
+  val: T[];
+}
+
+/** How many held-out conversations the periodic held-out loss averages over. */
+const HELD_OUT_LOSS_EXAMPLES = 64;
+
+/**
+ * Masked cross-entropy of a chat batch, and the share of counted tokens whose most likely
+ * prediction is the target (masked-token accuracy). Both scalars belong to the caller.
+ */
+export function sftLossAndAccuracy(model: GPT, batch: TrainBatch & { mask: Float32Array }): { loss: tf.Scalar; accuracy: tf.Scalar } {
+  const { batchSize: B, seqLen: T } = batch;
+  return tf.tidy(() => {
+    const x = tf.tensor2d(toTimeMajor(batch.x, B, T), [T, B], 'int32'); // [T, B]
+    const y = tf.tensor1d(toTimeMajor(batch.y, B, T), 'int32'); // [T·B]
+    const mask = tf.tensor1d(toTimeMajor(batch.mask, B, T)); // [T·B]
+    const logits = model.forwardTimeMajor(x); // [T·B, V]
+    const loss = maskedCrossEntropy(logits, y, mask);
+    const hits = tf.mul(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32'), mask);
+    const accuracy = tf.div(tf.sum(hits), tf.maximum(tf.sum(mask), 1)) as tf.Scalar;
+    return { loss, accuracy };
+  });
+}
+
+export class SftStage {
+  private constructor(
+    readonly session: LabSession,
+    readonly data: ChatSplits<SftExample>,
+  ) {
+    if (data.train.length === 0) throw new Error('sft: no training conversations');
+  }
+
+  /** A new SFT run from a base (or earlier SFT) checkpoint file. */
+  static async start(parent: Uint8Array, data: ChatSplits<SftExample>, corpus: Corpus, train: Partial<TrainConfig> = {}): Promise<SftStage> {
+    const session = await LabSession.fromParent(parent, { stage: 'sft', corpus, train });
+    return new SftStage(session, data);
+  }
+
+  /** Continues an SFT checkpoint where it stopped. */
+  static resume(checkpoint: Uint8Array | CheckpointState, data: ChatSplits<SftExample>, corpus: Corpus, train: Partial<TrainConfig> = {}): SftStage {
+    const session = LabSession.fromCheckpoint(checkpoint, corpus, train);
+    if (session.stage !== 'sft') throw new Error(`sft: the checkpoint is a ${session.stage} checkpoint, not an sft one`);
+    return new SftStage(session, data);
+  }
+
+  get done(): boolean {
+    return this.session.done;
+  }
+
+  /** One step on a fresh batch; returns its metric row (loss, gradNorm, lr, maskedAccuracy, and at evaluations valLoss, chatValLoss). */
+  async step(): Promise<MetricRow> {
+    const { session } = this;
+    const batch = chatBatch(session.tokenizer, this.data.train, session.trainer.config.batchSize, session.model.config.blockSize, session.trainer.rng);
+    let accuracy: tf.Scalar | null = null;
+    const { valLoss } = await session.step({
+      lossFn: () => {
+        const out = sftLossAndAccuracy(session.model, batch);
+        accuracy = tf.keep(out.accuracy);
+        return out.loss;
+      },
+    });
+    const acc = accuracy as tf.Scalar | null;
+    if (acc) {
+      session.annotate({ maskedAccuracy: (await acc.data())[0] });
+      acc.dispose();
+    }
+    if (valLoss !== undefined && this.data.val.length > 0) session.annotate({ chatValLoss: await this.heldOutLoss() });
+    return session.metrics[session.metrics.length - 1];
+  }
+
+  /** Masked loss on the first held-out conversations (always the same ones, so the curve is comparable). */
+  async heldOutLoss(limit = HELD_OUT_LOSS_EXAMPLES): Promise<number> {
+    return chatLoss(this.session.model, this.session.tokenizer, this.data.val.slice(0, limit), this.session.trainer.config.batchSize);
+  }
+
+  dispose(): void {
+    this.session.dispose();
+  }
+}
+
+/** Mean masked loss over conversations, weighting every counted token equally. */
+export async function chatLoss(model: GPT, tok: LabSession['tokenizer'], conversations: readonly SftExample[], batchSize: number): Promise<number> {
+  let total = 0;
+  let tokens = 0;
+  for (let i = 0; i < conversations.length; i += batchSize) {
+    const rows = conversations.slice(i, i + batchSize).map((c) => toExample(fitToBlock(renderChat(tok, c.messages), tok, model.config.blockSize + 1)));
+    const batch = padBatch(rows, tok.specialId('<|end|>'));
+    const count = batch.mask.reduce((a, b) => a + b, 0);
+    const { loss, accuracy } = sftLossAndAccuracy(model, batch);
+    total += (await loss.data())[0] * count;
+    tokens += count;
+    tf.dispose([loss, accuracy]);
+  }
+  return tokens > 0 ? total / tokens : 0;
+}
