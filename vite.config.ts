@@ -16,8 +16,27 @@ export default defineConfig({
   plugins: [svelte()],
   server: { host: '127.0.0.1', port: 5173, headers: isolation },
   preview: { host: '127.0.0.1', port: 4173, headers: isolation },
-  worker: { format: 'es' },
-  // The wasm backend's .wasm files are passed to it as asset URLs (src/lab/wasm-paths.ts), so
-  // pre-bundling its script, which moves it, does not lose them.
+  worker: {
+    format: 'es',
+    // Not minified: the wasm backend starts its helper threads from its own factory's source text
+    // (Function.prototype.toString), which minified names from the enclosing bundle would break.
+    rolldownOptions: { output: { minify: false } },
+  },
+  // Pre-bundle everything up front: the worker imports the backends dynamically, and a dependency
+  // discovered at run time makes the dev server re-bundle and break the page's open imports. The
+  // wasm backend's .wasm files are passed to it as asset URLs (src/lab/browser-env.ts), so moving
+  // its script does not lose them.
+  optimizeDeps: {
+    entries: ['index.html', 'workers/lab.worker.ts'],
+    include: [
+      '@tensorflow/tfjs',
+      '@tensorflow/tfjs-backend-webgpu',
+      '@tensorflow/tfjs-backend-wasm',
+      'comlink',
+      'idb',
+      'chart.js',
+      'chartjs-plugin-annotation',
+    ],
+  },
   build: { target: 'es2022', chunkSizeWarningLimit: 4000 },
 });

@@ -4,6 +4,7 @@
  * results are plain data; the page's one callback (`subscribe`) receives batched metric rows.
  */
 import { selectBackend } from '../core/backend.ts';
+import { applyKernelFixes } from './kernel-fixes.ts';
 import { LabRunner, type LabEnv } from './runner.ts';
 import type { BackendInfo, BackendPreference, LabUpdate, OwnText, RunSettings, SampleOptions } from './types.ts';
 
@@ -15,6 +16,7 @@ export function createLabApi(env: LabEnv) {
     /** Chooses the backend (WebGPU → wasm → cpu, or the preference first), then restores the last run. */
     async init(preference: BackendPreference = 'auto'): Promise<BackendInfo> {
       const chosen = await selectBackend(preference);
+      applyKernelFixes(chosen.backend);
       const info: BackendInfo = {
         ...chosen,
         preference,

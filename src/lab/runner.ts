@@ -12,6 +12,7 @@ import { readHeader } from '../core/safetensors.ts';
 import { corpusFor, LabSession } from '../core/session.ts';
 import { CharTokenizer, type TokenizerJSON } from '../core/tokenizer.ts';
 import * as store from '../storage/index.ts';
+import { sampleText } from './sampling.ts';
 import type {
   BackendInfo,
   CheckpointInfo,
@@ -55,6 +56,7 @@ export class LabRunner {
   #lastSavedStep = -1;
 
   #loop: Promise<void> | null = null;
+  #haltRequested = false;
   #elapsedBefore = 0; // training seconds before the loop now running started
   #runningSince: number | null = null;
   #sentRows = 0; // rows of session.metrics already sent to the page
@@ -137,7 +139,7 @@ export class LabRunner {
     const session = this.#session;
     if (!session) throw new Error('There is no model yet: press Pretrain or Step first.');
     return this.#withTensors(async () => ({
-      text: session.sample(opts.prompt, { maxTokens: opts.maxTokens, temperature: opts.temperature, topK: opts.topK, seed: opts.seed }),
+      text: await sampleText(session, opts.prompt, opts),
       step: session.stepsTaken,
     }));
   }
@@ -311,12 +313,12 @@ export class LabRunner {
     const started = performance.now();
     this.#runningSince = started;
     try {
-      while (this.#status === 'running' && this.#session === session && !session.done) {
+      while (!this.#haltRequested && this.#session === session && !session.done) {
         await this.#trainStep(session);
         if (session.stepsTaken % this.#settings().autosaveEvery === 0) await this.#save('auto');
         await nextTask();
       }
-      if (this.#status === 'running' && session.done) {
+      if (!this.#haltRequested && session.done) {
         await this.#save('auto');
         this.#setStatus('done');
       }
@@ -337,11 +339,14 @@ export class LabRunner {
     this.#emit({ rows, run: this.#runInfo(), summary: this.#summary() });
   }
 
-  /** Asks a running loop to end after its current step and waits for it. */
+  /** Asks a running loop to end after its current step, waits for it, then reports `status`. */
   async #halt(status: 'paused' | 'stopped'): Promise<void> {
-    if (this.#status === 'running') this.#setStatus(status);
-    else if (this.#session && (this.#status === 'paused' || this.#status === 'stopped')) this.#setStatus(status);
-    await this.#loop;
+    if (this.#loop) {
+      this.#haltRequested = true;
+      await this.#loop;
+      this.#haltRequested = false;
+    }
+    if (this.#session && ['running', 'paused', 'stopped'].includes(this.#status)) this.#setStatus(status);
     this.#flush();
   }
 

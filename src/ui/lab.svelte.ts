@@ -67,7 +67,7 @@ export class Lab {
   get sample(): SampleState { return this.#sample; }
   get storage(): StorageState | null { return this.#storage; }
   get busy(): boolean { return this.#pending > 0; }
-  get step(): number { return this.#run?.step ?? 0; }
+  get stepsTaken(): number { return this.#run?.step ?? 0; }
 
   /** What each button may do right now. */
   get can() {
@@ -196,7 +196,7 @@ export class Lab {
     const s = this.#series;
     return {
       status: this.#status,
-      step: this.step,
+      step: this.stepsTaken,
       backend: this.#backend?.backend ?? null,
       runId: this.#run?.id ?? null,
       points: { loss: s.loss.length, valLoss: s.valLoss.length, gradNorm: s.gradNorm.length, lr: s.lr.length, tokensPerSec: s.tokensPerSec.length },
@@ -209,7 +209,14 @@ export class Lab {
 
   #apply(update: LabUpdate): void {
     if (update.status !== undefined) this.#status = update.status;
-    if (update.run !== undefined) this.#run = update.run;
+    if (update.run !== undefined) {
+      // A different run was loaded (restored, forked, started): the form shows its settings.
+      if (update.run && update.run.id !== this.#run?.id) {
+        this.#settings = { ...this.#settings, ...update.run.settings };
+        history.replaceState(null, '', settingsToHash(this.#settings));
+      }
+      this.#run = update.run;
+    }
     if (update.rows !== undefined) {
       this.#series = appendRows(update.resetRows ? emptySeries() : this.#series, update.rows);
     }

@@ -25,7 +25,8 @@ export function appendRows(series: Series, rows: readonly MetricRow[]): Series {
     const added: Point[] = [];
     for (const row of rows) {
       const y = row[name];
-      if (typeof y === 'number' && Number.isFinite(y)) added.push({ x: row.step, y });
+      // A row's step is 0-based; the charts plot it after the step, as the step counter counts.
+      if (typeof y === 'number' && Number.isFinite(y)) added.push({ x: row.step + 1, y });
     }
     next[name] = added.length === 0 ? series[name] : series[name].concat(added);
   }

@@ -1,0 +1,12 @@
+import { mount } from 'svelte';
+import App from './App.svelte';
+import { Lab } from './lab.svelte.ts';
+import './app.css';
+
+const lab = new Lab();
+mount(App, { target: document.getElementById('app')!, props: { lab } });
+
+// A read-only view for browser tests and the console: `__lab.snapshot()`.
+Object.defineProperty(window, '__lab', { value: Object.freeze({ snapshot: () => lab.snapshot() }) });
+
+void lab.start();
