@@ -257,7 +257,7 @@ async function sample(opts: Options): Promise<void> {
   const prompt = opts.prompt ?? '\n';
   const unknown = session.tokenizer.unknownChars(prompt);
   if (unknown.length) console.error(`note: the model's vocabulary lacks ${unknown.map((c) => JSON.stringify(c)).join(', ')}; they read as <|unk|>`);
-  const text = session.sample(prompt, {
+  const text = await session.sample(prompt, {
     maxTokens: num(opts, 'tokens', 200, { integer: true, min: 1 }),
     temperature: num(opts, 'temperature', 0.8, { min: 0 }),
     topK: num(opts, 'top-k', 0, { integer: true, min: 0 }),
@@ -274,7 +274,7 @@ async function score(opts: Options): Promise<void> {
   const text = readTextFile(opts.text);
   const ids = session.tokenizer.encode(text);
   if (ids.length < 2) throw new Error(`${opts.text} has fewer than two characters; nothing to score`);
-  const { positions, logProbs } = tokenLogProbs(session.model, ids);
+  const { positions, logProbs } = await tokenLogProbs(session.model, ids);
   const meanLoss = -logProbs.reduce((a, b) => a + b, 0) / logProbs.length;
   console.log(JSON.stringify({ meanLoss, tokens: positions.map((p, i) => ({ position: p, token: session.tokenizer.tokenText(ids[p]), logProb: logProbs[i] })) }));
   session.dispose();

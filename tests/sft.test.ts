@@ -109,7 +109,7 @@ describe('SFT', () => {
     while (!stage.done) last = await stage.step();
     expect(last.loss).toBeLessThan(first.loss / 4);
     expect(last.maskedAccuracy).toBeGreaterThan(0.9);
-    const result = answerAccuracy(stage.session.model, tokenizer, DATA);
+    const result = await answerAccuracy(stage.session.model, tokenizer, DATA);
     expect(result.checks.map((c) => c.answer)).toEqual(DATA.map((c) => c.messages[1].content));
     expect(result.exactMatch).toBe(1);
     expect(result.formatAdherence).toBe(1);
@@ -122,9 +122,9 @@ describe('SFT', () => {
     const session = LabSession.create({ preset: 'micro', corpus, tokenizer, model: { blockSize: 12 } });
     const prompts = ['Tom', 'Once upon a time', 'A'].map((t) => tokenizer.encode(t)); // one longer than the block
     const end = tokenizer.specialId('<|end|>');
-    const batched = greedyReplies(session.model, prompts, end, 6);
+    const batched = await greedyReplies(session.model, prompts, end, 6);
     for (let i = 0; i < prompts.length; i++) {
-      const alone = generate(session.model, prompts[i], { maxTokens: 6, temperature: 0, topK: 0, seed: 1, stopToken: end });
+      const alone = await generate(session.model, prompts[i], { maxTokens: 6, temperature: 0, topK: 0, seed: 1, stopToken: end });
       expect(batched[i].ids).toEqual(alone.filter((id) => id !== end));
     }
     session.dispose();

@@ -143,7 +143,7 @@ describe('export and import of LM Lab checkpoints', () => {
     const receiver = LabSession.fromCheckpoint(bytes, corpus);
     for (const seed of [1, 7]) {
       const req = { maxTokens: 40, temperature: 1, seed };
-      expect(receiver.sample('Once upon', req)).toBe(session.sample('Once upon', req));
+      expect(await receiver.sample('Once upon', req)).toBe(await session.sample('Once upon', req));
     }
     receiver.dispose();
   });

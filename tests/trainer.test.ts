@@ -90,7 +90,7 @@ describe.each(['cpu', 'wasm'] as const)('tensor memory on the %s backend', (back
     const req = { maxTokens: 12, seed: 3 };
     // Warm up once: the attention masks for each sequence length are cached for the life of the backend.
     await session.step();
-    session.sample(prompt, req);
+    await session.sample(prompt, req);
     await session.evaluate();
     await session.toCheckpointBytes();
     const start = tf.memory().numTensors;
@@ -99,7 +99,7 @@ describe.each(['cpu', 'wasm'] as const)('tensor memory on the %s backend', (back
     expect(tf.memory().numTensors, 'after steps').toBe(start);
     await session.step({ decide: () => 'skip' });
     expect(tf.memory().numTensors, 'after a skipped step').toBe(start);
-    session.sample(prompt, req);
+    await session.sample(prompt, req);
     expect(tf.memory().numTensors, 'after sample').toBe(start);
     await session.toCheckpointBytes();
     expect(tf.memory().numTensors, 'after toCheckpointBytes').toBe(start);

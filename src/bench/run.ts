@@ -4,12 +4,12 @@ import { benchmarkPreset, type BenchRow } from '../core/benchmark.ts';
 import { isPresetName } from '../core/config.ts';
 import { CharTokenizer, type TokenizerJSON } from '../core/tokenizer.ts';
 import { browserEnv } from '../lab/browser-env.ts';
-import vocabUrl from '../../corpora/vocab.json?url';
+import bundledVocabulary from '../../corpora/vocab.json';
 
 export async function runBrowserBench(backend: BackendName, presets: string[], steps: number): Promise<BenchRow[]> {
   const info = await selectBackend(backend);
   if (info.backend !== backend) throw new Error(`${backend} is not available in this browser (${info.reason})`);
-  const tokenizer = CharTokenizer.fromJSON((await (await fetch(vocabUrl)).json()) as TokenizerJSON);
+  const tokenizer = CharTokenizer.fromJSON(bundledVocabulary as TokenizerJSON);
   const { train, val } = await browserEnv.loadBundledCorpus('tales');
   const corpus = { name: 'tales', train: tokenizer.encode(train), val: tokenizer.encode(val) };
   const rows: BenchRow[] = [];

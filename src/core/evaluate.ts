@@ -34,7 +34,7 @@ export interface Reply {
  * causal attention means the padding after a row's last token cannot change that token's logits,
  * so every row gets exactly what decoding it alone would give.
  */
-export function greedyReplies(model: GPT, prompts: readonly Int32Array[], endId: number, maxTokens: number, batchSize = 64): Reply[] {
+export async function greedyReplies(model: GPT, prompts: readonly Int32Array[], endId: number, maxTokens: number, batchSize = 64): Promise<Reply[]> {
   const replies: Reply[] = prompts.map(() => ({ ids: [], ended: false }));
   const block = model.config.blockSize;
   for (let start = 0; start < prompts.length; start += batchSize) {
@@ -47,7 +47,9 @@ export function greedyReplies(model: GPT, prompts: readonly Int32Array[], endId:
       const ids = new Int32Array(T * B).fill(endId); // [T, B] time-major
       windows.forEach((w, b) => w.forEach((id, t) => (ids[t * B + b] = id)));
       const rows = Int32Array.from(windows, (w, b) => (w.length - 1) * B + b); // each row's last position
-      const next = tf.tidy(() => tf.argMax(tf.gather(model.forwardTimeMajor(tf.tensor2d(ids, [T, B], 'int32')), tf.tensor1d(rows, 'int32')), 1).dataSync());
+      const nextT = tf.tidy(() => tf.argMax(tf.gather(model.forwardTimeMajor(tf.tensor2d(ids, [T, B], 'int32')), tf.tensor1d(rows, 'int32')), 1));
+      const next = await nextT.data(); // never dataSync: see sample.ts
+      nextT.dispose();
       active = active.filter((i, b) => {
         const reply = replies[start + i];
         if (next[b] === endId) {
@@ -72,14 +74,14 @@ export interface AnswerCheck {
 }
 
 /** Exact-match accuracy and format adherence on conversations whose last turn is the assistant's. */
-export function answerAccuracy(model: GPT, tok: CharTokenizer, conversations: readonly SftExample[], batchSize = 64): { exactMatch: number; formatAdherence: number; questions: number; checks: AnswerCheck[] } {
+export async function answerAccuracy(model: GPT, tok: CharTokenizer, conversations: readonly SftExample[], batchSize = 64): Promise<{ exactMatch: number; formatAdherence: number; questions: number; checks: AnswerCheck[] }> {
   if (conversations.length === 0) return { exactMatch: 0, formatAdherence: 0, questions: 0, checks: [] };
   const endId = tok.specialId('<|end|>');
   const prompts = conversations.map((c) => renderPrompt(tok, c.messages.slice(0, -1)));
   const expected = conversations.map((c) => c.messages[c.messages.length - 1].content);
   // A reply longer than the longest reference answer by more than a few tokens cannot be right.
   const maxTokens = Math.max(...expected.map((e) => tok.encode(e).length)) + 8;
-  const replies = greedyReplies(model, prompts, endId, maxTokens, batchSize);
+  const replies = await greedyReplies(model, prompts, endId, maxTokens, batchSize);
   const checks = conversations.map((c, i) => {
     const answer = tok.decode(replies[i].ids);
     const question = c.messages[c.messages.length - 2].content;
@@ -129,7 +131,7 @@ export async function reportCard(inp: ReportInputs): Promise<ReportCard> {
   const batchSize = inp.batchSize ?? 64;
   const valLoss = await evaluateLoss(model, inp.stories.val, inp.stories.batchSize, inp.stories.batches, inp.stories.seed);
   const limit = inp.limit ?? Infinity;
-  const answers = answerAccuracy(model, tok, inp.sftVal.slice(0, limit), batchSize);
+  const answers = await answerAccuracy(model, tok, inp.sftVal.slice(0, limit), batchSize);
 
   const dpo = inp.extra?.dpo as DpoExtra | undefined;
   const beta = inp.beta ?? dpo?.beta ?? DEFAULT_BETA;

@@ -4,6 +4,10 @@
  * Sampling draws from softmax(logits / temperature) restricted to the top-k tokens, with our
  * seeded generator, so the same checkpoint, prompt and seed give the same text everywhere.
  * Temperature 0 means greedy decoding.
+ *
+ * Every read from the backend is `await data()`, never dataSync(): on WebGPU a synchronous read
+ * goes through an OffscreenCanvas context, which in headless Chromium takes down the GPU process
+ * and the run with it. On wasm and cpu the asynchronous read costs nothing extra.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { GPT } from './model.ts';
@@ -20,13 +24,16 @@ export interface SampleOptions {
 }
 
 /** Logits of the next token after `context` (the last blockSize ids are used). */
-export function nextTokenLogits(model: GPT, context: ArrayLike<number>): Float32Array {
+export async function nextTokenLogits(model: GPT, context: ArrayLike<number>): Promise<Float32Array> {
   const T = Math.min(context.length, model.config.blockSize);
   const window = Int32Array.from(Array.prototype.slice.call(context, context.length - T));
-  return tf.tidy(() => {
+  const last = tf.tidy(() => {
     const logits = model.forwardTimeMajor(tf.tensor2d(window, [T, 1], 'int32')); // [T, V]
-    return tf.slice(logits, [T - 1, 0], [1, -1]).dataSync() as Float32Array;
+    return tf.slice(logits, [T - 1, 0], [1, -1]); // [1, V]
   });
+  const values = (await last.data()) as Float32Array;
+  last.dispose();
+  return values;
 }
 
 /** Picks a token id from logits with temperature and top-k (a pure function of its inputs). */
@@ -51,13 +58,13 @@ function argmax(values: Float32Array): number {
 }
 
 /** Continues `prompt` (token ids, at least one) by up to maxTokens tokens; returns only the new ids. */
-export function generate(model: GPT, prompt: ArrayLike<number>, opts: SampleOptions): number[] {
+export async function generate(model: GPT, prompt: ArrayLike<number>, opts: SampleOptions): Promise<number[]> {
   if (prompt.length === 0) throw new Error('sample: the prompt must have at least one token');
   const rng = new Random(opts.seed);
   const ids = Array.from(prompt);
   const out: number[] = [];
   for (let i = 0; i < opts.maxTokens; i++) {
-    const next = pickToken(nextTokenLogits(model, ids), opts.temperature, opts.topK, rng);
+    const next = pickToken(await nextTokenLogits(model, ids), opts.temperature, opts.topK, rng);
     ids.push(next);
     out.push(next);
     if (next === opts.stopToken) break;
@@ -70,7 +77,7 @@ export function generate(model: GPT, prompt: ArrayLike<number>, opts: SampleOpti
  * the context is scored with a sliding, non-overlapping window; each window's first token has no
  * prediction). Returns one value per scored position.
  */
-export function tokenLogProbs(model: GPT, ids: Int32Array): { positions: number[]; logProbs: number[] } {
+export async function tokenLogProbs(model: GPT, ids: Int32Array): Promise<{ positions: number[]; logProbs: number[] }> {
   const positions: number[] = [];
   const logProbs: number[] = [];
   const T = model.config.blockSize;
@@ -78,7 +85,9 @@ export function tokenLogProbs(model: GPT, ids: Int32Array): { positions: number[
     const end = Math.min(start + T + 1, ids.length);
     const x = ids.subarray(start, end - 1);
     const y = ids.subarray(start + 1, end);
-    const lp = tf.tidy(() => targetLogProbs(model.forwardTimeMajor(tf.tensor2d(x, [x.length, 1], 'int32')), tf.tensor1d(y, 'int32')).dataSync());
+    const lpT = tf.tidy(() => targetLogProbs(model.forwardTimeMajor(tf.tensor2d(x, [x.length, 1], 'int32')), tf.tensor1d(y, 'int32')));
+    const lp = await lpT.data();
+    lpT.dispose();
     for (let i = 0; i < lp.length; i++) {
       positions.push(start + 1 + i);
       logProbs.push(lp[i]);

@@ -189,9 +189,9 @@ export class LabSession {
   }
 
   /** Continues a text prompt. Unknown characters in the prompt become <|unk|>. */
-  sample(prompt: string, req: SampleRequest = {}): string {
+  async sample(prompt: string, req: SampleRequest = {}): Promise<string> {
     const ids = this.tokenizer.encode(prompt.length > 0 ? prompt : '\n');
-    const out = generate(this.model, ids, {
+    const out = await generate(this.model, ids, {
       maxTokens: req.maxTokens ?? 200,
       temperature: req.temperature ?? 0.8,
       topK: req.topK ?? 0,

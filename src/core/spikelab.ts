@@ -207,7 +207,7 @@ export class SpikeLab {
       due.left -= 1;
       if (due.left === 0) this.pending.shift();
       const text = rowText(batch, 0, session.tokenizer);
-      this.log({ step, event: 'inject', kind: due.kind, batch: due.of - due.left, of: due.of, text, tokenLosses: this.tokenLosses(text) });
+      this.log({ step, event: 'inject', kind: due.kind, batch: due.of - due.left, of: due.of, text, tokenLosses: await this.tokenLosses(text) });
     }
     if (config.policy === 'filter') {
       // Replacement windows come from their own generator so the main data stream stays aligned.
@@ -254,8 +254,8 @@ export class SpikeLab {
   }
 
   /** −log p of each character of `text` after the ones before it, under the model as it is now. */
-  private tokenLosses(text: string): number[] {
-    const { logProbs } = tokenLogProbs(this.session.model, this.session.tokenizer.encode(text));
+  private async tokenLosses(text: string): Promise<number[]> {
+    const { logProbs } = await tokenLogProbs(this.session.model, this.session.tokenizer.encode(text));
     return logProbs.map((lp) => round(-lp, 3));
   }
 

@@ -8,11 +8,11 @@
  * so a sample or a save never interleaves with a step.
  */
 import { corpusFromText, type Corpus } from '../core/data.ts';
+import bundledVocabulary from '../../corpora/vocab.json';
 import { readHeader } from '../core/safetensors.ts';
 import { corpusFor, LabSession } from '../core/session.ts';
 import { CharTokenizer, type TokenizerJSON } from '../core/tokenizer.ts';
 import * as store from '../storage/index.ts';
-import { sampleText } from './sampling.ts';
 import type {
   BackendInfo,
   CheckpointInfo,
@@ -35,6 +35,25 @@ export interface LabEnv {
   logInterval?: number;
 }
 
+/** A later stage's step around its session (SFT, DPO); a pretraining run steps its session itself. */
+export interface Stepper {
+  readonly session: LabSession;
+  step(): Promise<unknown>;
+}
+
+/** Rebuilds a stored SFT or DPO run from one of its checkpoints (stages.ts knows how). */
+export interface StageFactory {
+  resume(run: store.RunRecord, bytes: Uint8Array, corpus: Corpus): Promise<Stepper>;
+}
+
+/** What a later stage is built from: the parent run's state at its newest step, saved and pinned. */
+export interface StageParent {
+  run: store.RunRecord;
+  checkpointId: string;
+  bytes: Uint8Array;
+  corpus: Corpus;
+}
+
 /** The settings stored with a run: the form's settings plus the student's text, if any. */
 interface StoredSettings extends RunSettings {
   ownText?: OwnText;
@@ -44,6 +63,8 @@ const nextTask = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 export class LabRunner {
   readonly #env: LabEnv;
+  readonly #stages: StageFactory | null;
+  #stepper: Stepper | null = null; // set while an SFT or DPO run is loaded
   #db: store.LabDB | null = null;
   #backend: BackendInfo | null = null;
   #listener: ((update: LabUpdate) => unknown) | null = null;
@@ -67,8 +88,9 @@ export class LabRunner {
   #commandLock: Promise<unknown> = Promise.resolve();
   #bundled = new Map<string, Promise<{ train: string; val: string }>>();
 
-  constructor(env: LabEnv) {
+  constructor(env: LabEnv, stages: StageFactory | null = null) {
     this.#env = env;
+    this.#stages = stages;
   }
 
   get status(): LabStatus {
@@ -139,7 +161,7 @@ export class LabRunner {
     const session = this.#session;
     if (!session) throw new Error('There is no model yet: press Pretrain or Step first.');
     return this.#withTensors(async () => ({
-      text: await sampleText(session, opts.prompt, opts),
+      text: await session.sample(opts.prompt, opts),
       step: session.stepsTaken,
     }));
   }
@@ -198,6 +220,45 @@ export class LabRunner {
     return { bytes: record.bytes, fileName: `lm-lab-${base}-step${record.step}.safetensors` };
   }
 
+  /**
+   * Starts a later stage (SFT, DPO) from the loaded run's current step: that state is saved and
+   * pinned as the parent, `build` makes the stage from it, and the stage trains as a new run.
+   */
+  startStage(build: (parent: StageParent) => Promise<{ stepper: Stepper; name: string; settings: Record<string, unknown> }>): Promise<void> {
+    return this.#command(async () => {
+      await this.#halt('paused');
+      const session = this.#session;
+      const run = this.#run;
+      if (!session || !run || session.stepsTaken === 0) throw new Error('Train a model first: a later stage starts from a trained checkpoint.');
+      await this.#save('manual');
+      const db = this.#requireDb();
+      const metas = await store.listCheckpoints(db, run.id);
+      const meta = metas.filter((m) => m.step === session.stepsTaken).sort((a, b) => b.createdAt - a.createdAt)[0];
+      const record = meta && (await store.loadCheckpoint(db, meta.id));
+      if (!record) throw new Error(`Could not save the checkpoint at step ${session.stepsTaken} to start from.`);
+      await store.pinCheckpoint(db, record.id, true); // the parent must outlive autosave rotation
+      this.#setStatus('loading');
+      const { corpus } = await this.#corpus(this.#settings(), session.tokenizer);
+      const built = await this.#withTensors(() => build({ run, checkpointId: record.id, bytes: record.bytes, corpus }));
+      const child = await store.createRun(db, {
+        name: built.name,
+        stage: built.stepper.session.stage,
+        preset: run.preset,
+        parentRunId: run.id,
+        settings: { ...this.#settings(), ...built.settings },
+      });
+      this.#replaceSession(built.stepper.session, child, this.#corpusName, 0, undefined, built.stepper);
+      this.#emit({ notice: null, checkpoints: [] }, true);
+      this.#startLoop();
+    });
+  }
+
+  /** Runs `f` on the loaded run under the tensor lock (report cards, side-by-side replies). */
+  inspect<T>(f: (current: { session: LabSession | null; run: store.RunRecord | null; db: store.LabDB }) => Promise<T>): Promise<T> {
+    const db = this.#requireDb();
+    return this.#withTensors(() => f({ session: this.#session, run: this.#run, db }));
+  }
+
   async listCheckpoints(): Promise<CheckpointInfo[]> {
     if (!this.#db || !this.#run) return [];
     const metas = await store.listCheckpoints(this.#db, this.#run.id);
@@ -246,9 +307,10 @@ export class LabRunner {
     const settings = run.settings as unknown as StoredSettings;
     const tokenizer = CharTokenizer.fromJSON(JSON.parse(readHeader(record.bytes).header.metadata.tokenizer) as TokenizerJSON);
     const { corpus } = await this.#corpus(settings, tokenizer);
-    const session = LabSession.fromCheckpoint(record.bytes, corpus);
+    const stepper = run.stage !== 'pretrain' && this.#stages ? await this.#stages.resume(run, record.bytes, corpus) : null;
+    const session = stepper?.session ?? LabSession.fromCheckpoint(record.bytes, corpus);
     const elapsed = typeof record.summary.elapsedSeconds === 'number' ? record.summary.elapsedSeconds : 0;
-    this.#replaceSession(session, run, corpus.name, elapsed, restored ? { step: record.step, savedAt: record.createdAt } : undefined);
+    this.#replaceSession(session, run, corpus.name, elapsed, restored ? { step: record.step, savedAt: record.createdAt } : undefined, stepper);
     this.#lastSavedStep = record.step;
     this.#setStatus(session.done ? 'done' : 'paused');
     await this.#sendCheckpoints();
@@ -272,9 +334,10 @@ export class LabRunner {
     }
   }
 
-  #replaceSession(session: LabSession, run: store.RunRecord, corpusName: string, elapsed: number, restoredFrom: RunInfo['restoredFrom']): void {
+  #replaceSession(session: LabSession, run: store.RunRecord, corpusName: string, elapsed: number, restoredFrom: RunInfo['restoredFrom'], stepper: Stepper | null = null): void {
     this.#session?.dispose();
     this.#session = session;
+    this.#stepper = stepper;
     this.#run = run;
     this.#corpusName = corpusName;
     this.#restoredFrom = restoredFrom;
@@ -293,7 +356,7 @@ export class LabRunner {
     } else {
       if (!this.#bundled.has('tales')) this.#bundled.set('tales', this.#env.loadBundledCorpus('tales'));
       const { train, val } = await this.#bundled.get('tales')!;
-      const tok = tokenizer ?? CharTokenizer.fromText(train + val);
+      const tok = tokenizer ?? CharTokenizer.fromJSON(bundledVocabulary as TokenizerJSON); // stories and chat share it
       result = { corpus: corpusFor('tales', train, val, tok), tokenizer: tok };
     }
     return result;
@@ -333,7 +396,8 @@ export class LabRunner {
   }
 
   async #trainStep(session: LabSession): Promise<void> {
-    await this.#withTensors(() => session.step());
+    const stepper = this.#stepper?.session === session ? this.#stepper : session;
+    await this.#withTensors(() => stepper.step());
     const rows: MetricRow[] = session.metrics.slice(this.#sentRows);
     this.#sentRows = session.metrics.length;
     this.#emit({ rows, run: this.#runInfo(), summary: this.#summary() });
@@ -400,10 +464,11 @@ export class LabRunner {
     const run = this.#run;
     const session = this.#session;
     if (!run || !session) return null;
-    const { ownText: _text, ...settings } = run.settings as unknown as StoredSettings;
+    const { ownText: _text, stageSettings: _stage, ...settings } = run.settings as unknown as StoredSettings & { stageSettings?: unknown };
     return {
       id: run.id,
       name: run.name,
+      stage: session.stage,
       settings,
       corpusName: this.#corpusName,
       step: session.stepsTaken,
