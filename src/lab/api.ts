@@ -4,19 +4,21 @@
  * results are plain data; the page's one callback (`subscribe`) receives batched metric rows.
  */
 import { selectBackend } from '../core/backend.ts';
-import { applyKernelFixes } from './kernel-fixes.ts';
 import { LabRunner, type LabEnv } from './runner.ts';
-import type { BackendInfo, BackendPreference, LabUpdate, OwnText, RunSettings, SampleOptions } from './types.ts';
+import { ChatData, type CompareOptions, type DpoSettings, type SftSettings, StageLab, type StageEnv, stageFactory } from './stages.ts';
+import type { Injection } from '../core/inject.ts';
+import type { BackendInfo, BackendPreference, LabUpdate, OwnText, RecoveryPolicy, RunSettings, SampleOptions } from './types.ts';
 
 export type { LabEnv } from './runner.ts';
 
-export function createLabApi(env: LabEnv) {
-  const runner = new LabRunner(env);
+export function createLabApi(env: LabEnv & StageEnv) {
+  const chat = new ChatData(env);
+  const runner = new LabRunner(env, stageFactory(chat));
+  const stages = new StageLab(runner, chat);
   return {
     /** Chooses the backend (WebGPU → wasm → cpu, or the preference first), then restores the last run. */
     async init(preference: BackendPreference = 'auto'): Promise<BackendInfo> {
       const chosen = await selectBackend(preference);
-      applyKernelFixes(chosen.backend);
       const info: BackendInfo = {
         ...chosen,
         preference,
@@ -39,9 +41,27 @@ export function createLabApi(env: LabEnv) {
     loadCheckpoint: (id: string) => runner.loadCheckpoint(id),
     pinCheckpoint: (id: string, pinned: boolean) => runner.pinCheckpoint(id, pinned),
     deleteCheckpoint: (id: string) => runner.deleteCheckpoint(id),
-    forkCheckpoint: (id: string) => runner.forkCheckpoint(id),
-    checkpointFile: (id: string) => runner.checkpointFile(id),
+    /** A new run from a copy of a checkpoint, optionally with another recovery policy (to compare). */
+    forkCheckpoint: (id: string, policy?: RecoveryPolicy) => runner.forkCheckpoint(id, policy),
+    /** Export: a checkpoint's or the current model's .safetensors file, with or without the AdamW moments. */
+    checkpointFile: (id: string, includeOptimizer?: boolean) => runner.checkpointFile(id, includeOptimizer),
+    currentFile: (includeOptimizer?: boolean) => runner.currentFile(includeOptimizer),
+    /** Import: check a received file and describe it (nothing stored), then load it into a new run. */
+    previewImport: (bytes: Uint8Array, fileName: string, nHead?: number) => runner.previewImport(bytes, fileName, nHead),
+    acceptImport: () => runner.acceptImport(),
+    cancelImport: () => runner.cancelImport(),
+    /** The loss-spike lab: inject into the next batches, change the recovery, overlay forked runs. */
+    inject: (inj: Omit<Injection, 'step'>) => runner.inject(inj),
+    setPolicy: (policy: RecoveryPolicy) => runner.setPolicy(policy),
+    compareCurves: () => runner.compareCurves(),
     status: () => runner.status,
+    /** Post-training: SFT from the loaded base model, DPO from the loaded SFT model (stages.ts). */
+    sft: (settings: SftSettings) => stages.sft(settings),
+    dpo: (settings: DpoSettings) => stages.dpo(settings),
+    stageHistory: () => stages.history(),
+    reportCards: () => stages.reportCards(),
+    compare: (opts: CompareOptions) => stages.compare(opts),
+    maskExample: (index: number) => stages.maskExample(index),
   };
 }
 

@@ -9,8 +9,13 @@ import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import talesTrain from '../../corpora/tales/train.txt?url';
 import talesVal from '../../corpora/tales/val.txt?url';
+import dpoTrain from '../../corpora/chat/dpo_train.jsonl?url';
+import dpoVal from '../../corpora/chat/dpo_val.jsonl?url';
+import sftTrain from '../../corpora/chat/sft_train.jsonl?url';
+import sftVal from '../../corpora/chat/sft_val.jsonl?url';
 import { openLabStore } from '../storage/index.ts';
 import type { LabEnv } from './runner.ts';
+import type { ChatFile, StageEnv } from './stages.ts';
 
 setWasmPaths({
   'tfjs-backend-wasm.wasm': wasmPlain,
@@ -24,11 +29,14 @@ async function fetchText(url: string): Promise<string> {
   return response.text();
 }
 
-export const browserEnv: LabEnv = {
+const CHAT_FILES: Record<ChatFile, string> = { sft_train: sftTrain, sft_val: sftVal, dpo_train: dpoTrain, dpo_val: dpoVal };
+
+export const browserEnv: LabEnv & StageEnv = {
   async loadBundledCorpus() {
     const [train, val] = await Promise.all([fetchText(talesTrain), fetchText(talesVal)]);
     return { train, val };
   },
+  loadChatData: (file) => fetchText(CHAT_FILES[file]),
   openStore: () => openLabStore(),
   logInterval: 250,
 };

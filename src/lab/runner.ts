@@ -7,15 +7,23 @@
  * when paused, stopped or out of steps. Everything that touches tensors goes through one lock,
  * so a sample or a save never interleaves with a step.
  */
+import { type CheckpointState, CheckpointError, type MetricRow as StoredRow } from '../core/checkpoint.ts';
+import { PRESETS, type GPTConfig, type PresetName } from '../core/config.ts';
 import { corpusFromText, type Corpus } from '../core/data.ts';
 import bundledVocabulary from '../../corpora/vocab.json';
+import type { Injection } from '../core/inject.ts';
 import { readHeader } from '../core/safetensors.ts';
 import { corpusFor, LabSession } from '../core/session.ts';
+import { cardLines, exportCheckpoint, fileKind, inspectStateDict, prepareImport, type PreparedImport } from '../core/share.ts';
+import { isRecoveryPolicy, type RecoveryPolicy, SpikeLab } from '../core/spikelab.ts';
 import { CharTokenizer, type TokenizerJSON } from '../core/tokenizer.ts';
 import * as store from '../storage/index.ts';
+import { injectionsOf, recoveryOf, spikeLabInfo, StoredSnapshots, withInjection } from './spikes.ts';
 import type {
   BackendInfo,
   CheckpointInfo,
+  CompareCurve,
+  ImportPreview,
   LabStatus,
   LabUpdate,
   MetricRow,
@@ -57,6 +65,8 @@ export interface StageParent {
 /** The settings stored with a run: the form's settings plus the student's text, if any. */
 interface StoredSettings extends RunSettings {
   ownText?: OwnText;
+  /** The run this one was forked from, or that run's own source: runs of one family are compared. */
+  family?: string;
 }
 
 const nextTask = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
@@ -71,6 +81,8 @@ export class LabRunner {
 
   #status: LabStatus = 'starting';
   #session: LabSession | null = null;
+  #spikeLab: SpikeLab | null = null; // steps a pretraining session: injections, detection, recovery
+  #pendingImport: { prepared: PreparedImport; fileName: string } | null = null;
   #run: store.RunRecord | null = null;
   #corpusName = '';
   #restoredFrom: RunInfo['restoredFrom'];
@@ -180,23 +192,25 @@ export class LabRunner {
   }
 
   /** Starts a new run from a copy of a checkpoint, leaving the original run as it is. */
-  forkCheckpoint(id: string): Promise<void> {
+  forkCheckpoint(id: string, policy?: RecoveryPolicy): Promise<void> {
     return this.#command(async () => {
       const db = this.#requireDb();
       const record = await store.loadCheckpoint(db, id);
       const source = record && (await store.getRun(db, record.runId));
       if (!record || !source) throw new Error('That checkpoint no longer exists.');
       await this.#halt('paused');
+      await this.#save('auto'); // the run being left keeps its last steps (and its whole curve to compare)
       const run = await store.createRun(db, {
         name: `${source.name.replace(/ \(fork at step \d+\)$/, '')} (fork at step ${record.step})`,
         stage: source.stage,
         preset: source.preset,
-        settings: source.settings,
+        settings: forkSettings(source, policy),
         forkedFromCheckpointId: id,
       });
       const copy = await store.saveCheckpoint(db, { runId: run.id, step: record.step, stage: record.stage, kind: 'manual', summary: record.summary, bytes: record.bytes });
       await this.#open(run, copy.id);
-      this.#emit({ notice: { level: 'info', text: `Forked a new run from step ${record.step}. The original run is unchanged.` } }, true);
+      const withPolicy = policy ? ` with recovery "${policy}"` : '';
+      this.#emit({ notice: { level: 'info', text: `Forked a new run from step ${record.step}${withPolicy}. The original run is unchanged; Resume trains the fork.` } }, true);
     });
   }
 
@@ -210,14 +224,116 @@ export class LabRunner {
     await this.#sendCheckpoints();
   }
 
-  /** A checkpoint's .safetensors file, to download. */
-  async checkpointFile(id: string): Promise<{ bytes: Uint8Array; fileName: string }> {
+  /** A checkpoint's .safetensors file, to download; without the optimizer moments it is about a third the size. */
+  async checkpointFile(id: string, includeOptimizer = true): Promise<{ bytes: Uint8Array; fileName: string }> {
     const db = this.#requireDb();
     const record = await store.loadCheckpoint(db, id);
     if (!record) throw new Error('That checkpoint no longer exists.');
     const run = await store.getRun(db, record.runId);
-    const base = (run?.name ?? 'run').replace(/[^\w.-]+/g, '-').replace(/-+/g, '-').replace(/^-|-$/g, '');
-    return { bytes: record.bytes, fileName: `lm-lab-${base}-step${record.step}.safetensors` };
+    return { bytes: exportCheckpoint(record.bytes, { includeOptimizer }), fileName: fileNameOf(run?.name, record.step, includeOptimizer) };
+  }
+
+  /** The current model as a .safetensors file, at the step it has reached. */
+  async currentFile(includeOptimizer = true): Promise<{ bytes: Uint8Array; fileName: string }> {
+    const session = this.#session;
+    if (!session) throw new Error('There is no model yet: press Pretrain or Step first.');
+    const bytes = await this.#withTensors(() => session.toCheckpointBytes({ includeOptimizer }));
+    return { bytes, fileName: fileNameOf(this.#run?.name, session.stepsTaken, includeOptimizer) };
+  }
+
+  /**
+   * Checks a received file completely and returns its card; nothing is stored until `acceptImport`.
+   * A plain nanoGPT state dict does not record its number of heads: without `nHead` the answer
+   * lists the choices instead of a card.
+   */
+  async previewImport(bytes: Uint8Array, fileName: string, nHead?: number): Promise<ImportPreview | { headChoices: number[]; lines: string[] }> {
+    this.#pendingImport = null;
+    if (fileKind(bytes) === 'nanogpt' && nHead === undefined) {
+      const shape = inspectStateDict(bytes);
+      return {
+        headChoices: shape.headChoices,
+        lines: [`nanoGPT state dict: vocab ${shape.vocabSize}, block ${shape.blockSize}, ${shape.nLayer} layers, C=${shape.nEmbd}`],
+      };
+    }
+    const prepared = await prepareImport(bytes, { nHead, tokenizer: bundledVocabulary as TokenizerJSON, corpus: 'tales', sourceName: fileName });
+    this.#pendingImport = { prepared, fileName };
+    const { summary } = prepared.card;
+    return { fileName, kind: prepared.card.kind, lines: cardLines(prepared.card), step: summary.step, stage: summary.stage, sizeBytes: prepared.card.sizeBytes };
+  }
+
+  cancelImport(): void {
+    this.#pendingImport = null;
+  }
+
+  /** Stores the previewed file as the first checkpoint of a new run and loads it; no existing run is touched. */
+  acceptImport(): Promise<void> {
+    return this.#command(async () => {
+      const pending = this.#pendingImport;
+      if (!pending) throw new CheckpointError('There is no checked file to load: drop it again.');
+      this.#pendingImport = null;
+      const db = this.#requireDb();
+      const { state, bytes } = pending.prepared;
+      await this.#halt('paused');
+      const run = await store.createRun(db, {
+        name: `${pending.fileName} (imported at step ${state.step})`,
+        stage: state.stage,
+        preset: presetOf(state.model) ?? 'custom',
+        settings: importedSettings(state) as unknown as Record<string, unknown>,
+      });
+      const last = state.metrics[state.metrics.length - 1];
+      const copy = await store.saveCheckpoint(db, { runId: run.id, step: state.step, stage: state.stage, kind: 'import', summary: { trainLoss: last?.loss }, bytes });
+      await this.#open(run, copy.id);
+      const corpusNote = state.corpus === 'tales' ? '' : ` It was trained on "${state.corpus}", which this tab does not have: training continues on the bundled tales.`;
+      this.#emit({ notice: { level: 'info', text: `Loaded ${pending.fileName} into a new run at step ${state.step}. Resume continues training from there.${corpusNote}` } }, true);
+    });
+  }
+
+  /** Schedules an injection for the next step (the teacher's button); forks of the run replay it. */
+  inject(inj: Omit<Injection, 'step'>): Promise<void> {
+    return this.#command(async () => {
+      const lab = this.#spikeLab;
+      const session = this.#session;
+      if (!lab || !session || lab.session !== session) throw new Error('Start a pretraining run first: injections go into its next batches.');
+      const injection = { ...inj, step: session.stepsTaken };
+      lab.schedule(injection);
+      await this.#updateSettings({ inject: withInjection(this.#settings(), injection) });
+      this.#emit({ spikeLab: spikeLabInfo(lab) }, true);
+    });
+  }
+
+  /** Changes the recovery policy from the next step on. */
+  setPolicy(policy: RecoveryPolicy): Promise<void> {
+    return this.#command(async () => {
+      if (!isRecoveryPolicy(policy)) throw new Error(`Unknown recovery policy "${policy}".`);
+      this.#spikeLab?.setPolicy(policy);
+      if (this.#run) await this.#updateSettings({ policy });
+      if (this.#spikeLab) this.#emit({ spikeLab: spikeLabInfo(this.#spikeLab) }, true);
+    });
+  }
+
+  /** Loss curves of the current run and of the runs forked from the same run, to overlay. */
+  async compareCurves(): Promise<CompareCurve[]> {
+    const db = this.#requireDb();
+    const current = this.#run;
+    if (!current) return [];
+    const family = (current.settings as unknown as StoredSettings).family ?? current.id;
+    const runs = (await store.listRuns(db)).filter((r) => r.id === family || (r.settings as unknown as StoredSettings).family === family);
+    if (runs.length < 2) return [];
+    const curves: CompareCurve[] = [];
+    for (const run of runs.reverse()) {
+      const isCurrent = run.id === current.id;
+      let rows: StoredRow[] = [];
+      if (isCurrent) rows = this.#session?.metrics ?? [];
+      else {
+        const latest = await store.latestCheckpoint(db, run.id);
+        const bytes = latest && (await store.loadCheckpointBytes(db, latest.id));
+        if (bytes) rows = JSON.parse(readHeader(bytes).header.metadata.metrics ?? '[]') as StoredRow[];
+      }
+      const policy = (run.settings as unknown as StoredSettings).policy ?? 'none';
+      const points = rows.filter((r) => Number.isFinite(r.loss)).map((r) => ({ x: r.step + 1, y: r.loss }));
+      curves.push({ runId: run.id, name: run.name, policy, current: isCurrent, points });
+    }
+    return curves;
   }
 
   /**
@@ -286,7 +402,8 @@ export class LabRunner {
       preset: settings.preset,
       corpus,
       tokenizer,
-      train: { steps: settings.steps, learningRate: settings.learningRate, minLearningRate: settings.learningRate / 10, batchSize: settings.batchSize, seed: settings.seed },
+      train: { steps: settings.steps, learningRate: settings.learningRate, minLearningRate: settings.learningRate / 10, batchSize: settings.batchSize, seed: settings.seed, ...(settings.zLoss ? { zLoss: 1e-4 } : {}) },
+      model: settings.qkLayerNorm ? { qkLayerNorm: true } : {},
     });
     const run = await store.createRun(db, {
       name: `${corpus.name} · ${settings.preset} · seed ${settings.seed}`,
@@ -337,14 +454,34 @@ export class LabRunner {
   #replaceSession(session: LabSession, run: store.RunRecord, corpusName: string, elapsed: number, restoredFrom: RunInfo['restoredFrom'], stepper: Stepper | null = null): void {
     this.#session?.dispose();
     this.#session = session;
-    this.#stepper = stepper;
+    this.#spikeLab = !stepper && session.stage === 'pretrain' ? this.#wrapInSpikeLab(session, run) : null;
+    this.#stepper = stepper ?? this.#spikeLab;
     this.#run = run;
     this.#corpusName = corpusName;
     this.#restoredFrom = restoredFrom;
     this.#elapsedBefore = elapsed;
     this.#lastSavedStep = -1;
     this.#sentRows = session.metrics.length;
-    this.#emit({ run: this.#runInfo(), rows: session.metrics.slice(), resetRows: true, summary: this.#summary() }, true);
+    const spikeLab = this.#spikeLab && spikeLabInfo(this.#spikeLab);
+    this.#emit({ run: this.#runInfo(), rows: session.metrics.slice(), events: session.events.slice(), resetRows: true, summary: this.#summary(), spikeLab }, true);
+  }
+
+  /** Pretraining steps go through the spike lab: injections, detection before the update, recovery. */
+  #wrapInSpikeLab(session: LabSession, run: store.RunRecord): SpikeLab {
+    const settings = run.settings as unknown as StoredSettings;
+    const snapshots = new StoredSnapshots(this.#requireDb(), run.id, (state, bytes) => this.#storeState(state, bytes));
+    return new SpikeLab(session, {
+      recovery: recoveryOf(settings),
+      injections: injectionsOf(settings),
+      snapshots,
+      onEvent: (event) => this.#emit({ events: [event] }),
+    });
+  }
+
+  async #updateSettings(patch: Partial<StoredSettings>): Promise<void> {
+    const run = this.#run!;
+    this.#run = await store.updateRun(this.#requireDb(), run.id, { settings: { ...run.settings, ...patch } });
+    this.#emit({ run: this.#runInfo() });
   }
 
   /** The run's corpus, tokenized with `tokenizer` (a checkpoint's) or a new one built from the text. */
@@ -397,10 +534,19 @@ export class LabRunner {
 
   async #trainStep(session: LabSession): Promise<void> {
     const stepper = this.#stepper?.session === session ? this.#stepper : session;
+    const eventsBefore = session.events.length;
     await this.#withTensors(() => stepper.step());
-    const rows: MetricRow[] = session.metrics.slice(this.#sentRows);
-    this.#sentRows = session.metrics.length;
-    this.#emit({ rows, run: this.#runInfo(), summary: this.#summary() });
+    const events = session.events.slice(eventsBefore);
+    if (events.some((e) => e.event === 'rollback')) {
+      // The run went back to a checkpoint: the charts redraw from there; the events stay.
+      this.#sentRows = session.metrics.length;
+      this.#emit({ rows: session.metrics.slice(), events: session.events.slice(), resetRows: true, run: this.#runInfo(), summary: this.#summary() });
+    } else {
+      const rows: MetricRow[] = session.metrics.slice(this.#sentRows);
+      this.#sentRows = session.metrics.length;
+      this.#emit({ rows, run: this.#runInfo(), summary: this.#summary() });
+    }
+    if (this.#spikeLab && events.length > 0) this.#emit({ spikeLab: spikeLabInfo(this.#spikeLab) });
   }
 
   /** Asks a running loop to end after its current step, waits for it, then reports `status`. */
@@ -422,28 +568,26 @@ export class LabRunner {
     const run = this.#run;
     if (!session || !run || session.stepsTaken === this.#lastSavedStep || session.stepsTaken === 0) return;
     const bytes = await this.#withTensors(() => session.toCheckpointBytes({ includeOptimizer: true }));
-    const last = session.metrics[session.metrics.length - 1];
-    const lastVal = [...session.metrics].reverse().find((r) => typeof r.valLoss === 'number');
-    const summary = session.summary();
     try {
-      await store.saveCheckpoint(
-        this.#requireDb(),
-        {
-          runId: run.id,
-          step: session.stepsTaken,
-          stage: session.stage,
-          kind,
-          summary: { trainLoss: last?.loss, valLoss: lastVal?.valLoss, tokensSeen: summary.tokensSeen, elapsedSeconds: this.#elapsed() },
-          bytes,
-        },
-        { keepAutosaves: this.#settings().keepAutosaves },
-      );
-      this.#lastSavedStep = session.stepsTaken;
+      await this.#storeState({ step: session.stepsTaken, stage: session.stage, metrics: session.metrics }, bytes, kind);
     } catch (e) {
       if (!(e instanceof store.StorageFullError)) throw e;
       this.#emit({ notice: { level: 'error', text: `${e.message} Training goes on; the newest checkpoint that fit is kept.` } }, true);
     }
     await this.#sendCheckpoints();
+  }
+
+  /** Writes a checkpoint of the current run: an autosave, a saved state, or a snapshot rollback asked for. */
+  async #storeState(state: Pick<CheckpointState, 'step' | 'stage' | 'metrics'>, bytes: Uint8Array, kind: 'auto' | 'manual' = 'auto'): Promise<void> {
+    const last = state.metrics[state.metrics.length - 1];
+    const lastVal = [...state.metrics].reverse().find((r) => typeof r.valLoss === 'number');
+    const tokensSeen = state.step * (this.#session?.trainer.tokensPerBatch ?? 0);
+    await store.saveCheckpoint(
+      this.#requireDb(),
+      { runId: this.#run!.id, step: state.step, stage: state.stage, kind, summary: { trainLoss: last?.loss, valLoss: lastVal?.valLoss, tokensSeen, elapsedSeconds: this.#elapsed() }, bytes },
+      { keepAutosaves: this.#settings().keepAutosaves },
+    );
+    this.#lastSavedStep = state.step;
   }
 
   async #sendCheckpoints(): Promise<void> {
@@ -464,7 +608,7 @@ export class LabRunner {
     const run = this.#run;
     const session = this.#session;
     if (!run || !session) return null;
-    const { ownText: _text, stageSettings: _stage, ...settings } = run.settings as unknown as StoredSettings & { stageSettings?: unknown };
+    const { ownText: _text, stageSettings: _stage, family: _family, ...settings } = run.settings as unknown as StoredSettings & { stageSettings?: unknown };
     return {
       id: run.id,
       name: run.name,
@@ -504,11 +648,13 @@ export class LabRunner {
       if (update.resetRows) {
         box.rows = update.rows;
         box.resetRows = true;
+        box.events = update.events ?? [];
       } else {
         box.rows = box.rows ? box.rows.concat(update.rows) : update.rows;
       }
     }
-    for (const key of ['status', 'run', 'summary', 'checkpoints', 'notice'] as const) {
+    if (update.events && !update.resetRows) box.events = box.events ? box.events.concat(update.events) : update.events;
+    for (const key of ['status', 'run', 'summary', 'checkpoints', 'notice', 'spikeLab'] as const) {
       if (key in update) (box as Record<string, unknown>)[key] = update[key];
     }
     if (now) this.#flush();
@@ -547,6 +693,44 @@ export class LabRunner {
     if (!this.#db) throw new Error('The lab is still starting.');
     return this.#db;
   }
+}
+
+/** The settings of a forked run: the source's, with another policy if given, in the source's family. */
+function forkSettings(source: store.RunRecord, policy?: RecoveryPolicy): Record<string, unknown> {
+  const settings = source.settings as unknown as StoredSettings;
+  return { ...settings, ...(policy ? { policy } : {}), family: settings.family ?? source.id };
+}
+
+/** A run's settings for an imported checkpoint: its own training settings, on the bundled corpus. */
+function importedSettings(state: CheckpointState): StoredSettings {
+  const { train, model } = state;
+  const policy = (state.extra.spikeLab as { config?: { policy?: string } } | undefined)?.config?.policy;
+  return {
+    corpus: 'tales',
+    preset: presetOf(model) ?? 'tiny',
+    steps: train.steps,
+    learningRate: train.learningRate,
+    batchSize: train.batchSize,
+    seed: train.seed,
+    autosaveEvery: 50,
+    keepAutosaves: 3,
+    ...(policy && isRecoveryPolicy(policy) ? { policy } : {}),
+    ...(model.qkLayerNorm ? { qkLayerNorm: true } : {}),
+    ...(train.zLoss ? { zLoss: true } : {}),
+  };
+}
+
+/** The preset whose shape the model has, if any. */
+function presetOf(model: GPTConfig): PresetName | undefined {
+  return (Object.keys(PRESETS) as PresetName[]).find((name) => {
+    const p = PRESETS[name].model;
+    return p.blockSize === model.blockSize && p.nLayer === model.nLayer && p.nHead === model.nHead && p.nEmbd === model.nEmbd;
+  });
+}
+
+function fileNameOf(runName: string | undefined, step: number, includeOptimizer: boolean): string {
+  const base = (runName ?? 'run').replace(/[^\w.-]+/g, '-').replace(/-+/g, '-').replace(/^-|-$/g, '');
+  return `lm-lab-${base}-step${step}${includeOptimizer ? '' : '-weights'}.safetensors`;
 }
 
 function requireText(own: OwnText | undefined): OwnText {

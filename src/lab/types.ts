@@ -4,7 +4,11 @@
  * The page imports this file (and only types from api.ts), never tfjs: every tensor lives in the
  * worker. Metrics travel as plain rows, batched per log interval.
  */
+import type { LabEvent } from '../core/checkpoint.ts';
 import type { PresetName } from '../core/config.ts';
+import type { RecoveryPolicy } from '../core/spikelab.ts';
+
+export type { LabEvent, RecoveryPolicy };
 
 export type BackendPreference = 'auto' | 'webgpu' | 'wasm' | 'cpu';
 
@@ -38,6 +42,12 @@ export interface RunSettings {
   seed: number;
   autosaveEvery: number; // steps between autosaves
   keepAutosaves: number; // autosaves kept per run (pinned ones are kept as well)
+  // The loss-spike lab (absent on a plain run): see src/lab/spikes.ts.
+  policy?: RecoveryPolicy; // what the run does when the detector flags a step (default 'none')
+  inject?: string; // scheduled injections, comma separated: 'microwavegang@30x2,lr-spike@60x30'
+  spikeWarmup?: number; // steps before the detector trusts a z-score (default 64); its window is twice this
+  qkLayerNorm?: boolean; // LayerNorm on queries and keys (no longer plain nanoGPT)
+  zLoss?: boolean; // PaLM's z-loss, coefficient 1e-4
 }
 
 /** The student's own text file, sent along with the settings when corpus is 'own'. */
@@ -59,6 +69,7 @@ export type LabStatus =
 export interface RunInfo {
   id: string;
   name: string;
+  stage: 'pretrain' | 'sft' | 'dpo'; // what the run trains: a base model, or a later stage from a parent checkpoint
   settings: RunSettings;
   corpusName: string; // 'tales' or the file name of the student's text
   step: number; // steps taken
@@ -111,6 +122,37 @@ export interface LabUpdate {
   summary?: RunSummary | null;
   checkpoints?: CheckpointInfo[];
   notice?: Notice | null;
+  /** Spike-lab events (injections, spikes, skips, rollbacks, LR changes); appended, replaced with resetRows. */
+  events?: LabEvent[];
+  /** The loaded run's spike lab: its policy and the injections still to come. */
+  spikeLab?: SpikeLabInfo | null;
+}
+
+export interface SpikeLabInfo {
+  policy: RecoveryPolicy;
+  scheduled: string[]; // e.g. 'microwavegang@30x2'
+  warmup: number;
+  window: number;
+  zThreshold: number;
+}
+
+/** A received checkpoint file, checked by the worker, as the import card shows it (plain text). */
+export interface ImportPreview {
+  fileName: string;
+  kind: 'lmlab' | 'nanogpt';
+  lines: string[];
+  step: number;
+  stage: string;
+  sizeBytes: number;
+}
+
+/** One run's loss curve for the comparison chart. */
+export interface CompareCurve {
+  runId: string;
+  name: string;
+  policy: RecoveryPolicy;
+  current: boolean;
+  points: { x: number; y: number }[];
 }
 
 export interface SampleOptions {

@@ -10,6 +10,7 @@ import type {
   CheckpointInfo,
   LabStatus,
   LabUpdate,
+  MetricRow,
   Notice,
   OwnText,
   RunInfo,
@@ -19,7 +20,9 @@ import type {
 } from '../lab/types.ts';
 import { requestPersistence, storageEstimate } from '../storage/health.ts';
 import { appendRows, emptySeries, type Series } from './series.ts';
-import { defaultSettings, presetDefaults, settingsFromHash, settingsToHash } from './settings.ts';
+import { defaultSettings, lessonHash, presetDefaults, settingsFromHash } from './settings.ts';
+import { ShareState } from './share.svelte.ts';
+import { SpikeLabView } from './spikes.svelte.ts';
 
 const BACKEND_KEY = 'lm-lab.backend';
 
@@ -45,6 +48,7 @@ export class Lab {
   #backendPreference = $state<BackendPreference>('auto');
   #run = $state<RunInfo | null>(null);
   #series = $state.raw<Series>(emptySeries());
+  #rows = $state.raw<MetricRow[]>([]); // the loaded run's rows as logged: the stage charts read every key
   #summary = $state.raw<RunSummary | null>(null);
   #checkpoints = $state.raw<CheckpointInfo[]>([]);
   #notice = $state<Notice | null>(null);
@@ -54,11 +58,18 @@ export class Lab {
   #storage = $state<StorageState | null>(null);
   #pending = $state(0); // commands sent and not yet answered
 
+  /** The loss-spike lab (events, policy, lesson) and checkpoint sharing (export, import). */
+  readonly spikes = new SpikeLabView((f, busy) => this.call(f, busy));
+  readonly share = new ShareState((f) => this.call(f));
+
   get status(): LabStatus { return this.#status; }
   get backend(): BackendInfo | null { return this.#backend; }
   get backendPreference(): BackendPreference { return this.#backendPreference; }
   get run(): RunInfo | null { return this.#run; }
   get series(): Series { return this.#series; }
+  get rows(): MetricRow[] { return this.#rows; }
+  /** The worker, for the post-training panel's requests (stages.svelte.ts). */
+  get api(): Comlink.Remote<LabApi> | null { return this.#api; }
   get summary(): RunSummary | null { return this.#summary; }
   get checkpoints(): CheckpointInfo[] { return this.#checkpoints; }
   get notice(): Notice | null { return this.#notice; }
@@ -131,7 +142,7 @@ export class Lab {
     // A new preset brings its own batch size and learning rate.
     if (patch.preset && patch.preset !== this.#settings.preset) Object.assign(next, presetDefaults(patch.preset));
     this.#settings = next;
-    history.replaceState(null, '', settingsToHash(this.#settings));
+    history.replaceState(null, '', lessonHash(this.#settings, this.spikes.lesson));
   }
 
   async chooseOwnText(file: File): Promise<void> {
@@ -170,16 +181,6 @@ export class Lab {
   deleteCheckpoint(id: string): Promise<void> { return this.#command((api) => api.deleteCheckpoint(id)); }
   forkCheckpoint(id: string): Promise<void> { return this.#command((api) => api.forkCheckpoint(id)); }
 
-  async downloadCheckpoint(id: string): Promise<void> {
-    await this.#command(async (api) => {
-      const { bytes, fileName } = await api.checkpointFile(id);
-      const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));
-      const a = Object.assign(document.createElement('a'), { href: url, download: fileName });
-      a.click();
-      setTimeout(() => URL.revokeObjectURL(url), 10_000);
-    });
-  }
-
   dismissNotice(): void {
     this.#notice = null;
   }
@@ -213,12 +214,13 @@ export class Lab {
       // A different run was loaded (restored, forked, started): the form shows its settings.
       if (update.run && update.run.id !== this.#run?.id) {
         this.#settings = { ...this.#settings, ...update.run.settings };
-        history.replaceState(null, '', settingsToHash(this.#settings));
+        history.replaceState(null, '', lessonHash(this.#settings, this.spikes.lesson));
       }
       this.#run = update.run;
     }
     if (update.rows !== undefined) {
       this.#series = appendRows(update.resetRows ? emptySeries() : this.#series, update.rows);
+      this.#rows = update.resetRows ? update.rows : this.#rows.concat(update.rows);
     }
     if (update.summary !== undefined) this.#summary = update.summary;
     if (update.checkpoints !== undefined) {
@@ -226,6 +228,26 @@ export class Lab {
       void this.refreshStorage();
     }
     if (update.notice !== undefined) this.#notice = update.notice;
+    this.spikes.apply(update);
+  }
+
+  /**
+   * A command for a panel that shows its own result or error (spike lab, import). A background
+   * read (`busy` false) does not disable the buttons while it runs.
+   */
+  async call<T>(f: (api: Comlink.Remote<LabApi>) => Promise<T>, busy = true): Promise<T> {
+    if (!this.#api) throw new Error('The lab is still starting.');
+    if (busy) this.#pending += 1;
+    try {
+      return await f(this.#api);
+    } finally {
+      if (busy) this.#pending -= 1;
+    }
+  }
+
+  /** Sends a command as the buttons do: counted as pending, a failure shown as the notice. */
+  send(f: (api: Comlink.Remote<LabApi>) => Promise<unknown>): Promise<void> {
+    return this.#command(f);
   }
 
   async #command(f: (api: Comlink.Remote<LabApi>) => Promise<unknown>): Promise<void> {

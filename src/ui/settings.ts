@@ -4,7 +4,12 @@
  * run. Values that do not parse, or are out of range, fall back to the defaults.
  */
 import { isPresetName, PRESETS, type PresetName } from '../core/config.ts';
-import type { CorpusChoice, RunSettings } from '../lab/types.ts';
+import { parseInjection } from '../core/inject.ts';
+import type { CorpusChoice, RecoveryPolicy, RunSettings } from '../lab/types.ts';
+
+/** The recovery policies, as core/spikelab.ts defines them (listed here: the page never loads tfjs). */
+export const POLICIES: readonly RecoveryPolicy[] = ['none', 'skip', 'rollback', 'lower-lr', 'filter'];
+const isRecoveryPolicy = (name: string): name is RecoveryPolicy => (POLICIES as readonly string[]).includes(name);
 
 export function defaultSettings(preset: PresetName = 'tiny'): RunSettings {
   return {
@@ -34,6 +39,12 @@ const NUMBERS: [string, NumberKey, number, number, boolean][] = [
 export function settingsToHash(s: RunSettings): string {
   const params = new URLSearchParams({ corpus: s.corpus, preset: s.preset });
   for (const [key, field] of NUMBERS) params.set(key, String(s[field]));
+  // The spike lab's settings appear only when set, so a plain run's link stays short.
+  if (s.policy !== undefined) params.set('policy', s.policy);
+  if (s.inject) params.set('inject', s.inject);
+  if (s.spikeWarmup !== undefined) params.set('warmup', String(s.spikeWarmup));
+  if (s.qkLayerNorm) params.set('qkln', '1');
+  if (s.zLoss) params.set('zloss', '1');
   return '#' + params.toString();
 }
 
@@ -55,7 +66,49 @@ export function settingsFromHash(hash: string, fallback: RunSettings = defaultSe
     const value = Number(raw);
     if (Number.isFinite(value) && value >= min && value <= max && (!integer || Number.isInteger(value))) s[field] = value;
   }
+  const policy = params.get('policy');
+  if (policy !== null && isRecoveryPolicy(policy)) s.policy = policy;
+  const inject = params.get('inject');
+  if (inject !== null && validInjections(inject)) s.inject = inject;
+  const warmup = Number(params.get('warmup') ?? NaN);
+  if (Number.isInteger(warmup) && warmup >= 2 && warmup <= 128) s.spikeWarmup = warmup;
+  if (params.get('qkln') === '1') s.qkLayerNorm = true;
+  if (params.get('zloss') === '1') s.zLoss = true;
   return s;
+}
+
+/** True when every comma-separated part reads as KIND@STEP[xN]. */
+export function validInjections(list: string): boolean {
+  try {
+    return list.split(',').every((spec) => parseInjection(spec) !== undefined);
+  } catch {
+    return false;
+  }
+}
+
+/** Controls a lesson link can hide or lock (show disabled), by name. */
+export const LESSON_CONTROLS = ['settings', 'inject', 'policy', 'stability', 'compare', 'teacher'] as const;
+export type LessonControl = (typeof LESSON_CONTROLS)[number];
+
+export interface LessonView {
+  hide: LessonControl[];
+  lock: LessonControl[];
+}
+
+/** Reads `hide=inject,policy&lock=settings` from a hash; unknown names are ignored. */
+export function lessonFromHash(hash: string): LessonView {
+  const params = new URLSearchParams(hash.replace(/^#/, ''));
+  const names = (key: string) =>
+    (params.get(key) ?? '').split(',').filter((n): n is LessonControl => (LESSON_CONTROLS as readonly string[]).includes(n));
+  return { hide: names('hide'), lock: names('lock') };
+}
+
+/** The hash of the settings plus the lesson's hidden and locked controls. */
+export function lessonHash(s: RunSettings, view: LessonView): string {
+  let hash = settingsToHash(s);
+  if (view.hide.length) hash += `&hide=${view.hide.join(',')}`;
+  if (view.lock.length) hash += `&lock=${view.lock.join(',')}`;
+  return hash;
 }
 
 /** The settings a preset brings with it. */

@@ -1,0 +1,133 @@
+/**
+ * The worker's post-training surface driven in Node (cpu backend, fake IndexedDB): pretrain → SFT →
+ * DPO as three runs whose lineage names their parents, report cards, side-by-side replies, the
+ * loss mask, a student's own JSONL with a bad line, and a reload that resumes the DPO run.
+ */
+import 'fake-indexeddb/auto';
+import { IDBFactory } from 'fake-indexeddb';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { createLabApi } from '../src/lab/api.ts';
+import type { ChatFile } from '../src/lab/stages.ts';
+import type { LabUpdate, MetricRow, RunSettings } from '../src/lab/types.ts';
+import { openLabStore } from '../src/storage/index.ts';
+
+const CORPORA = resolve(import.meta.dirname, '../corpora');
+
+function env(factory: IDBFactory) {
+  return {
+    loadBundledCorpus: async () => ({
+      train: await readFile(`${CORPORA}/tales/train.txt`, 'utf8'),
+      val: await readFile(`${CORPORA}/tales/val.txt`, 'utf8'),
+    }),
+    loadChatData: (file: ChatFile) => readFile(`${CORPORA}/chat/${file}.jsonl`, 'utf8'),
+    openStore: () => openLabStore('lm-lab-test', factory),
+    logInterval: 5,
+  };
+}
+
+const settings: RunSettings = { corpus: 'tales', preset: 'micro', steps: 8, learningRate: 3e-3, batchSize: 4, seed: 5, autosaveEvery: 4, keepAutosaves: 2 };
+
+async function open(factory: IDBFactory) {
+  const api = createLabApi(env(factory));
+  const updates: LabUpdate[] = [];
+  api.subscribe((u) => updates.push(u));
+  await api.init('cpu');
+  const rows = (): MetricRow[] => {
+    let out: MetricRow[] = [];
+    for (const u of updates) if (u.rows) out = u.resetRows ? [...u.rows] : out.concat(u.rows);
+    return out;
+  };
+  const run = () => [...updates].reverse().find((u) => u.run)?.run;
+  const notices = () => updates.filter((u) => u.notice).map((u) => u.notice!.text);
+  return { api, rows, run, notices };
+}
+
+async function finished(api: ReturnType<typeof createLabApi>): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  while (api.status() === 'running' || api.status() === 'loading') {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A few preference pairs as a student's file, with one malformed line (line 3). */
+async function ownPairs(): Promise<string> {
+  const lines = (await readFile(`${CORPORA}/chat/dpo_train.jsonl`, 'utf8')).split('\n').slice(0, 40);
+  lines.splice(2, 0, '{"prompt": "not a list", "chosen": "a", "rejected": "b"}');
+  return lines.join('\n');
+}
+
+describe('post-training in the lab worker', () => {
+  test('pretrain → SFT → DPO, report cards, side by side, mask, and a reload resumes DPO', { timeout: 300_000 }, async () => {
+    const factory = new IDBFactory();
+    const lab = await open(factory);
+    await lab.api.pretrain(settings);
+    await finished(lab.api);
+    expect(lab.api.status()).toBe('done');
+    const base = lab.run()!;
+    expect(base.stage).toBe('pretrain');
+
+    // DPO needs an SFT model.
+    await expect(lab.api.dpo({ steps: 2, beta: 0.1, lossType: 'sigmoid' })).rejects.toThrow(/SFT/);
+
+    await lab.api.sft({ steps: 6, learningRate: 3e-3 });
+    await finished(lab.api);
+    const sft = lab.run()!;
+    expect(sft.stage).toBe('sft');
+    expect(sft.id).not.toBe(base.id);
+    expect(sft.name).toMatch(/^SFT · /);
+    expect(lab.api.status()).toBe('done');
+    await new Promise((r) => setTimeout(r, 20));
+    const sftRows = lab.rows();
+    expect(sftRows.map((r) => r.step)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(sftRows.every((r) => typeof r.maskedAccuracy === 'number')).toBe(true);
+    // (On micro, 16-token windows rarely reach an answer, so the held-out chat loss may well be 0.)
+    expect(sftRows[5].chatValLoss).toBeGreaterThanOrEqual(0);
+
+    const { skipped } = await lab.api.dpo({ steps: 4, learningRate: 3e-4, beta: 0.1, lossType: 'sigmoid', ownData: { name: 'mine.jsonl', text: await ownPairs() } });
+    expect(skipped).toEqual([{ line: 3, message: expect.stringMatching(/prompt/) }]);
+    await finished(lab.api);
+    const dpo = lab.run()!;
+    expect(dpo.stage).toBe('dpo');
+    expect(dpo.name).toMatch(/^DPO β 0.1 on mine.jsonl · /);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(lab.rows().map((r) => r.step)).toEqual([0, 1, 2, 3]);
+    for (const key of ['rewards/chosen', 'rewards/rejected', 'rewards/margins', 'rewards/accuracies', 'logps/chosen', 'logps/rejected']) {
+      expect(lab.rows().every((r) => Number.isFinite(r[key])), key).toBe(true);
+    }
+
+    // The parents: base up to step 8, SFT up to step 6, each with its rows.
+    const history = await lab.api.stageHistory();
+    expect(history.map((h) => [h.stage, h.step, h.rows.length])).toEqual([['pretrain', 8, 8], ['sft', 6, 6]]);
+    expect(history[0].runId).toBe(base.id);
+
+    const cards = await lab.api.reportCards();
+    expect(cards.map((c) => c.stage)).toEqual(['pretrain', 'sft', 'dpo']);
+    for (const c of cards) {
+      expect(c.questions).toBeGreaterThan(0);
+      expect(c.pairs).toBeGreaterThan(0);
+      expect(Number.isFinite(c.valLoss)).toBe(true);
+    }
+    expect(cards[1].preferenceAccuracy).toBe(0.5); // its own reference
+    expect(cards[2].reference).toBe('sft-parent');
+
+    const replies = await lab.api.compare({ prompt: 'What does Tom eat?', greedy: true, temperature: 0, maxTokens: 12, seed: 1 });
+    expect(replies.map((r) => [r.stage, r.step])).toEqual([['pretrain', 8], ['sft', 6], ['dpo', 4]]);
+    const sampled = await lab.api.compare({ prompt: 'What does Tom eat?', greedy: false, temperature: 0.8, maxTokens: 12, seed: 1 });
+    expect(sampled).toHaveLength(3);
+
+    const mask = await lab.api.maskExample(0);
+    const counted = mask.tokens.filter((t) => t.counted);
+    expect(mask.tokens[0]).toMatchObject({ text: '<|user|>', counted: false, special: true });
+    expect(counted.length).toBeGreaterThan(1);
+    expect(counted[counted.length - 1]).toMatchObject({ text: '<|end|>', special: true });
+
+    // A reload reopens the DPO run, resumable with its own reference log-probs.
+    const again = await open(factory);
+    expect(again.run()?.id).toBe(dpo.id);
+    expect(again.run()?.stage).toBe('dpo');
+    expect((await again.api.stageHistory()).map((h) => h.stage)).toEqual(['pretrain', 'sft']);
+  });
+});
