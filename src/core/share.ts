@@ -108,7 +108,7 @@ export function cardLines(card: ImportCard): string[] {
     `${card.kind === 'lmlab' ? 'LM Lab checkpoint' : 'nanoGPT state dict'}, ${(card.sizeBytes / 1e6).toFixed(2)} MB, sha256 ${card.sha256}`,
     `model: ${s.architecture}, ${card.parameters.toLocaleString('en-US')} parameters: vocab ${m.vocabSize}, block ${m.blockSize}, ${m.nLayer} layers, ${m.nHead} heads, C=${m.nEmbd}`,
     `stage: ${s.stage}, step ${s.step}, corpus ${JSON.stringify(s.corpus)}, optimizer moments ${s.hasOptimizer ? 'included' : 'not included'}`,
-    `metrics: ${s.metrics.length} rows logged${last ? `; last at step ${last.step}: ${[metric('loss'), metric('valLoss')].filter(Boolean).join(', ') || 'no loss'}` : ''}`,
+    `metrics: ${s.metrics.length} rows logged${last ? `; last after step ${last.step + 1}: ${[metric('loss'), metric('valLoss')].filter(Boolean).join(', ') || 'no loss'}` : ''}`,
     `lineage: ${s.lineage.length === 0 ? 'none' : s.lineage.map((e) => `${e.origin ?? `${e.stage} step ${e.step}`} (sha256 ${e.sha256.slice(0, 12)}…)`).join(' -> ')}`,
   ];
   for (const note of card.notes) lines.push(`note: ${note}`);
