@@ -151,10 +151,10 @@ export function describeErrors(errors: readonly LineError[], max = 5): string {
 export function stageFactory(data: ChatData): StageFactory {
   return {
     async resume(run, bytes, corpus): Promise<Stepper> {
-      const stored = storedStage(run);
-      if (!stored) throw new Error(`The ${run.stage} run "${run.name}" does not say which checkpoint it started from.`);
-      if (run.stage === 'sft') return SftStage.resume(bytes, await data.sft(stored.settings.ownData), corpus);
-      return DpoStage.resume(bytes, await data.dpo(stored.settings.ownData), corpus);
+      // An imported SFT or DPO file has no stored stage settings: it continues on the bundled chat data.
+      const ownData = storedStage(run)?.settings.ownData;
+      if (run.stage === 'sft') return SftStage.resume(bytes, await data.sft(ownData), corpus);
+      return DpoStage.resume(bytes, await data.dpo(ownData), corpus);
     },
   };
 }
