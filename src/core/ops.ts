@@ -166,12 +166,14 @@ export const causalAttention = withGradient<(q: tf.Tensor3D, k: tf.Tensor3D, v: 
   return {
     value: groupedMatMul(tf.transpose(probs, [0, 2, 1]), v), // [Tᵢ, Tⱼ, G] · [Tⱼ, G, hs] → [Tᵢ, G, hs]
     gradFunc: (dy: tf.Tensor3D, [qs, ks, vs, p]: tf.Tensor[]) => {
-      const dv = groupedMatMul(tf.transpose(p, [2, 0, 1]) as tf.Tensor3D, dy); // [Tⱼ, Tᵢ, G] · [Tᵢ, G, hs]
+      // dv and dk are computed transposed (dvᵀ = dyᵀ P, dkᵀ = qᵀ dS) so that P and dS, the large
+      // [T, G, T] tensors, enter as they are and only the small [T, G, hs] ones are transposed.
+      const dvT = groupedMatMul(tf.transpose(dy, [2, 0, 1]), p as tf.Tensor3D); // [hs, Tᵢ, G] · [Tᵢ, G, Tⱼ] → [hs, G, Tⱼ]
       const dp = groupedMatMul(tf.transpose(dy, [0, 2, 1]), tf.transpose(vs, [2, 1, 0]) as tf.Tensor3D); // [Tᵢ, G, Tⱼ]
       const ds = tf.mul(tf.mul(p, tf.sub(dp, tf.sum(tf.mul(dp, p), -1, true))), scale) as tf.Tensor3D;
       const dq = groupedMatMul(tf.transpose(ds, [0, 2, 1]), ks as tf.Tensor3D); // [Tᵢ, Tⱼ, G] · [Tⱼ, G, hs]
-      const dk = groupedMatMul(tf.transpose(ds, [2, 0, 1]), qs as tf.Tensor3D); // [Tⱼ, Tᵢ, G] · [Tᵢ, G, hs]
-      return [dq, dk, dv];
+      const dkT = groupedMatMul(tf.transpose(qs, [2, 0, 1]) as tf.Tensor3D, ds); // [hs, Tᵢ, G] · [Tᵢ, G, Tⱼ] → [hs, G, Tⱼ]
+      return [dq, tf.transpose(dkT, [2, 1, 0]), tf.transpose(dvT, [2, 1, 0])];
     },
   };
 });
