@@ -43,7 +43,7 @@ const HELP = `LM Lab command line
                           [--train FILE.jsonl] [--val FILE.jsonl] [--text FILE] [--log-interval 10] [--json]
                           fine-tunes a base checkpoint on chat (bundled corpora/chat unless --train/--val);
                           settings not given are the parent's
-  npm run lab -- dpo      --from SFT --steps N [--beta 0.1] [--loss sigmoid|ipo|hinge] [--out FILE] [--lr X]
+  npm run lab -- dpo      --from SFT --steps N [--beta 0.1] [--loss sigmoid|ipo|hinge] [--rpo-alpha 0] [--out FILE] [--lr X]
                           [--batch-size N] [--train FILE.jsonl] [--val FILE.jsonl] [--text FILE] [--json]
   npm run lab -- eval     --ckpt FILE [--ref FILE] [--limit N] [--beta B] [--sft-val FILE] [--dpo-val FILE] [--json]
                           report card: stories validation loss, held-out exact match, format adherence,
@@ -94,6 +94,7 @@ const OPTIONS = {
   'no-optimizer': { type: 'boolean' },
   from: { type: 'string' },
   beta: { type: 'string' },
+  'rpo-alpha': { type: 'string' },
   loss: { type: 'string' },
   ref: { type: 'string' },
   train: { type: 'string' },

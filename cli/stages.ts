@@ -2,7 +2,7 @@
  * The post-training commands: sft, dpo and eval.
  *
  *   npm run lab -- sft  --from BASE --steps N --out FILE [--json]
- *   npm run lab -- dpo  --from SFT  --steps N --beta B --out FILE [--json]
+ *   npm run lab -- dpo  --from SFT  --steps N --beta B [--rpo-alpha A] --out FILE [--json]
  *   npm run lab -- eval --ckpt FILE [--json]
  *
  * Chat data is the bundled corpora/chat/*.jsonl unless --train / --val name the user's own JSONL
@@ -167,12 +167,13 @@ async function dpo(opts: StageOptions): Promise<void> {
   const beta = num(opts, 'beta', { min: 0, exclusiveMin: true }) ?? DEFAULT_BETA;
   const lossType = (str(opts, 'loss') ?? 'sigmoid') as DpoLossType;
   if (!DPO_LOSS_TYPES.includes(lossType)) throw new Error(`--loss must be one of ${DPO_LOSS_TYPES.join(', ')}, got "${lossType}"`);
+  const rpoAlpha = num(opts, 'rpo-alpha', { min: 0 }) ?? 0;
   const parent = readCheckpoint(str(opts, 'from'), '--from');
   if (parent.state.stage === 'pretrain') throw new Error('--from must be an sft checkpoint (this one is a pretrained base model; run sft first)');
   const data = chatData(opts, 'dpo', parseDpoJsonl);
   const backend = await useBackend(opts);
-  const stage = await DpoStage.start(parent.bytes, data, storiesFor(parent.state, opts), { beta, lossType, train });
-  startLine(json, stage, backend, { beta, loss: lossType, pairs: { train: data.train.length, val: data.val.length } }, `DPO (${lossType}, β ${beta}) from a ${parent.state.stage} checkpoint (step ${parent.state.step}); reference log-probs of ${data.train.length + data.val.length} pairs computed once`);
+  const stage = await DpoStage.start(parent.bytes, data, storiesFor(parent.state, opts), { beta, lossType, rpoAlpha, train });
+  startLine(json, stage, backend, { beta, loss: lossType, rpoAlpha, pairs: { train: data.train.length, val: data.val.length } }, `DPO (${lossType}, β ${beta}${rpoAlpha > 0 ? `, + ${rpoAlpha} × chosen NLL` : ''}) from a ${parent.state.stage} checkpoint (step ${parent.state.step}); reference log-probs of ${data.train.length + data.val.length} pairs computed once`);
   const rows = await trainLoop(stage, opts, (r) =>
     `step ${String(r.step).padStart(5)} | loss ${fmt(r.loss)} | margin ${fmt(r['rewards/margins'], 3)} | acc ${fmt(r['rewards/accuracies'], 2)} | chosen ${fmt(r['rewards/chosen'], 3)} | rejected ${fmt(r['rewards/rejected'], 3)}${r.valLoss !== undefined ? ` | held-out acc ${fmt(r['eval/rewards/accuracies'], 3)}` : ''} | grad ${fmt(r.gradNorm, 3)}`);
   const last = rows[rows.length - 1];

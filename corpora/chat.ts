@@ -10,6 +10,17 @@
  * questions (a character with a wording, a pair of numbers, ...) that the training split never
  * asks. DPO pairs are built from the same split's questions, each pair differing in one visible way:
  * a wrong answer, a story instead of an answer, rudeness, or an answer that does not stop.
+ *
+ * The wrong answers of the "correct" pairs are chosen to be learnable by a model of 0.1 M
+ * parameters. A wrong fact about the right character ("Hank is an otter." for "Hank is a mole.")
+ * can only be told apart by knowing the world, which such a model mostly does not for questions it
+ * was never trained on, so held-out pairs of that sort stay near chance. Most wrong answers are
+ * therefore wrong in a way the question itself shows, a slip in copying from it: another
+ * character's name ("What does Tom eat?" -> "Mia eats carrots."), a misquoted number ("What is 3
+ * plus 4?" -> "3 plus 5 is 7."), a greeting to someone else, a count that stops early or runs on,
+ * a misspelling, a repeat that drops a word. A quarter of the fact and sum questions keep a
+ * plausible wrong answer (another fact, a result off by a little), so world knowledge still has a
+ * part to play.
  */
 import { Random } from '../src/core/random.ts';
 import type { DpoExample, SftExample } from '../src/core/chatdata.ts';
@@ -26,12 +37,15 @@ import {
   type FactKind,
 } from './world.ts';
 
-/** One question with its one right answer, and a way to make a plausible wrong one. */
+/** One question with its one right answer, and a way to make a wrong one (see the header). */
 export interface QA {
   question: string;
   answer: string;
   wrong: (rng: Random) => string;
 }
+
+/** Share of wrong answers to fact and sum questions that need knowledge to spot (see the header). */
+const PLAUSIBLY_WRONG = 0.25;
 
 export type Split = 'train' | 'val';
 
@@ -63,14 +77,25 @@ function withOtherFact(rng: Random, c: Character, kind: FactKind): Character {
   }
 }
 
+/**
+ * The same character under someone else's name: the asked-about fact with the wrong name. Never
+ * the friend's name for a question about the friend ("Mia's best friend is Mia.").
+ */
+function withOtherName(rng: Random, c: Character): Character {
+  for (;;) {
+    const name = rng.pick(CHARACTERS).name;
+    if (name !== c.name && name !== c.friend) return { ...c, name };
+  }
+}
+
 function factQuestions(): QA[] {
   const out: QA[] = [];
   for (const c of CHARACTERS) {
     for (const kind of Object.keys(FACT_QUESTIONS) as FactKind[]) {
       const answer = FACT_SENTENCES[kind](c);
-      for (const ask of FACT_QUESTIONS[kind]) {
-        out.push({ question: ask(c.name), answer, wrong: (rng) => FACT_SENTENCES[kind](withOtherFact(rng, c, kind)) });
-      }
+      // Mostly the right fact under the wrong name; now and then a wrong fact under the right one.
+      const wrong = (rng: Random) => FACT_SENTENCES[kind](rng.chance(PLAUSIBLY_WRONG) ? withOtherFact(rng, c, kind) : withOtherName(rng, c));
+      for (const ask of FACT_QUESTIONS[kind]) out.push({ question: ask(c.name), answer, wrong });
     }
   }
   return out;
@@ -83,15 +108,29 @@ function arithmeticQuestions(): QA[] {
     const wrong = right + (rng.chance(0.5) ? 1 : -1) * (1 + rng.int(3));
     return wrong < 0 ? right + 1 + rng.int(3) : wrong;
   };
+  const otherNumber = (rng: Random, n: number) => {
+    for (;;) {
+      const m = rng.int(13);
+      if (m !== n) return m;
+    }
+  };
+  // Mostly the question misquoted (one of its numbers changed, the result kept); now and then the
+  // right numbers with a result that is off by a little.
+  const wrongAnswer = (rng: Random, a: number, b: number, right: number, say: (x: number, y: number, c: number) => string) => {
+    if (rng.chance(PLAUSIBLY_WRONG)) return say(a, b, offBy(rng, right));
+    return rng.chance(0.5) ? say(otherNumber(rng, a), b, right) : say(a, otherNumber(rng, b), right);
+  };
+  const sum = (x: number, y: number, c: number) => `${x} plus ${y} is ${c}.`;
+  const diff = (x: number, y: number, c: number) => `${x} minus ${y} is ${c}.`;
   for (let a = 0; a <= 12; a++) {
     for (let b = 0; b <= 12; b++) {
-      const sum = (c: number) => `${a} plus ${b} is ${c}.`;
-      out.push({ question: `What is ${a} plus ${b}?`, answer: sum(a + b), wrong: (rng) => sum(offBy(rng, a + b)) });
-      out.push({ question: `What do you get when you add ${a} and ${b}?`, answer: sum(a + b), wrong: (rng) => sum(offBy(rng, a + b)) });
+      const wrongSum = (rng: Random) => wrongAnswer(rng, a, b, a + b, sum);
+      out.push({ question: `What is ${a} plus ${b}?`, answer: sum(a, b, a + b), wrong: wrongSum });
+      out.push({ question: `What do you get when you add ${a} and ${b}?`, answer: sum(a, b, a + b), wrong: wrongSum });
       if (b <= a) {
-        const diff = (c: number) => `${a} minus ${b} is ${c}.`;
-        out.push({ question: `What is ${a} minus ${b}?`, answer: diff(a - b), wrong: (rng) => diff(offBy(rng, a - b)) });
-        out.push({ question: `What is ${a} take away ${b}?`, answer: diff(a - b), wrong: (rng) => diff(offBy(rng, a - b)) });
+        const wrongDiff = (rng: Random) => wrongAnswer(rng, a, b, a - b, diff);
+        out.push({ question: `What is ${a} minus ${b}?`, answer: diff(a, b, a - b), wrong: wrongDiff });
+        out.push({ question: `What is ${a} take away ${b}?`, answer: diff(a, b, a - b), wrong: wrongDiff });
       }
     }
   }
@@ -256,13 +295,26 @@ const REJECTED: Record<string, (rng: Random, qa: QA) => string> = {
 };
 export const DPO_KINDS = Object.keys(REJECTED);
 
-/** DPO pairs, the four kinds in turn so that each is a quarter of the data. */
+/**
+ * The order in which each split's pairs take their kinds, over and over. The held-out split has
+ * every kind equally often, so its accuracy weighs them alike. The training split has twice as
+ * many "correct" pairs as of each other kind: the other three differ in their first words or in
+ * where the reply stops and are learned within a few dozen steps, while noticing a wrong name or
+ * number in the middle of an answer takes many more examples.
+ */
+const KIND_CYCLE: Record<Split, string[]> = {
+  train: ['correct', 'on-topic', 'correct', 'polite', 'concise'],
+  val: DPO_KINDS,
+};
+
+/** DPO pairs, their kinds in the order of KIND_CYCLE. */
 export function generateDpo(split: Split, count: number, seed: number): DpoExample[] {
   const pool = questionPools()[split];
+  const cycle = KIND_CYCLE[split];
   const rng = new Random(seed);
   const out: DpoExample[] = [];
   while (out.length < count) {
-    const kind = DPO_KINDS[out.length % DPO_KINDS.length];
+    const kind = cycle[out.length % cycle.length];
     const qa = pickQuestion(rng, pool);
     const rejected = REJECTED[kind](rng, qa);
     // A rare draw shows no difference (a ramble clipped back to the bare answer); draw again.

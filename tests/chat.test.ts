@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chatBatch, fitToBlock, padBatch, renderChat, renderPrompt, renderReply, toExample } from '../src/core/chat.ts';
+import { chatBatch, fitPrompt, fitToBlock, padBatch, renderChat, renderPrompt, renderReply, toExample } from '../src/core/chat.ts';
 import type { ChatMessage } from '../src/core/chatdata.ts';
 import { Random } from '../src/core/random.ts';
 import { bundledTokenizer } from './helpers.ts';
@@ -86,5 +86,26 @@ describe('training examples', () => {
       const answer = pieces(row).filter((_, i) => m[i] === 1).join('');
       expect(['Hello, Tom!<|end|>', '1, 2, 3.<|end|>']).toContain(answer);
     }
+  });
+});
+
+describe('fitPrompt', () => {
+  const tok = bundledTokenizer();
+  const earlier: ChatMessage[] = [
+    { role: 'user', content: 'What is 1 plus 1?' },
+    { role: 'assistant', content: '1 plus 1 is 2.' },
+  ];
+  const last: ChatMessage = { role: 'user', content: 'What does Tom eat?' };
+
+  it('keeps a prompt that fits in half the block as it is', () => {
+    const messages = [...earlier, last];
+    expect(Array.from(fitPrompt(tok, messages, 256))).toEqual(Array.from(renderPrompt(tok, messages)));
+  });
+
+  it('drops earlier turns from the front, whole question-and-answer turns, for a long prompt', () => {
+    // <|user|> + 18 characters + <|end|> + <|assistant|> = 21 tokens: more than 64 / 2 with the earlier turn, fewer without.
+    const fitted = fitPrompt(tok, [...earlier, last], 64);
+    expect(Array.from(fitted)).toEqual(Array.from(renderPrompt(tok, [last])));
+    expect(fitted.length).toBe(21);
   });
 });

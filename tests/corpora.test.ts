@@ -206,7 +206,39 @@ describe('chat data', () => {
       }
     }
     expect([...kinds.keys()].sort()).toEqual(['concise', 'correct', 'on-topic', 'polite']);
-    for (const n of kinds.values()) expect(n).toBe(550);
+    // Held out: a quarter each. Training: twice as many "correct" pairs as of each other kind.
+    const count = (examples: DpoExample[], kind: string) => examples.filter((e) => e.kind === kind).length;
+    for (const kind of kinds.keys()) expect(count(dpoVal, kind), kind).toBe(50);
+    expect(count(dpoTrain, 'correct')).toBe(800);
+    for (const kind of ['on-topic', 'polite', 'concise']) expect(count(dpoTrain, kind), kind).toBe(400);
+  });
+
+  it('makes most wrong answers of the "correct" pairs wrong in a way the question shows', () => {
+    // A wrong fact about the right character, or a result off by a little, takes world knowledge
+    // to spot; most wrong facts name another character, and most wrong sums misquote a number of
+    // the question. Both sorts must be there.
+    const count = { facts: 0, otherName: 0, sums: 0, misquoted: 0 };
+    for (const ex of [...dpoTrain, ...dpoVal]) {
+      if (ex.kind !== 'correct') continue;
+      const question = ex.prompt[0].content;
+      const sum = question.match(/^What (?:is|do you get when you add) (\d+) (?:plus|minus|take away|and) (\d+)\?$/);
+      if (sum) {
+        count.sums++;
+        const quoted = ex.rejected.match(/^(\d+) (?:plus|minus) (\d+) is \d+\.$/);
+        expect(quoted, ex.rejected).not.toBeNull();
+        if (quoted![1] !== sum[1] || quoted![2] !== sum[2]) count.misquoted++;
+      } else if (!/^(Say|Count|Spell|Repeat)\b/.test(question)) {
+        count.facts++;
+        const asked = ex.chosen.match(/^([A-Z][a-z]+)/)?.[1];
+        if (!ex.rejected.startsWith(`${asked} `) && !ex.rejected.startsWith(`${asked}'`)) count.otherName++;
+      }
+    }
+    expect(count.facts).toBeGreaterThan(100);
+    expect(count.sums).toBeGreaterThan(50);
+    for (const share of [count.otherName / count.facts, count.misquoted / count.sums]) {
+      expect(share).toBeGreaterThan(0.6);
+      expect(share).toBeLessThan(0.9);
+    }
   });
 
   it('keeps every message in the small character set', () => {

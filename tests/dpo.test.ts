@@ -249,4 +249,23 @@ describe('the DPO stage', () => {
     await expect(DpoStage.start(parent, { train: TRAIN, val: VAL }, c, { beta: -1 })).rejects.toThrow(/beta/);
     await expect(DpoStage.start(parent, { train: [], val: VAL }, c)).rejects.toThrow(/no training pairs/);
   });
+
+  it('rpoAlpha adds α × the chosen replies\' mean per-token NLL to the loss', async () => {
+    const one = [TRAIN[0]]; // every batch is this one pair, so the step's numbers are the pair's
+    const firstRow = async (rpoAlpha: number) => {
+      const stage = await DpoStage.start(parent, { train: one, val: VAL }, corpus(), { rpoAlpha, train: { steps: 2, evalInterval: 100 } });
+      const row = await stage.step();
+      const tok = stage.session.tokenizer;
+      const batch = pairBatch([encodePair(tok, one[0], stage.session.model.config.blockSize)], tok.specialId('<|end|>'));
+      const chosenTokens = batch.mask.subarray(0, batch.seqLen).reduce((a, b) => a + b, 0); // row 0 is the chosen reply
+      stage.dispose();
+      return { row, chosenTokens };
+    };
+    const plain = await firstRow(0);
+    const rpo = await firstRow(1);
+    // At the first step the policy is the reference, so plain DPO's loss is −log σ(0) = log 2.
+    expect(plain.row.loss).toBeCloseTo(Math.log(2), 5);
+    expect(rpo.row['logps/chosen']).toBeCloseTo(plain.row['logps/chosen'], 5);
+    expect(rpo.row.loss - plain.row.loss).toBeCloseTo(-plain.row['logps/chosen'] / plain.chosenTokens, 4);
+  });
 });

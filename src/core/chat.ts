@@ -83,6 +83,20 @@ export function fitToBlock(chat: RenderedChat, tok: CharTokenizer, maxTokens: nu
   return { ids: ids.subarray(0, maxTokens), mask: mask.subarray(0, maxTokens) };
 }
 
+/**
+ * The prompt for the last user turn of a conversation, as the model can see it: like fitToBlock in
+ * training, whole earlier exchanges are dropped from the front, here while the prompt fills more
+ * than half of the block (the rest is room for the reply). Without this a long conversation would
+ * be cut mid-sentence by the sliding window, a context that training never shows.
+ */
+export function fitPrompt(tok: CharTokenizer, messages: readonly ChatMessage[], blockSize: number): Int32Array {
+  let prompt = renderPrompt(tok, messages);
+  for (let from = 1; prompt.length > blockSize / 2 && from < messages.length; from++) {
+    if (messages[from].role === 'user') prompt = renderPrompt(tok, messages.slice(from));
+  }
+  return prompt;
+}
+
 /** Inputs, targets and the loss mask of a rendered sequence: x = ids[:-1], y = ids[1:], lossMask = mask[1:]. */
 export function toExample(chat: RenderedChat): { x: Int32Array; y: Int32Array; mask: Float32Array } {
   return { x: chat.ids.subarray(0, -1), y: chat.ids.subarray(1), mask: chat.mask.subarray(1) };

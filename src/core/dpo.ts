@@ -10,6 +10,9 @@
  * Logged with TRL's names: rewards/chosen, rewards/rejected, rewards/margins, rewards/accuracies,
  * logps/chosen, logps/rejected (batch means), next to loss and gradient norm. Both rewards may fall
  * while training goes well: what matters is that the margin grows.
+ *
+ * Optionally (rpoAlpha > 0) the mean per-token NLL of the chosen replies is added to the loss, as
+ * in RPO, so that the policy keeps writing the answers SFT taught while it learns what to prefer.
  */
 import * as tf from '@tensorflow/tfjs';
 import { padBatch, renderPrompt, renderReply } from './chat.ts';
@@ -173,6 +176,8 @@ export function preferenceStats(policy: PairLogps, reference: PairLogps, beta: n
 export interface DpoExtra {
   beta: number;
   lossType: DpoLossType;
+  /** Weight of the chosen replies' NLL in the loss (absent in older checkpoints: 0). */
+  rpoAlpha?: number;
   /** SHA-256 of the pairs (as JSON) that the reference log-probs belong to, per split. */
   dataSha256: { train: string; val: string };
   reference: { train: { chosen: number[]; rejected: number[] }; val: { chosen: number[]; rejected: number[] } };
@@ -181,6 +186,13 @@ export interface DpoExtra {
 export interface DpoOptions {
   beta?: number;
   lossType?: DpoLossType;
+  /**
+   * Adds rpoAlpha × the mean negative log-likelihood per token of the chosen replies to the loss,
+   * which keeps the policy writing the chosen replies while it learns the preference (RPO: Pang et
+   * al., 2024, "Iterative Reasoning Preference Optimization"; TRL's `rpo_alpha`). 0, the default,
+   * is plain DPO.
+   */
+  rpoAlpha?: number;
 }
 
 /** Fingerprint of a split's pairs, to tell whether cached reference log-probs belong to them. */
@@ -200,6 +212,7 @@ export class DpoStage {
     readonly pairs: ChatSplits<EncodedPair>,
     readonly beta: number,
     readonly lossType: DpoLossType,
+    readonly rpoAlpha: number,
     /** The frozen reference's log-probs by example index; fixed for the life of the run. */
     readonly reference: Readonly<{ train: PairLogps; val: PairLogps }>,
   ) {
@@ -215,13 +228,15 @@ export class DpoStage {
     return { train: data.train.map((e) => encodePair(session.tokenizer, e, block)), val: data.val.map((e) => encodePair(session.tokenizer, e, block)) };
   }
 
-  private static check(data: ChatSplits<DpoExample>, opts: DpoOptions): { beta: number; lossType: DpoLossType } {
+  private static check(data: ChatSplits<DpoExample>, opts: DpoOptions): { beta: number; lossType: DpoLossType; rpoAlpha: number } {
     if (data.train.length === 0) throw new Error('dpo: no training pairs');
     const beta = opts.beta ?? DEFAULT_BETA;
     const lossType = opts.lossType ?? 'sigmoid';
+    const rpoAlpha = opts.rpoAlpha ?? 0;
+    if (!(rpoAlpha >= 0) || !Number.isFinite(rpoAlpha)) throw new Error(`dpo: rpoAlpha must be a number ≥ 0, got ${rpoAlpha}`);
     if (!(beta > 0) || !Number.isFinite(beta)) throw new Error(`dpo: beta must be a positive number, got ${beta}`);
     if (!DPO_LOSS_TYPES.includes(lossType)) throw new Error(`dpo: unknown loss type "${lossType}"; choose one of ${DPO_LOSS_TYPES.join(', ')}`);
-    return { beta, lossType };
+    return { beta, lossType, rpoAlpha };
   }
 
   /**
@@ -229,7 +244,7 @@ export class DpoStage {
    * here, with the weights as loaded, before any step changes them.
    */
   static async start(parent: Uint8Array, data: ChatSplits<DpoExample>, corpus: Corpus, opts: DpoOptions & { train?: Partial<TrainConfig> } = {}): Promise<DpoStage> {
-    const { beta, lossType } = DpoStage.check(data, opts);
+    const { beta, lossType, rpoAlpha } = DpoStage.check(data, opts);
     const session = await LabSession.fromParent(parent, { stage: 'dpo', corpus, train: opts.train });
     if (session.lineage[session.lineage.length - 1].stage === 'pretrain') {
       session.dispose();
@@ -240,11 +255,12 @@ export class DpoStage {
     const pad = session.tokenizer.specialId('<|end|>');
     const train = await scorePairs(session.model, pairs.train, bs, pad);
     const val = await scorePairs(session.model, pairs.val, bs, pad);
-    const stage = new DpoStage(session, data, pairs, beta, lossType, Object.freeze({ train, val }));
+    const stage = new DpoStage(session, data, pairs, beta, lossType, rpoAlpha, Object.freeze({ train, val }));
     stage.referencePasses = Math.ceil(data.train.length / bs) + Math.ceil(data.val.length / bs);
     const extra: DpoExtra = {
       beta,
       lossType,
+      rpoAlpha,
       dataSha256: { train: await pairsSha256(data.train), val: await pairsSha256(data.val) },
       reference: { train: { chosen: [...train.chosen], rejected: [...train.rejected] }, val: { chosen: [...val.chosen], rejected: [...val.rejected] } },
     };
@@ -265,9 +281,9 @@ export class DpoStage {
       session.dispose();
       throw new Error('dpo: these preference pairs differ from the ones the run started with, so its reference log-probs do not apply');
     }
-    DpoStage.check(data, extra);
+    const { rpoAlpha } = DpoStage.check(data, extra);
     const f32 = (s: { chosen: number[]; rejected: number[] }) => ({ chosen: Float32Array.from(s.chosen), rejected: Float32Array.from(s.rejected) });
-    return new DpoStage(session, data, DpoStage.encode(session, data), extra.beta, extra.lossType, Object.freeze({ train: f32(extra.reference.train), val: f32(extra.reference.val) }));
+    return new DpoStage(session, data, DpoStage.encode(session, data), extra.beta, extra.lossType, rpoAlpha, Object.freeze({ train: f32(extra.reference.train), val: f32(extra.reference.val) }));
   }
 
   get done(): boolean {
@@ -279,7 +295,7 @@ export class DpoStage {
    * at evaluations, valLoss (stories) and eval/rewards/accuracies and eval/rewards/margins (held-out pairs).
    */
   async step(): Promise<MetricRow> {
-    const { session, beta, lossType } = this;
+    const { session, beta, lossType, rpoAlpha } = this;
     const n = Math.min(session.trainer.config.batchSize, this.pairs.train.length);
     const rng = session.trainer.rng;
     const picks = Array.from({ length: n }, () => rng.int(this.pairs.train.length));
@@ -303,7 +319,9 @@ export class DpoStage {
           tf.mean(out.chosenRewards), tf.mean(out.rejectedRewards), tf.mean(margins),
           tf.mean(tf.cast(tf.greater(margins, 0), 'float32')), tf.mean(summed[0]), tf.mean(summed[1]),
         ]) as tf.Tensor1D);
-        return out.loss;
+        if (rpoAlpha === 0) return out.loss;
+        const nll = tf.div(tf.neg(tf.sum(summed[0])), tf.sum(pick(this.tokens.chosen))); // mean per chosen token
+        return tf.add(out.loss, tf.mul(nll, rpoAlpha)) as tf.Scalar;
       },
     });
     const s = stats as tf.Tensor1D | null;

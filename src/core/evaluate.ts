@@ -14,7 +14,7 @@
  * model is given.
  */
 import * as tf from '@tensorflow/tfjs';
-import { renderPrompt } from './chat.ts';
+import { fitPrompt } from './chat.ts';
 import type { DpoExample, SftExample } from './chatdata.ts';
 import type { Stage } from './checkpoint.ts';
 import { DEFAULT_BETA, type DpoExtra, encodePair, type PairLogps, pairsSha256, preferenceStats, scorePairs } from './dpo.ts';
@@ -77,7 +77,7 @@ export interface AnswerCheck {
 export async function answerAccuracy(model: GPT, tok: CharTokenizer, conversations: readonly SftExample[], batchSize = 64): Promise<{ exactMatch: number; formatAdherence: number; questions: number; checks: AnswerCheck[] }> {
   if (conversations.length === 0) return { exactMatch: 0, formatAdherence: 0, questions: 0, checks: [] };
   const endId = tok.specialId('<|end|>');
-  const prompts = conversations.map((c) => renderPrompt(tok, c.messages.slice(0, -1)));
+  const prompts = conversations.map((c) => fitPrompt(tok, c.messages.slice(0, -1), model.config.blockSize));
   const expected = conversations.map((c) => c.messages[c.messages.length - 1].content);
   // A reply longer than the longest reference answer by more than a few tokens cannot be right.
   const maxTokens = Math.max(...expected.map((e) => tok.encode(e).length)) + 8;
