@@ -47,7 +47,7 @@ export async function runBench(opts: BenchOptions): Promise<void> {
 }
 
 async function browserBench(opts: BenchOptions, steps: number): Promise<void> {
-  const { CHROMIUM, launch, removeProfile, startServer } = await import('../tests/browser/harness.ts');
+  const { CHROMIUM, launch, removeProfile, startServer } = await import('./chromium.ts');
   if (!existsSync(CHROMIUM)) throw new Error(`--browser needs Chromium at ${CHROMIUM} (npm run setup installs it)`);
   const server = await startServer();
   const browser = await launch({ webgpu: true });
