@@ -37,8 +37,12 @@ export async function benchmarkPreset(preset: PresetName, corpus: Corpus, tokeni
     const times: number[] = [];
     for (let i = 0; i < steps; i++) {
       const t0 = performance.now();
-      await session.step();
+      const { result } = await session.step();
       times.push(performance.now() - t0);
+      // A backend whose device failed can return quickly with garbage: time only real training.
+      if (!Number.isFinite(result.loss) || result.loss <= 0) {
+        throw new Error(`${tf.getBackend()} produced a loss of ${result.loss} at step ${result.step}; the timing would not be of real training`);
+      }
     }
     times.sort((a, b) => a - b);
     const medianStepMs = times[Math.floor(times.length / 2)];
