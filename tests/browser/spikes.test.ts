@@ -29,7 +29,9 @@ test('Inject microwavegang during training: marked on the charts, logged, skippe
   const browser = await launch({ webgpu: false });
   const { page, errors } = browser;
   try {
-    await page.goto(`${server.url}#corpus=tales&preset=micro&steps=80&save=20&seed=1&policy=skip&warmup=8`);
+    // keep=50: wasm trains micro fast enough to reach step 80 before the pause, and the step-20
+    // checkpoint the fork starts from must not be rotated away by then.
+    await page.goto(`${server.url}#corpus=tales&preset=micro&steps=80&save=20&keep=50&seed=1&policy=skip&warmup=8`);
     await waitForLab(page, (s) => s.status === 'idle');
     await page.getByRole('checkbox', { name: 'Refresh while training' }).uncheck();
     await page.getByRole('button', { name: 'Pretrain' }).click();
@@ -42,8 +44,13 @@ test('Inject microwavegang during training: marked on the charts, logged, skippe
     // The detector (warm after 8 steps) flags the batch of M before its update, and the policy skips it.
     await expect.poll(() => logEvents(page)).toEqual(expect.arrayContaining([`inject@${injected + 1}`, `spike@${injected + 1}`, `skip@${injected + 1}`]));
     expect(await annotations(page, 'chart-gradnorm')).toContainEqual(expect.stringMatching(new RegExp(`^spike-${injected}-`)));
-    const spikeRow = page.getByTestId('spike-log').locator('tr[data-event="spike"]').first();
-    expect(Number(await spikeRow.locator('td').nth(2).innerText())).toBeGreaterThan(6);
+    // The loss z-score of the spike logged at the injected step (column 3 of its row).
+    const lossZ = await page.getByTestId('spike-log').locator('tr[data-event="spike"]').evaluateAll(
+      (rows, step) => rows.filter((r) => r.querySelector('td')?.textContent === String(step)).map((r) => Number(r.querySelectorAll('td')[2]?.textContent)),
+      injected + 1,
+    );
+    expect(lossZ.length).toBeGreaterThan(0);
+    expect(lossZ[0]).toBeGreaterThan(6);
 
     // The injection opens to its per-character loss.
     await page.getByTestId('spike-log').getByRole('button', { name: /injected MMMM/ }).click();
