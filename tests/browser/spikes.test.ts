@@ -29,9 +29,10 @@ test('Inject microwavegang during training: marked on the charts, logged, skippe
   const browser = await launch({ webgpu: false });
   const { page, errors } = browser;
   try {
-    // keep=50: wasm trains micro fast enough to reach step 80 before the pause, and the step-20
-    // checkpoint the fork starts from must not be rotated away by then.
-    await page.goto(`${server.url}#corpus=tales&preset=micro&steps=80&save=20&keep=50&seed=1&policy=skip&warmup=8`);
+    // wasm trains micro at ~100 steps a second: the run is long enough that it cannot end before the
+    // test has injected and paused, and keeps enough autosaves that the step-20 one the fork starts
+    // from is still there.
+    await page.goto(`${server.url}#corpus=tales&preset=micro&steps=2000&save=20&keep=100&seed=1&policy=skip&warmup=8`);
     await waitForLab(page, (s) => s.status === 'idle');
     await page.getByRole('checkbox', { name: 'Refresh while training' }).uncheck();
     await page.getByRole('button', { name: 'Pretrain' }).click();
@@ -44,13 +45,14 @@ test('Inject microwavegang during training: marked on the charts, logged, skippe
     // The detector (warm after 8 steps) flags the batch of M before its update, and the policy skips it.
     await expect.poll(() => logEvents(page)).toEqual(expect.arrayContaining([`inject@${injected + 1}`, `spike@${injected + 1}`, `skip@${injected + 1}`]));
     expect(await annotations(page, 'chart-gradnorm')).toContainEqual(expect.stringMatching(new RegExp(`^spike-${injected}-`)));
-    // The loss z-score of the spike logged at the injected step (column 3 of its row).
-    const lossZ = await page.getByTestId('spike-log').locator('tr[data-event="spike"]').evaluateAll(
-      (rows, step) => rows.filter((r) => r.querySelector('td')?.textContent === String(step)).map((r) => Number(r.querySelectorAll('td')[2]?.textContent)),
+    // The spike logged at the injected step crossed the 6σ threshold on loss or on gradient norm
+    // (columns 3 and 4 of its row): the detector flags either.
+    const zScores = await page.getByTestId('spike-log').locator('tr[data-event="spike"]').evaluateAll(
+      (rows, step) => rows.filter((r) => r.querySelector('td')?.textContent === String(step)).map((r) => [2, 3].map((i) => Number(r.querySelectorAll('td')[i]?.textContent))),
       injected + 1,
     );
-    expect(lossZ.length).toBeGreaterThan(0);
-    expect(lossZ[0]).toBeGreaterThan(6);
+    expect(zScores.length).toBeGreaterThan(0);
+    expect(Math.max(...zScores[0])).toBeGreaterThan(6);
 
     // The injection opens to its per-character loss.
     await page.getByTestId('spike-log').getByRole('button', { name: /injected MMMM/ }).click();
