@@ -1,9 +1,34 @@
 /**
  * Browser-test harness: the lab and Chromium (cli/chromium.ts), and reading the lab's state from a page.
  */
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Page } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
+import { startServer } from '../../cli/chromium.ts';
 
 export { CHROMIUM, launch, removeProfile, startPreview, startServer, type Browser } from '../../cli/chromium.ts';
+
+/** docs/screenshots when LM_LAB_SCREENSHOTS is set (the tests then also write screenshots), else null. */
+export const SHOTS = process.env.LM_LAB_SCREENSHOTS ? resolve(import.meta.dirname, '../../docs/screenshots') : null;
+if (SHOTS) mkdirSync(SHOTS, { recursive: true });
+
+/** The lab's dev server for the tests of one file: started before them, stopped after. */
+export function useDevServer(): { readonly url: string } {
+  let server: Awaited<ReturnType<typeof startServer>> | undefined;
+  beforeAll(async () => {
+    server = await startServer();
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+  return {
+    get url() {
+      if (!server) throw new Error('the dev server has not started');
+      return server.url;
+    },
+  };
+}
 
 export interface LabSnapshot {
   status: string;

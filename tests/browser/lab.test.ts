@@ -2,14 +2,9 @@
  * The lab in real Chromium: WebGPU (SwiftShader) with --enable-unsafe-webgpu, wasm without it.
  * Set LM_LAB_SCREENSHOTS=1 to also write docs/screenshots/*.png of each state.
  */
-import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { launch, removeProfile, snapshot, startPreview, startServer, waitForLab } from './harness.ts';
-
-const SHOTS = process.env.LM_LAB_SCREENSHOTS ? resolve(import.meta.dirname, '../../docs/screenshots') : null;
-if (SHOTS) mkdirSync(SHOTS, { recursive: true });
+import { describe, expect, test } from 'vitest';
+import { launch, removeProfile, SHOTS, snapshot, startPreview, useDevServer, waitForLab } from './harness.ts';
 
 async function shot(page: Page, name: string): Promise<void> {
   if (SHOTS) await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
@@ -27,13 +22,7 @@ const longTasks = (page: Page) => page.evaluate(() => (window as unknown as { __
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
-let server: Awaited<ReturnType<typeof startServer>>;
-beforeAll(async () => {
-  server = await startServer();
-});
-afterAll(async () => {
-  await server?.close();
-});
+const server = useDevServer();
 
 describe('with WebGPU', () => {
   test('pretrains micro on webgpu, smoothly, and resumes after a reload', async () => {

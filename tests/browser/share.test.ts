@@ -5,22 +5,11 @@
  * Set LM_LAB_SCREENSHOTS=1 to also write docs/screenshots/import-card.png.
  */
 import { readFileSync } from 'node:fs';
-import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { launch, removeProfile, snapshot, startServer, waitForLab } from './harness.ts';
+import { expect, test } from 'vitest';
+import { launch, removeProfile, SHOTS, snapshot, useDevServer, waitForLab } from './harness.ts';
 
-const SHOTS = process.env.LM_LAB_SCREENSHOTS ? resolve(import.meta.dirname, '../../docs/screenshots') : null;
-if (SHOTS) mkdirSync(SHOTS, { recursive: true });
-
-let server: Awaited<ReturnType<typeof startServer>>;
-beforeAll(async () => {
-  server = await startServer();
-});
-afterAll(async () => {
-  await server?.close();
-});
+const server = useDevServer();
 
 /** Drops a file on the page the way a user's drag from the desktop does: dragenter, dragover, drop. */
 async function dropFile(page: Page, name: string, bytes: Uint8Array): Promise<void> {

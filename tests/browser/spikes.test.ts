@@ -5,22 +5,11 @@
  * the detected spike and its skip as well.
  * Set LM_LAB_SCREENSHOTS=1 to also write docs/screenshots/spikes.png.
  */
-import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { launch, removeProfile, startServer, waitForLab } from './harness.ts';
+import { expect, test } from 'vitest';
+import { launch, removeProfile, SHOTS, useDevServer, waitForLab } from './harness.ts';
 
-const SHOTS = process.env.LM_LAB_SCREENSHOTS ? resolve(import.meta.dirname, '../../docs/screenshots') : null;
-if (SHOTS) mkdirSync(SHOTS, { recursive: true });
-
-let server: Awaited<ReturnType<typeof startServer>>;
-beforeAll(async () => {
-  server = await startServer();
-});
-afterAll(async () => {
-  await server?.close();
-});
+const server = useDevServer();
 
 const annotations = async (page: Page, chart: string) => ((await page.getByTestId(chart).getAttribute('data-annotations')) ?? '').split(' ').filter(Boolean);
 const logEvents = (page: Page) => page.getByTestId('spike-log').locator('tr[data-event]').evaluateAll((rows) => rows.map((r) => `${r.getAttribute('data-event')}@${r.querySelector('td')?.textContent}`));

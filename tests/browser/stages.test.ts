@@ -5,24 +5,14 @@
  * LM_LAB_SCREENSHOTS=1 also writes docs/screenshots/{sft,dpo,side-by-side}.png. LM_LAB_STAGE_PRESET
  * (default micro) and LM_LAB_STAGE_STEPS (pretrain,sft,dpo; default 12,8,6) make a longer run for them.
  */
-import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { launch, removeProfile, startServer, waitForLab } from './harness.ts';
+import { describe, expect, test } from 'vitest';
+import { launch, removeProfile, SHOTS, useDevServer, waitForLab } from './harness.ts';
 
-const SHOTS = process.env.LM_LAB_SCREENSHOTS ? resolve(import.meta.dirname, '../../docs/screenshots') : null;
-if (SHOTS) mkdirSync(SHOTS, { recursive: true });
 const PRESET = process.env.LM_LAB_STAGE_PRESET ?? 'micro';
 const [PRETRAIN, SFT, DPO] = (process.env.LM_LAB_STAGE_STEPS ?? '12,8,6').split(',').map(Number);
 
-let server: Awaited<ReturnType<typeof startServer>>;
-beforeAll(async () => {
-  server = await startServer();
-});
-afterAll(async () => {
-  await server?.close();
-});
+const server = useDevServer();
 
 const points = async (page: Page, id: string) => Number(await page.getByTestId(id).getAttribute('data-points'));
 const stageOf = (page: Page) => page.getByTestId('stage-controls').getAttribute('data-stage');
