@@ -3,12 +3,12 @@
  * prints the median step time (over ≥ 20 steps after 3 warm-up steps), tokens/s, achieved GFLOP/s
  * and the number of kernels one training step dispatches. With --browser it also serves bench.html
  * and measures the same in headless Chromium on webgpu (its software adapter here) and wasm.
- * The FLOP formula is in src/core/benchmark.ts.
+ * The FLOP formula is in src/core/backend/benchmark.ts.
  */
 import { existsSync } from 'node:fs';
-import { selectBackend, type BackendName } from '../src/core/backend.ts';
-import { benchmarkPreset, type BenchRow, formatBenchHeader, formatBenchRow } from '../src/core/benchmark.ts';
-import { isPresetName, type PresetName } from '../src/core/config.ts';
+import { selectBackend, type BackendName } from '../src/core/backend/backend.ts';
+import { benchmarkPreset, type BenchRow, formatBenchHeader, formatBenchRow } from '../src/core/backend/benchmark.ts';
+import { isPresetName, type PresetName } from '../src/core/model/config.ts';
 import { loadCorpus } from './corpora.ts';
 
 export interface BenchOptions {

@@ -4,8 +4,8 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Corpus, corpusFromText } from '../src/core/data.ts';
-import { CharTokenizer, type TokenizerJSON } from '../src/core/tokenizer.ts';
+import { type Corpus, corpusFromText } from '../src/core/train/data.ts';
+import { CharTokenizer, type TokenizerJSON } from '../src/core/model/tokenizer.ts';
 
 export const CORPORA_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'corpora');
 export const BUNDLED_CORPORA = ['tales'];

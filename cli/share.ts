@@ -8,9 +8,9 @@
  *          vocabulary is --vocab FILE or the bundled corpora/vocab.json).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { sha256Hex } from '../src/core/checkpoint.ts';
-import { cardLines, exportCheckpoint, fileKind, inspectStateDict, prepareImport, tokenizerFromVocab } from '../src/core/share.ts';
-import type { TokenizerJSON } from '../src/core/tokenizer.ts';
+import { sha256Hex } from '../src/core/io/checkpoint.ts';
+import { cardLines, exportCheckpoint, fileKind, inspectStateDict, prepareImport, tokenizerFromVocab } from '../src/core/io/share.ts';
+import type { TokenizerJSON } from '../src/core/model/tokenizer.ts';
 import { bundledTokenizer } from './corpora.ts';
 
 export interface ShareOptions {

@@ -10,16 +10,16 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { selectBackend, type BackendPreference } from '../src/core/backend.ts';
-import { type Parsed, parseDpoJsonl, parseSftJsonl } from '../src/core/chatdata.ts';
-import { type CheckpointState, decodeCheckpoint, type MetricRow } from '../src/core/checkpoint.ts';
-import type { TrainConfig } from '../src/core/config.ts';
-import type { Corpus } from '../src/core/data.ts';
-import { DEFAULT_BETA, DPO_LOSS_TYPES, type DpoLossType, DpoStage } from '../src/core/dpo.ts';
-import { reportCard } from '../src/core/evaluate.ts';
-import { GPT } from '../src/core/model.ts';
-import { type ChatSplits, SftStage } from '../src/core/sft.ts';
-import { CharTokenizer } from '../src/core/tokenizer.ts';
+import { selectBackend, type BackendPreference } from '../src/core/backend/backend.ts';
+import { type Parsed, parseDpoJsonl, parseSftJsonl } from '../src/core/post/chatdata.ts';
+import { type CheckpointState, decodeCheckpoint, type MetricRow } from '../src/core/io/checkpoint.ts';
+import type { TrainConfig } from '../src/core/model/config.ts';
+import type { Corpus } from '../src/core/train/data.ts';
+import { DEFAULT_BETA, DPO_LOSS_TYPES, type DpoLossType, DpoStage } from '../src/core/post/dpo.ts';
+import { reportCard } from '../src/core/eval/evaluate.ts';
+import { GPT } from '../src/core/model/model.ts';
+import { type ChatSplits, SftStage } from '../src/core/post/sft.ts';
+import { CharTokenizer } from '../src/core/model/tokenizer.ts';
 import { BUNDLED_CORPORA, CORPORA_DIR, loadCorpus, readTextFile } from './corpora.ts';
 
 export type StageCommand = 'sft' | 'dpo' | 'eval';

@@ -23,7 +23,7 @@
  * part to play.
  */
 import { Random } from '../src/core/random.ts';
-import type { DpoExample, SftExample } from '../src/core/chatdata.ts';
+import type { DpoExample, SftExample } from '../src/core/post/chatdata.ts';
 import { generateStory } from './tales.ts';
 import {
   CHARACTERS,

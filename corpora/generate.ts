@@ -11,7 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateDpo, generateSft, toJsonl } from './chat.ts';
 import { generateTales, talesText } from './tales.ts';
-import { CharTokenizer } from '../src/core/tokenizer.ts';
+import { CharTokenizer } from '../src/core/model/tokenizer.ts';
 
 // Each file has its own seed, so the splits are separate random streams.
 const SEEDS = { talesTrain: 1, talesVal: 2, sftTrain: 11, sftVal: 12, dpoTrain: 21, dpoVal: 22 };

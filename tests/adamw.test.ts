@@ -5,8 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AdamW, decays } from '../src/core/adamw.ts';
-import type { Params } from '../src/core/model.ts';
+import { AdamW, decays } from '../src/core/train/adamw.ts';
+import type { Params } from '../src/core/model/model.ts';
 import { useBackend } from './helpers.ts';
 
 const W = 'transformer.h.0.attn.c_attn.weight'; // decayed

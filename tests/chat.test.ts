@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { chatBatch, fitPrompt, fitToBlock, padBatch, renderChat, renderPrompt, renderReply, toExample } from '../src/core/chat.ts';
-import type { ChatMessage } from '../src/core/chatdata.ts';
+import { chatBatch, fitPrompt, fitToBlock, padBatch, renderChat, renderPrompt, renderReply, toExample } from '../src/core/post/chat.ts';
+import type { ChatMessage } from '../src/core/post/chatdata.ts';
 import { Random } from '../src/core/random.ts';
 import { bundledTokenizer } from './helpers.ts';
 

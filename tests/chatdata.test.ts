@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseDpoJsonl, parseSftJsonl } from '../src/core/chatdata.ts';
+import { parseDpoJsonl, parseSftJsonl } from '../src/core/post/chatdata.ts';
 
 const user = (content: string) => ({ role: 'user', content });
 const assistant = (content: string) => ({ role: 'assistant', content });

@@ -8,12 +8,12 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type CheckpointState, CheckpointError, decodeCheckpoint, encodeCheckpoint, inspectCheckpoint } from '../src/core/checkpoint.ts';
-import { defaultTrainConfig, type GPTConfig } from '../src/core/config.ts';
-import { initialValues } from '../src/core/model.ts';
-import { decodeSafetensors, encodeSafetensors, type TensorEntry } from '../src/core/safetensors.ts';
-import { prepareImport } from '../src/core/share.ts';
-import { CharTokenizer } from '../src/core/tokenizer.ts';
+import { type CheckpointState, CheckpointError, decodeCheckpoint, encodeCheckpoint, inspectCheckpoint } from '../src/core/io/checkpoint.ts';
+import { defaultTrainConfig, type GPTConfig } from '../src/core/model/config.ts';
+import { initialValues } from '../src/core/model/model.ts';
+import { decodeSafetensors, encodeSafetensors, type TensorEntry } from '../src/core/io/safetensors.ts';
+import { prepareImport } from '../src/core/io/share.ts';
+import { CharTokenizer } from '../src/core/model/tokenizer.ts';
 import { randomArray } from './helpers.ts';
 
 const tokenizer = CharTokenizer.fromText('abcd');

@@ -10,11 +10,11 @@ import {
   decodeCheckpoint,
   encodeCheckpoint,
   inspectCheckpoint,
-} from '../src/core/checkpoint.ts';
-import { defaultTrainConfig, modelConfig, type GPTConfig } from '../src/core/config.ts';
-import { initialValues, parameterShapes } from '../src/core/model.ts';
-import { decodeSafetensors, encodeSafetensors, fromFloat32, type TensorEntry, toFloat32 } from '../src/core/safetensors.ts';
-import { LabSession } from '../src/core/session.ts';
+} from '../src/core/io/checkpoint.ts';
+import { defaultTrainConfig, modelConfig, type GPTConfig } from '../src/core/model/config.ts';
+import { initialValues, parameterShapes } from '../src/core/model/model.ts';
+import { decodeSafetensors, encodeSafetensors, fromFloat32, type TensorEntry, toFloat32 } from '../src/core/io/safetensors.ts';
+import { LabSession } from '../src/core/train/session.ts';
 import { bundledTokenizer, randomArray, tinyCorpus, useBackend } from './helpers.ts';
 
 const tokenizer = bundledTokenizer();

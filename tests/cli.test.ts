@@ -8,10 +8,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { decodeCheckpoint, encodeCheckpoint } from '../src/core/checkpoint.ts';
-import { defaultTrainConfig, modelConfig } from '../src/core/config.ts';
-import { initialValues } from '../src/core/model.ts';
-import { decodeSafetensors, encodeSafetensors } from '../src/core/safetensors.ts';
+import { decodeCheckpoint, encodeCheckpoint } from '../src/core/io/checkpoint.ts';
+import { defaultTrainConfig, modelConfig } from '../src/core/model/config.ts';
+import { initialValues } from '../src/core/model/model.ts';
+import { decodeSafetensors, encodeSafetensors } from '../src/core/io/safetensors.ts';
 import { bundledTokenizer, ROOT } from './helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'lmlab-cli-'));

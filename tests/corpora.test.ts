@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Random } from '../src/core/random.ts';
-import { parseDpoJsonl, parseSftJsonl, type DpoExample, type SftExample } from '../src/core/chatdata.ts';
+import { parseDpoJsonl, parseSftJsonl, type DpoExample, type SftExample } from '../src/core/post/chatdata.ts';
 import { CHARACTERS, COLOURS, FOODS, JOBS, PLACES, TREASURES, type Character } from '../corpora/world.ts';
 import { generateStory, generateTales } from '../corpora/tales.ts';
 import { generateDpo, generateSft, questionPools } from '../corpora/chat.ts';

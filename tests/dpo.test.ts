@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { DpoExample } from '../src/core/chatdata.ts';
-import { decodeCheckpoint } from '../src/core/checkpoint.ts';
-import { dpoLoss, type DpoLossType, DpoStage, encodePair, pairBatch, preferenceStats, scorePairs, sequenceLogProbs } from '../src/core/dpo.ts';
-import { GPT } from '../src/core/model.ts';
-import { LabSession } from '../src/core/session.ts';
-import { SftStage } from '../src/core/sft.ts';
+import type { DpoExample } from '../src/core/post/chatdata.ts';
+import { decodeCheckpoint } from '../src/core/io/checkpoint.ts';
+import { dpoLoss, type DpoLossType, DpoStage, encodePair, pairBatch, preferenceStats, scorePairs, sequenceLogProbs } from '../src/core/post/dpo.ts';
+import { GPT } from '../src/core/model/model.ts';
+import { LabSession } from '../src/core/train/session.ts';
+import { SftStage } from '../src/core/post/sft.ts';
 import { tinyCorpus, useBackend } from './helpers.ts';
 
 const LN2 = Math.log(2);

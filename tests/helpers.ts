@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import type { Corpus } from '../src/core/data.ts';
-import { CharTokenizer, type TokenizerJSON } from '../src/core/tokenizer.ts';
+import type { Corpus } from '../src/core/train/data.ts';
+import { CharTokenizer, type TokenizerJSON } from '../src/core/model/tokenizer.ts';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 

@@ -9,12 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { LabSession } from '../src/core/session.ts';
-import { batchLoss } from '../src/core/trainer.ts';
-import { CharTokenizer } from '../src/core/tokenizer.ts';
-import { corpusFromText } from '../src/core/data.ts';
-import { GPT } from '../src/core/model.ts';
-import { prepareImport } from '../src/core/share.ts';
+import { LabSession } from '../src/core/train/session.ts';
+import { batchLoss } from '../src/core/train/trainer.ts';
+import { CharTokenizer } from '../src/core/model/tokenizer.ts';
+import { corpusFromText } from '../src/core/train/data.ts';
+import { GPT } from '../src/core/model/model.ts';
+import { prepareImport } from '../src/core/io/share.ts';
 import { bundledTokenizer, ROOT } from './helpers.ts';
 
 const PYTHON = '/usr/bin/python3';

@@ -6,11 +6,11 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type GPTConfig, modelConfig } from '../src/core/config.ts';
-import { sampleBatch } from '../src/core/data.ts';
-import { GPT, initialValues, parameterName } from '../src/core/model.ts';
+import { type GPTConfig, modelConfig } from '../src/core/model/config.ts';
+import { sampleBatch } from '../src/core/train/data.ts';
+import { GPT, initialValues, parameterName } from '../src/core/model/model.ts';
 import { Random } from '../src/core/random.ts';
-import { batchLoss, type TrainBatch } from '../src/core/trainer.ts';
+import { batchLoss, type TrainBatch } from '../src/core/train/trainer.ts';
 import { attentionRef, centralDifference, crossEntropyRef, geluRef, layerNormRef, linearRef, randomArray, relativeError, tinyCorpus, useBackend } from './helpers.ts';
 
 type Weights = Map<string, ArrayLike<number>>;

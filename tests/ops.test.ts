@@ -1,5 +1,5 @@
 /**
- * Each op of src/core/ops.ts against its formula: the forward pass against a float64 JavaScript
+ * Each op of src/core/model/ops.ts against its formula: the forward pass against a float64 JavaScript
  * evaluation, the hand-written gradient against central differences of that float64 evaluation.
  * The scalar differentiated is Σ r ⊙ op(inputs) with a fixed random r, so every output entry and
  * every input entry take part. Run on the cpu and the wasm backend (wasm takes other kernels, e.g.
@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { causalAttention, embedding, gelu, groupedMatMul, layerNorm, linear, linearNoBias, maskedCrossEntropy } from '../src/core/ops.ts';
+import { causalAttention, embedding, gelu, groupedMatMul, layerNorm, linear, linearNoBias, maskedCrossEntropy } from '../src/core/model/ops.ts';
 import {
   attentionRef,
   crossEntropyRef,

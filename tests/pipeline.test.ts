@@ -7,11 +7,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseDpoJsonl, parseSftJsonl } from '../src/core/chatdata.ts';
-import { DpoStage, preferenceStats, scorePairs } from '../src/core/dpo.ts';
-import { type ReportCard, reportCard } from '../src/core/evaluate.ts';
-import { LabSession } from '../src/core/session.ts';
-import { SftStage } from '../src/core/sft.ts';
+import { parseDpoJsonl, parseSftJsonl } from '../src/core/post/chatdata.ts';
+import { DpoStage, preferenceStats, scorePairs } from '../src/core/post/dpo.ts';
+import { type ReportCard, reportCard } from '../src/core/eval/evaluate.ts';
+import { LabSession } from '../src/core/train/session.ts';
+import { SftStage } from '../src/core/post/sft.ts';
 import { bundledTokenizer, ROOT, useBackend } from './helpers.ts';
 
 // Settings that reach the targets on the tiny preset in a few minutes on two CPU cores.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { filterRepetitiveDocuments, longestRepeatRun } from '../src/core/repetition';
+import { filterRepetitiveDocuments, longestRepeatRun } from '../src/core/spikes/repetition';
 
 const codes = (s: string) => Array.from(s, (c) => c.codePointAt(0)!);
 

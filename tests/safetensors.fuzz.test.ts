@@ -6,7 +6,7 @@ import {
   encodeSafetensors,
   type DType,
   type TensorEntry,
-} from '../src/core/safetensors';
+} from '../src/core/io/safetensors';
 
 // Property tests: valid files round-trip, and any mutation of a valid file is either refused with
 // a SafetensorsError or still describes a file that re-encodes to the same thing.

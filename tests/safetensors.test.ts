@@ -7,7 +7,7 @@ import {
   readHeader,
   toFloat32,
   type TensorEntry,
-} from '../src/core/safetensors';
+} from '../src/core/io/safetensors';
 
 // A file built by hand: the 8-byte little-endian length (the header's byte length unless given),
 // the header text as UTF-8 (or raw bytes), then the data buffer.

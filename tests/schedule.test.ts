@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { learningRate, type ScheduleConfig } from '../src/core/schedule';
+import { learningRate, type ScheduleConfig } from '../src/core/train/schedule';
 
 // maxLr 1e-3, minLr 1e-4, warmup 10, total 110: the cosine runs over the 100 steps 10..110
 const cosine: ScheduleConfig = { kind: 'cosine', maxLr: 1e-3, minLr: 1e-4, warmupSteps: 10, totalSteps: 110 };

@@ -1,13 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { padBatch, renderChat, toExample } from '../src/core/chat.ts';
-import type { SftExample } from '../src/core/chatdata.ts';
-import { sha256Hex } from '../src/core/checkpoint.ts';
-import { defaultTrainConfig } from '../src/core/config.ts';
-import { answerAccuracy, greedyReplies } from '../src/core/evaluate.ts';
-import { generate } from '../src/core/sample.ts';
-import { inheritTrainConfig, LabSession } from '../src/core/session.ts';
-import { sftLossAndAccuracy, SftStage } from '../src/core/sft.ts';
+import { padBatch, renderChat, toExample } from '../src/core/post/chat.ts';
+import type { SftExample } from '../src/core/post/chatdata.ts';
+import { sha256Hex } from '../src/core/io/checkpoint.ts';
+import { defaultTrainConfig } from '../src/core/model/config.ts';
+import { answerAccuracy, greedyReplies } from '../src/core/eval/evaluate.ts';
+import { generate } from '../src/core/model/sample.ts';
+import { inheritTrainConfig, LabSession } from '../src/core/train/session.ts';
+import { sftLossAndAccuracy, SftStage } from '../src/core/post/sft.ts';
 import { crossEntropyRef, tinyCorpus, useBackend } from './helpers.ts';
 
 const chat = (q: string, a: string): SftExample => ({ messages: [{ role: 'user', content: q }, { role: 'assistant', content: a }] });

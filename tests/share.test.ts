@@ -10,11 +10,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CheckpointError, decodeCheckpoint, encodeCheckpoint, inspectCheckpoint } from '../src/core/checkpoint.ts';
-import { defaultTrainConfig, type GPTConfig } from '../src/core/config.ts';
-import { initialValues, parameterShapes } from '../src/core/model.ts';
-import { LabSession } from '../src/core/session.ts';
-import { cardLines, childLineage, exportCheckpoint, fileKind, inspectStateDict, prepareImport, tokenizerFromVocab } from '../src/core/share.ts';
+import { CheckpointError, decodeCheckpoint, encodeCheckpoint, inspectCheckpoint } from '../src/core/io/checkpoint.ts';
+import { defaultTrainConfig, type GPTConfig } from '../src/core/model/config.ts';
+import { initialValues, parameterShapes } from '../src/core/model/model.ts';
+import { LabSession } from '../src/core/train/session.ts';
+import { cardLines, childLineage, exportCheckpoint, fileKind, inspectStateDict, prepareImport, tokenizerFromVocab } from '../src/core/io/share.ts';
 import { bundledTokenizer, ROOT, tinyCorpus, useBackend } from './helpers.ts';
 
 const tokenizer = bundledTokenizer();

@@ -9,10 +9,10 @@
  * row at the schedule's ~2.4e-3 learning rate cost +0.1 to +0.4 for the next 30 steps.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CheckpointState, decodeCheckpoint, encodeCheckpoint } from '../src/core/checkpoint.ts';
-import { parseInjection } from '../src/core/inject.ts';
-import { LabSession } from '../src/core/session.ts';
-import { type RecoveryPolicy, SpikeLab } from '../src/core/spikelab.ts';
+import { type CheckpointState, decodeCheckpoint, encodeCheckpoint } from '../src/core/io/checkpoint.ts';
+import { parseInjection } from '../src/core/spikes/inject.ts';
+import { LabSession } from '../src/core/train/session.ts';
+import { type RecoveryPolicy, SpikeLab } from '../src/core/spikes/spikelab.ts';
 import { loadCorpus } from '../cli/corpora.ts';
 import { useBackend } from './helpers.ts';
 

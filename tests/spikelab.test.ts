@@ -8,14 +8,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { LabEvent } from '../src/core/checkpoint.ts';
-import { sampleBatch } from '../src/core/data.ts';
-import { filterBatch, formatInjection, injectedBatch, parseInjection, rowText } from '../src/core/inject.ts';
+import type { LabEvent } from '../src/core/io/checkpoint.ts';
+import { sampleBatch } from '../src/core/train/data.ts';
+import { filterBatch, formatInjection, injectedBatch, parseInjection, rowText } from '../src/core/spikes/inject.ts';
 import { Random } from '../src/core/random.ts';
-import { LabSession } from '../src/core/session.ts';
-import { DEFAULT_RECOVERY, MemorySnapshots, type RecoveryConfig, SpikeLab } from '../src/core/spikelab.ts';
-import { createSpikeHistory, DEFAULT_SPIKE_CONFIG, detectSpike, observe, type SpikeConfig, type SpikeResult } from '../src/core/spikes.ts';
-import { batchLoss, toTimeMajor } from '../src/core/trainer.ts';
+import { LabSession } from '../src/core/train/session.ts';
+import { DEFAULT_RECOVERY, MemorySnapshots, type RecoveryConfig, SpikeLab } from '../src/core/spikes/spikelab.ts';
+import { createSpikeHistory, DEFAULT_SPIKE_CONFIG, detectSpike, observe, type SpikeConfig, type SpikeResult } from '../src/core/spikes/spikes.ts';
+import { batchLoss, toTimeMajor } from '../src/core/train/trainer.ts';
 import { ROOT, tinyCorpus, useBackend } from './helpers.ts';
 
 interface Trace {

@@ -9,7 +9,7 @@ import {
   restoreSpikeHistory,
   serializeSpikeHistory,
   type SpikeHistory,
-} from '../src/core/spikes';
+} from '../src/core/spikes/spikes';
 
 const config = DEFAULT_SPIKE_CONFIG; // window 128, warm-up 64, threshold 6
 

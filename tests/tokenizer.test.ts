@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CharTokenizer, SPECIAL_TOKENS } from '../src/core/tokenizer.ts';
+import { CharTokenizer, SPECIAL_TOKENS } from '../src/core/model/tokenizer.ts';
 import { bundledTokenizer, ROOT } from './helpers.ts';
 
 const tokenizer = bundledTokenizer();

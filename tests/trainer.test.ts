@@ -4,13 +4,13 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { TrainConfig } from '../src/core/config.ts';
-import { modelConfig } from '../src/core/config.ts';
-import { sampleBatch } from '../src/core/data.ts';
-import { GPT } from '../src/core/model.ts';
+import type { TrainConfig } from '../src/core/model/config.ts';
+import { modelConfig } from '../src/core/model/config.ts';
+import { sampleBatch } from '../src/core/train/data.ts';
+import { GPT } from '../src/core/model/model.ts';
 import { Random } from '../src/core/random.ts';
-import { LabSession } from '../src/core/session.ts';
-import { batchLoss, toTimeMajor } from '../src/core/trainer.ts';
+import { LabSession } from '../src/core/train/session.ts';
+import { batchLoss, toTimeMajor } from '../src/core/train/trainer.ts';
 import { tinyCorpus, useBackend } from './helpers.ts';
 
 const { corpus, tokenizer } = tinyCorpus();

@@ -3,8 +3,8 @@
  * table, and leaves the rows on `window.__bench` for `npm run bench -- --browser` to collect.
  */
 import { wrap } from 'comlink';
-import type { BackendName } from '../core/backend.ts';
-import { type BenchRow, formatBenchHeader, formatBenchRow } from '../core/benchmark.ts';
+import type { BackendName } from '../core/backend/backend.ts';
+import { type BenchRow, formatBenchHeader, formatBenchRow } from '../core/backend/benchmark.ts';
 
 type BenchApi = { run(backend: BackendName, presets: string[], steps: number): Promise<BenchRow[]> };
 const state: { done: boolean; rows: BenchRow[]; errors: string[] } = { done: false, rows: [], errors: [] };

@@ -1,8 +1,8 @@
 /** Worker side of the browser benchmark: the same measurement as `npm run bench`, on the page's backends. */
-import { selectBackend, type BackendName } from '../core/backend.ts';
-import { benchmarkPreset, type BenchRow } from '../core/benchmark.ts';
-import { isPresetName } from '../core/config.ts';
-import { CharTokenizer, type TokenizerJSON } from '../core/tokenizer.ts';
+import { selectBackend, type BackendName } from '../core/backend/backend.ts';
+import { benchmarkPreset, type BenchRow } from '../core/backend/benchmark.ts';
+import { isPresetName } from '../core/model/config.ts';
+import { CharTokenizer, type TokenizerJSON } from '../core/model/tokenizer.ts';
 import { browserEnv } from '../lab/browser-env.ts';
 import bundledVocabulary from '../../corpora/vocab.json';
 

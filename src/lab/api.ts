@@ -3,10 +3,10 @@
  * comlink (`workers/lab.worker.ts` exposes it) and that Node tests call directly. Arguments and
  * results are plain data; the page's one callback (`subscribe`) receives batched metric rows.
  */
-import { selectBackend } from '../core/backend.ts';
+import { selectBackend } from '../core/backend/backend.ts';
 import { LabRunner, type LabEnv } from './runner.ts';
 import { ChatData, type CompareOptions, type DpoSettings, type SftSettings, StageLab, type StageEnv, stageFactory } from './stages.ts';
-import type { Injection } from '../core/inject.ts';
+import type { Injection } from '../core/spikes/inject.ts';
 import type { BackendInfo, BackendPreference, LabUpdate, OwnText, RecoveryPolicy, RunSettings, SampleOptions } from './types.ts';
 
 export type { LabEnv } from './runner.ts';

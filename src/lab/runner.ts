@@ -7,16 +7,16 @@
  * when paused, stopped or out of steps. Everything that touches tensors goes through one lock,
  * so a sample or a save never interleaves with a step.
  */
-import { type CheckpointState, CheckpointError, type MetricRow as StoredRow } from '../core/checkpoint.ts';
-import { PRESETS, type GPTConfig, type PresetName } from '../core/config.ts';
-import { corpusFromText, type Corpus } from '../core/data.ts';
+import { type CheckpointState, CheckpointError, type MetricRow as StoredRow } from '../core/io/checkpoint.ts';
+import { PRESETS, type GPTConfig, type PresetName } from '../core/model/config.ts';
+import { corpusFromText, type Corpus } from '../core/train/data.ts';
 import bundledVocabulary from '../../corpora/vocab.json';
-import type { Injection } from '../core/inject.ts';
-import { readHeader } from '../core/safetensors.ts';
-import { corpusFor, LabSession } from '../core/session.ts';
-import { cardLines, exportCheckpoint, fileKind, inspectStateDict, prepareImport, type PreparedImport } from '../core/share.ts';
-import { isRecoveryPolicy, type RecoveryPolicy, SpikeLab } from '../core/spikelab.ts';
-import { CharTokenizer, type TokenizerJSON } from '../core/tokenizer.ts';
+import type { Injection } from '../core/spikes/inject.ts';
+import { readHeader } from '../core/io/safetensors.ts';
+import { corpusFor, LabSession } from '../core/train/session.ts';
+import { cardLines, exportCheckpoint, fileKind, inspectStateDict, prepareImport, type PreparedImport } from '../core/io/share.ts';
+import { isRecoveryPolicy, type RecoveryPolicy, SpikeLab } from '../core/spikes/spikelab.ts';
+import { CharTokenizer, type TokenizerJSON } from '../core/model/tokenizer.ts';
 import * as store from '../storage/index.ts';
 import { injectionsOf, recoveryOf, spikeLabInfo, StoredSnapshots, withInjection } from './spikes.ts';
 import type {

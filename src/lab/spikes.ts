@@ -3,9 +3,9 @@
  * scheduled injections, detector warm-up), and where rollback finds its checkpoints, which here
  * are the run's own checkpoints in IndexedDB rather than copies in memory.
  */
-import { decodeCheckpoint, encodeCheckpoint, type CheckpointState } from '../core/checkpoint.ts';
-import { formatInjection, type Injection, parseInjection } from '../core/inject.ts';
-import { DEFAULT_RECOVERY, type RecoveryConfig, type SnapshotStore, type SpikeLab } from '../core/spikelab.ts';
+import { decodeCheckpoint, encodeCheckpoint, type CheckpointState } from '../core/io/checkpoint.ts';
+import { formatInjection, type Injection, parseInjection } from '../core/spikes/inject.ts';
+import { DEFAULT_RECOVERY, type RecoveryConfig, type SnapshotStore, type SpikeLab } from '../core/spikes/spikelab.ts';
 import * as store from '../storage/index.ts';
 import type { RunSettings, SpikeLabInfo } from './types.ts';
 

@@ -8,15 +8,15 @@
  * Stages meet only through checkpoints: the chain base → SFT → DPO is read back from storage by
  * following each run's `stageSettings.parentCheckpointId` (parent checkpoints are pinned).
  */
-import { renderChat, renderPrompt } from '../core/chat.ts';
-import { type DpoExample, type LineError, type Parsed, parseDpoJsonl, parseSftJsonl, type SftExample } from '../core/chatdata.ts';
-import { decodeCheckpoint, inspectCheckpoint, type MetricRow, type Stage } from '../core/checkpoint.ts';
-import { DEFAULT_BETA, type DpoLossType, DpoStage } from '../core/dpo.ts';
-import { greedyReplies, type ReportCard, reportCard } from '../core/evaluate.ts';
-import { GPT } from '../core/model.ts';
-import { generate } from '../core/sample.ts';
-import { type ChatSplits, SftStage } from '../core/sft.ts';
-import { CharTokenizer, type TokenizerJSON } from '../core/tokenizer.ts';
+import { renderChat, renderPrompt } from '../core/post/chat.ts';
+import { type DpoExample, type LineError, type Parsed, parseDpoJsonl, parseSftJsonl, type SftExample } from '../core/post/chatdata.ts';
+import { decodeCheckpoint, inspectCheckpoint, type MetricRow, type Stage } from '../core/io/checkpoint.ts';
+import { DEFAULT_BETA, type DpoLossType, DpoStage } from '../core/post/dpo.ts';
+import { greedyReplies, type ReportCard, reportCard } from '../core/eval/evaluate.ts';
+import { GPT } from '../core/model/model.ts';
+import { generate } from '../core/model/sample.ts';
+import { type ChatSplits, SftStage } from '../core/post/sft.ts';
+import { CharTokenizer, type TokenizerJSON } from '../core/model/tokenizer.ts';
 import bundledVocabulary from '../../corpora/vocab.json';
 import * as store from '../storage/index.ts';
 import type { LabRunner, StageFactory, StageParent, Stepper } from './runner.ts';

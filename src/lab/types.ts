@@ -4,9 +4,9 @@
  * The page imports this file (and only types from api.ts), never tfjs: every tensor lives in the
  * worker. Metrics travel as plain rows, batched per log interval.
  */
-import type { LabEvent } from '../core/checkpoint.ts';
-import type { PresetName } from '../core/config.ts';
-import type { RecoveryPolicy } from '../core/spikelab.ts';
+import type { LabEvent } from '../core/io/checkpoint.ts';
+import type { PresetName } from '../core/model/config.ts';
+import type { RecoveryPolicy } from '../core/spikes/spikelab.ts';
 
 export type { LabEvent, RecoveryPolicy };
 

@@ -3,11 +3,11 @@
  * through `#corpus=tales&preset=micro&steps=200&lr=0.003&batch=4&seed=1`, so a link reproduces a
  * run. Values that do not parse, or are out of range, fall back to the defaults.
  */
-import { isPresetName, PRESETS, type PresetName } from '../core/config.ts';
-import { parseInjection } from '../core/inject.ts';
+import { isPresetName, PRESETS, type PresetName } from '../core/model/config.ts';
+import { parseInjection } from '../core/spikes/inject.ts';
 import type { CorpusChoice, RecoveryPolicy, RunSettings } from '../lab/types.ts';
 
-/** The recovery policies, as core/spikelab.ts defines them (listed here: the page never loads tfjs). */
+/** The recovery policies, as core/spikes/spikelab.ts defines them (listed here: the page never loads tfjs). */
 export const POLICIES: readonly RecoveryPolicy[] = ['none', 'skip', 'rollback', 'lower-lr', 'filter'];
 const isRecoveryPolicy = (name: string): name is RecoveryPolicy => (POLICIES as readonly string[]).includes(name);
 

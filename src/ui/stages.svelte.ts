@@ -3,7 +3,7 @@
  * here, line by line, before anything is sent), the earlier stages' metric rows, report cards,
  * side-by-side replies and the loss-mask example. The worker does every computation (stages.ts).
  */
-import { parseDpoJsonl, parseSftJsonl } from '../core/chatdata.ts';
+import { parseDpoJsonl, parseSftJsonl } from '../core/post/chatdata.ts';
 import type { CompareOptions, DpoLossType, LineError, MaskedChat, StageHistory, StageReply, StageReport } from '../lab/stages.ts';
 import type { MetricRow } from '../lab/types.ts';
 import type { Lab } from './lab.svelte.ts';

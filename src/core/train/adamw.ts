@@ -13,7 +13,7 @@
  * moments by parameter name (`moments()`, `load()`).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Params } from './model.ts';
+import type { Params } from '../model/model.ts';
 
 export interface AdamWSettings {
   beta1: number;

@@ -8,10 +8,10 @@
  * checks that the contents are a model we can build (every parameter present with the right
  * shape for the declared config, finite values, metadata of a schema we can read or upgrade).
  */
-import { type GPTConfig, type TrainConfig, validateModelConfig } from './config.ts';
-import { parameterShapes } from './model.ts';
+import { type GPTConfig, type TrainConfig, validateModelConfig } from '../model/config.ts';
+import { parameterShapes } from '../model/model.ts';
 import { decodeSafetensors, encodeSafetensors, fromFloat32, readHeader, SafetensorsError, type TensorEntry, toFloat32 } from './safetensors.ts';
-import { CharTokenizer, type TokenizerJSON } from './tokenizer.ts';
+import { CharTokenizer, type TokenizerJSON } from '../model/tokenizer.ts';
 
 /** Version of the metadata layout. Bump it and add a case to `upgradeMetadata` when it changes. */
 export const CHECKPOINT_SCHEMA = 1;

@@ -20,12 +20,12 @@
  * filter → train with the detector deciding → log → recover.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { CheckpointState, LabEvent } from './checkpoint.ts';
+import type { CheckpointState, LabEvent } from '../io/checkpoint.ts';
 import { filterBatch, type Injection, injectedBatch, rowText } from './inject.ts';
-import { Random } from './random.ts';
+import { Random } from '../random.ts';
 import { DEFAULT_REPETITION_FILTER, type RepetitionFilterOptions } from './repetition.ts';
-import { tokenLogProbs } from './sample.ts';
-import type { LabSession, SessionStep } from './session.ts';
+import { tokenLogProbs } from '../model/sample.ts';
+import type { LabSession, SessionStep } from '../train/session.ts';
 import {
   createSpikeHistory,
   DEFAULT_SPIKE_CONFIG,
@@ -37,7 +37,7 @@ import {
   type SpikeHistory,
   type SpikeResult,
 } from './spikes.ts';
-import type { StepDecision } from './trainer.ts';
+import type { StepDecision } from '../train/trainer.ts';
 
 export type RecoveryPolicy = 'none' | 'skip' | 'rollback' | 'lower-lr' | 'filter';
 export const RECOVERY_POLICIES: readonly RecoveryPolicy[] = ['none', 'skip', 'rollback', 'lower-lr', 'filter'];

@@ -21,10 +21,10 @@ import {
   type LineageEntry,
   sha256Hex,
 } from './checkpoint.ts';
-import { countParameters, defaultTrainConfig, type GPTConfig, validateModelConfig } from './config.ts';
-import { parameterShapes } from './model.ts';
+import { countParameters, defaultTrainConfig, type GPTConfig, validateModelConfig } from '../model/config.ts';
+import { parameterShapes } from '../model/model.ts';
 import { decodeSafetensors, readHeader, SafetensorsError, type TensorEntry, toFloat32 } from './safetensors.ts';
-import { CharTokenizer, type TokenizerJSON } from './tokenizer.ts';
+import { CharTokenizer, type TokenizerJSON } from '../model/tokenizer.ts';
 
 /** A checkpoint ready to send on: the same state, optionally without the AdamW moments. */
 export function exportCheckpoint(bytes: Uint8Array, opts: { includeOptimizer?: boolean } = {}): Uint8Array {

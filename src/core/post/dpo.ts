@@ -17,15 +17,15 @@
 import * as tf from '@tensorflow/tfjs';
 import { padBatch, renderPrompt, renderReply } from './chat.ts';
 import type { DpoExample } from './chatdata.ts';
-import { type CheckpointState, type MetricRow, sha256Hex } from './checkpoint.ts';
-import type { TrainConfig } from './config.ts';
-import type { Corpus } from './data.ts';
-import type { GPT } from './model.ts';
-import { targetLogProbs } from './ops.ts';
-import { LabSession } from './session.ts';
+import { type CheckpointState, type MetricRow, sha256Hex } from '../io/checkpoint.ts';
+import type { TrainConfig } from '../model/config.ts';
+import type { Corpus } from '../train/data.ts';
+import type { GPT } from '../model/model.ts';
+import { targetLogProbs } from '../model/ops.ts';
+import { LabSession } from '../train/session.ts';
 import type { ChatSplits } from './sft.ts';
-import type { CharTokenizer } from './tokenizer.ts';
-import { toTimeMajor, type TrainBatch } from './trainer.ts';
+import type { CharTokenizer } from '../model/tokenizer.ts';
+import { toTimeMajor, type TrainBatch } from '../train/trainer.ts';
 
 export type DpoLossType = 'sigmoid' | 'ipo' | 'hinge';
 export const DPO_LOSS_TYPES: readonly DpoLossType[] = ['sigmoid', 'ipo', 'hinge'];

@@ -14,13 +14,13 @@
  * model is given.
  */
 import * as tf from '@tensorflow/tfjs';
-import { fitPrompt } from './chat.ts';
-import type { DpoExample, SftExample } from './chatdata.ts';
-import type { Stage } from './checkpoint.ts';
-import { DEFAULT_BETA, type DpoExtra, encodePair, type PairLogps, pairsSha256, preferenceStats, scorePairs } from './dpo.ts';
-import type { GPT } from './model.ts';
-import type { CharTokenizer } from './tokenizer.ts';
-import { evaluateLoss } from './trainer.ts';
+import { fitPrompt } from '../post/chat.ts';
+import type { DpoExample, SftExample } from '../post/chatdata.ts';
+import type { Stage } from '../io/checkpoint.ts';
+import { DEFAULT_BETA, type DpoExtra, encodePair, type PairLogps, pairsSha256, preferenceStats, scorePairs } from '../post/dpo.ts';
+import type { GPT } from '../model/model.ts';
+import type { CharTokenizer } from '../model/tokenizer.ts';
+import { evaluateLoss } from '../train/trainer.ts';
 
 /** Greedy replies (token ids, without the end token) and whether each ended its turn. */
 export interface Reply {

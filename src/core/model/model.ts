@@ -16,7 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { type GPTConfig, validateModelConfig } from './config.ts';
-import { Random } from './random.ts';
+import { Random } from '../random.ts';
 import { causalAttention, embedding, gelu, layerNorm, linear, linearNoBias } from './ops.ts';
 
 export type Params = Map<string, tf.Variable>;

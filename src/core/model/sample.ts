@@ -12,7 +12,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { GPT } from './model.ts';
 import { targetLogProbs } from './ops.ts';
-import { Random } from './random.ts';
+import { Random } from '../random.ts';
 
 export interface SampleOptions {
   maxTokens: number;

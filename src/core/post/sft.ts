@@ -11,13 +11,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { chatBatch, fitToBlock, padBatch, renderChat, toExample } from './chat.ts';
 import type { SftExample } from './chatdata.ts';
-import type { CheckpointState, MetricRow } from './checkpoint.ts';
-import type { TrainConfig } from './config.ts';
-import type { Corpus } from './data.ts';
-import type { GPT } from './model.ts';
-import { maskedCrossEntropy } from './ops.ts';
-import { LabSession } from './session.ts';
-import { toTimeMajor, type TrainBatch } from './trainer.ts';
+import type { CheckpointState, MetricRow } from '../io/checkpoint.ts';
+import type { TrainConfig } from '../model/config.ts';
+import type { Corpus } from '../train/data.ts';
+import type { GPT } from '../model/model.ts';
+import { maskedCrossEntropy } from '../model/ops.ts';
+import { LabSession } from '../train/session.ts';
+import { toTimeMajor, type TrainBatch } from '../train/trainer.ts';
 
 export interface ChatSplits<T> {
   train: T[];

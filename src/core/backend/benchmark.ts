@@ -6,10 +6,10 @@
  * C width) — the estimate of the PaLM paper's appendix B and nanoGPT's estimate_mfu.
  */
 import * as tf from '@tensorflow/tfjs';
-import { flopsPerToken, type PresetName } from './config.ts';
-import type { Corpus } from './data.ts';
-import { LabSession } from './session.ts';
-import type { CharTokenizer } from './tokenizer.ts';
+import { flopsPerToken, type PresetName } from '../model/config.ts';
+import type { Corpus } from '../train/data.ts';
+import { LabSession } from '../train/session.ts';
+import type { CharTokenizer } from '../model/tokenizer.ts';
 
 export interface BenchRow {
   backend: string;

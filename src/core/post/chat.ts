@@ -17,9 +17,9 @@
  * mask is this mask shifted left by one (see `toExample`).
  */
 import type { ChatMessage } from './chatdata.ts';
-import type { Random } from './random.ts';
-import type { CharTokenizer } from './tokenizer.ts';
-import type { TrainBatch } from './trainer.ts';
+import type { Random } from '../random.ts';
+import type { CharTokenizer } from '../model/tokenizer.ts';
+import type { TrainBatch } from '../train/trainer.ts';
 
 /** A conversation as token ids, with mask[i] = 1 when token i is assistant content or its end of turn. */
 export interface RenderedChat {

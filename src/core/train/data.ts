@@ -5,8 +5,8 @@
  * state is saved in every checkpoint, a resumed run draws exactly the batches an uninterrupted
  * run would have drawn.
  */
-import { Random } from './random.ts';
-import { CharTokenizer } from './tokenizer.ts';
+import { Random } from '../random.ts';
+import { CharTokenizer } from '../model/tokenizer.ts';
 
 export interface Batch {
   x: Int32Array; // [B*T] inputs

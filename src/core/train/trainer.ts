@@ -8,12 +8,12 @@
  * step, small beside the step itself.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { TrainConfig } from './config.ts';
+import type { TrainConfig } from '../model/config.ts';
 import { AdamW } from './adamw.ts';
 import { type Batch, type Corpus, sampleBatch } from './data.ts';
-import { GPT, parameterName } from './model.ts';
-import { maskedCrossEntropy } from './ops.ts';
-import { Random } from './random.ts';
+import { GPT, parameterName } from '../model/model.ts';
+import { maskedCrossEntropy } from '../model/ops.ts';
+import { Random } from '../random.ts';
 import { learningRate, type ScheduleConfig } from './schedule.ts';
 
 /** A batch of token windows with an optional loss mask (1 where a token counts; SFT uses it). */

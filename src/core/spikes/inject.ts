@@ -9,10 +9,10 @@
  * The normal batch is still drawn and thrown away when an injected one replaces it, so the data
  * sampler stays where an uninjected run would be and the two runs can be compared step by step.
  */
-import { type Batch, constantBatch, sampleBatch } from './data.ts';
-import { Random } from './random.ts';
+import { type Batch, constantBatch, sampleBatch } from '../train/data.ts';
+import { Random } from '../random.ts';
 import { DEFAULT_REPETITION_FILTER, filterRepetitiveDocuments, type RemovedDocument, type RepetitionFilterOptions } from './repetition.ts';
-import type { CharTokenizer } from './tokenizer.ts';
+import type { CharTokenizer } from '../model/tokenizer.ts';
 
 export type InjectionKind = 'microwavegang' | 'random-bytes' | 'lr-spike';
 export const INJECTION_KINDS: readonly InjectionKind[] = ['microwavegang', 'random-bytes', 'lr-spike'];

@@ -6,12 +6,12 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { AdamW } from './adamw.ts';
-import { type CheckpointState, decodeCheckpoint, encodeCheckpoint, type LabEvent, type LineageEntry, type MetricRow, sha256Hex, type Stage } from './checkpoint.ts';
-import { countParameters, defaultTrainConfig, type GPTConfig, modelConfig, type PresetName, type TrainConfig } from './config.ts';
+import { type CheckpointState, decodeCheckpoint, encodeCheckpoint, type LabEvent, type LineageEntry, type MetricRow, sha256Hex, type Stage } from '../io/checkpoint.ts';
+import { countParameters, defaultTrainConfig, type GPTConfig, modelConfig, type PresetName, type TrainConfig } from '../model/config.ts';
 import { checkCorpus, type Corpus } from './data.ts';
-import { GPT } from './model.ts';
-import { generate } from './sample.ts';
-import { CharTokenizer } from './tokenizer.ts';
+import { GPT } from '../model/model.ts';
+import { generate } from '../model/sample.ts';
+import { CharTokenizer } from '../model/tokenizer.ts';
 import { type StepDecision, type StepResult, Trainer, type TrainBatch } from './trainer.ts';
 
 export interface SessionInit {
