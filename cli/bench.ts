@@ -3,12 +3,15 @@
  * prints the median step time (over ≥ 20 steps after 3 warm-up steps), tokens/s, achieved GFLOP/s
  * and the number of kernels one training step dispatches. With --browser it also serves bench.html
  * and measures the same in headless Chromium on webgpu (its software adapter here) and wasm.
+ * --profile lists each step's kernels by total time; --vs-pytorch times tests/interop/nanogpt.py's model in
+ * PyTorch (2 threads) on the same shapes right after each Node row and prints the ratio.
  * The FLOP formula is in src/core/backend/benchmark.ts.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { selectBackend, type BackendName } from '../src/core/backend/backend.ts';
-import { benchmarkPreset, type BenchRow, formatBenchHeader, formatBenchRow } from '../src/core/backend/benchmark.ts';
-import { isPresetName, type PresetName } from '../src/core/model/config.ts';
+import { benchmarkPreset, type BenchRow, formatBenchHeader, formatBenchRow, formatProfile } from '../src/core/backend/benchmark.ts';
+import { isPresetName, PRESETS, type PresetName } from '../src/core/model/config.ts';
 import { loadCorpus } from './corpora.ts';
 
 export interface BenchOptions {
@@ -17,6 +20,20 @@ export interface BenchOptions {
   presets?: string;
   backends?: string;
   browser?: boolean;
+  /** List each step's kernels by total time (one profiled step per preset). */
+  profile?: boolean;
+  /** After each Node row, time tests/interop/nanogpt.py's model in PyTorch on the same shapes and print the ratio. */
+  vsPytorch?: boolean;
+}
+
+const PYTHON = '/usr/bin/python3';
+
+/** PyTorch CPU (2 threads) on the row's shapes, from tests/interop/bench.py. */
+function pytorchStep(row: BenchRow, vocab: number, steps: number): { medianStepMs: number; tokensPerSec: number; threads: number } {
+  const p = PRESETS[row.preset].model;
+  const spec = { batch: row.batchSize, block: row.seqLen, layers: p.nLayer, heads: p.nHead, embd: p.nEmbd, vocab, steps };
+  const out = execFileSync(PYTHON, [new URL('../tests/interop/bench.py', import.meta.url).pathname, JSON.stringify(spec)], { encoding: 'utf8' });
+  return JSON.parse(out.trim().split('\n').pop()!);
 }
 
 /** Which presets each backend is measured on by default (the cpu backend is ~1 GFLOP/s). */
@@ -26,10 +43,14 @@ const BROWSER_PLAN: Record<string, PresetName[]> = { webgpu: ['micro'], wasm: ['
 
 function emit(opts: BenchOptions, where: string, row: BenchRow): void {
   console.log(opts.json ? JSON.stringify({ where, ...row }) : formatBenchRow(where, row));
+  if (opts.profile && !opts.json && row.profile) {
+    console.log([...formatProfile(row), ...formatProfile(row, 15, true)].join('\n'));
+  }
 }
 
 export async function runBench(opts: BenchOptions): Promise<void> {
   const steps = Math.max(opts.steps, 20);
+  if (opts.vsPytorch && !existsSync(PYTHON)) throw new Error(`--vs-pytorch needs ${PYTHON} with python3-torch`);
   if (!opts.json) console.log(formatBenchHeader(steps));
   const backends = opts.backends?.split(',') ?? Object.keys(NODE_PLAN);
   for (const backend of backends) {
@@ -40,7 +61,15 @@ export async function runBench(opts: BenchOptions): Promise<void> {
     const { corpus, tokenizer } = loadCorpus({ corpus: 'tales' });
     for (const preset of opts.presets?.split(',') ?? NODE_PLAN[backend]) {
       if (!isPresetName(preset)) throw new Error(`unknown preset "${preset}"`);
-      emit(opts, 'node', await benchmarkPreset(preset, corpus, tokenizer, steps));
+      const row = await benchmarkPreset(preset, corpus, tokenizer, steps, { profile: opts.profile });
+      emit(opts, 'node', row);
+      if (opts.vsPytorch) {
+        const torch = pytorchStep(row, tokenizer.vocabSize, steps);
+        const ratio = row.tokensPerSec / torch.tokensPerSec;
+        console.log(opts.json
+          ? JSON.stringify({ where: 'pytorch', preset, ...torch, ratio })
+          : `pytorch  cpu×${torch.threads}    ${preset.padEnd(8)} ${`${row.batchSize}×${row.seqLen}`.padEnd(9)} ${torch.medianStepMs.toFixed(1).padStart(8)} ${Math.round(torch.tokensPerSec).toLocaleString('en').padStart(10)}   LM Lab ${backend} / PyTorch = ${ratio.toFixed(2)}×`);
+      }
     }
   }
   if (opts.browser) await browserBench(opts, steps);

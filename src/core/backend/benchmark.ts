@@ -22,10 +22,42 @@ export interface BenchRow {
   gflops: number;
   kernelsPerStep: number;
   parameters: number;
+  /** With `profile`: the step's kernels grouped by name, the most time first. */
+  profile?: KernelTotal[];
+  /** The same, grouped by name and input shapes (which matmul, which transpose). */
+  profileByShape?: KernelTotal[];
+}
+
+type ProfiledKernel = { name: string; inputShapes: number[][]; kernelTimeMs: number | { error: string } | Promise<number | { error: string }> };
+
+export interface KernelTotal {
+  name: string;
+  count: number;
+  totalMs: number;
+}
+
+/**
+ * The kernels of one profiled step grouped by name, by total time. Times are the backend's own
+ * (wasm: wall time around each call; WebGPU: timestamp queries where the adapter has them), and
+ * profiling adds a sync per kernel, so the sum is larger than a real step: read it for shares.
+ */
+export function kernelTotals(kernels: ProfiledKernel[], byShape = false): KernelTotal[] {
+  const byName = new Map<string, KernelTotal>();
+  for (const k of kernels) {
+    // Wrappers (customGrad scopes, `…__op`) are timed around the kernels they run: counting them too
+    // would count those kernels twice.
+    if (k.name === 'unnamed scope' || k.name.endsWith('__op')) continue;
+    const key = byShape ? `${k.name} ${k.inputShapes.map((s) => `[${s}]`).join(' ')}` : k.name;
+    const t = byName.get(key) ?? { name: key, count: 0, totalMs: 0 };
+    t.count += 1;
+    t.totalMs += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0; // tf.profile has awaited them
+    byName.set(key, t);
+  }
+  return [...byName.values()].sort((a, b) => b.totalMs - a.totalMs);
 }
 
 /** Trains `preset` for 3 warm-up steps, profiles one, then times `steps` more and reports the median. */
-export async function benchmarkPreset(preset: PresetName, corpus: Corpus, tokenizer: CharTokenizer, steps: number): Promise<BenchRow> {
+export async function benchmarkPreset(preset: PresetName, corpus: Corpus, tokenizer: CharTokenizer, steps: number, opts: { profile?: boolean } = {}): Promise<BenchRow> {
   const session = LabSession.create({ preset, corpus, tokenizer, train: { steps: 1_000_000, evalInterval: 1_000_000 } });
   try {
     const { batchSize } = session.trainer.config;
@@ -58,6 +90,7 @@ export async function benchmarkPreset(preset: PresetName, corpus: Corpus, tokeni
       gflops: (tokens * flopsPerToken(session.model.config, seqLen)) / medianStepMs / 1e6,
       kernelsPerStep: profile.kernels.length,
       parameters: session.summary().parameters,
+      ...(opts.profile ? { profile: kernelTotals(profile.kernels), profileByShape: kernelTotals(profile.kernels, true) } : {}),
     };
   } finally {
     session.dispose();
@@ -70,4 +103,17 @@ export function formatBenchHeader(steps: number): string {
 
 export function formatBenchRow(where: string, row: BenchRow): string {
   return `${where.padEnd(8)} ${row.backend.padEnd(8)} ${row.preset.padEnd(8)} ${`${row.batchSize}×${row.seqLen}`.padEnd(9)} ${row.medianStepMs.toFixed(1).padStart(8)} ${Math.round(row.tokensPerSec).toLocaleString('en').padStart(10)} ${row.gflops.toFixed(2).padStart(9)} ${String(row.kernelsPerStep).padStart(13)}  ${row.parameters.toLocaleString('en')}`;
+}
+
+/** The profile as lines: kernel, calls, total ms, share of the profiled total. */
+export function formatProfile(row: BenchRow, top = 25, byShape = false): string[] {
+  const totals = (byShape ? row.profileByShape : row.profile) ?? [];
+  const all = totals.reduce((a, t) => a + t.totalMs, 0);
+  const lines = [`  profile of one ${row.backend} ${row.preset} step: ${row.kernelsPerStep} kernels and scopes, ${all.toFixed(1)} ms inside kernels`];
+  lines.push(`  ${byShape ? 'kernel and input shapes' : 'kernel'}`.padEnd(26) + ' calls   total ms   share');
+  for (const t of totals.slice(0, top)) {
+    lines.push(`  ${t.name.padEnd(byShape ? 48 : 24)} ${String(t.count).padStart(6)} ${t.totalMs.toFixed(2).padStart(10)} ${((100 * t.totalMs) / (all || 1)).toFixed(1).padStart(6)}%`);
+  }
+  if (totals.length > top) lines.push(`  … ${totals.length - top} more kinds`);
+  return lines;
 }
