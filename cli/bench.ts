@@ -13,6 +13,7 @@ import { selectBackend, type BackendName } from '../src/core/backend/backend.ts'
 import { benchmarkPreset, type BenchRow, formatBenchHeader, formatBenchRow, formatProfile } from '../src/core/backend/benchmark.ts';
 import { isPresetName, PRESETS, type PresetName } from '../src/core/model/config.ts';
 import { loadCorpus } from './corpora.ts';
+import { setFusedKernels } from '../src/core/kernels/array-kernel.ts';
 
 export interface BenchOptions {
   json: boolean;
@@ -24,6 +25,8 @@ export interface BenchOptions {
   profile?: boolean;
   /** After each Node row, time tests/interop/nanogpt.py's model in PyTorch on the same shapes and print the ratio. */
   vsPytorch?: boolean;
+  /** 'fused' (default), 'reference' (tfjs ops only), or both, to compare them within one run. */
+  kernels?: string;
 }
 
 const PYTHON = '/usr/bin/python3';
@@ -61,8 +64,14 @@ export async function runBench(opts: BenchOptions): Promise<void> {
     const { corpus, tokenizer } = loadCorpus({ corpus: 'tales' });
     for (const preset of opts.presets?.split(',') ?? NODE_PLAN[backend]) {
       if (!isPresetName(preset)) throw new Error(`unknown preset "${preset}"`);
-      const row = await benchmarkPreset(preset, corpus, tokenizer, steps, { profile: opts.profile });
-      emit(opts, 'node', row);
+      let row!: BenchRow;
+      for (const variant of opts.kernels?.split(',') ?? ['fused']) {
+        if (variant !== 'fused' && variant !== 'reference') throw new Error(`unknown kernels "${variant}" (fused or reference)`);
+        setFusedKernels(variant === 'fused');
+        row = await benchmarkPreset(preset, corpus, tokenizer, steps, { profile: opts.profile });
+        emit(opts, variant === 'fused' ? 'node' : 'node ref', row);
+      }
+      setFusedKernels(true);
       if (opts.vsPytorch) {
         const torch = pytorchStep(row, tokenizer.vocabSize, steps);
         const ratio = row.tokensPerSec / torch.tokensPerSec;

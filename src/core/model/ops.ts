@@ -8,9 +8,20 @@
  * then multiplies plainly. The hand-written LayerNorm, GELU and cross-entropy gradients also use
  * fewer kernels than the automatic ones, and every kernel costs a dispatch.
  *
- * Every function here is checked against finite differences in tests/ops.test.ts.
+ * Where the active backend has the project's own kernel for an operation (kernels/, on wasm),
+ * the operation runs that one fused kernel forward and one backward; the tfjs ops written here
+ * stay as the reference and as the path every other backend takes. Every function here is
+ * checked against finite differences in tests/ops.test.ts, and each fused kernel against its
+ * reference in tests/kernels.test.ts.
  */
 import * as tf from '@tensorflow/tfjs';
+import { fusedAvailable, runFused } from '../kernels/array-kernel.ts';
+import '../kernels/register.ts';
+import { crossEntropyGradKernel, crossEntropyKernel } from '../kernels/wasm/crossentropy.ts';
+import { embeddingGradKernel, embeddingKernel } from '../kernels/wasm/embedding.ts';
+import { geluGradKernel, geluKernel } from '../kernels/wasm/gelu.ts';
+import { layerNormGradKernel, layerNormKernel } from '../kernels/wasm/layernorm.ts';
+import { transposeKernel } from '../kernels/wasm/transpose.ts';
 
 type Save = tf.GradSaveFunc;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -19,6 +30,15 @@ type ForwardWithGradient = (...args: any[]) => { value: tf.Tensor; gradFunc: (dy
 /** tf.customGrad with the signature of the operation it defines (tfjs does not export its own type). */
 function withGradient<Op>(forward: ForwardWithGradient): Op {
   return tf.customGrad(forward as never) as unknown as Op;
+}
+
+/** tf.transpose, by the project's kernel where the backend has it (kernels/wasm/transpose.ts). No gradient: for use inside the functions here that write their own. */
+export function transpose<T extends tf.Tensor>(x: T, perm?: number[]): T {
+  // 2-D only: for the 3-D transposes of attention tfjs's own kernel is as fast or faster (measured).
+  if (x.rank === 2 && fusedAvailable(transposeKernel.name)) {
+    return runFused(transposeKernel, [x], { perm: perm ?? [...x.shape.keys()].reverse() })[0] as T;
+  }
+  return tf.transpose(x, perm);
 }
 
 /**
@@ -31,10 +51,10 @@ function withGradient<Op>(forward: ForwardWithGradient): Op {
 function linearGradients(dy: tf.Tensor2D, x: tf.Tensor2D): [tf.Tensor2D, tf.Tensor1D] {
   const [N, out] = dy.shape;
   if (out <= x.shape[1]) {
-    const dyT = tf.transpose(dy); // [out, N]
+    const dyT = transpose(dy); // [out, N]
     return [tf.matMul(dyT, x), tf.matMul(dyT, tf.ones([N, 1])).reshape([out]) as tf.Tensor1D];
   }
-  const dW = tf.transpose(tf.matMul(tf.transpose(x), dy)) as tf.Tensor2D; // ([in, N] @ [N, out])ᵀ
+  const dW = transpose(tf.matMul(transpose(x), dy)) as tf.Tensor2D; // ([in, N] @ [N, out])ᵀ
   return [dW, columnSum(dy)];
 }
 
@@ -46,7 +66,7 @@ export function columnSum(x: tf.Tensor2D): tf.Tensor1D {
 /** y = x Wᵀ + b, with W in PyTorch's [out, in] layout. x: [N, in] → [N, out]. */
 export const linear = withGradient<(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D>((x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, save: Save) => {
   save([x, w]);
-  const value = tf.fused.matMul({ a: x, b: tf.transpose(w), bias: b });
+  const value = tf.fused.matMul({ a: x, b: transpose(w), bias: b });
   return {
     value,
     gradFunc: (dy: tf.Tensor2D, [xs, ws]: tf.Tensor[]) => [
@@ -60,7 +80,7 @@ export const linear = withGradient<(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor
 export const linearNoBias = withGradient<(x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D>((x: tf.Tensor2D, w: tf.Tensor2D, save: Save) => {
   save([x, w]);
   return {
-    value: tf.matMul(x, tf.transpose(w)),
+    value: tf.matMul(x, transpose(w)),
     gradFunc: (dy: tf.Tensor2D, [xs, ws]: tf.Tensor[]) => [tf.matMul(dy, ws), linearGradients(dy, xs as tf.Tensor2D)[0]],
   };
 });
@@ -74,12 +94,22 @@ export const linearNoBias = withGradient<(x: tf.Tensor2D, w: tf.Tensor2D) => tf.
  */
 export function embedding(ids: tf.Tensor1D, table: tf.Tensor2D): tf.Tensor2D {
   const V = table.shape[0];
+  if (fusedAvailable(embeddingKernel.name)) {
+    const lookup = withGradient<(t: tf.Tensor2D) => tf.Tensor2D>((t: tf.Tensor2D, save: Save) => {
+      save([ids]);
+      return {
+        value: runFused(embeddingKernel, [ids, t])[0],
+        gradFunc: (dy: tf.Tensor2D, [i]: tf.Tensor[]) => runFused(embeddingGradKernel, [i, dy], { vocabSize: V }),
+      };
+    });
+    return lookup(table);
+  }
   const oneHot = tf.cast(tf.oneHot(ids, V), 'float32') as tf.Tensor2D; // [N, V]
   const lookup = withGradient<(t: tf.Tensor2D) => tf.Tensor2D>((t: tf.Tensor2D, save: Save) => {
     save([oneHot]);
     return {
       value: tf.matMul(oneHot, t),
-      gradFunc: (dy: tf.Tensor2D, [oh]: tf.Tensor[]) => [tf.matMul(tf.transpose(oh), dy)], // [V, N] @ [N, C]
+      gradFunc: (dy: tf.Tensor2D, [oh]: tf.Tensor[]) => [tf.matMul(transpose(oh), dy)], // [V, N] @ [N, C]
     };
   });
   return lookup(table);
@@ -90,7 +120,18 @@ export function embedding(ids: tf.Tensor1D, table: tf.Tensor2D): tf.Tensor2D {
  * Backward, with x̂ the normalised input and g = dy·w:
  *   dx = (g − mean(g) − x̂·mean(g·x̂)) / σ,   dw = Σ dy·x̂,   db = Σ dy.
  */
-export const layerNorm = withGradient<(x: tf.Tensor2D, w: tf.Tensor1D, b: tf.Tensor1D) => tf.Tensor2D>((x: tf.Tensor2D, w: tf.Tensor1D, b: tf.Tensor1D, save: Save) => {
+export function layerNorm(x: tf.Tensor2D, w: tf.Tensor1D, b: tf.Tensor1D): tf.Tensor2D {
+  return fusedAvailable(layerNormKernel.name) ? layerNormFused(x, w, b) : layerNormReference(x, w, b);
+}
+
+/** The same LayerNorm as one kernel each way (kernels/wasm/layernorm.ts). */
+const layerNormFused = withGradient<(x: tf.Tensor2D, w: tf.Tensor1D, b: tf.Tensor1D) => tf.Tensor2D>((x: tf.Tensor2D, w: tf.Tensor1D, b: tf.Tensor1D, save: Save) => {
+  const [y, mean, rstd] = runFused(layerNormKernel, [x, w, b]);
+  save([x, w, mean, rstd]);
+  return { value: y, gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => runFused(layerNormGradKernel, [dy, ...saved]) };
+});
+
+const layerNormReference = withGradient<(x: tf.Tensor2D, w: tf.Tensor1D, b: tf.Tensor1D) => tf.Tensor2D>((x: tf.Tensor2D, w: tf.Tensor1D, b: tf.Tensor1D, save: Save) => {
   const { mean, variance } = tf.moments(x, -1, true);
   const rstd = tf.rsqrt(tf.add(variance, 1e-5)); // [N, 1]
   const xhat = tf.mul(tf.sub(x, mean), rstd);
@@ -114,7 +155,17 @@ const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
  * Exact GELU, x·Φ(x) with Φ(x) = ½(1 + erf(x/√2)) (PyTorch's nn.GELU() default, not the tanh form).
  * d/dx = Φ(x) + x·φ(x), φ(x) = exp(−x²/2)/√(2π); Φ is saved from the forward pass.
  */
-export const gelu = withGradient<<T extends tf.Tensor>(x: T) => T>((x: tf.Tensor, save: Save) => {
+export function gelu<T extends tf.Tensor>(x: T): T {
+  return fusedAvailable(geluKernel.name) ? geluFused(x) : geluReference(x);
+}
+
+/** The same GELU as one kernel each way (kernels/wasm/gelu.ts). */
+const geluFused = withGradient<<T extends tf.Tensor>(x: T) => T>((x: tf.Tensor, save: Save) => {
+  save([x]);
+  return { value: runFused(geluKernel, [x])[0], gradFunc: (dy: tf.Tensor, [xs]: tf.Tensor[]) => runFused(geluGradKernel, [xs, dy]) };
+});
+
+const geluReference = withGradient<<T extends tf.Tensor>(x: T) => T>((x: tf.Tensor, save: Save) => {
   const cdf = tf.mul(tf.add(tf.erf(tf.mul(x, SQRT1_2)), 1), 0.5);
   save([x, cdf]);
   return {
@@ -142,8 +193,8 @@ export function groupedMatMul(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
     const out = tf.depthwiseConv2d(a.reshape([1, M, K, G]) as tf.Tensor4D, b.reshape([1, K, G, N]) as tf.Tensor4D, 1, 'valid'); // [1, M, 1, G·N]
     return out.reshape([M, G, N]);
   }
-  const product = tf.matMul(tf.transpose(a, [2, 0, 1]), tf.transpose(b, [1, 0, 2])); // [G, M, N]
-  return tf.transpose(product, [1, 0, 2]) as tf.Tensor3D;
+  const product = tf.matMul(transpose(a, [2, 0, 1]), transpose(b, [1, 0, 2])); // [G, M, N]
+  return transpose(product, [1, 0, 2]) as tf.Tensor3D;
 }
 
 /**
@@ -158,22 +209,22 @@ export function groupedMatMul(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
 export const causalAttention = withGradient<(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D) => tf.Tensor3D>((q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, save: Save) => {
   const [T, , hs] = q.shape;
   const scale = 1 / Math.sqrt(hs);
-  const qT = tf.transpose(q, [0, 2, 1]); // [Tᵢ, hs, G]
-  const kT = tf.transpose(k, [2, 1, 0]); // [hs, G, Tⱼ]
+  const qT = transpose(q, [0, 2, 1]); // [Tᵢ, hs, G]
+  const kT = transpose(k, [2, 1, 0]); // [hs, G, Tⱼ]
   const scores = tf.add(tf.mul(groupedMatMul(qT, kT), scale), causalMask(T)); // [Tᵢ, G, Tⱼ]
   const probs = tf.softmax(scores) as tf.Tensor3D;
   save([q, k, v, probs]);
   return {
-    value: groupedMatMul(tf.transpose(probs, [0, 2, 1]), v), // [Tᵢ, Tⱼ, G] · [Tⱼ, G, hs] → [Tᵢ, G, hs]
+    value: groupedMatMul(transpose(probs, [0, 2, 1]), v), // [Tᵢ, Tⱼ, G] · [Tⱼ, G, hs] → [Tᵢ, G, hs]
     gradFunc: (dy: tf.Tensor3D, [qs, ks, vs, p]: tf.Tensor[]) => {
       // dv and dk are computed transposed (dvᵀ = dyᵀ P, dkᵀ = qᵀ dS) so that P and dS, the large
       // [T, G, T] tensors, enter as they are and only the small [T, G, hs] ones are transposed.
-      const dvT = groupedMatMul(tf.transpose(dy, [2, 0, 1]), p as tf.Tensor3D); // [hs, Tᵢ, G] · [Tᵢ, G, Tⱼ] → [hs, G, Tⱼ]
-      const dp = groupedMatMul(tf.transpose(dy, [0, 2, 1]), tf.transpose(vs, [2, 1, 0]) as tf.Tensor3D); // [Tᵢ, G, Tⱼ]
+      const dvT = groupedMatMul(transpose(dy, [2, 0, 1]), p as tf.Tensor3D); // [hs, Tᵢ, G] · [Tᵢ, G, Tⱼ] → [hs, G, Tⱼ]
+      const dp = groupedMatMul(transpose(dy, [0, 2, 1]), transpose(vs, [2, 1, 0]) as tf.Tensor3D); // [Tᵢ, G, Tⱼ]
       const ds = tf.mul(tf.mul(p, tf.sub(dp, tf.sum(tf.mul(dp, p), -1, true))), scale) as tf.Tensor3D;
-      const dq = groupedMatMul(tf.transpose(ds, [0, 2, 1]), ks as tf.Tensor3D); // [Tᵢ, Tⱼ, G] · [Tⱼ, G, hs]
-      const dkT = groupedMatMul(tf.transpose(qs, [2, 0, 1]) as tf.Tensor3D, ds); // [hs, Tᵢ, G] · [Tᵢ, G, Tⱼ] → [hs, G, Tⱼ]
-      return [dq, tf.transpose(dkT, [2, 1, 0]), tf.transpose(dvT, [2, 1, 0])];
+      const dq = groupedMatMul(transpose(ds, [0, 2, 1]), ks as tf.Tensor3D); // [Tᵢ, Tⱼ, G] · [Tⱼ, G, hs]
+      const dkT = groupedMatMul(transpose(qs, [2, 0, 1]) as tf.Tensor3D, ds); // [hs, Tᵢ, G] · [Tᵢ, G, Tⱼ] → [hs, G, Tⱼ]
+      return [dq, transpose(dkT, [2, 1, 0]), transpose(dvT, [2, 1, 0])];
     },
   };
 });
@@ -201,6 +252,15 @@ function causalMask(T: number): tf.Tensor3D {
  */
 export function maskedCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D, mask: tf.Tensor1D): tf.Scalar {
   const V = logits.shape[1];
+  if (fusedAvailable(crossEntropyKernel.name)) {
+    // One kernel each way (kernels/wasm/crossentropy.ts).
+    const fused = withGradient<(lg: tf.Tensor2D) => tf.Scalar>((lg: tf.Tensor2D, save: Save) => {
+      const [loss, logZ] = runFused(crossEntropyKernel, [lg, targets, mask]);
+      save([lg, targets, mask, logZ]);
+      return { value: loss, gradFunc: (dy: tf.Scalar, saved: tf.Tensor[]) => runFused(crossEntropyGradKernel, [dy, ...saved]) };
+    });
+    return fused(logits);
+  }
   const f = withGradient<(lg: tf.Tensor2D) => tf.Scalar>((lg: tf.Tensor2D, save: Save) => {
     const oneHot = tf.cast(tf.oneHot(targets, V), 'float32');
     const logProbs = tf.logSoftmax(lg);

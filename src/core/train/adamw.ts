@@ -14,6 +14,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Params } from '../model/model.ts';
+import { fusedAvailable, runFused } from '../kernels/array-kernel.ts';
+import { adamwKernel } from '../kernels/wasm/adamw.ts';
+import '../kernels/register.ts';
 
 export interface AdamWSettings {
   beta1: number;
@@ -60,6 +63,17 @@ export class AdamW {
     const bc2 = 1 - beta2 ** this.t;
     tf.tidy(() => {
       const flat = grads instanceof tf.Tensor ? grads : this.flatten(grads);
+      if (fusedAvailable(adamwKernel.name)) {
+        // One kernel for the whole update (kernels/wasm/adamw.ts); the ops below are its reference.
+        const params = this.names.map((n) => this.params.get(n)!);
+        const [m, v, ...updated] = runFused(adamwKernel, [flat, this.m, this.v, ...params], {
+          lr, beta1, beta2, eps, bc1, bc2, gradScale, weightDecay, decay: this.names.map((n) => decays(n) && weightDecay > 0),
+        });
+        this.m.assign(m as tf.Tensor1D);
+        this.v.assign(v as tf.Tensor1D);
+        params.forEach((p, i) => p.assign(updated[i]));
+        return;
+      }
       const g = gradScale === 1 ? flat : tf.mul(flat, gradScale);
       const mNew = tf.add(tf.mul(this.m, beta1), tf.mul(g, 1 - beta1));
       const vNew = tf.add(tf.mul(this.v, beta2), tf.mul(tf.square(g), 1 - beta2));

@@ -1,0 +1,15 @@
+/**
+ * Registers the project's own kernels with tfjs (once, on import). ops.ts and the optimizer use
+ * one only where `fusedAvailable` says the active backend has it, and the tfjs-op reference otherwise.
+ */
+import { registerArrayKernel } from './array-kernel.ts';
+import { adamwKernel } from './wasm/adamw.ts';
+import { crossEntropyGradKernel, crossEntropyKernel } from './wasm/crossentropy.ts';
+import { embeddingGradKernel, embeddingKernel } from './wasm/embedding.ts';
+import { geluGradKernel, geluKernel } from './wasm/gelu.ts';
+import { layerNormGradKernel, layerNormKernel } from './wasm/layernorm.ts';
+import { transposeKernel } from './wasm/transpose.ts';
+
+for (const k of [adamwKernel, crossEntropyKernel, crossEntropyGradKernel, embeddingKernel, embeddingGradKernel, geluKernel, geluGradKernel, layerNormKernel, layerNormGradKernel, transposeKernel]) {
+  registerArrayKernel(k as never);
+}

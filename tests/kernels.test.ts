@@ -1,0 +1,110 @@
+/**
+ * The project's own wasm kernels (src/core/kernels/wasm/) against the tfjs-op references they
+ * replace (model/ops.ts, train/adamw.ts), on the wasm backend: the same inputs through both paths,
+ * values and every gradient to 1e-4 of the largest entry. Each test also checks that the fused
+ * path really ran (its kernel appears in a profile) and that no tensor is left behind.
+ * The references themselves are checked against mathematics in tests/ops.test.ts and tests/adamw.test.ts.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { fusedAvailable, setFusedKernels } from '../src/core/kernels/array-kernel.ts';
+import { embedding, gelu, layerNorm, linear, linearNoBias, maskedCrossEntropy, transpose } from '../src/core/model/ops.ts';
+import { AdamW } from '../src/core/train/adamw.ts';
+import { randomArray, relativeError, useBackend } from './helpers.ts';
+
+const TOL = 1e-4;
+
+const rand = (shape: number[], seed: number, scale = 1) => tf.tensor(Float32Array.from(randomArray(shape.reduce((a, b) => a * b, 1), seed, scale)), shape);
+
+/** Values and gradients of Σ r ⊙ f(inputs) with the reference ops and with the fused kernels. */
+async function bothPaths(f: (...xs: tf.Tensor[]) => tf.Tensor, inputs: tf.Tensor[], kernel: string): Promise<void> {
+  const out: Record<'reference' | 'fused', Float32Array[]> = { reference: [], fused: [] };
+  for (const path of ['reference', 'fused'] as const) {
+    setFusedKernels(path === 'fused');
+    const before = tf.memory().numTensors;
+    const profile = await tf.profile(() => {
+      const y = tf.tidy(() => f(...inputs)); // (the reference embedding makes its one-hot outside the op)
+      const r = rand(y.shape, 7);
+      const grads = tf.grads((...xs: tf.Tensor[]) => tf.sum(tf.mul(f(...xs), r)))(inputs);
+      return [y, r, ...grads];
+    });
+    const [y, r, ...grads] = profile.result as tf.Tensor[];
+    expect(profile.kernelNames.includes(kernel), `${path} path ${path === 'fused' ? 'runs' : 'does not run'} ${kernel}`).toBe(path === 'fused');
+    out[path] = [(await y.data()) as Float32Array, ...(await Promise.all(grads.map((g) => g.data() as Promise<Float32Array>)))];
+    tf.dispose([y, r, ...grads]);
+    expect(tf.memory().numTensors).toBe(before);
+  }
+  out.fused.forEach((v, i) => expect(relativeError(v, Float64Array.from(out.reference[i])), i === 0 ? 'value' : `gradient ${i}`).toBeLessThan(TOL));
+}
+
+describe('wasm kernels against their tfjs-op references', () => {
+  beforeAll(() => useBackend('wasm'));
+  afterEach(() => setFusedKernels(true));
+
+  it('are registered for wasm and used only when enabled', () => {
+    expect(fusedAvailable('LMLabGelu')).toBe(true);
+    setFusedKernels(false);
+    expect(fusedAvailable('LMLabGelu')).toBe(false);
+  });
+
+  it('GELU forward and backward, across the curve (|x| up to 6)', async () => {
+    await bothPaths((x) => gelu(x), [rand([37, 53], 1, 6)], 'LMLabGelu');
+  });
+
+  it('LayerNorm forward and backward (x, weight and bias gradients)', async () => {
+    const x = tf.add(rand([29, 24], 2, 3), rand([29, 1], 3, 5)); // rows with different means
+    await bothPaths((a, w, b) => layerNorm(a as tf.Tensor2D, w as tf.Tensor1D, b as tf.Tensor1D), [x, rand([24], 4), rand([24], 5)], 'LMLabLayerNorm');
+  });
+
+  it('masked cross-entropy forward and backward, with a partial mask and large logits', async () => {
+    const N = 31;
+    const V = 17;
+    const targets = tf.tensor1d(Array.from({ length: N }, (_, i) => (i * 7) % V), 'int32');
+    const mask = tf.tensor1d(Array.from({ length: N }, (_, i) => (i % 3 === 0 ? 0 : 1)));
+    await bothPaths((lg) => maskedCrossEntropy(lg as tf.Tensor2D, targets, mask), [rand([N, V], 6, 20)], 'LMLabCrossEntropy');
+    tf.dispose([targets, mask]);
+  });
+
+  it('masked cross-entropy of an all-zero mask is 0 on the fused path too', async () => {
+    const loss = maskedCrossEntropy(rand([4, 5], 8) as tf.Tensor2D, tf.tensor1d([0, 1, 2, 3], 'int32'), tf.zeros([4]) as tf.Tensor1D);
+    expect((await loss.data())[0]).toBe(0);
+  });
+
+  it('embedding lookup and its scatter-add gradient, with repeated ids', async () => {
+    const ids = tf.tensor1d([3, 0, 3, 5, 1, 3, 0, 6], 'int32');
+    await bothPaths((t) => embedding(ids, t as tf.Tensor2D), [rand([7, 9], 9)], 'LMLabEmbedding');
+    ids.dispose();
+  });
+
+  it('2-D transpose (inside Linear forward and backward), at sizes that are not multiples of the tile', async () => {
+    await bothPaths((x, w, b) => linear(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D), [rand([70, 45], 10), rand([33, 45], 11), rand([33], 12)], 'LMLabTranspose');
+    await bothPaths((x, w) => linearNoBias(x as tf.Tensor2D, w as tf.Tensor2D), [rand([70, 45], 13), rand([50, 45], 14)], 'LMLabTranspose');
+    const x = rand([3, 5], 15);
+    expect(Array.from(await transpose(x).data())).toEqual(Array.from(await tf.transpose(x).data()));
+  });
+
+  it('AdamW with clipping and decay, several steps: parameters and both moments', async () => {
+    const states: Record<string, Float32Array[]> = {};
+    for (const path of ['reference', 'fused'] as const) {
+      setFusedKernels(path === 'fused');
+      const params = new Map([
+        ['h.0.mlp.c_fc.weight', tf.variable(rand([6, 4], 20))], // decays
+        ['h.0.mlp.c_fc.bias', tf.variable(rand([6], 21))], // does not
+      ]);
+      const opt = new AdamW(params, { beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.1 });
+      const before = tf.memory().numTensors;
+      for (let step = 0; step < 4; step++) {
+        const grads = { 'h.0.mlp.c_fc.weight': rand([6, 4], 30 + step, 3), 'h.0.mlp.c_fc.bias': rand([6], 40 + step, 3) };
+        const profile = await tf.profile(() => opt.apply(grads, 1e-2, step % 2 ? 0.5 : 1));
+        expect(profile.kernelNames.includes('LMLabAdamW')).toBe(path === 'fused');
+        tf.dispose(Object.values(grads));
+      }
+      expect(tf.memory().numTensors).toBe(before);
+      const { m, v } = await opt.moments();
+      states[path] = [...[...params.values()].map((p) => p.dataSync() as Float32Array), ...m.values(), ...v.values()];
+      opt.dispose();
+      params.forEach((p) => p.dispose());
+    }
+    states.fused.forEach((x, i) => expect(relativeError(x, Float64Array.from(states.reference[i]))).toBeLessThan(TOL));
+  });
+});
