@@ -4,6 +4,8 @@
  * results are plain data; the page's one callback (`subscribe`) receives batched metric rows.
  */
 import { selectBackend } from '../core/backend/backend.ts';
+import type { PresetName } from '../core/model/config.ts';
+import { measuredBackend } from './measured-backend.ts';
 import { LabRunner, type LabEnv } from './runner.ts';
 import { ChatData, type CompareOptions, type DpoSettings, type SftSettings, StageLab, type StageEnv, stageFactory } from './stages.ts';
 import type { Injection } from '../core/spikes/inject.ts';
@@ -16,9 +18,13 @@ export function createLabApi(env: LabEnv & StageEnv) {
   const runner = new LabRunner(env, stageFactory(chat));
   const stages = new StageLab(runner, chat);
   return {
-    /** Chooses the backend (WebGPU → wasm → cpu, or the preference first), then restores the last run. */
-    async init(preference: BackendPreference = 'auto'): Promise<BackendInfo> {
-      const chosen = await selectBackend(preference);
+    /**
+     * Chooses the backend, then restores the last run. `auto` times a few steps of `preset` on each
+     * backend that starts and takes the faster (remembered per preset and adapter; `remeasure`
+     * times them again); a named backend is tried first, then WebGPU → wasm → cpu.
+     */
+    async init(preference: BackendPreference = 'auto', opts: { preset?: PresetName; remeasure?: boolean } = {}): Promise<BackendInfo> {
+      const chosen = preference === 'auto' ? await measuredBackend(env, opts.preset ?? 'tiny', opts.remeasure) : await selectBackend(preference);
       const info: BackendInfo = {
         ...chosen,
         preference,

@@ -27,6 +27,10 @@ export interface BackendInfo {
   threads?: boolean;
   /** The page is cross-origin isolated, so wasm may use threads. */
   crossOriginIsolated: boolean;
+  /** `auto`: tokens/s of each backend on `measuredPreset` (null: did not start), and whether remembered. */
+  measurements?: { backend: string; tokensPerSec: number | null; note?: string }[];
+  measuredPreset?: string;
+  remembered?: boolean;
 }
 
 /** The bundled corpus, or text the student brought. */

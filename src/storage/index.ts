@@ -5,3 +5,4 @@ export * from './checkpoints.ts';
 export * from './metrics.ts';
 export * from './health.ts';
 export * from './errors.ts';
+export * from './backend-choice.ts';

@@ -114,7 +114,7 @@ export class Lab {
     this.#api = Comlink.wrap<LabApi>(this.#worker);
     await this.#api.subscribe(Comlink.proxy((update: LabUpdate) => this.#apply(update)));
     await this.#command(async (api) => {
-      this.#backend = await api.init(this.#backendPreference);
+      this.#backend = await api.init(this.#backendPreference, { preset: this.#settings.preset }); // auto measures on this preset
     });
     void this.refreshStorage(true);
   }

@@ -30,6 +30,8 @@ describe('with WebGPU', () => {
     const { page, errors } = browser;
     try {
       await page.addInitScript(LONG_TASKS);
+      // Chosen, not auto: auto measures, and on this software adapter wasm wins (the test below).
+      await page.addInitScript(() => localStorage.setItem('lm-lab.backend', 'webgpu'));
       await page.goto(`${server.url}#corpus=tales&preset=micro&steps=40&save=10&seed=1`);
 
       // Loads with no console errors and the capability panel reports webgpu.
@@ -83,6 +85,39 @@ describe('with WebGPU', () => {
       await page.getByRole('button', { name: 'Pause' }).click();
       await waitForLab(page, (s) => s.status === 'paused');
 
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+      removeProfile(browser.profile);
+    }
+  });
+});
+
+describe('auto, with only a software WebGPU adapter', () => {
+  test('measures both backends on tiny, trains on wasm, and remembers the choice', async () => {
+    const browser = await launch({ webgpu: true });
+    const { page, errors } = browser;
+    try {
+      await page.goto(`${server.url}#corpus=tales&preset=tiny&steps=30&save=10&seed=3`);
+      // Timing a tiny step on SwiftShader takes several seconds; the lab is idle once it has chosen.
+      const ready = await waitForLab(page, (s) => s.status === 'idle', 300_000);
+      expect(ready.backend).toBe('wasm');
+      const measured = await page.getByTestId('backend-measured').innerText();
+      expect(measured).toMatch(/^wasm [\d,]+ tok\/s · WebGPU \(software adapter\) [\d,]+ tok\/s → wasm$/);
+      const [wasmRate, gpuRate] = [...measured.matchAll(/([\d,]+) tok\/s/g)].map((m) => Number(m[1].replaceAll(',', '')));
+      expect(wasmRate).toBeGreaterThan(gpuRate); // the choice follows the figures shown
+      expect(await page.getByTestId('capability').innerText()).toMatch(/Measured on tiny/);
+
+      await page.getByRole('button', { name: 'Step' }).click();
+      const stepped = await waitForLab(page, (s) => s.step === 1 && s.status === 'paused', 60_000);
+      expect(stepped.backend).toBe('wasm');
+      expect(stepped.loss[0]).toBeGreaterThan(1);
+
+      // A reload reuses the remembered measurement instead of timing again.
+      await page.reload();
+      await waitForLab(page, (s) => s.status !== 'starting', 60_000);
+      expect((await snapshot(page)).backend).toBe('wasm');
+      await expect.poll(() => page.getByTestId('capability').innerText()).toMatch(/Measured on tiny \(remembered\)/);
       expect(errors).toEqual([]);
     } finally {
       await browser.close();

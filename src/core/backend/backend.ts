@@ -15,19 +15,24 @@ export interface BackendInfo {
   adapter?: { vendor: string; architecture: string; isFallbackAdapter: boolean };
   /** wasm only: whether it runs with threads (needs a cross-origin isolated page). */
   threads?: boolean;
+  /** `auto` by measurement: tokens/s of each backend that started, on the preset measured. */
+  measurements?: { backend: BackendName; tokensPerSec: number | null; note?: string }[];
+  /** The preset the measurements were taken on. */
+  measuredPreset?: string;
+  /** The measurements were remembered from an earlier start (IndexedDB), not taken now. */
+  remembered?: boolean;
 }
 
 interface GpuLike {
   requestAdapter(): Promise<{ info?: { vendor?: string; architecture?: string; isFallbackAdapter?: boolean }; isFallbackAdapter?: boolean } | null>;
 }
 
-async function tryWebGPU(): Promise<{ ok: true; adapter: BackendInfo['adapter'] } | { ok: false; why: string }> {
+/** The WebGPU adapter this context would get, without starting the backend; a reason when there is none. */
+export async function probeAdapter(): Promise<{ ok: true; adapter: NonNullable<BackendInfo['adapter']> } | { ok: false; why: string }> {
   const gpu = (globalThis.navigator as { gpu?: GpuLike } | undefined)?.gpu;
   if (!gpu) return { ok: false, why: 'this browser exposes no WebGPU (navigator.gpu is missing)' };
   const adapter = await gpu.requestAdapter().catch(() => null);
   if (!adapter) return { ok: false, why: 'WebGPU is present but no GPU adapter is available' };
-  await import('@tensorflow/tfjs-backend-webgpu');
-  if (!(await tf.setBackend('webgpu').catch(() => false))) return { ok: false, why: 'the WebGPU backend failed to start' };
   const info = adapter.info ?? {};
   return {
     ok: true,
@@ -39,7 +44,15 @@ async function tryWebGPU(): Promise<{ ok: true; adapter: BackendInfo['adapter'] 
   };
 }
 
-async function tryWasm(): Promise<boolean> {
+export async function tryWebGPU(): Promise<{ ok: true; adapter: BackendInfo['adapter'] } | { ok: false; why: string }> {
+  const probe = await probeAdapter();
+  if (!probe.ok) return probe;
+  await import('@tensorflow/tfjs-backend-webgpu');
+  if (!(await tf.setBackend('webgpu').catch(() => false))) return { ok: false, why: 'the WebGPU backend failed to start' };
+  return probe;
+}
+
+export async function tryWasm(): Promise<boolean> {
   await import('@tensorflow/tfjs-backend-wasm');
   return tf.setBackend('wasm').catch(() => false);
 }
@@ -55,8 +68,7 @@ export async function selectBackend(preference: BackendPreference = 'auto'): Pro
       notes.push(`not webgpu: ${r.why}`);
     } else if (name === 'wasm') {
       if (await tryWasm()) {
-        const threads = Boolean((globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated) && typeof SharedArrayBuffer !== 'undefined';
-        return { backend: 'wasm', reason: notes.length ? notes.join('; ') : preference === 'wasm' ? 'wasm chosen' : 'wasm', threads };
+        return { backend: 'wasm', reason: notes.length ? notes.join('; ') : preference === 'wasm' ? 'wasm chosen' : 'wasm', threads: wasmThreads() };
       }
       notes.push('not wasm: the WebAssembly backend failed to start');
     } else {
@@ -64,4 +76,9 @@ export async function selectBackend(preference: BackendPreference = 'auto'): Pro
     }
   }
   throw new Error(`no tfjs backend could start (${notes.join('; ')})`);
+}
+
+/** Whether wasm runs with threads here: it needs a cross-origin isolated page (SharedArrayBuffer). */
+export function wasmThreads(): boolean {
+  return Boolean((globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated) && typeof SharedArrayBuffer !== 'undefined';
 }

@@ -43,8 +43,9 @@ export class AdamW {
     this.names = [...params.keys()];
     this.sizes = this.names.map((n) => params.get(n)!.size);
     const total = this.sizes.reduce((a, b) => a + b, 0);
-    this.m = tf.variable(tf.zeros([total]), false) as tf.Variable<tf.Rank.R1>;
-    this.v = tf.variable(tf.zeros([total]), false) as tf.Variable<tf.Rank.R1>;
+    // In a tidy: a variable shares its initial tensor's data, and the initial tensor itself must go.
+    this.m = tf.tidy(() => tf.variable(tf.zeros([total]), false)) as tf.Variable<tf.Rank.R1>;
+    this.v = tf.tidy(() => tf.variable(tf.zeros([total]), false)) as tf.Variable<tf.Rank.R1>;
   }
 
   /** All gradients as one vector in the optimizer's order (a missing gradient counts as zero). */
