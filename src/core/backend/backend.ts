@@ -49,6 +49,7 @@ export async function tryWebGPU(): Promise<{ ok: true; adapter: BackendInfo['ada
   if (!probe.ok) return probe;
   await import('@tensorflow/tfjs-backend-webgpu');
   if (!(await tf.setBackend('webgpu').catch(() => false))) return { ok: false, why: 'the WebGPU backend failed to start' };
+  await import('../kernels/webgpu/register.ts'); // the project's fused WebGPU kernels
   return probe;
 }
 

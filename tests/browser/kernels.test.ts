@@ -1,0 +1,37 @@
+/**
+ * The project's WebGPU kernels in real Chromium (software adapter, SwiftShader) against the cpu
+ * backend's tfjs-op references: values and gradients to 1e-4, the AdamW update over four steps,
+ * and 20 training steps of micro whose losses match the cpu backend's to 1e-4. The checks run in
+ * the page (src/bench/kernel-check.ts); this file asserts on what they return.
+ */
+import { describe, expect, test } from 'vitest';
+import type { checkWebGPUKernels } from '../../src/bench/kernel-check.ts';
+import { launch, removeProfile, useDevServer } from './harness.ts';
+
+const server = useDevServer();
+
+describe('WebGPU kernels', () => {
+  test('match the cpu backend: each kernel, and 20 training steps', async () => {
+    const browser = await launch({ webgpu: true });
+    const { page, errors } = browser;
+    try {
+      await page.goto(`${server.url}tests/browser/kernels.html`);
+      // A string, so that the test runner leaves the page's own dynamic import alone.
+      const result = (await page.evaluate("import('/src/bench/kernel-check.ts').then((m) => m.checkWebGPUKernels())")) as Awaited<ReturnType<typeof checkWebGPUKernels>>;
+      console.log(JSON.stringify({ kernelsPerStep: result.kernelsPerStep, checks: result.checks.map((c) => [c.name, Math.max(...c.errors)]) }));
+      expect(result.checks.map((c) => c.name)).toEqual(['GELU', 'LayerNorm', 'masked cross-entropy', 'embedding', 'AdamW with clipping']);
+      for (const c of result.checks) {
+        expect(c.fusedRan, `${c.name} ran its WebGPU kernel`).toBe(true);
+        c.errors.forEach((e, i) => expect(e, `${c.name} ${i === 0 ? 'value' : `gradient ${i}`}`).toBeLessThan(1e-4));
+      }
+      expect(result.training.webgpu).toHaveLength(20);
+      result.training.webgpu.forEach((loss, i) => expect(Math.abs(loss - result.training.cpu[i]), `loss at step ${i}`).toBeLessThan(1e-4));
+      expect(result.training.cpu[19]).toBeLessThan(result.training.cpu[0]); // it trained
+      expect(result.kernelsPerStep.fused).toBeLessThan(result.kernelsPerStep.reference);
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+      removeProfile(browser.profile);
+    }
+  });
+});
