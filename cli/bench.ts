@@ -27,6 +27,8 @@ export interface BenchOptions {
   vsPytorch?: boolean;
   /** 'fused' (default), 'reference' (tfjs ops only), or both, to compare them within one run. */
   kernels?: string;
+  /** --browser: WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE for the WebGPU rows. */
+  submit?: number;
 }
 
 const PYTHON = '/usr/bin/python3';
@@ -41,8 +43,11 @@ function pytorchStep(row: BenchRow, vocab: number, steps: number): { medianStepM
 
 /** Which presets each backend is measured on by default (the cpu backend is ~1 GFLOP/s). */
 const NODE_PLAN: Record<string, PresetName[]> = { wasm: ['micro', 'tiny', 'small'], cpu: ['micro'] };
-/** Software WebGPU takes seconds per step beyond micro; wasm in the page is measured on tiny too. */
-const BROWSER_PLAN: Record<string, PresetName[]> = { webgpu: ['micro'], wasm: ['micro', 'tiny'] };
+/**
+ * In the page: WebGPU on `auto`, which the worker turns into micro on a software adapter (seconds per
+ * step beyond it) and tiny, small and medium on a real GPU; wasm on micro and tiny.
+ */
+const BROWSER_PLAN: Record<string, string[]> = { webgpu: ['auto'], wasm: ['micro', 'tiny'] };
 
 function emit(opts: BenchOptions, where: string, row: BenchRow): void {
   console.log(opts.json ? JSON.stringify({ where, ...row }) : formatBenchRow(where, row));
@@ -92,9 +97,12 @@ async function browserBench(opts: BenchOptions, steps: number): Promise<void> {
   try {
     for (const [backend, plan] of Object.entries(BROWSER_PLAN)) {
       const presets = opts.presets ?? plan.join(',');
-      await browser.page.goto(`${server.url}bench.html?backends=${backend}&presets=${presets}&steps=${steps}`);
+      const query = new URLSearchParams({ backends: backend, presets, steps: String(steps), kernels: opts.kernels ?? 'fused', ...(opts.submit ? { submit: String(opts.submit) } : {}) });
+      await browser.page.goto(`${server.url}bench.html?${query}`);
       await browser.page.waitForFunction(() => (window as unknown as { __bench?: { done: boolean } }).__bench?.done === true, null, { timeout: 30 * 60_000 });
       const result = (await browser.page.evaluate(() => (window as unknown as { __bench: { rows: BenchRow[]; errors: string[] } }).__bench)) as { rows: BenchRow[]; errors: string[] };
+      const adapter = result.rows.find((r) => r.adapter)?.adapter;
+      if (adapter) console.log(opts.json ? JSON.stringify({ where: 'browser', adapter }) : `browser  webgpu adapter: ${adapter}`);
       for (const row of result.rows) emit(opts, 'browser', row);
       for (const error of result.errors) console.log(opts.json ? JSON.stringify({ where: 'browser', error }) : `browser  not measured: ${error}`);
     }

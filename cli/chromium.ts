@@ -63,7 +63,9 @@ export interface Browser {
 /** Launches Chromium with a fresh profile (or `profile`, to reopen one), WebGPU on unless told otherwise. */
 export async function launch(opts: { webgpu?: boolean; profile?: string } = {}): Promise<Browser & { profile: string }> {
   const profile = opts.profile ?? mkdtempSync(join(tmpdir(), 'lm-lab-chromium-'));
-  const args = [...BASE_ARGS, ...(opts.webgpu === false ? [] : ['--enable-unsafe-webgpu'])];
+  // LM_LAB_CHROMIUM_ARGS adds flags a machine needs, e.g. a real GPU's (README, "Benchmarks on a GPU").
+  const extra = process.env.LM_LAB_CHROMIUM_ARGS?.split(/\s+/).filter(Boolean) ?? [];
+  const args = [...BASE_ARGS, ...(opts.webgpu === false ? [] : ['--enable-unsafe-webgpu']), ...extra];
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     ignoreDefaultArgs: ['--headless'],

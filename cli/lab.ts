@@ -48,7 +48,7 @@ const HELP = `LM Lab command line
   npm run lab -- eval     --ckpt FILE [--ref FILE] [--limit N] [--beta B] [--sft-val FILE] [--dpo-val FILE] [--json]
                           report card: stories validation loss, held-out exact match, format adherence,
                           preference accuracy and mean margin (against --ref, else a DPO checkpoint's parent)
-  npm run lab -- bench    [--json] [--steps 20] [--presets micro,tiny] [--backends wasm,cpu] [--browser] [--profile] [--vs-pytorch] [--kernels fused,reference]
+  npm run lab -- bench    [--json] [--steps 20] [--presets micro,tiny] [--backends wasm,cpu] [--browser] [--profile] [--vs-pytorch] [--kernels fused,reference] [--submit 15]
 
 Presets: ${Object.keys(PRESETS).join(', ')}. With --json every log line is one JSON object and the
 last line of pretrain is a summary with the final validation loss.`;
@@ -91,6 +91,7 @@ const OPTIONS = {
   profile: { type: 'boolean' },
   'vs-pytorch': { type: 'boolean' },
   kernels: { type: 'string' },
+  submit: { type: 'string' },
   file: { type: 'string' },
   'n-head': { type: 'string' },
   vocab: { type: 'string' },
@@ -306,7 +307,7 @@ async function main(argv: string[]): Promise<void> {
     case 'sft':
     case 'dpo':
     case 'eval': return runStage(command, opts);
-    case 'bench': return void (await runBench({ json: Boolean(opts.json), steps: num(opts, 'steps', 20, { integer: true, min: 1 }), presets: opts.presets, backends: opts.backends, browser: Boolean(opts.browser), profile: Boolean(opts.profile), vsPytorch: Boolean(opts['vs-pytorch']), kernels: opts.kernels }));
+    case 'bench': return void (await runBench({ json: Boolean(opts.json), steps: num(opts, 'steps', 20, { integer: true, min: 1 }), presets: opts.presets, backends: opts.backends, browser: Boolean(opts.browser), profile: Boolean(opts.profile), vsPytorch: Boolean(opts['vs-pytorch']), kernels: opts.kernels, submit: opts.submit === undefined ? undefined : num(opts, 'submit', 15, { integer: true, min: 1 }) }));
     default: throw new Error(`unknown command "${command}"; try: npm run lab -- help`);
   }
 }

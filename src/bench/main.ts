@@ -6,7 +6,7 @@ import { wrap } from 'comlink';
 import type { BackendName } from '../core/backend/backend.ts';
 import { type BenchRow, formatBenchHeader, formatBenchRow } from '../core/backend/benchmark.ts';
 
-type BenchApi = { run(backend: BackendName, presets: string[], steps: number): Promise<BenchRow[]> };
+type BenchApi = { run(backend: BackendName, presets: string[], steps: number, opts: { kernels?: string; submit?: number }): Promise<BenchRow[]> };
 const state: { done: boolean; rows: BenchRow[]; errors: string[] } = { done: false, rows: [], errors: [] };
 (window as unknown as { __bench: typeof state }).__bench = state;
 
@@ -14,14 +14,16 @@ const params = new URLSearchParams(location.search);
 const backends = (params.get('backends') ?? 'webgpu,wasm').split(',') as BackendName[];
 const presets = (params.get('presets') ?? 'micro').split(',');
 const steps = Number(params.get('steps') ?? 20);
+const kernels = (params.get('kernels') ?? 'fused').split(',');
+const submit = params.get('submit') ? Number(params.get('submit')) : undefined;
 const out = document.getElementById('out')!;
 const lines = [formatBenchHeader(steps)];
 
-for (const backend of backends) {
+for (const [backend, variant] of backends.flatMap((b) => kernels.map((k) => [b, k] as const))) {
   // A fresh worker per backend: tfjs keeps one active backend per context.
   const worker = new Worker(new URL('../../workers/bench.worker.ts', import.meta.url), { type: 'module' });
   try {
-    const rows = await wrap<BenchApi>(worker).run(backend, presets, steps);
+    const rows = await wrap<BenchApi>(worker).run(backend, presets, steps, { kernels: variant, submit });
     state.rows.push(...rows);
     lines.push(...rows.map((r) => formatBenchRow('browser', r)));
   } catch (e) {

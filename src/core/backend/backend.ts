@@ -50,6 +50,10 @@ export async function tryWebGPU(): Promise<{ ok: true; adapter: BackendInfo['ada
   await import('@tensorflow/tfjs-backend-webgpu');
   if (!(await tf.setBackend('webgpu').catch(() => false))) return { ok: false, why: 'the WebGPU backend failed to start' };
   await import('../kernels/webgpu/register.ts'); // the project's fused WebGPU kernels
+  // Training keeps every tensor on the GPU: tfjs would otherwise run ops on small tensors on the
+  // CPU (a read-back and an upload each). Passes are submitted every 15 dispatches, tfjs's default
+  // WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE; `npm run bench -- --browser --submit N` measures others.
+  tf.env().set('WEBGPU_CPU_FORWARD', false);
   return probe;
 }
 

@@ -22,6 +22,12 @@ export interface BenchRow {
   gflops: number;
   kernelsPerStep: number;
   parameters: number;
+  /** WebGPU: the adapter measured on. */
+  adapter?: string;
+  /** 'reference' when the project's own kernels were off. */
+  kernels?: string;
+  /** WebGPU: dispatches per submitted pass, when not tfjs's default. */
+  submit?: number;
   /** With `profile`: the step's kernels grouped by name, the most time first. */
   profile?: KernelTotal[];
   /** The same, grouped by name and input shapes (which matmul, which transpose). */
@@ -102,6 +108,7 @@ export function formatBenchHeader(steps: number): string {
 }
 
 export function formatBenchRow(where: string, row: BenchRow): string {
+  if (row.kernels === 'reference' && !where.includes('ref')) where = `${where} ref`;
   return `${where.padEnd(8)} ${row.backend.padEnd(8)} ${row.preset.padEnd(8)} ${`${row.batchSize}×${row.seqLen}`.padEnd(9)} ${row.medianStepMs.toFixed(1).padStart(8)} ${Math.round(row.tokensPerSec).toLocaleString('en').padStart(10)} ${row.gflops.toFixed(2).padStart(9)} ${String(row.kernelsPerStep).padStart(13)}  ${row.parameters.toLocaleString('en')}`;
 }
 
