@@ -1,5 +1,6 @@
 /**
- * Kernels written as plain loops over typed arrays, registered with tfjs for the wasm backend.
+ * Kernels written as plain loops over typed arrays, registered with tfjs for the wasm backend
+ * (their WebGPU versions, under the same names and contracts, are in webgpu/).
  *
  * Why: on wasm every tfjs kernel is a dispatch through the engine (tape, bookkeeping, a heap
  * allocation), and a chain such as GELU's seven elementwise ops makes seven passes over memory.

@@ -8,9 +8,10 @@
  * then multiplies plainly. The hand-written LayerNorm, GELU and cross-entropy gradients also use
  * fewer kernels than the automatic ones, and every kernel costs a dispatch.
  *
- * Where the active backend has the project's own kernel for an operation (kernels/, on wasm),
- * the operation runs that one fused kernel forward and one backward; the tfjs ops written here
- * stay as the reference and as the path every other backend takes. Every function here is
+ * Where the active backend has the project's own kernel for an operation (core/kernels/: wasm
+ * loops over heap views, WebGPU programs), the operation runs that one kernel forward and one
+ * backward; the tfjs ops written here stay as the reference and as the path of every other backend
+ * (cpu, and all of them with `setFusedKernels(false)`). Every function here is
  * checked against finite differences in tests/ops.test.ts, and each fused kernel against its
  * reference in tests/kernels.test.ts.
  */
@@ -124,7 +125,7 @@ export function layerNorm(x: tf.Tensor2D, w: tf.Tensor1D, b: tf.Tensor1D): tf.Te
   return fusedAvailable(layerNormKernel.name) ? layerNormFused(x, w, b) : layerNormReference(x, w, b);
 }
 
-/** The same LayerNorm as one kernel each way (kernels/wasm/layernorm.ts). */
+/** The same LayerNorm as one kernel each way (kernels/wasm/layernorm.ts, kernels/webgpu/layernorm.ts). */
 const layerNormFused = withGradient<(x: tf.Tensor2D, w: tf.Tensor1D, b: tf.Tensor1D) => tf.Tensor2D>((x: tf.Tensor2D, w: tf.Tensor1D, b: tf.Tensor1D, save: Save) => {
   const [y, mean, rstd] = runFused(layerNormKernel, [x, w, b]);
   save([x, w, mean, rstd]);
@@ -159,7 +160,7 @@ export function gelu<T extends tf.Tensor>(x: T): T {
   return fusedAvailable(geluKernel.name) ? geluFused(x) : geluReference(x);
 }
 
-/** The same GELU as one kernel each way (kernels/wasm/gelu.ts). */
+/** The same GELU as one kernel each way (kernels/wasm/gelu.ts, kernels/webgpu/gelu.ts). */
 const geluFused = withGradient<<T extends tf.Tensor>(x: T) => T>((x: tf.Tensor, save: Save) => {
   save([x]);
   return { value: runFused(geluKernel, [x])[0], gradFunc: (dy: tf.Tensor, [xs]: tf.Tensor[]) => runFused(geluGradKernel, [xs, dy]) };
