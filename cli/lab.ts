@@ -18,6 +18,7 @@ import { loadCorpus, readTextFile } from './corpora.ts';
 import { runBench } from './bench.ts';
 import { exportCommand, importCommand } from './share.ts';
 import { runStage } from './stages.ts';
+import { RL_HELP, runRl } from './rl.ts';
 
 const HELP = `LM Lab command line
 
@@ -48,6 +49,7 @@ const HELP = `LM Lab command line
   npm run lab -- eval     --ckpt FILE [--ref FILE] [--limit N] [--beta B] [--sft-val FILE] [--dpo-val FILE] [--json]
                           report card: stories validation loss, held-out exact match, format adherence,
                           preference accuracy and mean margin (against --ref, else a DPO checkpoint's parent)
+${RL_HELP}
   npm run lab -- bench    [--json] [--steps 20] [--presets micro,tiny] [--backends wasm,cpu] [--browser]
 
 Presets: ${Object.keys(PRESETS).join(', ')}. With --json every log line is one JSON object and the
@@ -102,6 +104,14 @@ const OPTIONS = {
   'sft-val': { type: 'string' },
   'dpo-val': { type: 'string' },
   limit: { type: 'string' },
+  rm: { type: 'string' },
+  reward: { type: 'string' },
+  'kl-coef': { type: 'string' },
+  'group-size': { type: 'string' },
+  'prompts-per-step': { type: 'string' },
+  'max-new-tokens': { type: 'string' },
+  'center-coef': { type: 'string' },
+  'no-card': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -303,6 +313,8 @@ async function main(argv: string[]): Promise<void> {
     case 'sft':
     case 'dpo':
     case 'eval': return runStage(command, opts);
+    case 'rm':
+    case 'rl': return runRl(command, opts);
     case 'bench': return void (await runBench({ json: Boolean(opts.json), steps: num(opts, 'steps', 20, { integer: true, min: 1 }), presets: opts.presets, backends: opts.backends, browser: Boolean(opts.browser) }));
     default: throw new Error(`unknown command "${command}"; try: npm run lab -- help`);
   }

@@ -103,7 +103,7 @@ export const REPORT_LIMIT = 24;
 /** Held-out share of a student's own JSONL file (the last lines), when it has at least 10 examples. */
 const OWN_HELD_OUT = 0.1;
 
-const STAGE_NAMES: Record<Stage, string> = { pretrain: 'base', sft: 'SFT', dpo: 'DPO' };
+const STAGE_NAMES: Record<Stage, string> = { pretrain: 'base', sft: 'SFT', dpo: 'DPO', rm: 'reward model', rl: 'RL' };
 
 /** The bundled chat data, loaded once, and the student's own files, parsed and split. */
 export class ChatData {
