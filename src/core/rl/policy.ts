@@ -66,17 +66,20 @@ export interface RlPrompt {
   reference?: string;
 }
 
+/** A verifiable reward: a number for a question it can check, null for one it cannot. */
+export type Verifier = (question: string, reply: string, ended: boolean) => number | null;
+
 /**
  * RL prompts from SFT conversations: the last user question of each, alone, once per distinct
- * question. With `checkableOnly` (verifiable rewards) only questions a verifier can check.
+ * question. With a verifier (verifiable rewards) only the questions it can check.
  */
-export function rlPrompts(conversations: readonly SftExample[], checkableOnly: boolean): RlPrompt[] {
+export function rlPrompts(conversations: readonly SftExample[], verifier?: Verifier): RlPrompt[] {
   const seen = new Map<string, RlPrompt>();
   for (const c of conversations) {
     const m = c.messages;
     const question = m[m.length - 2]?.content;
     if (!question || m[m.length - 2].role !== 'user' || seen.has(question)) continue;
-    if (checkableOnly && verify(question, '') === null) continue;
+    if (verifier && verifier(question, '', true) === null) continue;
     seen.set(question, { question, messages: [{ role: 'user', content: question }], reference: m[m.length - 1].content });
   }
   return [...seen.values()];
@@ -111,6 +114,8 @@ export interface RlExtra extends RlSettings {
 export interface RlStartOptions extends Partial<RlSettings> {
   /** The reward model checkpoint, for reward 'model'. */
   rewardModel?: Uint8Array;
+  /** A verifier of one's own in place of the chat families' (a toy task); not saved in the checkpoint. */
+  verifier?: Verifier;
   train?: Partial<TrainConfig>;
 }
 
@@ -128,6 +133,7 @@ export class RlStage {
     readonly settings: RlSettings,
     readonly prompts: RlPrompt[],
     readonly heldOut: SftExample[],
+    readonly verifier: Verifier = verifiableReward,
   ) {
     if (prompts.length === 0) throw new Error(`rl: no prompts${settings.reward === 'verifier' ? ' that a verifier can check' : ''} in the data`);
   }
@@ -169,14 +175,15 @@ export class RlStage {
     const extra: RlExtra = { ...settings, referenceSha256: await sha256Hex(parent) };
     if (opts.rewardModel) extra.rewardModelSha256 = await sha256Hex(opts.rewardModel);
     session.extra.rl = extra;
-    return new RlStage(session, reference, rewardModel, settings, rlPrompts(data.train, settings.reward === 'verifier'), data.val);
+    const verifier = opts.verifier ?? verifiableReward;
+    return new RlStage(session, reference, rewardModel, settings, rlPrompts(data.train, settings.reward === 'verifier' ? verifier : undefined), data.val, verifier);
   }
 
   /**
    * Continues an RL checkpoint exactly. `reference` must be the checkpoint it started from (and
    * `rewardModel` its reward model): their SHA-256 are checked against the ones it recorded.
    */
-  static async resume(checkpoint: Uint8Array | CheckpointState, reference: Uint8Array, data: ChatSplits<SftExample>, corpus: Corpus, opts: { rewardModel?: Uint8Array; train?: Partial<TrainConfig> } = {}): Promise<RlStage> {
+  static async resume(checkpoint: Uint8Array | CheckpointState, reference: Uint8Array, data: ChatSplits<SftExample>, corpus: Corpus, opts: { rewardModel?: Uint8Array; verifier?: Verifier; train?: Partial<TrainConfig> } = {}): Promise<RlStage> {
     const state = checkpoint instanceof Uint8Array ? decodeCheckpoint(checkpoint) : checkpoint;
     const extra = state.extra.rl as RlExtra | undefined;
     if (state.stage !== 'rl' || !extra) throw new Error(`rl: the checkpoint is a ${state.stage} checkpoint without RL state; start RL from it instead of resuming`);
@@ -185,7 +192,8 @@ export class RlStage {
     const settings = RlStage.settingsOf(extra);
     const { reference: ref, rewardModel } = RlStage.models(reference, settings, opts.rewardModel);
     const session = LabSession.fromCheckpoint(state, corpus, opts.train);
-    return new RlStage(session, ref, rewardModel, settings, rlPrompts(data.train, settings.reward === 'verifier'), data.val);
+    const verifier = opts.verifier ?? verifiableReward;
+    return new RlStage(session, ref, rewardModel, settings, rlPrompts(data.train, settings.reward === 'verifier' ? verifier : undefined), data.val, verifier);
   }
 
   get done(): boolean {
@@ -222,7 +230,7 @@ export class RlStage {
       rmScores = await scoreAll(this.rewardModel, prompts.map((p, i) => Int32Array.from([...p, ...samples[i].ids].slice(-block))), endId);
       rewards = [...rmScores];
     } else {
-      rewards = rows.map((p, i) => verifiableReward(p.question, replies[i], samples[i].ended) ?? 0);
+      rewards = rows.map((p, i) => this.verifier(p.question, replies[i], samples[i].ended) ?? 0);
     }
 
     // 3. KL to the reference, k1 summed over each completion, in the reward
