@@ -216,6 +216,7 @@ async function evaluate(opts: StageOptions): Promise<void> {
       `  validation loss (stories)    ${card.valLoss.toFixed(4)}`,
       `  exact match (held-out Q&A)   ${pct(card.exactMatch)} of ${card.questions}`,
       `  format adherence             ${pct(card.formatAdherence)}`,
+      `  verifiable exact match       ${pct(card.verifiableExactMatch)} of ${card.checkable} checkable, pass@1 ${pct(card.passAt1)}, pass@8 ${pct(card.passAt8)}`,
       `  preference accuracy          ${pct(card.preferenceAccuracy)} of ${card.pairs} pairs, mean margin ${card.meanMargin.toFixed(3)} (β ${card.beta}, reference: ${card.reference})`,
       ...card.examples.map((e) => `  ${e.correct ? '✓' : '✗'} ${e.question} → ${JSON.stringify(e.answer)}${e.ended ? '' : ' (no end of turn)'}`),
     ].join('\n'));

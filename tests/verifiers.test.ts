@@ -1,5 +1,8 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { expectedReply, FORMAT_REWARD, isCheckable, verifiableReward, verify } from '../src/core/rl/verifiers.ts';
+import { ROOT } from './helpers.ts';
 
 const ok = (q: string, r: string) => verify(q, r)?.correct;
 
@@ -60,5 +63,23 @@ describe('verifiers', () => {
     expect(verifiableReward('What is 3 plus 4?', '3 plus 4 is 7.', false)).toBe(0);
     expect(verifiableReward('What is 3 plus 4?', '3 plus 4 is 9.', true)).toBe(FORMAT_REWARD);
     expect(verifiableReward('What does Tom eat?', 'Tom eats carrots.', true)).toBeNull();
+  });
+});
+
+describe('verifiers on the bundled chat data', () => {
+  it('accept every reference answer of a checkable question, and name the family its line names', () => {
+    const text = readFileSync(join(ROOT, 'corpora', 'chat', 'sft_train.jsonl'), 'utf8') + readFileSync(join(ROOT, 'corpora', 'chat', 'sft_val.jsonl'), 'utf8');
+    let checked = 0;
+    for (const line of text.split('\n').filter(Boolean)) {
+      const { messages, kind } = JSON.parse(line) as { messages: { content: string }[]; kind?: string };
+      for (let i = 0; i + 1 < messages.length; i += 2) {
+        const v = verify(messages[i].content, messages[i + 1].content);
+        if (!v) continue;
+        checked++;
+        expect(v.correct, `${messages[i].content} → ${messages[i + 1].content}`).toBe(true);
+        if (kind && i + 2 === messages.length) expect(v.kind).toBe(kind);
+      }
+    }
+    expect(checked).toBeGreaterThan(1000);
   });
 });

@@ -20,6 +20,7 @@ import { CharTokenizer, type TokenizerJSON } from '../core/model/tokenizer.ts';
 import bundledVocabulary from '../../corpora/vocab.json';
 import * as store from '../storage/index.ts';
 import type { LabRunner, StageFactory, StageParent, Stepper } from './runner.ts';
+import { resumeRlStage } from './rl.ts';
 
 export type { DpoLossType, LineError, ReportCard, Stage };
 
@@ -150,7 +151,8 @@ export function describeErrors(errors: readonly LineError[], max = 5): string {
 /** Resumes stored SFT and DPO runs for the runner. */
 export function stageFactory(data: ChatData): StageFactory {
   return {
-    async resume(run, bytes, corpus): Promise<Stepper> {
+    async resume(run, bytes, corpus, db): Promise<Stepper> {
+      if (run.stage === 'rm' || run.stage === 'rl') return resumeRlStage(run, bytes, corpus, db, data);
       // An imported SFT or DPO file has no stored stage settings: it continues on the bundled chat data.
       const ownData = storedStage(run)?.settings.ownData;
       if (run.stage === 'sft') return SftStage.resume(bytes, await data.sft(ownData), corpus);

@@ -125,17 +125,23 @@ export const RL_TRAIN: Partial<TrainConfig> = { steps: 60, learningRate: 1e-4, w
 export class RlStage {
   /** The latest step's first completion of each prompt, for the live table. */
   lastSamples: SampleRow[] = [];
+  /** The prompts it draws from. */
+  readonly prompts: RlPrompt[];
 
   private constructor(
     readonly session: LabSession,
     readonly reference: GPT,
     readonly rewardModel: GPT | null,
     readonly settings: RlSettings,
-    readonly prompts: RlPrompt[],
+    prompts: RlPrompt[],
     readonly heldOut: SftExample[],
     readonly verifier: Verifier = verifiableReward,
   ) {
     if (prompts.length === 0) throw new Error(`rl: no prompts${settings.reward === 'verifier' ? ' that a verifier can check' : ''} in the data`);
+    // A prompt must leave room in the context for at least one sampled token.
+    const block = session.model.config.blockSize;
+    this.prompts = prompts.filter((p) => fitPrompt(session.tokenizer, p.messages, block).length < block);
+    if (this.prompts.length === 0) throw new Error(`rl: every prompt fills the model's context of ${block} tokens`);
   }
 
   private static settingsOf(opts: Partial<RlSettings>): RlSettings {
@@ -284,10 +290,15 @@ export class RlStage {
     return verifiableCard(this.session.model, this.session.tokenizer, this.heldOut, { limit, samples, maxNewTokens: this.settings.maxNewTokens });
   }
 
-  dispose(): void {
-    this.session.dispose();
+  /** Frees the reference and reward models (the session is its owner's to dispose). */
+  release(): void {
     this.reference.dispose();
     this.rewardModel?.dispose();
+  }
+
+  dispose(): void {
+    this.session.dispose();
+    this.release();
   }
 }
 
