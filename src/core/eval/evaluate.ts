@@ -13,11 +13,11 @@
  * carries; any other checkpoint is its own reference (margins 0, accuracy 50%) unless a reference
  * model is given.
  */
-import * as tf from '@tensorflow/tfjs';
 import { fitPrompt } from '../post/chat.ts';
 import type { DpoExample, SftExample } from '../post/chatdata.ts';
 import type { Stage } from '../io/checkpoint.ts';
 import { DEFAULT_BETA, type DpoExtra, encodePair, type PairLogps, pairsSha256, preferenceStats, scorePairs } from '../post/dpo.ts';
+import { sampleBatch } from '../model/decode.ts';
 import type { GPT } from '../model/model.ts';
 import type { CharTokenizer } from '../model/tokenizer.ts';
 import { evaluateLoss } from '../train/trainer.ts';
@@ -29,38 +29,15 @@ export interface Reply {
 }
 
 /**
- * Greedy decoding of many prompts at once, one forward pass per new token for all unfinished
- * prompts. Each row is the last blockSize tokens of its sequence, left-aligned and right-padded;
- * causal attention means the padding after a row's last token cannot change that token's logits,
- * so every row gets exactly what decoding it alone would give.
+ * Greedy decoding of many prompts, batchSize at a time, through decode.ts's sampleBatch (a
+ * key/value cache, one forward pass per new token for all unfinished prompts); every row gets
+ * exactly what decoding it alone would give.
  */
 export async function greedyReplies(model: GPT, prompts: readonly Int32Array[], endId: number, maxTokens: number, batchSize = 64): Promise<Reply[]> {
-  const replies: Reply[] = prompts.map(() => ({ ids: [], ended: false }));
-  const block = model.config.blockSize;
+  const replies: Reply[] = [];
   for (let start = 0; start < prompts.length; start += batchSize) {
-    const seqs = prompts.slice(start, start + batchSize).map((p) => Array.from(p));
-    let active = seqs.map((_, i) => i);
-    for (let step = 0; step < maxTokens && active.length > 0; step++) {
-      const B = active.length;
-      const windows = active.map((i) => seqs[i].slice(-block));
-      const T = Math.max(...windows.map((w) => w.length));
-      const ids = new Int32Array(T * B).fill(endId); // [T, B] time-major
-      windows.forEach((w, b) => w.forEach((id, t) => (ids[t * B + b] = id)));
-      const rows = Int32Array.from(windows, (w, b) => (w.length - 1) * B + b); // each row's last position
-      const nextT = tf.tidy(() => tf.argMax(tf.gather(model.forwardTimeMajor(tf.tensor2d(ids, [T, B], 'int32')), tf.tensor1d(rows, 'int32')), 1));
-      const next = await nextT.data(); // never dataSync: see sample.ts
-      nextT.dispose();
-      active = active.filter((i, b) => {
-        const reply = replies[start + i];
-        if (next[b] === endId) {
-          reply.ended = true;
-          return false;
-        }
-        seqs[i].push(next[b]);
-        reply.ids.push(next[b]);
-        return true;
-      });
-    }
+    const { ids, ended } = await sampleBatch(model, prompts.slice(start, start + batchSize), { maxNewTokens: maxTokens, temperature: 0, topK: 0, seed: 0, stopToken: endId });
+    ids.forEach((row, i) => replies.push({ ids: ended[i] ? row.slice(0, -1) : row, ended: ended[i] }));
   }
   return replies;
 }
