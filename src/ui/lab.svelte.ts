@@ -70,7 +70,7 @@ export class Lab {
   #view = $state<ViewName | null>(null); // null until chosen: then the loaded run's stage
   #live = $state.raw<LiveLine[]>([]);
   #elsewhere = $state(false); // another tab of this profile holds the trainer
-  readonly #lock = new TrainerLock();
+  readonly #lock = new TrainerLock(() => this.#granted(), () => this.#release());
 
   /** The loss-spike lab (events, policy, lesson) and checkpoint sharing (export, import). */
   readonly spikes = new SpikeLabView((f, busy) => this.call(f, busy));
@@ -120,6 +120,10 @@ export class Lab {
     if (typeof location !== 'undefined') {
       this.#settings = settingsFromHash(location.hash);
       this.#view = viewFromHash(location.hash);
+      // A link to another view pasted into this tab changes only the hash: open that view.
+      addEventListener('hashchange', () => {
+        this.#view = viewFromHash(location.hash) ?? this.#view;
+      });
     }
     try {
       const saved = localStorage.getItem(BACKEND_KEY);
@@ -131,22 +135,24 @@ export class Lab {
 
   /**
    * Starts the lab: this tab becomes the one trainer of the profile if no other tab is (one writer
-   * to IndexedDB), else it waits and says where training runs (`takeOver` moves it here).
+   * to IndexedDB), else it says where training runs and waits (`takeOver` moves it here).
    */
   async start(): Promise<void> {
-    const mine = await this.#lock.acquire(() => this.#release());
-    this.#elsewhere = !mine;
-    if (mine) await this.#startWorker();
+    this.#elsewhere = !(await this.#lock.claim());
   }
 
-  /** Asks the tab that trains to save and stop, then starts the trainer here. */
-  async takeOver(): Promise<void> {
+  /** Asks the tab that trains to save and stop; this tab's trainer starts once it has. */
+  takeOver(): void {
     if (!this.#elsewhere) return;
     this.#notice = { level: 'info', text: 'Asking the other tab to save and hand over…' };
-    await this.#lock.takeOver(() => this.#release());
+    this.#lock.takeOver();
+  }
+
+  /** This tab holds the trainer lock: start the worker (it restores the newest run). */
+  #granted(): void {
     this.#elsewhere = false;
-    this.#notice = null;
-    await this.#startWorker();
+    if (this.#notice?.text.startsWith('Asking the other tab')) this.#notice = null;
+    void this.#startWorker();
   }
 
   /** Another tab takes over: save the run where it stands, stop the worker, and say so. */
@@ -270,6 +276,7 @@ export class Lab {
     return {
       status: this.#status,
       step: this.stepsTaken,
+      stage: this.#run?.stage ?? null,
       view: this.view,
       elsewhere: this.#elsewhere,
       live: this.#live.map((l) => l.step),

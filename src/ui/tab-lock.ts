@@ -1,62 +1,69 @@
 /**
  * One trainer per browser profile. Two tabs of the lab would be two workers writing the same
- * IndexedDB runs, so the tab that trains holds a Web Lock; a second tab waits, says that training
- * runs elsewhere, and can take over: it asks the holder (over a BroadcastChannel) to save and
- * release, then gets the lock in its turn. Without the Web Locks API every tab trains, as before.
+ * IndexedDB runs, so the tab that trains holds a Web Lock. Another tab queues for the lock, says
+ * that training runs elsewhere, and starts its trainer when the lock comes to it: when the holder
+ * closes, or when this tab asks to take over (a BroadcastChannel message on which the holder saves,
+ * stops its worker and lets go). A tab that let go queues again, so it can get the trainer back.
+ * Without the Web Locks API every tab trains, as before.
  */
 const LOCK = 'lm-lab-trainer';
 const CHANNEL = 'lm-lab-trainer';
 
-type Release = () => Promise<void>;
-
 export class TrainerLock {
-  #channel: BroadcastChannel | null = null;
+  readonly #granted: () => void;
+  readonly #release: () => Promise<void>;
+
+  /** `granted`: this tab now holds the lock (start the trainer); `release`: save and stop it, another tab takes over. */
+  constructor(granted: () => void, release: () => Promise<void>) {
+    this.#granted = granted;
+    this.#release = release;
+  }
 
   static get supported(): boolean {
-    return typeof navigator !== 'undefined' && 'locks' in navigator;
+    return typeof navigator !== 'undefined' && 'locks' in navigator && typeof BroadcastChannel !== 'undefined';
   }
 
-  /** Takes the lock if no tab holds it; false when another does. `release` runs when a tab takes over. */
-  async acquire(release: Release): Promise<boolean> {
-    if (!TrainerLock.supported) return true;
-    return new Promise<boolean>((answer) => {
+  /** Takes the lock if it is free (true) or queues for it (false: another tab trains). */
+  async claim(): Promise<boolean> {
+    if (!TrainerLock.supported) {
+      this.#granted();
+      return true;
+    }
+    const free = await new Promise<boolean>((answer) => {
       void navigator.locks.request(LOCK, { ifAvailable: true }, (lock) => {
-        if (!lock) {
-          answer(false);
-          return undefined;
-        }
-        answer(true);
-        return this.#hold(release);
+        answer(lock !== null);
+        return lock ? this.#hold() : undefined;
       });
     });
+    if (!free) this.#queue();
+    return free;
   }
 
-  /** Asks the holder to hand over, and resolves once this tab holds the lock. */
-  async takeOver(release: Release): Promise<void> {
+  /** Asks the tab that holds the lock to hand it over; this tab's queued request then gets it. */
+  takeOver(): void {
     if (!TrainerLock.supported) return;
-    await new Promise<void>((granted) => {
-      void navigator.locks.request(LOCK, () => {
-        granted();
-        return this.#hold(release);
-      });
-      const ask = new BroadcastChannel(CHANNEL);
-      ask.postMessage('take-over');
-      ask.close();
-    });
+    const ask = new BroadcastChannel(CHANNEL);
+    ask.postMessage('take-over');
+    ask.close();
   }
 
-  /** Holds the lock until another tab asks for it; then `release` saves and stops this tab's trainer. */
-  #hold(release: Release): Promise<void> {
-    return new Promise<void>((done) => {
-      this.#channel = new BroadcastChannel(CHANNEL);
-      this.#channel.onmessage = async (e) => {
+  #queue(): void {
+    void navigator.locks.request(LOCK, () => this.#hold());
+  }
+
+  /** Holds the lock (the promise is pending) until another tab asks for it. */
+  #hold(): Promise<void> {
+    this.#granted();
+    return new Promise<void>((letGo) => {
+      const channel = new BroadcastChannel(CHANNEL);
+      channel.onmessage = async (e) => {
         if (e.data !== 'take-over') return;
-        this.#channel?.close();
-        this.#channel = null;
+        channel.close();
         try {
-          await release();
+          await this.#release();
         } finally {
-          done();
+          letGo();
+          this.#queue();
         }
       };
     });
