@@ -105,12 +105,28 @@ export function lessonFromHash(hash: string): LessonView {
   return { hide: names('hide'), lock: names('lock') };
 }
 
-/** The hash of the settings plus the lesson's hidden and locked controls. */
-export function lessonHash(s: RunSettings, view: LessonView): string {
+/** The hash of the settings, the lesson's hidden and locked controls, and the open view. */
+export function lessonHash(s: RunSettings, lesson: LessonView, view?: ViewName): string {
   let hash = settingsToHash(s);
-  if (view.hide.length) hash += `&hide=${view.hide.join(',')}`;
-  if (view.lock.length) hash += `&lock=${view.lock.join(',')}`;
+  if (lesson.hide.length) hash += `&hide=${lesson.hide.join(',')}`;
+  if (lesson.lock.length) hash += `&lock=${lesson.lock.join(',')}`;
+  if (view) hash += `&view=${view}`;
   return hash;
+}
+
+/**
+ * The page's views, in pipeline order: one per stage, then the spike lab and sharing. A view is
+ * addressable as `#view=sft` next to the run settings.
+ */
+export const VIEWS = ['pretrain', 'sft', 'dpo', 'rm', 'rl', 'spikes', 'share'] as const;
+export type ViewName = (typeof VIEWS)[number];
+
+export const isViewName = (name: string): name is ViewName => (VIEWS as readonly string[]).includes(name);
+
+/** Reads `view=sft` from a hash; null when absent or unknown. */
+export function viewFromHash(hash: string): ViewName | null {
+  const name = new URLSearchParams(hash.replace(/^#/, '')).get('view');
+  return name !== null && isViewName(name) ? name : null;
 }
 
 /** The settings a preset brings with it. */
