@@ -11,7 +11,7 @@
  */
 import { parseDpoJsonl, parseSftJsonl } from '../src/core/post/chatdata.ts';
 import type { TrainConfig } from '../src/core/model/config.ts';
-import { DEFAULT_CENTER_COEF, RewardModelStage } from '../src/core/rl/rewardmodel.ts';
+import { DEFAULT_CENTER_COEF, RewardModelStage, RM_TRAIN } from '../src/core/rl/rewardmodel.ts';
 import { REWARD_SOURCES, RL_DEFAULTS, RL_TRAIN, type RewardSource, RlStage } from '../src/core/rl/policy.ts';
 import type { VerifiableCard } from '../src/core/rl/evaluate.ts';
 import { chatData, fmt, num, print, readCheckpoint, startLine, type StageOptions, storiesFor, str, trainLoop, useBackend } from './stages.ts';
@@ -34,8 +34,6 @@ function overrides(opts: StageOptions, defaults: Partial<TrainConfig>): Partial<
   return train;
 }
 
-/** The reward model's defaults: a short run at a tenth of the SFT learning rate. */
-export const RM_TRAIN: Partial<TrainConfig> = { steps: 150, learningRate: 3e-4, evalInterval: 50 };
 
 async function rm(opts: StageOptions): Promise<void> {
   const json = Boolean(opts.json);
