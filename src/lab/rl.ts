@@ -133,7 +133,7 @@ export class RlLab {
     }
     await this.#runner.startStage(async (parent) => {
       if (parent.run.stage !== 'sft' && parent.run.stage !== 'dpo') throw new Error('RL starts from an SFT model: run SFT first.');
-      const train = { ...RL_TRAIN, steps: settings.steps, ...(settings.learningRate ? { learningRate: settings.learningRate } : {}) };
+      const train = { ...RL_TRAIN, steps: settings.steps, ...(settings.learningRate ? { learningRate: settings.learningRate, minLearningRate: settings.learningRate / 10 } : {}) };
       const stage = await RlStage.start(parent.bytes, data, parent.corpus, { reward: settings.reward, klCoef: settings.klCoef, groupSize: settings.groupSize, promptsPerStep: settings.promptsPerStep, rewardModel, train });
       const what = settings.reward === 'model' ? `RL vs RM β ${settings.klCoef}` : `RL verifiers β ${settings.klCoef}`;
       return { stepper: stage, name: `${what} · ${parentLabel(parent)}`, settings: { stageSettings: { ...this.#stored('rl', parent, settings), rewardModelCheckpointId: rmId } } };

@@ -55,6 +55,7 @@ export interface RlSettings {
 }
 
 const rl = LESSON_PLAN.rl;
+const SETTING_KEYS: readonly (keyof RlSettings)[] = ['klCoef', 'groupSize', 'promptsPerStep', 'maxNewTokens', 'evalQuestions'];
 export const RL_DEFAULTS: Record<RewardSource, RlSettings> = {
   verifier: { reward: 'verifier', klCoef: rl.klCoef.verifier, groupSize: rl.groupSize, promptsPerStep: rl.promptsPerStep, maxNewTokens: rl.maxNewTokens, evalQuestions: 64 },
   model: { reward: 'model', klCoef: rl.klCoef.model, groupSize: rl.groupSize, promptsPerStep: rl.promptsPerStep, maxNewTokens: rl.maxNewTokens, evalQuestions: 64 },
@@ -149,7 +150,9 @@ export class RlStage {
   private static settingsOf(opts: Partial<RlSettings>): RlSettings {
     const reward = opts.reward ?? 'verifier';
     if (!REWARD_SOURCES.includes(reward)) throw new Error(`rl: the reward must be verifier or model, got "${reward}"`);
-    const s: RlSettings = { ...RL_DEFAULTS[reward], ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) };
+    const s: RlSettings = { ...RL_DEFAULTS[reward] };
+    for (const key of SETTING_KEYS) if (opts[key] !== undefined) (s as unknown as Record<string, unknown>)[key] = opts[key]; // only settings: never the reward model's bytes
+    s.reward = reward;
     if (!(s.klCoef >= 0) || !Number.isFinite(s.klCoef)) throw new Error(`rl: the KL coefficient must be a number ≥ 0, got ${s.klCoef}`);
     for (const [key, min] of [['groupSize', 2], ['promptsPerStep', 1], ['maxNewTokens', 1], ['evalQuestions', 0]] as const) {
       if (!Number.isInteger(s[key]) || s[key] < min) throw new Error(`rl: ${key} must be a whole number ≥ ${min}, got ${s[key]}`);
