@@ -11,7 +11,7 @@
 import { inspectCheckpoint, type MetricRow } from '../core/io/checkpoint.ts';
 import type { Corpus } from '../core/train/data.ts';
 import { RewardModelStage, RM_TRAIN } from '../core/rl/rewardmodel.ts';
-import { RL_DEFAULTS, RL_TRAIN, type RewardSource, RlStage, type SampleRow } from '../core/rl/policy.ts';
+import { RL_TRAIN, type RewardSource, RlStage, type SampleRow } from '../core/rl/policy.ts';
 import { type VerifiableCard, verifiableCard } from '../core/rl/evaluate.ts';
 import * as store from '../storage/index.ts';
 import type { LabRunner, StageParent, Stepper } from './runner.ts';
@@ -74,8 +74,6 @@ function storedRl(run: store.RunRecord): StoredRlStage | undefined {
   return s && (s.kind === 'rm' || s.kind === 'rl') ? s : undefined;
 }
 
-/** The default RL training settings for the page (the command line's). */
-export const RL_PAGE_DEFAULTS = { steps: RL_TRAIN.steps!, learningRate: RL_TRAIN.learningRate!, verifier: RL_DEFAULTS.verifier, model: RL_DEFAULTS.model };
 
 /** Rebuilds a stored rm or rl run from one of its checkpoints: the RL run's reference and reward model come from storage. */
 export async function resumeRlStage(run: store.RunRecord, bytes: Uint8Array, corpus: Corpus, db: store.LabDB, data: ChatData): Promise<Stepper> {
