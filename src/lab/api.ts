@@ -37,6 +37,8 @@ export function createLabApi(env: LabEnv & StageEnv) {
     /** One step (starting a run from `settings` when none is loaded). */
     stepOnce: (settings: RunSettings, ownText?: OwnText) => runner.stepOnce(settings, ownText),
     sample: (opts: SampleOptions) => runner.sample(opts),
+    /** Lines sampled every so often while pretraining (at most 5% of the time, src/lab/live.ts). */
+    setLiveSamples: (on: boolean) => runner.setLiveSamples(on),
     listCheckpoints: () => runner.listCheckpoints(),
     loadCheckpoint: (id: string) => runner.loadCheckpoint(id),
     pinCheckpoint: (id: string, pinned: boolean) => runner.pinCheckpoint(id, pinned),

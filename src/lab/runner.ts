@@ -18,6 +18,7 @@ import { cardLines, exportCheckpoint, fileKind, inspectStateDict, prepareImport,
 import { isRecoveryPolicy, type RecoveryPolicy, SpikeLab } from '../core/spikes/spikelab.ts';
 import { CharTokenizer, type TokenizerJSON } from '../core/model/tokenizer.ts';
 import * as store from '../storage/index.ts';
+import { LIVE_SAMPLE, LiveSampler } from './live.ts';
 import { injectionsOf, recoveryOf, spikeLabInfo, StoredSnapshots, withInjection } from './spikes.ts';
 import type {
   BackendInfo,
@@ -93,6 +94,8 @@ export class LabRunner {
   #elapsedBefore = 0; // training seconds before the loop now running started
   #runningSince: number | null = null;
   #sentRows = 0; // rows of session.metrics already sent to the page
+  #live = new LiveSampler();
+  #liveOn = true;
 
   #outbox: LabUpdate = {};
   #flushTimer: ReturnType<typeof setTimeout> | null = null;
@@ -167,6 +170,11 @@ export class LabRunner {
       if (session.stepsTaken % this.#settings().autosaveEvery === 0) await this.#save('auto');
       this.#setStatus(session.done ? 'done' : 'paused');
     });
+  }
+
+  /** Turns the lines sampled while pretraining on or off. */
+  setLiveSamples(on: boolean): void {
+    this.#liveOn = on;
   }
 
   async sample(opts: SampleOptions): Promise<{ text: string; step: number }> {
@@ -462,6 +470,7 @@ export class LabRunner {
     this.#elapsedBefore = elapsed;
     this.#lastSavedStep = -1;
     this.#sentRows = session.metrics.length;
+    this.#live = new LiveSampler();
     const spikeLab = this.#spikeLab && spikeLabInfo(this.#spikeLab);
     this.#emit({ run: this.#runInfo(), rows: session.metrics.slice(), events: session.events.slice(), resetRows: true, summary: this.#summary(), spikeLab }, true);
   }
@@ -514,8 +523,11 @@ export class LabRunner {
     this.#runningSince = started;
     try {
       while (!this.#haltRequested && this.#session === session && !session.done) {
+        const t0 = performance.now();
         await this.#trainStep(session);
+        this.#live.stepped(performance.now() - t0);
         if (session.stepsTaken % this.#settings().autosaveEvery === 0) await this.#save('auto');
+        if (this.#liveOn && session.stage === 'pretrain' && this.#live.due) await this.#liveSample(session);
         await nextTask();
       }
       if (!this.#haltRequested && session.done) {
@@ -547,6 +559,14 @@ export class LabRunner {
       this.#emit({ rows, run: this.#runInfo(), summary: this.#summary() });
     }
     if (this.#spikeLab && events.length > 0) this.#emit({ spikeLab: spikeLabInfo(this.#spikeLab) });
+  }
+
+  /** Writes one live line with the current weights and sends it with its step. */
+  async #liveSample(session: LabSession): Promise<void> {
+    const t0 = performance.now();
+    const text = await this.#withTensors(() => session.sample(LIVE_SAMPLE.prompt, LIVE_SAMPLE));
+    this.#live.sampled(performance.now() - t0);
+    this.#emit({ live: [{ step: session.stepsTaken, text: LIVE_SAMPLE.prompt + text }] });
   }
 
   /** Asks a running loop to end after its current step, waits for it, then reports `status`. */
@@ -633,6 +653,7 @@ export class LabRunner {
       backend: this.#backend?.backend ?? 'unknown',
       gradClip: session.trainer.config.gradClip,
       vocabSize: session.model.config.vocabSize,
+      liveShare: this.#live.share,
     };
   }
 
@@ -654,6 +675,7 @@ export class LabRunner {
       }
     }
     if (update.events && !update.resetRows) box.events = box.events ? box.events.concat(update.events) : update.events;
+    if (update.live) box.live = box.live ? box.live.concat(update.live) : update.live;
     for (const key of ['status', 'run', 'summary', 'checkpoints', 'notice', 'spikeLab'] as const) {
       if (key in update) (box as Record<string, unknown>)[key] = update[key];
     }

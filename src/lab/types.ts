@@ -85,6 +85,8 @@ export interface RunSummary {
   backend: string;
   gradClip: number;
   vocabSize: number;
+  /** Share of this loop's time spent writing live samples (the first line left out); 0 when none. */
+  liveShare: number;
 }
 
 /** One logged step as the charts receive it. */
@@ -126,6 +128,8 @@ export interface LabUpdate {
   events?: LabEvent[];
   /** The loaded run's spike lab: its policy and the injections still to come. */
   spikeLab?: SpikeLabInfo | null;
+  /** Lines sampled while pretraining (src/lab/live.ts): appended. */
+  live?: { step: number; text: string }[];
 }
 
 export interface SpikeLabInfo {

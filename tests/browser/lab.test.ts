@@ -44,6 +44,7 @@ describe('with WebGPU', () => {
       // Pretraining puts points on the loss and gradient-norm charts, and the loss falls.
       // (Live samples are off: on software WebGPU each one costs as much as several steps.)
       await page.getByRole('checkbox', { name: 'Refresh while training' }).uncheck();
+      await page.getByRole('checkbox', { name: 'Live samples' }).uncheck();
       await longTasks(page);
       await page.getByRole('button', { name: 'Pretrain' }).click();
       const trained = await waitForLab(page, (s) => s.step >= 24, 150_000);

@@ -40,8 +40,9 @@ export class AdamW {
     this.names = [...params.keys()];
     this.sizes = this.names.map((n) => params.get(n)!.size);
     const total = this.sizes.reduce((a, b) => a + b, 0);
-    this.m = tf.variable(tf.zeros([total]), false) as tf.Variable<tf.Rank.R1>;
-    this.v = tf.variable(tf.zeros([total]), false) as tf.Variable<tf.Rank.R1>;
+    // The variables keep their own reference to the data: the zeros they start from are disposed.
+    this.m = tf.tidy(() => tf.variable(tf.zeros([total]), false)) as tf.Variable<tf.Rank.R1>;
+    this.v = tf.tidy(() => tf.variable(tf.zeros([total]), false)) as tf.Variable<tf.Rank.R1>;
   }
 
   /** All gradients as one vector in the optimizer's order (a missing gradient counts as zero). */
