@@ -38,6 +38,18 @@ export interface DecodeOptions {
   stopToken?: number;
 }
 
+/** What sampleBatch returns, per prompt. */
+export interface Decoded {
+  /** New token ids of each row, its stop token included when it produced one. */
+  ids: number[][];
+  /** Whether each row produced the stop token. */
+  ended: boolean[];
+  /** log p of each new token under the distribution it was drawn from (see sampleToken). */
+  logProbs: number[][];
+  /** Entropy (nats) of that distribution at each new token. */
+  entropies: number[][];
+}
+
 /** One decoding step: logits [B·V] of the next token of each row, the rows given in batch order. */
 interface Stepper {
   /**
@@ -49,7 +61,7 @@ interface Stepper {
 }
 
 /** Continues each prompt (token ids) by up to maxNewTokens; rows stop at stopToken (included). */
-export async function sampleBatch(model: GPT, prompts: readonly Int32Array[], opts: DecodeOptions): Promise<{ ids: number[][]; ended: boolean[] }> {
+export async function sampleBatch(model: GPT, prompts: readonly Int32Array[], opts: DecodeOptions): Promise<Decoded> {
   return decode(prompts, opts, () => new CachedStepper(model));
 }
 
@@ -58,7 +70,7 @@ export async function sampleBatch(model: GPT, prompts: readonly Int32Array[], op
  * blockSize tokens, right-padded; causal attention means the padding after a row's last token
  * cannot change that token's logits). The reference `sampleBatch` is measured and tested against.
  */
-export async function sampleBatchUncached(model: GPT, prompts: readonly Int32Array[], opts: DecodeOptions): Promise<{ ids: number[][]; ended: boolean[] }> {
+export async function sampleBatchUncached(model: GPT, prompts: readonly Int32Array[], opts: DecodeOptions): Promise<Decoded> {
   return decode(prompts, opts, () => new WindowStepper(model));
 }
 
@@ -72,9 +84,11 @@ function validate(prompts: readonly Int32Array[], opts: DecodeOptions): void {
 }
 
 /** The loop both paths share: pick a token per row, drop the rows that stopped, step again. */
-async function decode(prompts: readonly Int32Array[], opts: DecodeOptions, makeStepper: () => Stepper): Promise<{ ids: number[][]; ended: boolean[] }> {
+async function decode(prompts: readonly Int32Array[], opts: DecodeOptions, makeStepper: () => Stepper): Promise<Decoded> {
   validate(prompts, opts);
   const ids: number[][] = prompts.map(() => []);
+  const logProbs: number[][] = prompts.map(() => []);
+  const entropies: number[][] = prompts.map(() => []);
   const ended = prompts.map(() => false);
   const seqs = prompts.map((p) => Array.from(p));
   const rngs = prompts.map((_, i) => new Random(opts.seed + i));
@@ -88,9 +102,12 @@ async function decode(prompts: readonly Int32Array[], opts: DecodeOptions, makeS
       const going: number[] = [];
       kept = [];
       active.forEach((i, b) => {
-        const next = pickToken(logits.subarray(b * V, (b + 1) * V), opts.temperature, opts.topK, rngs[i]);
+        const row = logits.subarray(b * V, (b + 1) * V);
+        const { token: next, logProb, entropy } = sampleToken(row, opts.temperature, opts.topK, rngs[i]);
         seqs[i].push(next);
         ids[i].push(next);
+        logProbs[i].push(logProb);
+        entropies[i].push(entropy);
         if (next === opts.stopToken) ended[i] = true;
         else {
           going.push(i);
@@ -102,22 +119,51 @@ async function decode(prompts: readonly Int32Array[], opts: DecodeOptions, makeS
   } finally {
     stepper.dispose();
   }
-  return { ids, ended };
+  return { ids, ended, logProbs, entropies };
+}
+
+/** The token ids pickToken draws among, most likely first: the top k (ties by id), or all when topK is 0. */
+function candidates(logits: Float32Array, topK: number): number[] {
+  const order = [...logits.keys()].sort((a, b) => logits[b] - logits[a]);
+  return topK > 0 ? order.slice(0, topK) : order;
 }
 
 /** Picks a token id from logits with temperature and top-k (a pure function of its inputs). */
 export function pickToken(logits: Float32Array, temperature: number, topK: number, rng: Random): number {
-  if (temperature <= 0) return argmax(logits);
-  const order = [...logits.keys()].sort((a, b) => logits[b] - logits[a]);
-  const kept = topK > 0 ? order.slice(0, topK) : order;
-  const max = logits[kept[0]];
-  const weights = kept.map((i) => Math.exp((logits[i] - max) / temperature));
-  let r = rng.next() * weights.reduce((a, b) => a + b, 0);
-  for (let j = 0; j < kept.length; j++) {
-    r -= weights[j];
-    if (r <= 0) return kept[j];
+  return sampleToken(logits, temperature, topK, rng).token;
+}
+
+/**
+ * pickToken's choice, with log p(token) and the entropy H = −Σ p log p (nats) of the distribution
+ * it was drawn from: p = softmax(logits / temperature) over the top-k tokens (all when topK is 0).
+ * Greedy decoding (temperature 0) takes the mode of the model's own softmax(logits) and reports
+ * that distribution. At temperature 1 without top-k these are the policy's log π(token) and its
+ * entropy, which RL's KL estimates need.
+ */
+export function sampleToken(logits: Float32Array, temperature: number, topK: number, rng: Random): { token: number; logProb: number; entropy: number } {
+  const greedy = temperature <= 0;
+  const t = greedy ? 1 : temperature;
+  const kept = greedy ? [...logits.keys()] : candidates(logits, topK);
+  let max = -Infinity;
+  for (const i of kept) max = Math.max(max, logits[i]);
+  const weights = kept.map((i) => Math.exp((logits[i] - max) / t));
+  const total = weights.reduce((a, b) => a + b, 0);
+  let j = greedy ? kept.indexOf(argmax(logits)) : kept.length - 1;
+  if (!greedy) {
+    let r = rng.next() * total;
+    for (let k = 0; k < kept.length; k++) {
+      r -= weights[k];
+      if (r <= 0) {
+        j = k;
+        break;
+      }
+    }
   }
-  return kept[kept.length - 1];
+  const logTotal = Math.log(total);
+  const logp = (k: number) => (logits[kept[k]] - max) / t - logTotal;
+  let entropy = 0;
+  for (let k = 0; k < kept.length; k++) if (weights[k] > 0) entropy -= (weights[k] / total) * logp(k);
+  return { token: kept[j], logProb: logp(j), entropy };
 }
 
 function argmax(values: Float32Array): number {
