@@ -146,6 +146,19 @@ for (const backend of ['cpu', 'wasm'] as const) {
       }
     });
 
+    it('with capAtBlock, rows stop unended at blockSize + 1 tokens instead of sliding', async () => {
+      const opts: DecodeOptions = { maxNewTokens: 14, temperature: 1, topK: 0, seed: 3, capAtBlock: true };
+      const { ids, ended } = await sampleBatch(m, LONG, opts);
+      const free = await sampleBatch(m, LONG, { ...opts, capAtBlock: false });
+      LONG.forEach((p, b) => {
+        const room = Math.max(0, Math.min(14, 16 + 1 - p.length)); // block 16: 20 → 0, 12 → 5, 9 → 8, the rest 14
+        expect(ids[b]).toHaveLength(room);
+        expect(ids[b]).toEqual(free.ids[b].slice(0, room)); // the same draws, cut where the block is full
+        expect(ended[b]).toBe(false);
+      });
+      expect(ids.map((r) => r.length)).toEqual([14, 12, 5, 14, 0, 8]);
+    });
+
     it('leaves no tensor behind', async () => {
       const opts: DecodeOptions = { maxNewTokens: 14, temperature: 1, topK: 0, seed: 5, stopToken: 3 };
       await sampleBatch(m, LONG, opts); // first call: tfjs's own one-time tensors

@@ -36,6 +36,12 @@ export interface DecodeOptions {
   seed: number;
   /** A row stops as soon as it produces this token (it is included in the output). */
   stopToken?: number;
+  /**
+   * Stop each row, unended, when prompt + new tokens reach blockSize + 1 (the longest sequence one
+   * forward pass scores, inputs and targets), instead of sliding the window; a prompt that long
+   * already gets no tokens. RL needs this: every token it samples must be scoreable in training.
+   */
+  capAtBlock?: boolean;
 }
 
 /** What sampleBatch returns, per prompt. */
@@ -62,7 +68,7 @@ interface Stepper {
 
 /** Continues each prompt (token ids) by up to maxNewTokens; rows stop at stopToken (included). */
 export async function sampleBatch(model: GPT, prompts: readonly Int32Array[], opts: DecodeOptions): Promise<Decoded> {
-  return decode(prompts, opts, () => new CachedStepper(model));
+  return decode(prompts, opts, model.config.blockSize, () => new CachedStepper(model));
 }
 
 /**
@@ -71,7 +77,7 @@ export async function sampleBatch(model: GPT, prompts: readonly Int32Array[], op
  * cannot change that token's logits). The reference `sampleBatch` is measured and tested against.
  */
 export async function sampleBatchUncached(model: GPT, prompts: readonly Int32Array[], opts: DecodeOptions): Promise<Decoded> {
-  return decode(prompts, opts, () => new WindowStepper(model));
+  return decode(prompts, opts, model.config.blockSize, () => new WindowStepper(model));
 }
 
 function validate(prompts: readonly Int32Array[], opts: DecodeOptions): void {
@@ -84,7 +90,7 @@ function validate(prompts: readonly Int32Array[], opts: DecodeOptions): void {
 }
 
 /** The loop both paths share: pick a token per row, drop the rows that stopped, step again. */
-async function decode(prompts: readonly Int32Array[], opts: DecodeOptions, makeStepper: () => Stepper): Promise<Decoded> {
+async function decode(prompts: readonly Int32Array[], opts: DecodeOptions, blockSize: number, makeStepper: () => Stepper): Promise<Decoded> {
   validate(prompts, opts);
   const ids: number[][] = prompts.map(() => []);
   const logProbs: number[][] = prompts.map(() => []);
@@ -92,7 +98,8 @@ async function decode(prompts: readonly Int32Array[], opts: DecodeOptions, makeS
   const ended = prompts.map(() => false);
   const seqs = prompts.map((p) => Array.from(p));
   const rngs = prompts.map((_, i) => new Random(opts.seed + i));
-  let active = prompts.map((_, i) => i); // prompt index of each row of the batch
+  const limits = prompts.map((p) => (opts.capAtBlock ? Math.min(opts.maxNewTokens, blockSize + 1 - p.length) : opts.maxNewTokens));
+  let active = prompts.map((_, i) => i).filter((i) => limits[i] > 0); // prompt index of each row of the batch
   let kept = active; // positions in the previous batch of the rows still going
   const stepper = makeStepper();
   try {
@@ -109,7 +116,7 @@ async function decode(prompts: readonly Int32Array[], opts: DecodeOptions, makeS
         logProbs[i].push(logProb);
         entropies[i].push(entropy);
         if (next === opts.stopToken) ended[i] = true;
-        else {
+        else if (ids[i].length < limits[i]) {
           going.push(i);
           kept.push(b);
         }
