@@ -3,12 +3,14 @@
  * prints the median step time (over ≥ 20 steps after 3 warm-up steps), tokens/s, achieved GFLOP/s
  * and the number of kernels one training step dispatches. With --browser it also serves bench.html
  * and measures the same in headless Chromium on webgpu (its software adapter here) and wasm.
- * The FLOP formula is in src/core/backend/benchmark.ts.
+ * The FLOP formula is in src/core/backend/benchmark.ts. A sampling row per backend times generation
+ * (64 completions × 32 new tokens on tiny) with and without the key/value cache.
  */
 import { existsSync } from 'node:fs';
 import { selectBackend, type BackendName } from '../src/core/backend/backend.ts';
 import { benchmarkPreset, type BenchRow, formatBenchHeader, formatBenchRow } from '../src/core/backend/benchmark.ts';
 import { isPresetName, type PresetName } from '../src/core/model/config.ts';
+import { benchmarkSampling, formatSamplingRow } from '../src/core/backend/sampling-bench.ts';
 import { loadCorpus } from './corpora.ts';
 
 export interface BenchOptions {
@@ -42,8 +44,20 @@ export async function runBench(opts: BenchOptions): Promise<void> {
       if (!isPresetName(preset)) throw new Error(`unknown preset "${preset}"`);
       emit(opts, 'node', await benchmarkPreset(preset, corpus, tokenizer, steps));
     }
+    await samplingBench(opts, backend);
   }
   if (opts.browser) await browserBench(opts, steps);
+}
+
+/** Generation speed: 64 completions × 32 new tokens, with and without the key/value cache. */
+const SAMPLING_PLAN: Record<string, PresetName[]> = { wasm: ['tiny'], cpu: [] };
+
+async function samplingBench(opts: BenchOptions, backend: string): Promise<void> {
+  const { corpus, tokenizer } = loadCorpus({ corpus: 'tales' });
+  for (const preset of SAMPLING_PLAN[backend] ?? []) {
+    const row = await benchmarkSampling(preset, tokenizer.vocabSize, corpus.val);
+    console.log(opts.json ? JSON.stringify({ where: 'node', kind: 'sampling', ...row }) : formatSamplingRow('node', row));
+  }
 }
 
 async function browserBench(opts: BenchOptions, steps: number): Promise<void> {

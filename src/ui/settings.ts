@@ -5,18 +5,20 @@
  */
 import { isPresetName, PRESETS, type PresetName } from '../core/model/config.ts';
 import { parseInjection } from '../core/spikes/inject.ts';
+import { LESSON_PLAN } from '../core/lesson/plan.ts';
 import type { CorpusChoice, RecoveryPolicy, RunSettings } from '../lab/types.ts';
 
 /** The recovery policies, as core/spikes/spikelab.ts defines them (listed here: the page never loads tfjs). */
 export const POLICIES: readonly RecoveryPolicy[] = ['none', 'skip', 'rollback', 'lower-lr', 'filter'];
 const isRecoveryPolicy = (name: string): name is RecoveryPolicy => (POLICIES as readonly string[]).includes(name);
 
-export function defaultSettings(preset: PresetName = 'tiny'): RunSettings {
+/** The page's defaults: the lesson plan's pretraining (src/core/lesson/plan.ts), the same as `npm run lab -- lesson`. */
+export function defaultSettings(preset: PresetName = LESSON_PLAN.pretrain.preset): RunSettings {
   return {
     corpus: 'tales',
     preset,
-    steps: 500,
-    learningRate: PRESETS[preset].learningRate,
+    steps: LESSON_PLAN.pretrain.steps,
+    learningRate: preset === LESSON_PLAN.pretrain.preset ? LESSON_PLAN.pretrain.learningRate : PRESETS[preset].learningRate,
     batchSize: PRESETS[preset].batchSize,
     seed: 1,
     autosaveEvery: 50,
@@ -130,4 +132,29 @@ export function viewFromHash(hash: string): ViewName | null {
 /** The settings a preset brings with it. */
 export function presetDefaults(preset: PresetName): Pick<RunSettings, 'preset' | 'learningRate' | 'batchSize'> {
   return { preset, learningRate: PRESETS[preset].learningRate, batchSize: PRESETS[preset].batchSize };
+}
+
+export interface SftForm {
+  steps: number;
+  learningRate: number | null; // null: the lesson plan's
+  /** The "no story text in SFT batches" what-if (shows forgetting); off by default. */
+  noPretrainText: boolean;
+}
+
+export interface DpoForm {
+  steps: number;
+  learningRate: number;
+  beta: number;
+  lossType: 'sigmoid' | 'ipo' | 'hinge';
+  /** The "length-biased pairs" what-if (shows the replies collapse); off by default. */
+  lengthBias: boolean;
+}
+
+/** The forms' defaults: the lesson plan's settings, the same as `npm run lab -- lesson`. */
+export function defaultSftForm(): SftForm {
+  return { steps: LESSON_PLAN.sft.steps, learningRate: LESSON_PLAN.sft.learningRate, noPretrainText: false };
+}
+export function defaultDpoForm(): DpoForm {
+  const { steps, learningRate, beta, lossType } = LESSON_PLAN.dpo;
+  return { steps, learningRate, beta, lossType, lengthBias: false };
 }

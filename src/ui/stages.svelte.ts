@@ -4,9 +4,10 @@
  * side-by-side replies and the loss-mask example. The worker does every computation (stages.ts).
  */
 import { parseDpoJsonl, parseSftJsonl } from '../core/post/chatdata.ts';
-import type { CompareOptions, DpoLossType, LineError, MaskedChat, StageHistory, StageReply, StageReport } from '../lab/stages.ts';
+import type { CompareOptions, LineError, MaskedChat, StageHistory, StageReply, StageReport } from '../lab/stages.ts';
 import type { MetricRow } from '../lab/types.ts';
 import type { Lab } from './lab.svelte.ts';
+import { defaultDpoForm, defaultSftForm, type DpoForm, type SftForm } from './settings.ts';
 
 export type StageName = 'pretrain' | 'sft' | 'dpo';
 
@@ -17,17 +18,7 @@ export interface OwnFile {
   errors: LineError[];
 }
 
-export interface SftForm {
-  steps: number;
-  learningRate: number | null; // null: the parent's
-}
-
-export interface DpoForm {
-  steps: number;
-  learningRate: number;
-  beta: number;
-  lossType: DpoLossType;
-}
+export type { SftForm, DpoForm };
 
 /** The rows of each stage of the loaded run's chain, and where each starts on a shared step axis. */
 export interface StageRows {
@@ -42,8 +33,8 @@ const NO_ROWS: MetricRow[] = [];
 
 export class Stages {
   readonly #lab: Lab;
-  #sft = $state<SftForm>({ steps: 300, learningRate: null });
-  #dpo = $state<DpoForm>({ steps: 120, learningRate: 3e-4, beta: 0.1, lossType: 'sigmoid' });
+  #sft = $state<SftForm>(defaultSftForm());
+  #dpo = $state<DpoForm>(defaultDpoForm());
   #own = $state.raw<{ sft: OwnFile | null; dpo: OwnFile | null }>({ sft: null, dpo: null });
   #history = $state.raw<StageHistory[]>([]);
   #historyRun = $state<string | null>(null);
@@ -123,14 +114,15 @@ export class Stages {
   }
 
   startSft(): Promise<void> {
-    const { steps, learningRate } = this.#sft;
+    const { steps, learningRate, noPretrainText } = this.#sft;
     const own = this.#own.sft;
-    return this.#lab.send((api) => api.sft({ steps, ...(learningRate ? { learningRate } : {}), ...(own && own.examples > 0 ? { ownData: { name: own.name, text: own.text } } : {}) }));
+    return this.#lab.send((api) => api.sft({ steps, ...(learningRate ? { learningRate } : {}), ...(noPretrainText ? { whatIf: 'no-pretrain-text' as const } : {}), ...(own && own.examples > 0 ? { ownData: { name: own.name, text: own.text } } : {}) }));
   }
 
   startDpo(): Promise<void> {
     const own = this.#own.dpo;
-    return this.#lab.send((api) => api.dpo({ ...$state.snapshot(this.#dpo), ...(own && own.examples > 0 ? { ownData: { name: own.name, text: own.text } } : {}) }));
+    const { lengthBias, ...form } = $state.snapshot(this.#dpo);
+    return this.#lab.send((api) => api.dpo({ ...form, ...(lengthBias ? { whatIf: 'length-bias' as const } : {}), ...(own && own.examples > 0 ? { ownData: { name: own.name, text: own.text } } : {}) }));
   }
 
   /** Fetches the earlier stages' rows for the loaded run (once per run). */

@@ -80,6 +80,16 @@ export function dpoLoss(
   });
 }
 
+/**
+ * The "what if the pairs were length-biased" data: only the pairs whose chosen reply is the
+ * shorter one. Trained on these, DPO can raise every margin by making replies shorter (the
+ * rejected reply loses more log-probability than the chosen one for each token dropped), and with
+ * nothing to anchor the chosen replies the policy's replies shrink towards nothing.
+ */
+export function lengthBiased<T extends { chosen: string; rejected: string }>(pairs: readonly T[]): T[] {
+  return pairs.filter((p) => p.chosen.length < p.rejected.length);
+}
+
 /** A pair as the model sees it: prompt + reply for each reply, with the reply's target positions marked. */
 export interface EncodedPair {
   chosen: { x: Int32Array; y: Int32Array; mask: Float32Array };
