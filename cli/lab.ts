@@ -18,6 +18,7 @@ import { loadCorpus, readTextFile } from './corpora.ts';
 import { runBench } from './bench.ts';
 import { exportCommand, importCommand } from './share.ts';
 import { runStage } from './stages.ts';
+import { RL_HELP, runRl } from './rl.ts';
 import { runLesson } from './lesson.ts';
 import { LESSON_PLAN, planTrain } from '../src/core/lesson/plan.ts';
 
@@ -60,6 +61,7 @@ const HELP = `LM Lab command line
                           format adherence, empty replies, mean reply length, preference accuracy and mean
                           margin (against --ref, else a DPO checkpoint's parent); with --ref, the change of
                           the stories loss from it
+${RL_HELP}
   npm run lab -- bench    [--json] [--steps 20] [--presets micro,tiny] [--backends wasm,cpu] [--browser]
 
 Presets: ${Object.keys(PRESETS).join(', ')}. With --json every log line is one JSON object and the
@@ -116,6 +118,14 @@ const OPTIONS = {
   'sft-val': { type: 'string' },
   'dpo-val': { type: 'string' },
   limit: { type: 'string' },
+  rm: { type: 'string' },
+  reward: { type: 'string' },
+  'kl-coef': { type: 'string' },
+  'group-size': { type: 'string' },
+  'prompts-per-step': { type: 'string' },
+  'max-new-tokens': { type: 'string' },
+  'center-coef': { type: 'string' },
+  'no-card': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -321,6 +331,8 @@ async function main(argv: string[]): Promise<void> {
     case 'sft':
     case 'dpo':
     case 'eval': return runStage(command, opts);
+    case 'rm':
+    case 'rl': return runRl(command, opts);
     case 'lesson': {
       if (!opts.out) throw new Error('--out DIR is required (the three checkpoints are written there)');
       const backend = await useBackend(opts);
