@@ -113,6 +113,20 @@ for (const backend of ['cpu', 'wasm'] as const) {
       expect({ ids: uncached.ids, ended: uncached.ended }).toEqual({ ids, ended });
     });
 
+    it('many rows stopping at different steps (kept as finished rows, then dropped) each equal their prompt alone', async () => {
+      const prompts = [...SHORT, ...SHORT.map((p) => p.slice().reverse()), ...SHORT.map((p) => p.map((x) => (x * 7) % VOCAB))];
+      const free = await sampleBatch(m, prompts, { maxNewTokens: 8, temperature: 1.5, topK: 0, seed: 21 });
+      const counts = new Map<number, number>();
+      for (const id of free.ids.flat()) counts.set(id, (counts.get(id) ?? 0) + 1);
+      const stopToken = [...counts].sort((a, b) => b[1] - a[1])[0][0]; // the most drawn token
+      const opts: DecodeOptions = { maxNewTokens: 8, temperature: 1.5, topK: 0, seed: 21, stopToken };
+      const { ids, ended } = await sampleBatch(m, prompts, opts);
+      for (let b = 0; b < prompts.length; b++) expect(ids[b]).toEqual(await alone(m, prompts[b], opts, b));
+      const stops = new Set(ids.filter((_, b) => ended[b]).map((r) => r.length));
+      expect(ended.filter(Boolean).length).toBeGreaterThanOrEqual(6); // past a quarter of 18 rows: the cache drops rows
+      expect(stops.size).toBeGreaterThanOrEqual(3); // rows finish at different steps
+    });
+
     it('the same prompt repeated gives different samples, and row 0 is what generate gives', async () => {
       const same = Array.from({ length: 4 }, () => PROMPTS[1]);
       const { ids } = await sampleBatch(m, same, { maxNewTokens: 8, temperature: 3, topK: 0, seed: 11 });

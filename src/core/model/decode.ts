@@ -23,7 +23,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { GPT } from './model.ts';
-import { gelu, groupedMatMul, layerNorm } from './ops.ts';
+import { embedding, gelu, groupedMatMul, layerNorm } from './ops.ts';
 import { Random } from '../random.ts';
 
 export interface DecodeOptions {
@@ -219,6 +219,8 @@ class CachedStepper implements Stepper {
   private readonly headT: tf.Tensor2D; // wteᵀ [C, V]: the tied LM head
   private cache: LayerCache[] | null = null;
   private S = 0; // slots in the cache
+  private B = 0; // rows in the cache, finished ones included
+  private rows: number[] = []; // the cache row of each row still going, in the caller's order
 
   constructor(private readonly model: GPT) {
     const transpose = (t: tf.Tensor) => {
@@ -233,12 +235,26 @@ class CachedStepper implements Stepper {
   async next(seqs: readonly number[][], kept: readonly number[]): Promise<Float32Array> {
     const block = this.model.config.blockSize;
     if (!this.cache || seqs.some((s) => s.length > block)) return this.prefill(seqs);
-    if (kept.length < this.cache[0].v.shape[1] / this.model.config.nHead) this.keepRows(kept);
-    const padding = () => seqs.map((s) => this.S - (s.length - 1)); // the cache holds every token but the newest
-    this.dropLeadingPadding(Math.min(...padding()));
-    const ids = Int32Array.from(seqs, (s) => s[s.length - 1]); // [1, B]
-    const positions = Int32Array.from(seqs, (s) => s.length - 1);
-    return this.extend(ids, positions, padding(), 1, seqs.length);
+    // Rows that finished stay in the cache, fed a dummy token whose logits nobody reads, until a
+    // quarter of the cache is finished: dropping rows copies the whole cache (a gather), which on
+    // wasm costs more than a few steps of the dead rows' arithmetic.
+    this.rows = kept.map((k) => this.rows[k]);
+    if (this.B - this.rows.length > this.B / 4) this.keepRows(this.rows);
+    const live = new Map(this.rows.map((r, b) => [r, seqs[b]]));
+    const padding = (r: number) => {
+      const s = live.get(r);
+      return s ? this.S - (s.length - 1) : 0; // the cache holds every token but the newest
+    };
+    this.dropLeadingPadding(Math.min(...this.rows.map(padding)));
+    const all = Array.from({ length: this.B }, (_, r) => r);
+    const ids = Int32Array.from(all, (r) => live.get(r)?.at(-1) ?? 0); // [1, B]: a finished row gets token 0 at position 0
+    const positions = Int32Array.from(all, (r) => (live.get(r)?.length ?? 1) - 1);
+    const logits = await this.extend(ids, positions, all.map(padding), 1, this.B);
+    if (this.rows.length === this.B) return logits;
+    const V = logits.length / this.B;
+    const out = new Float32Array(this.rows.length * V);
+    this.rows.forEach((r, b) => out.set(logits.subarray(r * V, (r + 1) * V), b * V));
+    return out;
   }
 
   /** Builds the cache from scratch: each row's last blockSize tokens, left-padded to the longest. */
@@ -257,15 +273,19 @@ class CachedStepper implements Stepper {
         positions[t * B + b] = t - pads[b];
       }
     });
+    this.B = B;
+    this.rows = windows.map((_, b) => b);
     return this.extend(ids, positions, pads, T, B);
   }
 
-  /** Keeps only the given rows of the batch (rows that stopped leave it). */
-  private keepRows(kept: readonly number[]): void {
+  /** Keeps only the given cache rows, in that order (rows that finished leave it). */
+  private keepRows(rows: readonly number[]): void {
     const nh = this.model.config.nHead;
-    const groups = tf.tensor1d(kept.flatMap((b) => Array.from({ length: nh }, (_, h) => b * nh + h)), 'int32'); // group g = b·nh + h
+    const groups = tf.tensor1d(rows.flatMap((r) => Array.from({ length: nh }, (_, h) => r * nh + h)), 'int32'); // group g = r·nh + h
     this.replaceCache(this.cache!.map(({ kT, v }) => ({ kT: tf.gather(kT, groups, 1), v: tf.gather(v, groups, 1) })));
     groups.dispose();
+    this.B = rows.length;
+    this.rows = rows.map((_, b) => b);
   }
 
   /** Drops the first n slots when every row has at least n of padding there. */
@@ -295,8 +315,9 @@ class CachedStepper implements Stepper {
     }
     const [logits, ...kv] = tf.tidy(() => {
       const maskT = tf.tensor4d(mask, [T, B, 1, S]);
-      const tok = tf.gather(this.w.get('transformer.wte.weight')!, tf.tensor1d(ids, 'int32')); // [N, C], N = T·B
-      const pos = tf.gather(this.w.get('transformer.wpe.weight')!, tf.tensor1d(positions, 'int32')); // [N, C]
+      // ops.ts's embedding, a one-hot matmul: on wasm it is faster than a gather, and exact.
+      const tok = embedding(tf.tensor1d(ids, 'int32'), this.w.get('transformer.wte.weight') as tf.Tensor2D); // [N, C], N = T·B
+      const pos = embedding(tf.tensor1d(positions, 'int32'), this.w.get('transformer.wpe.weight') as tf.Tensor2D); // [N, C]
       let x = tf.add(tok, pos) as tf.Tensor2D;
       const cache: LayerCache[] = [];
       for (let i = 0; i < nLayer; i++) {
