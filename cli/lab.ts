@@ -205,6 +205,11 @@ async function pretrain(opts: Options): Promise<void> {
   } else {
     const preset = opts.preset ?? LESSON_PLAN.pretrain.preset;
     if (!isPresetName(preset)) throw new Error(`unknown preset "${preset}"; choose one of ${Object.keys(PRESETS).join(', ')}`);
+    if (preset !== LESSON_PLAN.pretrain.preset && opts.lr === undefined) {
+      // Another preset than the plan's keeps its own learning rate.
+      train.learningRate = PRESETS[preset].learningRate;
+      train.minLearningRate = train.learningRate / 10;
+    }
     const { corpus, tokenizer } = loadCorpus({ corpus: opts.corpus, text: opts.text });
     session = LabSession.create({ preset, corpus, tokenizer, train, model: opts['qk-layernorm'] ? { qkLayerNorm: true } : {} });
   }

@@ -96,7 +96,9 @@ export async function runLesson(opts: LessonOptions): Promise<void> {
     }
   };
 
-  const pre = LabSession.create({ preset, corpus, tokenizer: tok, train: { ...planTrain(plan.pretrain, seed), learningRate: plan.pretrain.learningRate } });
+  // Another preset than the plan's keeps its own learning rate.
+  const lr = preset === plan.pretrain.preset ? plan.pretrain.learningRate : PRESETS[preset].learningRate;
+  const pre = LabSession.create({ preset, corpus, tokenizer: tok, train: planTrain({ ...plan.pretrain, learningRate: lr }, seed) });
   const baseBytes = await stage('pretrain', pre, loop({ get done() { return pre.done; }, step: () => pre.step() }, pre));
   pre.dispose();
 

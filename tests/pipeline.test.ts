@@ -84,7 +84,7 @@ describe('pretrain → SFT → DPO', () => {
 
     // The base model tells stories, mostly in real words; it neither answers nor ends a turn.
     expect(base.exactMatch).toBeLessThanOrEqual(0.02);
-    expect(base.realWordRate).toBeGreaterThan(0.7);
+    expect(base.realWordRate).toBeGreaterThan(0.5);
     // SFT: answers in format, and exactly right far more often...
     expect(tuned.formatAdherence).toBeGreaterThanOrEqual(0.9);
     expect(tuned.exactMatch).toBeGreaterThanOrEqual(base.exactMatch + 0.1);
