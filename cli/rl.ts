@@ -11,7 +11,7 @@
  */
 import { parseDpoJsonl, parseSftJsonl } from '../src/core/post/chatdata.ts';
 import type { TrainConfig } from '../src/core/model/config.ts';
-import { DEFAULT_CENTER_COEF, RewardModelStage } from '../src/core/rl/rewardmodel.ts';
+import { DEFAULT_CENTER_COEF, RewardModelStage, RM_TRAIN } from '../src/core/rl/rewardmodel.ts';
 import { REWARD_SOURCES, RL_DEFAULTS, RL_TRAIN, type RewardSource, RlStage } from '../src/core/rl/policy.ts';
 import type { VerifiableCard } from '../src/core/rl/evaluate.ts';
 import { chatData, fmt, num, print, readCheckpoint, startLine, type StageOptions, storiesFor, str, trainLoop, useBackend } from './stages.ts';
@@ -24,7 +24,10 @@ function overrides(opts: StageOptions, defaults: Partial<TrainConfig>): Partial<
   const steps = num(opts, 'steps', { integer: true, min: 1 });
   if (steps !== undefined) train.steps = steps;
   const lr = num(opts, 'lr', { min: 0 });
-  if (lr !== undefined) train.learningRate = lr;
+  if (lr !== undefined) {
+    train.learningRate = lr;
+    train.minLearningRate = lr / 10;
+  }
   const batchSize = num(opts, 'batch-size', { integer: true, min: 1 });
   if (batchSize !== undefined) train.batchSize = batchSize;
   const evalInterval = num(opts, 'eval-interval', { integer: true, min: 1 });
@@ -34,8 +37,6 @@ function overrides(opts: StageOptions, defaults: Partial<TrainConfig>): Partial<
   return train;
 }
 
-/** The reward model's defaults: a short run at a tenth of the SFT learning rate. */
-export const RM_TRAIN: Partial<TrainConfig> = { steps: 150, learningRate: 3e-4, evalInterval: 50 };
 
 async function rm(opts: StageOptions): Promise<void> {
   const json = Boolean(opts.json);
@@ -99,10 +100,12 @@ async function rl(opts: StageOptions): Promise<void> {
   };
   if (last.rewardModelScore !== undefined) summary.rewardModelScore = last.rewardModelScore;
   if (before && after) Object.assign(summary, { before: cardFields(before), after: cardFields(after) });
+  summary.samples = stage.lastSamples.slice(0, 4);
   print(json, summary,
     `done: ${stage.session.stepsTaken} steps in ${seconds.toFixed(0)} s, reward ${fmt(last.reward, 3)}, kl ${fmt(last.kl, 3)}, verified accuracy ${fmt(last.verifiedAccuracy, 3)}` +
       (before && after ? `\nheld-out verifiable exact match ${pct(before.verifiableExactMatch)} → ${pct(after.verifiableExactMatch)}, pass@1 ${pct(before.passAt1)} → ${pct(after.passAt1)}, pass@8 ${pct(before.passAt8)} → ${pct(after.passAt8)}` : '') +
-      `, saved ${str(opts, 'out')}`);
+      `, saved ${str(opts, 'out')}` +
+      stage.lastSamples.slice(0, 4).map((x) => `\n  ${x.correct === null ? '·' : x.correct ? '✓' : '✗'} ${x.question} → ${JSON.stringify(x.reply)} (reward ${fmt(x.reward, 3)})`).join(''));
   stage.dispose();
 }
 

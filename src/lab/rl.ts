@@ -10,7 +10,7 @@
  */
 import { inspectCheckpoint, type MetricRow } from '../core/io/checkpoint.ts';
 import type { Corpus } from '../core/train/data.ts';
-import { RewardModelStage } from '../core/rl/rewardmodel.ts';
+import { RewardModelStage, RM_TRAIN } from '../core/rl/rewardmodel.ts';
 import { RL_DEFAULTS, RL_TRAIN, type RewardSource, RlStage, type SampleRow } from '../core/rl/policy.ts';
 import { type VerifiableCard, verifiableCard } from '../core/rl/evaluate.ts';
 import * as store from '../storage/index.ts';
@@ -107,7 +107,7 @@ export class RlLab {
     const data = await this.#data.dpo(settings.ownData);
     await this.#runner.startStage(async (parent) => {
       if (parent.run.stage !== 'sft' && parent.run.stage !== 'dpo') throw new Error('A reward model starts from an SFT model: run SFT first.');
-      const train = { steps: settings.steps, ...(settings.learningRate ? { learningRate: settings.learningRate } : { learningRate: 3e-4 }) };
+      const train = { ...RM_TRAIN, steps: settings.steps, ...(settings.learningRate ? { learningRate: settings.learningRate, minLearningRate: settings.learningRate / 10 } : {}) };
       const stepper = await RewardModelStage.start(parent.bytes, data, parent.corpus, { train });
       return { stepper, name: `RM · ${parentLabel(parent)}`, settings: { stageSettings: this.#stored('rm', parent, settings) } };
     });
@@ -133,7 +133,7 @@ export class RlLab {
     }
     await this.#runner.startStage(async (parent) => {
       if (parent.run.stage !== 'sft' && parent.run.stage !== 'dpo') throw new Error('RL starts from an SFT model: run SFT first.');
-      const train = { ...RL_TRAIN, steps: settings.steps, ...(settings.learningRate ? { learningRate: settings.learningRate } : {}) };
+      const train = { ...RL_TRAIN, steps: settings.steps, ...(settings.learningRate ? { learningRate: settings.learningRate, minLearningRate: settings.learningRate / 10 } : {}) };
       const stage = await RlStage.start(parent.bytes, data, parent.corpus, { reward: settings.reward, klCoef: settings.klCoef, groupSize: settings.groupSize, promptsPerStep: settings.promptsPerStep, rewardModel, train });
       const what = settings.reward === 'model' ? `RL vs RM β ${settings.klCoef}` : `RL verifiers β ${settings.klCoef}`;
       return { stepper: stage, name: `${what} · ${parentLabel(parent)}`, settings: { stageSettings: { ...this.#stored('rl', parent, settings), rewardModelCheckpointId: rmId } } };

@@ -47,18 +47,45 @@ export interface DpoPlan {
   evalInterval: number;
 }
 
+/** The reward model (src/core/rl/rewardmodel.ts), from the SFT model, on the DPO pairs. */
+export interface RmPlan {
+  steps: number;
+  learningRate: number;
+  /** TRL's center_rewards_coefficient: keeps the scores near 0, which RL's β assumes. */
+  centerCoef: number;
+  evalInterval: number;
+}
+
+/** RL from the SFT model (src/core/rl/policy.ts): RLOO, k1 KL in the reward. */
+export interface RlPlan {
+  steps: number;
+  learningRate: number;
+  /** Completions per prompt (the RLOO group) and prompts per step. */
+  groupSize: number;
+  promptsPerStep: number;
+  maxNewTokens: number;
+  /** β with verifiable rewards (nothing to hack) and against the reward model. */
+  klCoef: { verifier: number; model: number };
+  evalInterval: number;
+}
+
 export interface LessonPlan {
   pretrain: PretrainPlan;
   sft: SftPlan;
   dpo: DpoPlan;
+  rm: RmPlan;
+  rl: RlPlan;
 }
 
 const plan: LessonPlan = {
   pretrain: { preset: 'tiny', steps: 2000, learningRate: 3e-3, evalInterval: 250 },
   sft: { steps: 800, learningRate: 3e-3, pretrainShare: 0.25, evalInterval: 200 },
   dpo: { steps: 150, learningRate: 3e-4, beta: 0.1, lossType: 'sigmoid', rpoAlpha: 1, pretrainShare: 0.25, evalInterval: 50 },
+  rm: { steps: 300, learningRate: 1e-3, centerCoef: 0.01, evalInterval: 50 },
+  rl: { steps: 60, learningRate: 1e-4, groupSize: 8, promptsPerStep: 8, maxNewTokens: 48, klCoef: { verifier: 0, model: 0.05 }, evalInterval: 20 },
 };
 for (const stage of Object.values(plan)) Object.freeze(stage);
+Object.freeze(plan.rl.klCoef);
 
 /** The plan (frozen: a page or command that wants other settings copies it). */
 export const LESSON_PLAN: Readonly<LessonPlan> = Object.freeze(plan);

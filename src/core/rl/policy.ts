@@ -29,11 +29,12 @@ import type { TrainConfig } from '../model/config.ts';
 import { GPT } from '../model/model.ts';
 import type { Corpus } from '../train/data.ts';
 import { LabSession } from '../train/session.ts';
+import { LESSON_PLAN } from '../lesson/plan.ts';
 import { fracRewardZeroStd, policyGradientLoss, rlooAdvantages } from './advantages.ts';
 import { verifiableCard } from './evaluate.ts';
 import { penalisedReward } from './kl.ts';
 import { scoreAll } from './rewardmodel.ts';
-import { type Completion, replyIds, sampleCompletions } from './sampler.ts';
+import { replyIds, sampleCompletions, sequenceRow } from './sampler.ts';
 import { verifiableReward, verify } from './verifiers.ts';
 
 export type RewardSource = 'verifier' | 'model';
@@ -53,9 +54,11 @@ export interface RlSettings {
   evalQuestions: number;
 }
 
+const rl = LESSON_PLAN.rl;
+const SETTING_KEYS: readonly (keyof RlSettings)[] = ['klCoef', 'groupSize', 'promptsPerStep', 'maxNewTokens', 'evalQuestions'];
 export const RL_DEFAULTS: Record<RewardSource, RlSettings> = {
-  verifier: { reward: 'verifier', klCoef: 0, groupSize: 8, promptsPerStep: 8, maxNewTokens: 48, evalQuestions: 64 },
-  model: { reward: 'model', klCoef: 0.05, groupSize: 8, promptsPerStep: 8, maxNewTokens: 48, evalQuestions: 64 },
+  verifier: { reward: 'verifier', klCoef: rl.klCoef.verifier, groupSize: rl.groupSize, promptsPerStep: rl.promptsPerStep, maxNewTokens: rl.maxNewTokens, evalQuestions: 64 },
+  model: { reward: 'model', klCoef: rl.klCoef.model, groupSize: rl.groupSize, promptsPerStep: rl.promptsPerStep, maxNewTokens: rl.maxNewTokens, evalQuestions: 64 },
 };
 
 /** One prompt of the RL data: a single user question, with the SFT data's answer to it. */
@@ -119,8 +122,8 @@ export interface RlStartOptions extends Partial<RlSettings> {
   train?: Partial<TrainConfig>;
 }
 
-/** The default RL training settings: a small learning rate (nanochat's RL uses 5% of SFT's), few steps. */
-export const RL_TRAIN: Partial<TrainConfig> = { steps: 60, learningRate: 1e-4, warmupSteps: 0, evalInterval: 20 };
+/** The default RL training settings (the lesson plan's): a small learning rate (nanochat's RL uses 5% of SFT's), no warm-up. */
+export const RL_TRAIN: Partial<TrainConfig> = { steps: rl.steps, learningRate: rl.learningRate, minLearningRate: rl.learningRate / 10, warmupSteps: 0, evalInterval: rl.evalInterval };
 
 export class RlStage {
   /** The latest step's first completion of each prompt, for the live table. */
@@ -147,7 +150,9 @@ export class RlStage {
   private static settingsOf(opts: Partial<RlSettings>): RlSettings {
     const reward = opts.reward ?? 'verifier';
     if (!REWARD_SOURCES.includes(reward)) throw new Error(`rl: the reward must be verifier or model, got "${reward}"`);
-    const s: RlSettings = { ...RL_DEFAULTS[reward], ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) };
+    const s: RlSettings = { ...RL_DEFAULTS[reward] };
+    for (const key of SETTING_KEYS) if (opts[key] !== undefined) (s as unknown as Record<string, unknown>)[key] = opts[key]; // only settings: never the reward model's bytes
+    s.reward = reward;
     if (!(s.klCoef >= 0) || !Number.isFinite(s.klCoef)) throw new Error(`rl: the KL coefficient must be a number ≥ 0, got ${s.klCoef}`);
     for (const [key, min] of [['groupSize', 2], ['promptsPerStep', 1], ['maxNewTokens', 1], ['evalQuestions', 0]] as const) {
       if (!Number.isInteger(s[key]) || s[key] < min) throw new Error(`rl: ${key} must be a whole number ≥ ${min}, got ${s[key]}`);
@@ -224,7 +229,7 @@ export class RlStage {
     const rows = picked.flatMap((p) => Array.from({ length: G }, () => p));
     const promptIds = picked.map((p) => fitPrompt(tok, p.messages, block));
     const prompts = promptIds.flatMap((p) => Array.from({ length: G }, () => p));
-    const samples = await sampleCompletions(session.model, prompts, { maxNewTokens: settings.maxNewTokens, temperature: 1, seed: this.sampleSeed(session.stepsTaken), endId });
+    const samples = await sampleCompletions(session.model, prompts, { maxNewTokens: settings.maxNewTokens, temperature: 1, seed: this.sampleSeed(session.stepsTaken), endId, withLogProbs: true });
     const replies = samples.map((c) => tok.decode(replyIds(c, endId)));
 
     // 2. rewards
@@ -240,7 +245,7 @@ export class RlStage {
     }
 
     // 3. KL to the reference, k1 summed over each completion, in the reward
-    const batch = padBatch(prompts.map((p, i) => sequenceRow(p, samples[i])), endId);
+    const batch = padBatch(prompts.map((p, i) => sequenceRow(p, samples[i].ids)), endId);
     const refT = sequenceLogProbs(this.reference, batch);
     const refLogps = (await refT.data()) as Float32Array;
     refT.dispose();
@@ -300,14 +305,6 @@ export class RlStage {
     this.session.dispose();
     this.release();
   }
-}
-
-/** prompt ++ completion as inputs, targets and a mask on the completion's tokens. */
-export function sequenceRow(prompt: Int32Array, c: Completion): { x: Int32Array; y: Int32Array; mask: Float32Array } {
-  const ids = Int32Array.from([...prompt, ...c.ids]);
-  const mask = new Float32Array(ids.length - 1);
-  mask.fill(1, prompt.length - 1);
-  return { x: ids.subarray(0, -1), y: ids.subarray(1), mask };
 }
 
 /** The chat template's prompt for a single question (what the sample table and side-by-side answers use). */

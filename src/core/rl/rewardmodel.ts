@@ -18,6 +18,7 @@ import { type GPT, SCORE_HEAD } from '../model/model.ts';
 import type { CharTokenizer } from '../model/tokenizer.ts';
 import type { Corpus } from '../train/data.ts';
 import { LabSession } from '../train/session.ts';
+import { LESSON_PLAN, planTrain } from '../lesson/plan.ts';
 
 /**
  * The Bradley–Terry loss of a batch of pairs (Bradley & Terry 1952; the reward-model loss of
@@ -103,7 +104,10 @@ export interface RewardModelOptions {
   train?: Partial<TrainConfig>;
 }
 
-export const DEFAULT_CENTER_COEF = 0.01;
+export const DEFAULT_CENTER_COEF = LESSON_PLAN.rm.centerCoef;
+
+/** The reward model's default training settings (the lesson plan's). */
+export const RM_TRAIN: Partial<TrainConfig> = planTrain(LESSON_PLAN.rm);
 
 interface EncodedPairRows {
   chosen: Int32Array;

@@ -1,26 +1,29 @@
 /**
- * Batched sampling of completions for RL, and the log-probability and entropy of every sampled
- * token under the distribution it was drawn from.
+ * Sampling completions for RL, and the log-probability and entropy of every sampled token under
+ * the policy that drew it.
  *
- * All prompts advance together, one forward pass per new token for the rows still open; a row
- * closes when it samples <|end|> or reaches maxNewTokens. Each row is left-aligned and
- * right-padded; causal attention means the padding after a row's last token cannot change that
- * token's logits. This is the one place RL, its report card and its sample table generate text.
+ * The tokens come from the lab's one batched decoder with a key/value cache (model/decode.ts), the
+ * same path as the sample panel and the side-by-side answers. A completion is cut where prompt +
+ * completion would fill the block size (it then counts as not ended), so every sequence the
+ * policy-gradient loss sees fits the model's context without a sliding window.
  *
- * At temperature 1 with no top-k the sampling distribution is the policy itself, so the recorded
- * log-probs are log π(oₜ): what the k1 estimator of the KL needs, with no second forward pass.
+ * The log-probs and entropies are read in one teacher-forced forward pass over prompt + completion
+ * (no gradient): at temperature 1 with no top-k they are log π(oₜ), what the k1 estimator of the KL
+ * needs. The loss recomputes the same log-probs with gradients (policy.ts).
  */
 import * as tf from '@tensorflow/tfjs';
+import { padBatch } from '../post/chat.ts';
+import { sampleBatch } from '../model/decode.ts';
 import type { GPT } from '../model/model.ts';
-import { Random } from '../random.ts';
+import { toTimeMajor } from '../train/trainer.ts';
 
 export interface Completion {
   /** Sampled token ids, the closing <|end|> included when the row ended its turn. */
   ids: number[];
   ended: boolean;
-  /** log p(oₜ) under the sampling distribution, one per id. */
+  /** log π(oₜ), one per id (with `withLogProbs`). */
   logProbs: number[];
-  /** Entropy (nats) of the sampling distribution at each position, one per id. */
+  /** Entropy (nats) of π at each position, one per id (with `withLogProbs`). */
   entropies: number[];
 }
 
@@ -30,81 +33,69 @@ export interface SampleCompletionsOptions {
   temperature: number;
   seed: number;
   endId: number;
+  /** Also read log π and the entropy of every sampled token (one more forward pass). */
+  withLogProbs?: boolean;
   batchSize?: number;
 }
 
-/** Log-softmax of logits / temperature, and the entropy of that distribution. */
-function distribution(logits: Float32Array, temperature: number): { logp: Float64Array; entropy: number } {
-  const t = temperature > 0 ? temperature : 1;
-  let max = -Infinity;
-  for (const x of logits) max = Math.max(max, x / t);
-  let z = 0;
-  for (const x of logits) z += Math.exp(x / t - max);
-  const logZ = max + Math.log(z);
-  const logp = Float64Array.from(logits, (x) => x / t - logZ);
-  let entropy = 0;
-  for (const lp of logp) entropy -= Math.exp(lp) * lp;
-  return { logp, entropy };
-}
-
-function draw(logp: Float64Array, rng: Random): number {
-  let r = rng.next();
-  for (let i = 0; i < logp.length; i++) {
-    r -= Math.exp(logp[i]);
-    if (r <= 0) return i;
-  }
-  return logp.length - 1;
-}
-
-function argmax(values: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
-  return best;
+/** prompt ++ completion as inputs, targets and a mask on the completion's tokens. */
+export function sequenceRow(prompt: Int32Array, ids: readonly number[]): { x: Int32Array; y: Int32Array; mask: Float32Array } {
+  const all = Int32Array.from([...prompt, ...ids]);
+  const mask = new Float32Array(all.length - 1);
+  mask.fill(1, prompt.length - 1);
+  return { x: all.subarray(0, -1), y: all.subarray(1), mask };
 }
 
 /**
- * Completes every prompt once, each by at most maxNewTokens and never past the block size (a row
- * that fills the context stops unended, so no window slides). Same model, prompts and seed → same
- * completions.
+ * Completes every prompt once, by at most maxNewTokens and never past the block size. Same
+ * model, prompts and seed → same completions.
  */
 export async function sampleCompletions(model: GPT, prompts: readonly Int32Array[], opts: SampleCompletionsOptions): Promise<Completion[]> {
-  const { maxNewTokens, temperature, endId } = opts;
-  const batchSize = opts.batchSize ?? 64;
-  const V = model.config.vocabSize;
   const block = model.config.blockSize;
-  const rng = new Random(opts.seed);
-  const out: Completion[] = prompts.map(() => ({ ids: [], ended: false, logProbs: [], entropies: [] }));
+  const batchSize = opts.batchSize ?? 128;
+  const out: Completion[] = [];
   for (let start = 0; start < prompts.length; start += batchSize) {
-    const seqs = prompts.slice(start, start + batchSize).map((p) => Array.from(p));
-    let active = seqs.map((_, i) => i);
-    for (let step = 0; step < maxNewTokens && active.length > 0; step++) {
-      const B = active.length;
-      const windows = active.map((i) => seqs[i].slice(-block));
-      const T = Math.max(...windows.map((w) => w.length));
-      const ids = new Int32Array(T * B).fill(endId); // [T, B] time-major
-      windows.forEach((w, b) => w.forEach((id, t) => (ids[t * B + b] = id)));
-      const rows = Int32Array.from(windows, (w, b) => (w.length - 1) * B + b); // each row's last position
-      const lastT = tf.tidy(() => tf.gather(model.forwardTimeMajor(tf.tensor2d(ids, [T, B], 'int32')), tf.tensor1d(rows, 'int32'))); // [B, V]
-      const logits = (await lastT.data()) as Float32Array; // never dataSync: see model/sample.ts
-      lastT.dispose();
-      active = active.filter((i, b) => {
-        const row = logits.subarray(b * V, (b + 1) * V);
-        const { logp, entropy } = distribution(row, temperature);
-        const next = temperature > 0 ? draw(logp, rng) : argmax(row);
-        const c = out[start + i];
-        c.ids.push(next);
-        c.logProbs.push(logp[next]);
-        c.entropies.push(entropy);
-        seqs[i].push(next);
-        if (next === endId) {
-          c.ended = true;
-          return false;
-        }
-        return seqs[i].length < block; // a row that fills the context stops: the window never slides
-      });
-    }
+    const chunk = prompts.slice(start, start + batchSize);
+    const room = Math.max(1, Math.min(opts.maxNewTokens, block - Math.min(...chunk.map((p) => p.length))));
+    const { ids, ended } = await sampleBatch(model, chunk, { maxNewTokens: room, temperature: opts.temperature, topK: 0, seed: opts.seed + start, stopToken: opts.endId });
+    chunk.forEach((p, i) => {
+      const fits = Math.max(1, block - p.length);
+      const cut = ids[i].length > fits;
+      out.push({ ids: cut ? ids[i].slice(0, fits) : ids[i], ended: ended[i] && !cut, logProbs: [], entropies: [] });
+    });
   }
+  if (opts.withLogProbs) await readLogProbs(model, prompts, out, opts.endId);
   return out;
+}
+
+/** Fills in log π(oₜ) and the entropy at every completion token with one forward pass per batch. */
+async function readLogProbs(model: GPT, prompts: readonly Int32Array[], completions: Completion[], padId: number, batchSize = 64): Promise<void> {
+  for (let start = 0; start < prompts.length; start += batchSize) {
+    const rows = prompts.slice(start, start + batchSize).map((p, i) => sequenceRow(p, completions[start + i].ids));
+    const batch = padBatch(rows, padId);
+    const { batchSize: B, seqLen: T } = batch;
+    const both = tf.tidy(() => {
+      const x = tf.tensor2d(toTimeMajor(batch.x, B, T), [T, B], 'int32');
+      const y = tf.tensor1d(toTimeMajor(batch.y, B, T), 'int32');
+      const logp = tf.logSoftmax(model.forwardTimeMajor(x)); // [T·B, V]
+      const V = logp.shape[1];
+      const picked = tf.sum(tf.mul(logp, tf.cast(tf.oneHot(y, V), 'float32')), 1); // [T·B], one-hot in int32 then cast (wasm)
+      const entropy = tf.neg(tf.sum(tf.mul(tf.exp(logp), logp), 1)); // [T·B]
+      return tf.stack([picked, entropy]); // [2, T·B]
+    });
+    const values = (await both.data()) as Float32Array;
+    both.dispose();
+    const N = T * B;
+    rows.forEach((_, b) => {
+      const c = completions[start + b];
+      const first = prompts[start + b].length - 1; // the target position of the completion's first token
+      for (let k = 0; k < c.ids.length; k++) {
+        const row = (first + k) * B + b; // time-major
+        c.logProbs.push(values[row]);
+        c.entropies.push(values[N + row]);
+      }
+    });
+  }
 }
 
 /** The completion's text ids: without the closing <|end|>. */

@@ -6,6 +6,7 @@
 import type { RewardModelInfo, RewardSource, RlCurve, SampleRow, VerifiableCard } from '../../../lab/rl.ts';
 import type { MetricRow } from '../../../lab/types.ts';
 import type { Lab } from '../../lab.svelte.ts';
+import { LESSON_PLAN } from '../../../core/lesson/plan.ts';
 
 export interface RlForm {
   reward: RewardSource;
@@ -19,7 +20,7 @@ const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 export class RlView {
   readonly #lab: Lab;
-  #form = $state<RlForm>({ reward: 'verifier', klCoef: 0, groupSize: 8, steps: 60, learningRate: 1e-4 });
+  #form = $state<RlForm>({ reward: 'verifier', klCoef: LESSON_PLAN.rl.klCoef.verifier, groupSize: LESSON_PLAN.rl.groupSize, steps: LESSON_PLAN.rl.steps, learningRate: LESSON_PLAN.rl.learningRate });
   #samples = $state.raw<SampleRow[]>([]);
   #curves = $state.raw<RlCurve[]>([]);
   #models = $state.raw<RewardModelInfo[]>([]);
@@ -48,7 +49,7 @@ export class RlView {
   /** Picks the reward source and the β that goes with it (0 for verifiers, 0.05 against a reward model). */
   chooseReward(reward: RewardSource): void {
     this.#form.reward = reward;
-    this.#form.klCoef = reward === 'model' ? 0.05 : 0;
+    this.#form.klCoef = LESSON_PLAN.rl.klCoef[reward];
   }
 
   /** Starts RL with the form's settings (from a loaded RL run: from its SFT parent, so runs compare). */

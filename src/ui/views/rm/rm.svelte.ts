@@ -4,6 +4,7 @@
  */
 import type { MetricRow } from '../../../lab/types.ts';
 import type { Lab } from '../../lab.svelte.ts';
+import { LESSON_PLAN } from '../../../core/lesson/plan.ts';
 
 export interface RmForm {
   steps: number;
@@ -12,7 +13,7 @@ export interface RmForm {
 
 export class RewardModelViewState {
   readonly #lab: Lab;
-  #form = $state<RmForm>({ steps: 150, learningRate: 3e-4 });
+  #form = $state<RmForm>({ steps: LESSON_PLAN.rm.steps, learningRate: LESSON_PLAN.rm.learningRate });
 
   constructor(lab: Lab) {
     this.#lab = lab;
