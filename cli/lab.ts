@@ -18,6 +18,7 @@ import { loadCorpus, readTextFile } from './corpora.ts';
 import { runBench } from './bench.ts';
 import { exportCommand, importCommand } from './share.ts';
 import { runStage } from './stages.ts';
+import { RL_HELP, runRl } from './rl.ts';
 import { runLesson } from './lesson.ts';
 import { LESSON_PLAN, planTrain } from '../src/core/lesson/plan.ts';
 
@@ -51,13 +52,16 @@ const HELP = `LM Lab command line
                           a share of each batch's rows story text; --what-if no-pretrain-text trains on chat
                           alone and shows forgetting. Other settings are the parent's
   npm run lab -- dpo      --from SFT [--steps ${LESSON_PLAN.dpo.steps}] [--lr ${LESSON_PLAN.dpo.learningRate}] [--beta ${LESSON_PLAN.dpo.beta}] [--loss sigmoid|ipo|hinge] [--rpo-alpha ${LESSON_PLAN.dpo.rpoAlpha}]
-                          [--out FILE] [--batch-size N] [--train FILE.jsonl] [--val FILE.jsonl] [--text FILE]
-                          [--what-if length-bias] [--json]
+                          [--pretrain-share ${LESSON_PLAN.dpo.pretrainShare}] [--out FILE] [--batch-size N] [--train FILE.jsonl]
+                          [--val FILE.jsonl] [--text FILE] [--what-if length-bias] [--json]
                           --what-if length-bias trains on the pairs whose chosen reply is the shorter one,
                           without the RPO term, and shows the replies collapse
   npm run lab -- eval     --ckpt FILE [--ref FILE] [--limit N] [--beta B] [--sft-val FILE] [--dpo-val FILE] [--json]
-                          report card: stories validation loss, held-out exact match, format adherence,
-                          preference accuracy and mean margin (against --ref, else a DPO checkpoint's parent)
+                          report card: stories validation loss, real words in samples, held-out exact match,
+                          format adherence, empty replies, mean reply length, preference accuracy and mean
+                          margin (against --ref, else a DPO checkpoint's parent); with --ref, the change of
+                          the stories loss from it
+${RL_HELP}
   npm run lab -- bench    [--json] [--steps 20] [--presets micro,tiny] [--backends wasm,cpu] [--browser]
 
 Presets: ${Object.keys(PRESETS).join(', ')}. With --json every log line is one JSON object and the
@@ -114,6 +118,14 @@ const OPTIONS = {
   'sft-val': { type: 'string' },
   'dpo-val': { type: 'string' },
   limit: { type: 'string' },
+  rm: { type: 'string' },
+  reward: { type: 'string' },
+  'kl-coef': { type: 'string' },
+  'group-size': { type: 'string' },
+  'prompts-per-step': { type: 'string' },
+  'max-new-tokens': { type: 'string' },
+  'center-coef': { type: 'string' },
+  'no-card': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -319,6 +331,8 @@ async function main(argv: string[]): Promise<void> {
     case 'sft':
     case 'dpo':
     case 'eval': return runStage(command, opts);
+    case 'rm':
+    case 'rl': return runRl(command, opts);
     case 'lesson': {
       if (!opts.out) throw new Error('--out DIR is required (the three checkpoints are written there)');
       const backend = await useBackend(opts);

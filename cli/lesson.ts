@@ -104,7 +104,7 @@ export async function runLesson(opts: LessonOptions): Promise<void> {
   const sftBytes = await stage('sft', sftStage.session, loop(sftStage, sftStage.session), cards[0]);
   sftStage.dispose();
 
-  const dpoStage = await DpoStage.start(sftBytes, dpo, corpus, { beta: plan.dpo.beta, lossType: plan.dpo.lossType, rpoAlpha: plan.dpo.rpoAlpha, train: planTrain(plan.dpo, seed) });
+  const dpoStage = await DpoStage.start(sftBytes, dpo, corpus, { beta: plan.dpo.beta, lossType: plan.dpo.lossType, rpoAlpha: plan.dpo.rpoAlpha, pretrainShare: plan.dpo.pretrainShare, train: planTrain(plan.dpo, seed) });
   await stage('dpo', dpoStage.session, loop(dpoStage, dpoStage.session), cards[1]);
   dpoStage.dispose();
 

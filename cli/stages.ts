@@ -28,12 +28,12 @@ import { BUNDLED_CORPORA, bundledTexts, CORPORA_DIR, loadCorpus, readTextFile } 
 export type StageCommand = 'sft' | 'dpo' | 'eval';
 export type StageOptions = Readonly<Record<string, unknown>>;
 
-function str(opts: StageOptions, key: string): string | undefined {
+export function str(opts: StageOptions, key: string): string | undefined {
   const v = opts[key];
   return typeof v === 'string' ? v : undefined;
 }
 
-function num(opts: StageOptions, key: string, { integer = false, min = -Infinity, exclusiveMin = false } = {}): number | undefined {
+export function num(opts: StageOptions, key: string, { integer = false, min = -Infinity, exclusiveMin = false } = {}): number | undefined {
   const raw = str(opts, key);
   if (raw === undefined) return undefined;
   const value = Number(raw);
@@ -44,7 +44,7 @@ function num(opts: StageOptions, key: string, { integer = false, min = -Infinity
   return value;
 }
 
-function readCheckpoint(path: string | undefined, flag: string): { bytes: Uint8Array; state: CheckpointState } {
+export function readCheckpoint(path: string | undefined, flag: string): { bytes: Uint8Array; state: CheckpointState } {
   if (!path) throw new Error(`${flag} FILE is required`);
   let bytes: Uint8Array;
   try {
@@ -55,7 +55,7 @@ function readCheckpoint(path: string | undefined, flag: string): { bytes: Uint8A
   return { bytes, state: decodeCheckpoint(bytes) };
 }
 
-async function useBackend(opts: StageOptions): Promise<string> {
+export async function useBackend(opts: StageOptions): Promise<string> {
   const pref = (str(opts, 'backend') ?? 'auto') as BackendPreference;
   if (!['auto', 'webgpu', 'wasm', 'cpu'].includes(pref)) throw new Error(`--backend must be auto, webgpu, wasm or cpu, got "${pref}"`);
   const info = await selectBackend(pref);
@@ -64,7 +64,7 @@ async function useBackend(opts: StageOptions): Promise<string> {
 }
 
 /** The stories the checkpoint was trained on (for the validation loss), with its tokenizer. */
-function storiesFor(state: CheckpointState, opts: StageOptions): Corpus {
+export function storiesFor(state: CheckpointState, opts: StageOptions): Corpus {
   const tok = CharTokenizer.fromJSON(state.tokenizer);
   const text = str(opts, 'text');
   if (text) return loadCorpus({ text }, tok).corpus;
@@ -75,7 +75,7 @@ function storiesFor(state: CheckpointState, opts: StageOptions): Corpus {
 }
 
 /** Reads a JSONL file, reporting each unusable line on stderr; fails only when no line is usable. */
-function readJsonl<T>(path: string, parse: (text: string) => Parsed<T>, what: string): T[] {
+export function readJsonl<T>(path: string, parse: (text: string) => Parsed<T>, what: string): T[] {
   const { examples, errors } = parse(readTextFile(path));
   for (const e of errors.slice(0, 20)) console.error(`${path}:${e.line}: ${e.message} (skipped)`);
   if (errors.length > 20) console.error(`${path}: ${errors.length - 20} more unusable lines skipped`);
@@ -83,7 +83,7 @@ function readJsonl<T>(path: string, parse: (text: string) => Parsed<T>, what: st
   return examples;
 }
 
-function chatData<T>(opts: StageOptions, kind: 'sft' | 'dpo', parse: (text: string) => Parsed<T>): ChatSplits<T> {
+export function chatData<T>(opts: StageOptions, kind: 'sft' | 'dpo', parse: (text: string) => Parsed<T>): ChatSplits<T> {
   const what = kind === 'sft' ? 'conversations' : 'preference pairs';
   const bundled = (split: string) => join(CORPORA_DIR, 'chat', `${kind}_${split}.jsonl`);
   return {
@@ -108,16 +108,16 @@ function trainOverrides(opts: StageOptions, stage: 'sft' | 'dpo'): Partial<Train
   return train;
 }
 
-function print(json: boolean, obj: Record<string, unknown>, text: string): void {
+export function print(json: boolean, obj: Record<string, unknown>, text: string): void {
   console.log(json ? JSON.stringify(obj) : text);
 }
 
 /** A setting as people write it: 3e-4, not 0.00030000000000000003. */
 const short = (v: unknown) => (typeof v === 'number' ? String(Number(v.toPrecision(6))) : String(v));
 
-const fmt = (v: number | undefined, digits = 4) => (v === undefined ? '—' : v.toFixed(digits));
+export const fmt = (v: number | undefined, digits = 4) => (v === undefined ? '—' : v.toFixed(digits));
 
-interface StageLike {
+export interface StageLike {
   session: SftStage['session'];
   done: boolean;
   step(): Promise<MetricRow>;
@@ -125,7 +125,7 @@ interface StageLike {
 }
 
 /** The shared loop of both stages: step, print every log interval and at evaluations, save at the end. */
-async function trainLoop(stage: StageLike, opts: StageOptions, line: (row: MetricRow) => string): Promise<MetricRow[]> {
+export async function trainLoop(stage: StageLike, opts: StageOptions, line: (row: MetricRow) => string): Promise<MetricRow[]> {
   const json = Boolean(opts.json);
   const logInterval = num(opts, 'log-interval', { integer: true, min: 1 }) ?? 10;
   const rows: MetricRow[] = [];
@@ -139,7 +139,7 @@ async function trainLoop(stage: StageLike, opts: StageOptions, line: (row: Metri
   return rows;
 }
 
-function startLine(json: boolean, stage: StageLike, backend: string, extra: Record<string, unknown>, text: string): void {
+export function startLine(json: boolean, stage: StageLike, backend: string, extra: Record<string, unknown>, text: string): void {
   const s = stage.session;
   const inherited = (s.extra.inherited ?? {}) as { overridden?: { key: string; from: unknown; to: unknown }[] };
   const overridden = inherited.overridden ?? [];
@@ -196,7 +196,8 @@ async function dpo(opts: StageOptions): Promise<void> {
   if (data.train.length === 0) throw new Error('--what-if length-bias: no training pair has a chosen reply shorter than the rejected one');
   const backend = await useBackend(opts);
   if (what) print(json, { event: 'what-if', name: what, why: WHAT_IFS.dpo[what], pairs: data.train.length }, `what if: ${WHAT_IFS.dpo[what]} (${data.train.length} of ${all.train.length} pairs)`);
-  const stage = await DpoStage.start(parent.bytes, data, storiesFor(parent.state, opts), { beta, lossType, rpoAlpha, train });
+  const dpoShare = num(opts, 'pretrain-share', { min: 0 }) ?? (what === 'length-bias' ? 0 : plan.pretrainShare);
+  const stage = await DpoStage.start(parent.bytes, data, storiesFor(parent.state, opts), { beta, lossType, rpoAlpha, pretrainShare: dpoShare, train });
   startLine(json, stage, backend, { beta, loss: lossType, rpoAlpha, pairs: { train: data.train.length, val: data.val.length } }, `DPO (${lossType}, β ${beta}${rpoAlpha > 0 ? `, + ${rpoAlpha} × chosen NLL` : ''}) from a ${parent.state.stage} checkpoint (step ${parent.state.step}); reference log-probs of ${data.train.length + data.val.length} pairs computed once`);
   const rows = await trainLoop(stage, opts, (r) =>
     `step ${String(r.step).padStart(5)} | loss ${fmt(r.loss)} | margin ${fmt(r['rewards/margins'], 3)} | acc ${fmt(r['rewards/accuracies'], 2)} | chosen ${fmt(r['rewards/chosen'], 3)} | rejected ${fmt(r['rewards/rejected'], 3)}${r.valLoss !== undefined ? ` | held-out acc ${fmt(r['eval/rewards/accuracies'], 3)}` : ''} | grad ${fmt(r.gradNorm, 3)}`);
@@ -245,6 +246,7 @@ async function evaluate(opts: StageOptions): Promise<void> {
       ...(card.realWordRate !== undefined ? [`  real words in samples        ${pct(card.realWordRate)}`] : []),
       `  exact match (held-out Q&A)   ${pct(card.exactMatch)} of ${card.questions}`,
       `  format adherence             ${pct(card.formatAdherence)}`,
+      `  verifiable exact match       ${pct(card.verifiableExactMatch)} of ${card.checkable} checkable, pass@1 ${pct(card.passAt1)}, pass@8 ${pct(card.passAt8)}`,
       `  empty replies                ${pct(card.emptyReplies)}, mean reply ${card.meanReplyLength.toFixed(1)} characters`,
       `  preference accuracy          ${pct(card.preferenceAccuracy)} of ${card.pairs} pairs, mean margin ${card.meanMargin.toFixed(3)} (β ${card.beta}, reference: ${card.reference})`,
       ...card.examples.map((e) => `  ${e.correct ? '✓' : '✗'} ${e.question} → ${JSON.stringify(e.answer)}${e.ended ? '' : ' (no end of turn)'}`),

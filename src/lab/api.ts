@@ -7,6 +7,7 @@ import { selectBackend } from '../core/backend/backend.ts';
 import { LabRunner, type LabEnv } from './runner.ts';
 import { ChatData, type CompareOptions, type DpoSettings, type SftSettings, StageLab, type StageEnv, stageFactory } from './stages.ts';
 import type { Injection } from '../core/spikes/inject.ts';
+import { RlLab, type RlRunSettings, type RmSettings } from './rl.ts';
 import type { BackendInfo, BackendPreference, LabUpdate, OwnText, RecoveryPolicy, RunSettings, SampleOptions } from './types.ts';
 
 export type { LabEnv } from './runner.ts';
@@ -15,6 +16,7 @@ export function createLabApi(env: LabEnv & StageEnv) {
   const chat = new ChatData(env);
   const runner = new LabRunner(env, stageFactory(chat));
   const stages = new StageLab(runner, chat);
+  const rl = new RlLab(runner, chat);
   return {
     /** Chooses the backend (WebGPU → wasm → cpu, or the preference first), then restores the last run. */
     async init(preference: BackendPreference = 'auto'): Promise<BackendInfo> {
@@ -64,6 +66,13 @@ export function createLabApi(env: LabEnv & StageEnv) {
     reportCards: () => stages.reportCards(),
     compare: (opts: CompareOptions) => stages.compare(opts),
     maskExample: (index: number) => stages.maskExample(index),
+    /** The RL stages (rl.ts): a reward model from the loaded SFT model, RL against verifiers or it. */
+    rm: (settings: RmSettings) => rl.rm(settings),
+    rl: (settings: RlRunSettings) => rl.rl(settings),
+    rlSamples: () => rl.samples(),
+    rlCards: (limit?: number) => rl.verifiableCards(limit),
+    rewardModels: () => rl.rewardModels(),
+    rlComparison: () => rl.comparison(),
   };
 }
 

@@ -49,11 +49,13 @@ export interface LabEnv {
 export interface Stepper {
   readonly session: LabSession;
   step(): Promise<unknown>;
+  /** Frees what the stepper holds besides its session (RL's reference and reward models). */
+  release?(): void;
 }
 
 /** Rebuilds a stored SFT or DPO run from one of its checkpoints (stages.ts knows how). */
 export interface StageFactory {
-  resume(run: store.RunRecord, bytes: Uint8Array, corpus: Corpus): Promise<Stepper>;
+  resume(run: store.RunRecord, bytes: Uint8Array, corpus: Corpus, db: store.LabDB): Promise<Stepper>;
 }
 
 /** What a later stage is built from: the parent run's state at its newest step, saved and pinned. */
@@ -331,28 +333,36 @@ export class LabRunner {
    * Starts a later stage (SFT, DPO) from the loaded run's current step: that state is saved and
    * pinned as the parent, `build` makes the stage from it, and the stage trains as a new run.
    */
-  startStage(build: (parent: StageParent) => Promise<{ stepper: Stepper; name: string; settings: Record<string, unknown> }>): Promise<void> {
+  startStage(build: (parent: StageParent) => Promise<{ stepper: Stepper; name: string; settings: Record<string, unknown> }>, fromCheckpointId?: string): Promise<void> {
     return this.#command(async () => {
       await this.#halt('paused');
       const session = this.#session;
-      const run = this.#run;
-      if (!session || !run || session.stepsTaken === 0) throw new Error('Train a model first: a later stage starts from a trained checkpoint.');
+      let run = this.#run;
+      if (!session || !run || (session.stepsTaken === 0 && !fromCheckpointId)) throw new Error('Train a model first: a later stage starts from a trained checkpoint.');
       await this.#save('manual');
       const db = this.#requireDb();
-      const metas = await store.listCheckpoints(db, run.id);
-      const meta = metas.filter((m) => m.step === session.stepsTaken).sort((a, b) => b.createdAt - a.createdAt)[0];
-      const record = meta && (await store.loadCheckpoint(db, meta.id));
-      if (!record) throw new Error(`Could not save the checkpoint at step ${session.stepsTaken} to start from.`);
+      let record: store.CheckpointRecord | undefined;
+      if (fromCheckpointId) {
+        // A stored checkpoint other than the loaded state (RL's β comparison forks one SFT checkpoint twice).
+        record = await store.loadCheckpoint(db, fromCheckpointId);
+        run = (record && (await store.getRun(db, record.runId))) ?? null;
+        if (!record || !run) throw new Error('The checkpoint to start from no longer exists.');
+      } else {
+        const metas = await store.listCheckpoints(db, run.id);
+        const meta = metas.filter((m) => m.step === session.stepsTaken).sort((a, b) => b.createdAt - a.createdAt)[0];
+        record = meta && (await store.loadCheckpoint(db, meta.id));
+        if (!record) throw new Error(`Could not save the checkpoint at step ${session.stepsTaken} to start from.`);
+      }
       await store.pinCheckpoint(db, record.id, true); // the parent must outlive autosave rotation
       this.#setStatus('loading');
-      const { corpus } = await this.#corpora.of(this.#settings(), session.tokenizer);
+      const { corpus } = await this.#corpora.of(storedSettings(run), session.tokenizer);
       const built = await this.#withTensors(() => build({ run, checkpointId: record.id, bytes: record.bytes, corpus }));
       const child = await store.createRun(db, {
         name: built.name,
         stage: built.stepper.session.stage,
         preset: run.preset,
         parentRunId: run.id,
-        settings: { ...this.#settings(), ...built.settings },
+        settings: { ...(run.settings as unknown as StoredSettings), ...built.settings },
       });
       this.#replaceSession(built.stepper.session, child, this.#corpusName, 0, undefined, built.stepper);
       this.#emit({ notice: null, checkpoints: [] }, true);
@@ -361,9 +371,9 @@ export class LabRunner {
   }
 
   /** Runs `f` on the loaded run under the tensor lock (report cards, side-by-side replies). */
-  inspect<T>(f: (current: { session: LabSession | null; run: store.RunRecord | null; db: store.LabDB }) => Promise<T>): Promise<T> {
+  inspect<T>(f: (current: { session: LabSession | null; run: store.RunRecord | null; db: store.LabDB; stepper: Stepper | null }) => Promise<T>): Promise<T> {
     const db = this.#requireDb();
-    return this.#withTensors(() => f({ session: this.#session, run: this.#run, db }));
+    return this.#withTensors(() => f({ session: this.#session, run: this.#run, db, stepper: this.#stepper }));
   }
 
   async listCheckpoints(): Promise<CheckpointInfo[]> {
@@ -404,7 +414,7 @@ export class LabRunner {
     const settings = storedSettings(run);
     const tokenizer = CharTokenizer.fromJSON(JSON.parse(readHeader(record.bytes).header.metadata.tokenizer) as TokenizerJSON);
     const { corpus } = await this.#corpora.of(settings, tokenizer);
-    const stepper = run.stage !== 'pretrain' && this.#stages ? await this.#stages.resume(run, record.bytes, corpus) : null;
+    const stepper = run.stage !== 'pretrain' && this.#stages ? await this.#stages.resume(run, record.bytes, corpus, db) : null;
     const session = stepper?.session ?? LabSession.fromCheckpoint(record.bytes, corpus);
     const elapsed = typeof record.summary.elapsedSeconds === 'number' ? record.summary.elapsedSeconds : 0;
     this.#replaceSession(session, run, corpus.name, elapsed, restored ? { step: record.step, savedAt: record.createdAt } : undefined, stepper);
@@ -431,6 +441,7 @@ export class LabRunner {
   }
 
   #replaceSession(session: LabSession, run: store.RunRecord, corpusName: string, elapsed: number, restoredFrom: RunInfo['restoredFrom'], stepper: Stepper | null = null): void {
+    this.#stepper?.release?.();
     this.#session?.dispose();
     this.#session = session;
     this.#spikeLab = !stepper && session.stage === 'pretrain' ? this.#wrapInSpikeLab(session, run) : null;

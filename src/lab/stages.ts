@@ -22,6 +22,7 @@ import { CharTokenizer, type TokenizerJSON } from '../core/model/tokenizer.ts';
 import bundledVocabulary from '../../corpora/vocab.json';
 import * as store from '../storage/index.ts';
 import type { LabRunner, StageFactory, StageParent, Stepper } from './runner.ts';
+import { resumeRlStage } from './rl.ts';
 
 export type { DpoLossType, LineError, ReportCard, Stage };
 
@@ -113,7 +114,7 @@ export const REPORT_LIMIT = 24;
 /** Held-out share of a student's own JSONL file (the last lines), when it has at least 10 examples. */
 const OWN_HELD_OUT = 0.1;
 
-const STAGE_NAMES: Record<Stage, string> = { pretrain: 'base', sft: 'SFT', dpo: 'DPO' };
+const STAGE_NAMES: Record<Stage, string> = { pretrain: 'base', sft: 'SFT', dpo: 'DPO', rm: 'reward model', rl: 'RL' };
 
 /** The bundled chat data, loaded once, and the student's own files, parsed and split. */
 export class ChatData {
@@ -160,7 +161,8 @@ export function describeErrors(errors: readonly LineError[], max = 5): string {
 /** Resumes stored SFT and DPO runs for the runner. */
 export function stageFactory(data: ChatData): StageFactory {
   return {
-    async resume(run, bytes, corpus): Promise<Stepper> {
+    async resume(run, bytes, corpus, db): Promise<Stepper> {
+      if (run.stage === 'rm' || run.stage === 'rl') return resumeRlStage(run, bytes, corpus, db, data);
       // An imported SFT or DPO file has no stored stage settings: it continues on the bundled chat data.
       const ownData = storedStage(run)?.settings.ownData;
       if (run.stage === 'sft') return SftStage.resume(bytes, await data.sft(ownData), corpus);
@@ -216,7 +218,7 @@ export class StageLab {
       const biased = settings.whatIf === 'length-bias';
       const rpoAlpha = settings.rpoAlpha ?? (biased ? 0 : LESSON_PLAN.dpo.rpoAlpha);
       const pairs = biased ? { ...data, train: lengthBiased(data.train) } : data;
-      const stepper = await DpoStage.start(parent.bytes, pairs, parent.corpus, { beta: settings.beta || DEFAULT_BETA, lossType: settings.lossType, rpoAlpha, train });
+      const stepper = await DpoStage.start(parent.bytes, pairs, parent.corpus, { beta: settings.beta || DEFAULT_BETA, lossType: settings.lossType, rpoAlpha, pretrainShare: biased ? 0 : LESSON_PLAN.dpo.pretrainShare, train });
       return { stepper, name: stageRunName(`DPO β ${settings.beta}${biased ? ', length-biased pairs' : ''}`, parent, settings.ownData), settings: { stageSettings: stored('dpo', parent, settings) } };
     });
     return { skipped: data.errors };

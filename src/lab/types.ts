@@ -69,7 +69,7 @@ export type LabStatus =
 export interface RunInfo {
   id: string;
   name: string;
-  stage: 'pretrain' | 'sft' | 'dpo'; // what the run trains: a base model, or a later stage from a parent checkpoint
+  stage: 'pretrain' | 'sft' | 'dpo' | 'rm' | 'rl'; // what the run trains: a base model, or a later stage from a parent checkpoint
   settings: RunSettings;
   corpusName: string; // 'tales' or the file name of the student's text
   step: number; // steps taken

@@ -9,7 +9,7 @@ import type { MetricRow } from '../lab/types.ts';
 import type { Lab } from './lab.svelte.ts';
 import { defaultDpoForm, defaultSftForm, type DpoForm, type SftForm } from './settings.ts';
 
-export type StageName = 'pretrain' | 'sft' | 'dpo';
+export type StageName = 'pretrain' | 'sft' | 'dpo' | 'rm' | 'rl';
 
 export interface OwnFile {
   name: string;
@@ -78,8 +78,8 @@ export class Stages {
 
   /** Rows per stage: the parents' from their checkpoints, the loaded run's as they stream in. */
   get stageRows(): StageRows {
-    const rows: StageRows['rows'] = { pretrain: NO_ROWS, sft: NO_ROWS, dpo: NO_ROWS };
-    const offsets: StageRows['offsets'] = { pretrain: null, sft: null, dpo: null };
+    const rows: StageRows['rows'] = { pretrain: NO_ROWS, sft: NO_ROWS, dpo: NO_ROWS, rm: NO_ROWS, rl: NO_ROWS };
+    const offsets: StageRows['offsets'] = { pretrain: null, sft: null, dpo: null, rm: null, rl: null };
     const current = this.#lab.run;
     if (!current) return { rows, offsets };
     let offset = 0;

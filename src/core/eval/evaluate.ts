@@ -5,6 +5,9 @@
  *   exactMatch         share of held-out SFT questions answered exactly: greedy decoding from the
  *                      prompt, stopped at <|end|>; the reply must equal the reference answer and end
  *   formatAdherence    share of those replies that end their turn with <|end|> at all
+ *   verifiableExactMatch, passAt1, passAt8
+ *                      the same held-out questions where a program can check the reply (rl/evaluate.ts):
+ *                      greedy exact match, and pass@1 / pass@8 of 8 samples at temperature 1
  *   preferenceAccuracy share of held-out preference pairs where the model prefers the chosen reply
  *                      relative to its reference, β·((π_c − ref_c) − (π_r − ref_r)) > 0 (ties count
  *                      half), and meanMargin, the mean of that margin
@@ -27,6 +30,7 @@ import { sampleBatch } from '../model/decode.ts';
 import type { GPT } from '../model/model.ts';
 import type { CharTokenizer } from '../model/tokenizer.ts';
 import { evaluateLoss } from '../train/trainer.ts';
+import { verifiableCard } from '../rl/evaluate.ts';
 import { generate } from '../model/sample.ts';
 import { storiesNote } from './forgetting.ts';
 
@@ -136,6 +140,11 @@ export interface ReportCard {
   exactMatch: number;
   formatAdherence: number;
   questions: number;
+  verifiableExactMatch: number;
+  passAt1: number;
+  passAt8: number;
+  /** Held-out questions a verifier can check. */
+  checkable: number;
   preferenceAccuracy: number;
   meanMargin: number;
   pairs: number;
@@ -176,6 +185,7 @@ export async function reportCard(inp: ReportInputs): Promise<ReportCard> {
   const valLoss = await evaluateLoss(model, inp.stories.val, inp.stories.batchSize, inp.stories.batches, inp.stories.seed);
   const limit = inp.limit ?? Infinity;
   const answers = await answerAccuracy(model, tok, inp.sftVal.slice(0, limit), batchSize);
+  const verifiable = await verifiableCard(model, tok, inp.sftVal, { limit });
 
   const dpo = inp.extra?.dpo as DpoExtra | undefined;
   const beta = inp.beta ?? dpo?.beta ?? DEFAULT_BETA;
@@ -206,6 +216,10 @@ export async function reportCard(inp: ReportInputs): Promise<ReportCard> {
     exactMatch: answers.exactMatch,
     formatAdherence: answers.formatAdherence,
     questions: answers.questions,
+    verifiableExactMatch: verifiable.verifiableExactMatch,
+    passAt1: verifiable.passAt1,
+    passAt8: verifiable.passAt8,
+    checkable: verifiable.checkable,
     preferenceAccuracy: pref.accuracy,
     meanMargin: pref.meanMargin,
     pairs: pref.pairs,
