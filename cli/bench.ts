@@ -3,14 +3,12 @@
  * prints the median step time (over ≥ 20 steps after 3 warm-up steps), tokens/s, achieved GFLOP/s
  * and the number of kernels one training step dispatches. With --browser it also serves bench.html
  * and measures the same in headless Chromium on webgpu (its software adapter here) and wasm.
- * The FLOP formula is in src/core/backend/benchmark.ts. A sampling row per backend times generation
- * (64 completions × 32 new tokens on tiny) with and without the key/value cache.
+ * The FLOP formula is in src/core/backend/benchmark.ts.
  */
 import { existsSync } from 'node:fs';
 import { selectBackend, type BackendName } from '../src/core/backend/backend.ts';
 import { benchmarkPreset, type BenchRow, formatBenchHeader, formatBenchRow } from '../src/core/backend/benchmark.ts';
 import { isPresetName, type PresetName } from '../src/core/model/config.ts';
-import { benchmarkSampling, formatSamplingRow } from '../src/core/backend/sampling-bench.ts';
 import { loadCorpus } from './corpora.ts';
 
 export interface BenchOptions {
@@ -49,10 +47,11 @@ export async function runBench(opts: BenchOptions): Promise<void> {
   if (opts.browser) await browserBench(opts, steps);
 }
 
-/** Generation speed: 64 completions × 32 new tokens, with and without the key/value cache. */
+/** The sampling row: generation speed, 64 completions × 32 new tokens, with and without the key/value cache. */
 const SAMPLING_PLAN: Record<string, PresetName[]> = { wasm: ['tiny'], cpu: [] };
 
 async function samplingBench(opts: BenchOptions, backend: string): Promise<void> {
+  const { benchmarkSampling, formatSamplingRow } = await import('../src/core/backend/sampling-bench.ts');
   const { corpus, tokenizer } = loadCorpus({ corpus: 'tales' });
   for (const preset of SAMPLING_PLAN[backend] ?? []) {
     const row = await benchmarkSampling(preset, tokenizer.vocabSize, corpus.val);

@@ -52,13 +52,15 @@ const HELP = `LM Lab command line
                           a share of each batch's rows story text; --what-if no-pretrain-text trains on chat
                           alone and shows forgetting. Other settings are the parent's
   npm run lab -- dpo      --from SFT [--steps ${LESSON_PLAN.dpo.steps}] [--lr ${LESSON_PLAN.dpo.learningRate}] [--beta ${LESSON_PLAN.dpo.beta}] [--loss sigmoid|ipo|hinge] [--rpo-alpha ${LESSON_PLAN.dpo.rpoAlpha}]
-                          [--out FILE] [--batch-size N] [--train FILE.jsonl] [--val FILE.jsonl] [--text FILE]
-                          [--what-if length-bias] [--json]
+                          [--pretrain-share ${LESSON_PLAN.dpo.pretrainShare}] [--out FILE] [--batch-size N] [--train FILE.jsonl]
+                          [--val FILE.jsonl] [--text FILE] [--what-if length-bias] [--json]
                           --what-if length-bias trains on the pairs whose chosen reply is the shorter one,
                           without the RPO term, and shows the replies collapse
   npm run lab -- eval     --ckpt FILE [--ref FILE] [--limit N] [--beta B] [--sft-val FILE] [--dpo-val FILE] [--json]
-                          report card: stories validation loss, held-out exact match, format adherence,
-                          preference accuracy and mean margin (against --ref, else a DPO checkpoint's parent)
+                          report card: stories validation loss, real words in samples, held-out exact match,
+                          format adherence, empty replies, mean reply length, preference accuracy and mean
+                          margin (against --ref, else a DPO checkpoint's parent); with --ref, the change of
+                          the stories loss from it
 ${RL_HELP}
   npm run lab -- bench    [--json] [--steps 20] [--presets micro,tiny] [--backends wasm,cpu] [--browser]
 
@@ -203,6 +205,11 @@ async function pretrain(opts: Options): Promise<void> {
   } else {
     const preset = opts.preset ?? LESSON_PLAN.pretrain.preset;
     if (!isPresetName(preset)) throw new Error(`unknown preset "${preset}"; choose one of ${Object.keys(PRESETS).join(', ')}`);
+    if (preset !== LESSON_PLAN.pretrain.preset && opts.lr === undefined) {
+      // Another preset than the plan's keeps its own learning rate.
+      train.learningRate = PRESETS[preset].learningRate;
+      train.minLearningRate = train.learningRate / 10;
+    }
     const { corpus, tokenizer } = loadCorpus({ corpus: opts.corpus, text: opts.text });
     session = LabSession.create({ preset, corpus, tokenizer, train, model: opts['qk-layernorm'] ? { qkLayerNorm: true } : {} });
   }

@@ -96,7 +96,9 @@ export async function runLesson(opts: LessonOptions): Promise<void> {
     }
   };
 
-  const pre = LabSession.create({ preset, corpus, tokenizer: tok, train: { ...planTrain(plan.pretrain, seed), learningRate: plan.pretrain.learningRate } });
+  // Another preset than the plan's keeps its own learning rate.
+  const lr = preset === plan.pretrain.preset ? plan.pretrain.learningRate : PRESETS[preset].learningRate;
+  const pre = LabSession.create({ preset, corpus, tokenizer: tok, train: planTrain({ ...plan.pretrain, learningRate: lr }, seed) });
   const baseBytes = await stage('pretrain', pre, loop({ get done() { return pre.done; }, step: () => pre.step() }, pre));
   pre.dispose();
 
@@ -104,7 +106,7 @@ export async function runLesson(opts: LessonOptions): Promise<void> {
   const sftBytes = await stage('sft', sftStage.session, loop(sftStage, sftStage.session), cards[0]);
   sftStage.dispose();
 
-  const dpoStage = await DpoStage.start(sftBytes, dpo, corpus, { beta: plan.dpo.beta, lossType: plan.dpo.lossType, rpoAlpha: plan.dpo.rpoAlpha, train: planTrain(plan.dpo, seed) });
+  const dpoStage = await DpoStage.start(sftBytes, dpo, corpus, { beta: plan.dpo.beta, lossType: plan.dpo.lossType, rpoAlpha: plan.dpo.rpoAlpha, pretrainShare: plan.dpo.pretrainShare, train: planTrain(plan.dpo, seed) });
   await stage('dpo', dpoStage.session, loop(dpoStage, dpoStage.session), cards[1]);
   dpoStage.dispose();
 

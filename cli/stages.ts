@@ -196,7 +196,8 @@ async function dpo(opts: StageOptions): Promise<void> {
   if (data.train.length === 0) throw new Error('--what-if length-bias: no training pair has a chosen reply shorter than the rejected one');
   const backend = await useBackend(opts);
   if (what) print(json, { event: 'what-if', name: what, why: WHAT_IFS.dpo[what], pairs: data.train.length }, `what if: ${WHAT_IFS.dpo[what]} (${data.train.length} of ${all.train.length} pairs)`);
-  const stage = await DpoStage.start(parent.bytes, data, storiesFor(parent.state, opts), { beta, lossType, rpoAlpha, train });
+  const dpoShare = num(opts, 'pretrain-share', { min: 0 }) ?? (what === 'length-bias' ? 0 : plan.pretrainShare);
+  const stage = await DpoStage.start(parent.bytes, data, storiesFor(parent.state, opts), { beta, lossType, rpoAlpha, pretrainShare: dpoShare, train });
   startLine(json, stage, backend, { beta, loss: lossType, rpoAlpha, pairs: { train: data.train.length, val: data.val.length } }, `DPO (${lossType}, β ${beta}${rpoAlpha > 0 ? `, + ${rpoAlpha} × chosen NLL` : ''}) from a ${parent.state.stage} checkpoint (step ${parent.state.step}); reference log-probs of ${data.train.length + data.val.length} pairs computed once`);
   const rows = await trainLoop(stage, opts, (r) =>
     `step ${String(r.step).padStart(5)} | loss ${fmt(r.loss)} | margin ${fmt(r['rewards/margins'], 3)} | acc ${fmt(r['rewards/accuracies'], 2)} | chosen ${fmt(r['rewards/chosen'], 3)} | rejected ${fmt(r['rewards/rejected'], 3)}${r.valLoss !== undefined ? ` | held-out acc ${fmt(r['eval/rewards/accuracies'], 3)}` : ''} | grad ${fmt(r.gradNorm, 3)}`);

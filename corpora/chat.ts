@@ -31,8 +31,8 @@
  */
 import { Random } from '../src/core/random.ts';
 import type { DpoExample, SftExample } from '../src/core/post/chatdata.ts';
-import { differenceSentence, generateStory, sumSentence } from './tales.ts';
-import { ASKED_FACTS, CHARACTERS, COLOURS, FACT_SENTENCES, FOODS, PLACES, type Character, type FactKind } from './world.ts';
+import { countSentence, DIFFERENCES, differenceSentence, generateStory, MAX_TERM, SPELLING_WORDS, SUMS, sumSentence } from './tales.ts';
+import { ASKED_FACTS, CHARACTERS, COLOURS, FACT_SENTENCES, PLACES, type Character, type FactKind } from './world.ts';
 
 /** One question with its one right answer, and a way to make a wrong one. */
 export interface QA {
@@ -48,12 +48,12 @@ export const SFT_KINDS: readonly SftKind[] = ['facts', 'arithmetic', 'two-step',
 /** Share of each family among the SFT conversations and the DPO prompts of both splits. */
 const FAMILY_SHARE: Record<SftKind, number> = {
   facts: 0.3,
-  arithmetic: 0.2,
+  arithmetic: 0.15,
   'two-step': 0.05,
   spelling: 0.1,
   counting: 0.05,
   greeting: 0.15,
-  repeat: 0.15,
+  repeat: 0.2,
 };
 
 /** Share of wrong answers to fact and sum questions that need knowledge to spot (a wrong fact, a result off by a little). */
@@ -113,40 +113,36 @@ const offBy = (rng: Random, right: number) => {
   const wrong = right + (rng.chance(0.5) ? 1 : -1) * (1 + rng.int(3));
   return wrong < 0 ? right + 1 + rng.int(3) : wrong;
 };
-const otherDigit = (rng: Random, n: number) => {
-  for (;;) {
-    const m = rng.int(10);
-    if (m !== n) return m;
-  }
-};
 
 /**
- * Sums of two numbers 0 to 9 and differences of a number 0 to 9 from one up to 18 (never
- * negative): the tables the stories' school lessons work on the board. A wrong answer mostly
- * misquotes one number of the question, now and then gives a result that is off by a little.
+ * Sums and differences of the school lessons' tables (tales.ts: SUMS, DIFFERENCES), which the
+ * stories work on the board. A wrong answer mostly misquotes one number of the question, now and
+ * then gives a result that is off by a little.
  */
 function arithmeticQuestions(): Pooled[] {
   const out: Pooled[] = [];
   const say = (op: 'plus' | 'minus') => (x: number, y: number, c: number) => `${x} ${op} ${y} is ${c}.`;
+  const otherTerm = (rng: Random, n: number) => {
+    for (;;) {
+      const m = rng.int(MAX_TERM + 1);
+      if (m !== n) return m;
+    }
+  };
   const wrongOf = (a: number, b: number, right: number, fmt: (x: number, y: number, c: number) => string) => (rng: Random) => {
     if (rng.chance(PLAUSIBLY_WRONG)) return fmt(a, b, offBy(rng, right));
-    return rng.chance(0.5) && a <= 9 ? fmt(otherDigit(rng, a), b, right) : fmt(a, otherDigit(rng, b), right);
+    return rng.chance(0.5) && a <= MAX_TERM ? fmt(otherTerm(rng, a), b, right) : fmt(a, otherTerm(rng, b), right);
   };
-  for (let a = 0; a <= 9; a++) {
-    for (let b = 0; b <= 9; b++) {
-      const answer = sumSentence(a, b);
-      const wrong = wrongOf(a, b, a + b, say('plus'));
-      out.push({ question: `What is ${a} plus ${b}?`, answer, kind: 'arithmetic', wrong, group: `${a}+${b}` });
-      out.push({ question: `What do you get when you add ${a} and ${b}?`, answer, kind: 'arithmetic', wrong, group: `${a}+${b}` });
-    }
+  for (const [a, b] of SUMS) {
+    const answer = sumSentence(a, b);
+    const wrong = wrongOf(a, b, a + b, say('plus'));
+    out.push({ question: `What is ${a} plus ${b}?`, answer, kind: 'arithmetic', wrong, group: `${a}+${b}` });
+    out.push({ question: `What do you get when you add ${a} and ${b}?`, answer, kind: 'arithmetic', wrong, group: `${a}+${b}` });
   }
-  for (let a = 0; a <= 18; a++) {
-    for (let b = 0; b <= Math.min(a, 9); b++) {
-      const answer = differenceSentence(a, b);
-      const wrong = wrongOf(a, b, a - b, say('minus'));
-      out.push({ question: `What is ${a} minus ${b}?`, answer, kind: 'arithmetic', wrong, group: `${a}-${b}` });
-      out.push({ question: `What is ${a} take away ${b}?`, answer, kind: 'arithmetic', wrong, group: `${a}-${b}` });
-    }
+  for (const [a, b] of DIFFERENCES) {
+    const answer = differenceSentence(a, b);
+    const wrong = wrongOf(a, b, a - b, say('minus'));
+    out.push({ question: `What is ${a} minus ${b}?`, answer, kind: 'arithmetic', wrong, group: `${a}-${b}` });
+    out.push({ question: `What is ${a} take away ${b}?`, answer, kind: 'arithmetic', wrong, group: `${a}-${b}` });
   }
   return out;
 }
@@ -158,44 +154,34 @@ function arithmeticQuestions(): Pooled[] {
  */
 function twoStepQuestions(): Pooled[] {
   const out: Pooled[] = [];
-  for (let a = 0; a <= 9; a++) {
-    for (let b = 0; b <= 9; b++) {
-      const x = a + b;
-      for (let c = 0; c <= Math.min(x, 9); c++) {
-        const answer = `${sumSentence(a, b)} ${differenceSentence(x, c)}`;
-        const wrong = (rng: Random) => `${sumSentence(a, b)} ${x} minus ${c} is ${offBy(rng, x - c)}.`;
-        out.push({ question: `What is ${a} plus ${b} minus ${c}?`, answer, kind: 'two-step', wrong, group: `${a}+${b}-${c}` });
-      }
-      if (x > 9) continue;
-      for (let c = 0; c <= 9; c++) {
-        const answer = `${sumSentence(a, b)} ${sumSentence(x, c)}`;
-        const wrong = (rng: Random) => `${sumSentence(a, b)} ${x} plus ${c} is ${offBy(rng, x + c)}.`;
-        out.push({ question: `What is ${a} plus ${b} plus ${c}?`, answer, kind: 'two-step', wrong, group: `${a}+${b}+${c}` });
-      }
+  const sums = new Set(SUMS.map(([a, b]) => `${a}+${b}`));
+  for (const [a, b] of SUMS) {
+    const x = a + b;
+    for (let c = 0; c <= Math.min(x, MAX_TERM); c++) {
+      const answer = `${sumSentence(a, b)} ${differenceSentence(x, c)}`;
+      const wrong = (rng: Random) => `${sumSentence(a, b)} ${x} minus ${c} is ${offBy(rng, x - c)}.`;
+      out.push({ question: `What is ${a} plus ${b} minus ${c}?`, answer, kind: 'two-step', wrong, group: `${a}+${b}-${c}` });
+    }
+    for (let c = 0; c <= MAX_TERM; c++) {
+      if (!sums.has(`${x}+${c}`)) continue; // both steps must be lines of the tables
+      const answer = `${sumSentence(a, b)} ${sumSentence(x, c)}`;
+      const wrong = (rng: Random) => `${sumSentence(a, b)} ${x} plus ${c} is ${offBy(rng, x + c)}.`;
+      out.push({ question: `What is ${a} plus ${b} plus ${c}?`, answer, kind: 'two-step', wrong, group: `${a}+${b}+${c}` });
     }
   }
   return out;
 }
 
-/** Names to greet: the cast and others, since greeting is copying a name. */
-const GREETED = [
-  ...CHARACTERS.map((c) => c.name),
-  'Amy', 'Bob', 'Cleo', 'Dan', 'Eve', 'Fay', 'Gus', 'Hal', 'Ida', 'Jon', 'Kim', 'Lou', 'Meg', 'Ned',
-  'Olive', 'Pete', 'Rita', 'Ray', 'Sue', 'Ted', 'Una', 'Val', 'Will', 'Zoe', 'Ruby', 'Hugo', 'Ivy', 'Otto',
-];
+/** Names to greet: the cast, whose names the stories greet ("Hello, Tom!") again and again. */
+const GREETED = CHARACTERS.map((c) => c.name);
 
 /** Short phrases to repeat: who, and what they do. */
 const REPEAT_WHO = ['the sun', 'the cat', 'my friend', 'the bird', 'the dog', 'the moon', 'the baby', 'the frog', 'the fish', 'the bee'];
 const REPEAT_WHAT = ['is warm', 'is happy', 'can sing', 'likes cake', 'is small', 'can jump', 'is asleep', 'is very big', 'likes to play', 'is here'];
 
-/** Every word of the world that a child might be asked to spell. */
+/** The words the stories' school lessons spell, in the answer's form. */
 function spellingWords(): string[] {
-  const words = [
-    ...CHARACTERS.map((c) => c.animal), ...Object.keys(FOODS), ...COLOURS, ...Object.keys(PLACES),
-    'kite', 'drum', 'ball', 'boat', 'hat', 'scarf', 'bell', 'book', 'lamp', 'cup', 'box', 'flute',
-    'sun', 'moon', 'tree', 'rain', 'star', 'milk', 'door', 'snow', 'leaf', 'bird', 'house', 'happy',
-  ];
-  return [...new Set(words)].sort();
+  return [...SPELLING_WORDS];
 }
 
 function instructionQuestions(): Pooled[] {
@@ -218,7 +204,7 @@ function instructionQuestions(): Pooled[] {
       out.push({ question, answer: reply(name), kind: 'greeting', wrong: (rng) => reply(otherName(rng, name)), group: question });
     }
   }
-  const count = (n: number) => Array.from({ length: n }, (_, i) => i + 1).join(', ') + '.';
+  const count = countSentence;
   for (let k = 2; k <= 12; k++) {
     const question = `Count to ${k}.`;
     out.push({ question, answer: count(k), kind: 'counting', wrong: (rng) => count(k + (rng.chance(0.5) || k === 2 ? 1 : -1)), group: question });

@@ -407,14 +407,21 @@ function beingBrave(rng: Random): string[][] {
   return [start, middle, end];
 }
 
-/** Words the pupils spell at school: the world's own words, written the way the chat data spells them. */
-const SPELLING_WORDS = [
+/**
+ * The words the pupils spell at school, and the chat data asks to spell: the cast's animals,
+ * foods and colours and a few more, each spelled on the board many times in the answer's form.
+ */
+export const SPELLING_WORDS: readonly string[] = [
   ...new Set([
-    ...CHARACTERS.map((c) => c.animal), ...Object.keys(FOODS), ...CHARACTERS.map((c) => c.colour),
-    ...Object.keys(PLACES), 'cat', 'sun', 'moon', 'tree', 'cake', 'rain', 'star', 'kite', 'ball', 'book',
-    'home', 'friend', 'happy', 'house', 'bird', 'milk', 'door', 'snow', 'leaf', 'boat',
+    ...CHARACTERS.map((c) => c.animal), ...CHARACTERS.map((c) => c.food), ...CHARACTERS.map((c) => c.colour),
+    'sun', 'moon', 'tree', 'cake', 'rain', 'star', 'kite', 'ball', 'book', 'home', 'bird', 'milk',
   ]),
-];
+].sort();
+
+/** "1, 2, 3, 4.": counting in digits, the chat data's answer form. */
+export function countSentence(n: number): string {
+  return Array.from({ length: n }, (_, i) => i + 1).join(', ') + '.';
+}
 
 /** "3 plus 4 is 7." and "9 minus 5 is 4.": the sums the chat data asks about, in its answer form. */
 export function sumSentence(a: number, b: number): string {
@@ -424,14 +431,17 @@ export function differenceSentence(a: number, b: number): string {
   return `${a} minus ${b} is ${a - b}.`;
 }
 
-/** The tables the lessons draw from, each line equally often: a + b for a, b in 0..9; a − b for b ≤ 9, b ≤ a ≤ 18. */
-const SUMS: [number, number][] = Array.from({ length: 100 }, (_, i) => [Math.floor(i / 10), i % 10]);
-const DIFFERENCES: [number, number][] = Array.from({ length: 19 }, (_, a) => Array.from({ length: Math.min(a, 9) + 1 }, (_, b): [number, number] => [a, b])).flat();
+/** The largest number added or taken away in the lessons and the chat data. */
+export const MAX_TERM = 6;
+/** The tables the lessons draw from, each line equally often: a + b for a, b ≤ MAX_TERM; a − b for b ≤ MAX_TERM, b ≤ a ≤ 2·MAX_TERM. */
+export const SUMS: readonly [number, number][] = Array.from({ length: (MAX_TERM + 1) ** 2 }, (_, i) => [Math.floor(i / (MAX_TERM + 1)), i % (MAX_TERM + 1)]);
+export const DIFFERENCES: readonly [number, number][] = Array.from({ length: 2 * MAX_TERM + 1 }, (_, a) =>
+  Array.from({ length: Math.min(a, MAX_TERM) + 1 }, (_, b): [number, number] => [a, b])).flat();
 
 /**
  * A school lesson: the teacher writes sums on the board in digits and the pupils read out the
- * results, then spell a word. Sums are of numbers 0 to 9; differences take 0 to 9 from numbers up
- * to 18. This is where the model meets arithmetic in the exact form the chat data answers with.
+ * results, then spell a word and count. This is where the model meets arithmetic, spelling and
+ * counting in the exact forms the chat data answers with.
  */
 function school(rng: Random): string[][] {
   const teacher = rng.pick(CHARACTERS.filter((c) => c.job === 'teacher'));
@@ -450,7 +460,7 @@ function school(rng: Random): string[][] {
       middle.push(rng.chance(0.5) ? `${teacher.name} wrote ${a} plus ${b} on the board.` : `On the board it said: ${sumSentence(a, b)}`);
       middle.push(rng.chance(0.6) ? `${pupil.name} said, "${sumSentence(a, b)}"` : quote(rng, pupil, sumSentence(a, b)));
       if (rng.chance(0.25) && a + b > 0) {
-        const c = rng.int(Math.min(a + b, 9) + 1); // and then take some away: the working of a two-step sum
+        const c = rng.int(Math.min(a + b, MAX_TERM) + 1); // and then take some away: the working of a two-step sum
         middle.push(`Then ${teacher.name} took away ${c}. ${pupil.name} said, "${sumSentence(a, b)} ${differenceSentence(a + b, c)}"`);
       }
     } else {
@@ -461,9 +471,11 @@ function school(rng: Random): string[][] {
   }
   const word = rng.pick(SPELLING_WORDS);
   const speller = rng.pick(pupils);
+  const n = 2 + rng.int(11);
   const end = [
     `Then they spelled words.`,
     `${speller.name} said, "The word ${word} is spelled ${word.split('').join('-')}."`,
+    ...(rng.chance(0.5) ? [`Then ${rng.pick(pupils).name} counted to ${n}: ${countSentence(n)}`] : []),
     quote(rng, teacher, rng.pick(['Well done, everyone!', 'Good work today.', `Very good, ${speller.name}!`])),
   ];
   return [start, middle, end];

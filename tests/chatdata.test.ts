@@ -156,6 +156,7 @@ describe("TRL's formats for preferences", () => {
       line({ chosen: [user('What is 1 plus 1?'), assistant('2.')], rejected: [user('What is 1 plus 1?'), assistant('3.')] }),
       line({ chosen: [system('S'), user('a'), assistant('b'), user('c'), assistant('d')], rejected: [system('S'), user('a'), assistant('b'), user('c'), assistant('e')], score: 0.9 }),
       line({ prompt: 'Hi', chosen: [assistant('Hello!')], rejected: 'Go away.', kind: 'polite' }),
+      line({ prompt: 'Hi', chosen: [user('Hi'), assistant('Hello!')], rejected: [user('Hi'), assistant('Go away.')] }), // the prompt repeated in both
     ].join('\n');
     const { examples, errors } = parseDpoJsonl(text);
     expect(errors).toEqual([]);
@@ -166,6 +167,7 @@ describe("TRL's formats for preferences", () => {
       { prompt: q, chosen: '2.', rejected: '3.' },
       { prompt: [system('S'), user('a'), assistant('b'), user('c')], chosen: 'd', rejected: 'e' },
       { prompt: [user('Hi')], chosen: 'Hello!', rejected: 'Go away.', kind: 'polite' },
+      { prompt: [user('Hi')], chosen: 'Hello!', rejected: 'Go away.' },
     ]);
   });
 
@@ -179,10 +181,12 @@ describe("TRL's formats for preferences", () => {
       line({ chosen: [user('a'), assistant('b'), assistant('c')], rejected: [user('a'), assistant('b'), assistant('d')] }), // 6: shared turns end with the assistant
       line({ prompt: [user('a')], chosen: [assistant('same')], rejected: 'same' }), // 7: identical replies
       line({ prompt: 'a', chosen: 'b', rejected: 'c' }), // 8: good
+      line({ prompt: 'x', chosen: [user('a'), assistant('b')], rejected: [user('a'), assistant('c')] }), // 9: shared turns that are not the prompt
+      line({ chosen: [assistant('b')] }), // 10: no prompt, no rejected
     ].join('\n');
     const { examples, errors } = parseDpoJsonl(text);
     expect(examples).toHaveLength(1);
-    expect(errors.map((e) => e.line)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(errors.map((e) => e.line)).toEqual([1, 2, 3, 4, 5, 6, 7, 9, 10]);
     const at = (n: number) => errors.find((e) => e.line === n)!.message;
     expect(at(1)).toMatch(/share no leading turns/);
     expect(at(2)).toMatch(/identical/);
@@ -191,6 +195,8 @@ describe("TRL's formats for preferences", () => {
     expect(at(5)).toMatch(/"rejected" must be one assistant reply/);
     expect(at(6)).toMatch(/prompt must end with a user turn/);
     expect(at(7)).toMatch(/identical/);
+    expect(at(9)).toMatch(/begin with the same turns, and they are not the "prompt"/);
+    expect(at(10)).toMatch(/"prompt" is missing/);
   });
 
   it('reads the bundled pairs into exactly their own fields, so their fingerprint is unchanged', () => {

@@ -8,9 +8,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { modelConfig } from '../src/core/model/config.ts';
-import { type DecodeOptions, pickToken, sampleBatch, sampleBatchUncached } from '../src/core/model/decode.ts';
+import { type DecodeOptions, pickToken, sampleBatch, sampleBatchUncached, sampleToken } from '../src/core/model/decode.ts';
 import { GPT, initialValues } from '../src/core/model/model.ts';
-import { generate, nextTokenLogits } from '../src/core/model/sample.ts';
+import { generate, nextTokenLogits, tokenLogProbs } from '../src/core/model/sample.ts';
 import { greedyReplies } from '../src/core/eval/evaluate.ts';
 import { Random } from '../src/core/random.ts';
 import { useBackend } from './helpers.ts';
@@ -109,7 +109,22 @@ for (const backend of ['cpu', 'wasm'] as const) {
       expect(ended[2]).toBe(true);
       expect(ids[2].length).toBeLessThanOrEqual(4);
       expect(ended.filter((e) => !e).length).toBeGreaterThan(0); // some rows run on after others stopped
-      expect(await sampleBatchUncached(m, PROMPTS, opts)).toEqual({ ids, ended });
+      const uncached = await sampleBatchUncached(m, PROMPTS, opts);
+      expect({ ids: uncached.ids, ended: uncached.ended }).toEqual({ ids, ended });
+    });
+
+    it('many rows stopping at different steps (kept as finished rows, then dropped) each equal their prompt alone', async () => {
+      const prompts = [...SHORT, ...SHORT.map((p) => p.slice().reverse()), ...SHORT.map((p) => p.map((x) => (x * 7) % VOCAB))];
+      const free = await sampleBatch(m, prompts, { maxNewTokens: 8, temperature: 1.5, topK: 0, seed: 21 });
+      const counts = new Map<number, number>();
+      for (const id of free.ids.flat()) counts.set(id, (counts.get(id) ?? 0) + 1);
+      const stopToken = [...counts].sort((a, b) => b[1] - a[1])[0][0]; // the most drawn token
+      const opts: DecodeOptions = { maxNewTokens: 8, temperature: 1.5, topK: 0, seed: 21, stopToken };
+      const { ids, ended } = await sampleBatch(m, prompts, opts);
+      for (let b = 0; b < prompts.length; b++) expect(ids[b]).toEqual(await alone(m, prompts[b], opts, b));
+      const stops = new Set(ids.filter((_, b) => ended[b]).map((r) => r.length));
+      expect(ended.filter(Boolean).length).toBeGreaterThanOrEqual(6); // past a quarter of 18 rows: the cache drops rows
+      expect(stops.size).toBeGreaterThanOrEqual(3); // rows finish at different steps
     });
 
     it('the same prompt repeated gives different samples, and row 0 is what generate gives', async () => {
@@ -129,6 +144,33 @@ for (const backend of ['cpu', 'wasm'] as const) {
         expect(replies[b]).toEqual({ ids: ended ? expected.slice(0, -1) : expected, ended });
       }
       expect(replies[0].ended).toBe(true);
+    });
+
+    it('reports log p and the entropy of each token: at temperature 1 the model\'s own, as a full forward pass scores it', async () => {
+      const opts: DecodeOptions = { maxNewTokens: 8, temperature: 1, topK: 0, seed: 9 };
+      const { ids, logProbs, entropies } = await sampleBatch(m, SHORT, opts);
+      for (let b = 0; b < SHORT.length; b++) {
+        const seq = Int32Array.from([...SHORT[b], ...ids[b]]);
+        const scored = await tokenLogProbs(m, seq); // log p(seq[t] | seq[<t]) from one forward pass
+        const expected = scored.logProbs.slice(SHORT[b].length - 1);
+        expect(logProbs[b]).toHaveLength(ids[b].length);
+        logProbs[b].forEach((lp, t) => expect(lp).toBeCloseTo(expected[t], 4));
+        for (const h of entropies[b]) expect(h).toBeGreaterThan(0);
+        for (const h of entropies[b]) expect(h).toBeLessThanOrEqual(Math.log(VOCAB) + 1e-9);
+      }
+    });
+
+    it('with capAtBlock, rows stop unended at blockSize + 1 tokens instead of sliding', async () => {
+      const opts: DecodeOptions = { maxNewTokens: 14, temperature: 1, topK: 0, seed: 3, capAtBlock: true };
+      const { ids, ended } = await sampleBatch(m, LONG, opts);
+      const free = await sampleBatch(m, LONG, { ...opts, capAtBlock: false });
+      LONG.forEach((p, b) => {
+        const room = Math.max(0, Math.min(14, 16 + 1 - p.length)); // block 16: 20 → 0, 12 → 5, 9 → 8, the rest 14
+        expect(ids[b]).toHaveLength(room);
+        expect(ids[b]).toEqual(free.ids[b].slice(0, room)); // the same draws, cut where the block is full
+        expect(ended[b]).toBe(false);
+      });
+      expect(ids.map((r) => r.length)).toEqual([14, 12, 5, 14, 0, 8]);
     });
 
     it('leaves no tensor behind', async () => {
@@ -155,8 +197,47 @@ describe('sampleBatch input checks', () => {
     await expect(sampleBatch(m, PROMPTS, { ...opts, maxNewTokens: 1.5 })).rejects.toThrow('maxNewTokens must be a non-negative integer');
     await expect(sampleBatch(m, PROMPTS, { ...opts, temperature: -1 })).rejects.toThrow('temperature must be 0 or more');
     await expect(sampleBatch(m, PROMPTS, { ...opts, topK: -2 })).rejects.toThrow('topK must be a non-negative integer');
-    expect(await sampleBatch(m, PROMPTS, { ...opts, maxNewTokens: 0 })).toEqual({ ids: PROMPTS.map(() => []), ended: PROMPTS.map(() => false) });
-    expect(await sampleBatch(m, [], opts)).toEqual({ ids: [], ended: [] });
+    const none = PROMPTS.map(() => []);
+    expect(await sampleBatch(m, PROMPTS, { ...opts, maxNewTokens: 0 })).toEqual({ ids: none, ended: PROMPTS.map(() => false), logProbs: none, entropies: none });
+    expect(await sampleBatch(m, [], opts)).toEqual({ ids: [], ended: [], logProbs: [], entropies: [] });
     m.dispose();
+  });
+});
+
+describe('sampleToken', () => {
+  // logits ln 1, ln 2, ln 3: softmax is exactly 1/6, 1/3, 1/2.
+  const logits = Float32Array.from([1, 2, 3], Math.log);
+  const H = (p: number[]) => -p.reduce((s, x) => s + x * Math.log(x), 0);
+  const fixed = (u: number) => ({ next: () => u }) as unknown as Random;
+
+  it('draws by the cumulative weights, most likely token first (hand-worked draws)', () => {
+    // Sorted: token 2 (weight 1/2), token 1 (1/3), token 0 (1/6).
+    expect(pickToken(logits, 1, 0, fixed(0.4))).toBe(2); // 0.4 ≤ 1/2
+    expect(pickToken(logits, 1, 0, fixed(0.6))).toBe(1); // 1/2 < 0.6 ≤ 5/6
+    expect(pickToken(logits, 1, 0, fixed(0.95))).toBe(0); // 5/6 < 0.95
+    expect(pickToken(logits, 1, 2, fixed(0.95))).toBe(1); // top-2: 3/5, 2/5
+    expect(pickToken(logits, 0, 0, fixed(0.95))).toBe(2); // greedy
+  });
+
+  it('draws with the softmax probabilities', () => {
+    const rng = new Random(4);
+    const counts = [0, 0, 0];
+    for (let i = 0; i < 30_000; i++) counts[pickToken(logits, 1, 0, rng)]++;
+    // Within four standard deviations of a binomial share, √(p(1 − p)/n) ≈ 0.003.
+    [1 / 6, 1 / 3, 1 / 2].forEach((p, i) => expect(Math.abs(counts[i] / 30_000 - p)).toBeLessThan(4 * Math.sqrt((p * (1 - p)) / 30_000)));
+    expect(counts.reduce((a, b) => a + b)).toBe(30_000);
+  });
+
+  it('reports log p and the entropy of the distribution it drew from', () => {
+    const at = (temperature: number, topK: number, u: number) => sampleToken(logits, temperature, topK, fixed(u));
+    expect(at(1, 0, 0.6).token).toBe(1);
+    expect(at(1, 0, 0.6).logProb).toBeCloseTo(Math.log(1 / 3), 6);
+    expect(at(1, 0, 0.6).entropy).toBeCloseTo(H([1 / 6, 1 / 3, 1 / 2]), 6);
+    expect(at(1, 2, 0.95).logProb).toBeCloseTo(Math.log(2 / 5), 6); // renormalised over the top 2
+    expect(at(1, 2, 0.95).entropy).toBeCloseTo(H([3 / 5, 2 / 5]), 6);
+    const s2 = 1 + Math.SQRT2 + Math.sqrt(3); // temperature 2: p ∝ √1, √2, √3
+    expect(at(2, 0, 0.01).logProb).toBeCloseTo(Math.log(Math.sqrt(3) / s2), 6);
+    expect(at(2, 0, 0.01).entropy).toBeCloseTo(H([1 / s2, Math.SQRT2 / s2, Math.sqrt(3) / s2]), 6);
+    expect(at(0, 1, 0.5)).toEqual({ token: 2, logProb: expect.closeTo(Math.log(1 / 2), 6), entropy: expect.closeTo(H([1 / 6, 1 / 3, 1 / 2]), 6) });
   });
 });

@@ -3,12 +3,14 @@
  * weights, so the student sees noise turn into words without pressing anything.
  *
  * "Every so often" is a time budget, not a fixed number of steps: a sample costs about the same on
- * every step while a step's cost depends on the preset, the backend and the machine. After a sample
- * that took `c` ms the next one waits until training has run for `t` ms with
+ * every step while a step's cost depends on the preset, the backend and the machine. With `S` ms
+ * spent sampling so far, `T` ms training, and `c` the last sample's cost (the estimate of the next),
+ * the next sample is due once taking it keeps the share of time spent sampling within `share`:
  *
- *     c / (t + c) ≤ share   ⇔   t ≥ c · (1 − share) / share        (share 0.05: t ≥ 19 c)
+ *     (S + c) / (T + S + c) ≤ share   ⇔   T ≥ (S + c) · (1 − share) / share     (share 0.05: 19×)
  *
- * so sampling takes at most `share` of the time from the second sample on, whatever the hardware.
+ * The budget is cumulative, so a sample that ran longer than estimated delays the next ones: the
+ * share stays within `share` after every sample whose cost the estimate matched, on any hardware.
  * The first sample comes after the first step (the noise, to compare against) and a gap of at least
  * `minSteps` keeps a fast GPU from filling the box with near-identical lines.
  */
@@ -25,7 +27,7 @@ export interface LiveBudget {
 
 export const LIVE_BUDGET: LiveBudget = { share: 0.05, minSteps: 10 };
 
-/** Training time (ms) needed after a sample that took `sampleMs` before the next one: c·(1−s)/s. */
+/** Training time (ms) that `sampleMs` of sampling needs beside it to be `share` of the total: c·(1−s)/s. */
 export function trainingTimeBefore(sampleMs: number, share: number): number {
   if (!(share > 0 && share < 1)) throw new Error(`live-sample share must be in (0, 1), got ${share}`);
   return (sampleMs * (1 - share)) / share;
@@ -36,7 +38,6 @@ export class LiveSampler {
   readonly budget: LiveBudget;
   #trainMs = 0; // all training time seen
   #sampleMs = 0; // all sampling time spent
-  #sinceMs = 0; // training time since the last sample
   #sinceSteps = 0;
   #lastCostMs = 0;
   #taken = 0;
@@ -49,14 +50,14 @@ export class LiveSampler {
   /** One training step took `ms`. */
   stepped(ms: number): void {
     this.#trainMs += ms;
-    this.#sinceMs += ms;
     this.#sinceSteps += 1;
   }
 
   /** True when a line should be written now. */
   get due(): boolean {
     if (this.#taken === 0) return this.#sinceSteps > 0;
-    return this.#sinceSteps >= this.budget.minSteps && this.#sinceMs >= trainingTimeBefore(this.#lastCostMs, this.budget.share);
+    const spent = this.#sampleMs - this.#firstMs; // the first line is outside the budget
+    return this.#sinceSteps >= this.budget.minSteps && this.#trainMs >= trainingTimeBefore(spent + this.#lastCostMs, this.budget.share);
   }
 
   /** A line was written and took `ms`. */
@@ -65,7 +66,6 @@ export class LiveSampler {
     this.#taken += 1;
     this.#sampleMs += ms;
     this.#lastCostMs = ms;
-    this.#sinceMs = 0;
     this.#sinceSteps = 0;
   }
 

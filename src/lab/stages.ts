@@ -218,7 +218,7 @@ export class StageLab {
       const biased = settings.whatIf === 'length-bias';
       const rpoAlpha = settings.rpoAlpha ?? (biased ? 0 : LESSON_PLAN.dpo.rpoAlpha);
       const pairs = biased ? { ...data, train: lengthBiased(data.train) } : data;
-      const stepper = await DpoStage.start(parent.bytes, pairs, parent.corpus, { beta: settings.beta || DEFAULT_BETA, lossType: settings.lossType, rpoAlpha, train });
+      const stepper = await DpoStage.start(parent.bytes, pairs, parent.corpus, { beta: settings.beta || DEFAULT_BETA, lossType: settings.lossType, rpoAlpha, pretrainShare: biased ? 0 : LESSON_PLAN.dpo.pretrainShare, train });
       return { stepper, name: stageRunName(`DPO β ${settings.beta}${biased ? ', length-biased pairs' : ''}`, parent, settings.ownData), settings: { stageSettings: stored('dpo', parent, settings) } };
     });
     return { skipped: data.errors };

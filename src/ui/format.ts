@@ -41,7 +41,9 @@ export function stageName(stage: string): string {
   return names[stage] ?? stage;
 }
 
-/** What a chart's caption says its points come from: the run's name and its stage. */
+/** What a chart's caption says its points come from: the run's name and its stage (once, if the name has it). */
 export function chartSource(run: { name: string; stage: string } | null | undefined): string {
-  return run ? `${run.name} · ${stageName(run.stage)}` : '';
+  if (!run) return '';
+  const stage = stageName(run.stage);
+  return run.name.startsWith(stage) ? run.name : `${run.name} · ${stage}`;
 }

@@ -85,7 +85,8 @@ test('export a micro checkpoint, drop it into a fresh profile, load it and conti
     await expect.poll(() => card.isVisible()).toBe(true);
     await expect.poll(() => page.getByTestId('import-lines').innerText()).toContain('stage: pretrain, step 10');
     const lines = await page.getByTestId('import-lines').innerText();
-    expect(lines).toContain('28,288 parameters');
+    // micro, V = 73: wte 73·32 + wpe 16·32 + 2 blocks · 12,704 + ln_f 64 = 28,320.
+    expect(lines).toContain('28,320 parameters');
     expect(lines).toContain('optimizer moments included');
     expect(lines).toMatch(/metrics: 10 rows logged/);
     if (SHOTS) await page.screenshot({ path: `${SHOTS}/import-card.png` });

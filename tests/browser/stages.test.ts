@@ -96,6 +96,15 @@ describe('post-training in the browser', () => {
         await page.getByTestId('dpo-charts').screenshot({ path: `${SHOTS}/dpo.png` });
         await page.getByTestId('side-by-side').screenshot({ path: `${SHOTS}/side-by-side.png` });
         await page.screenshot({ path: `${SHOTS}/stages.png`, fullPage: true });
+        // The DPO and SFT views of the trained chain, as a laptop shows them.
+        await page.setViewportSize({ width: 1280, height: 720 });
+        await page.evaluate(() => scrollTo(0, 0));
+        await page.waitForTimeout(250);
+        await page.screenshot({ path: `${SHOTS}/view-dpo-trained.png` });
+        await view(page, /SFT/);
+        await page.evaluate(() => scrollTo(0, 0));
+        await page.waitForTimeout(250);
+        await page.screenshot({ path: `${SHOTS}/view-sft-trained.png` });
       }
       expect(errors).toEqual([]);
       console.log(`pretrain ${PRETRAIN} + SFT ${SFT} + DPO ${DPO} steps on ${PRESET} in ${((Date.now() - started) / 1000).toFixed(0)} s`);

@@ -98,21 +98,21 @@ describe('views', () => {
 
     // Each view at 1280 × 720, reached from the bar: its key panel in the first screen, no sideways scroll.
     await page.setViewportSize({ width: 1280, height: 720 });
-    const keys: [RegExp, string, string][] = [
-      [/SFT/, 'sft', 'chart-sft-loss'],
-      [/DPO/, 'dpo', 'chart-dpo-rewards'],
-      [/Reward model/, 'rm', 'rm-view'],
-      [/^5?\s*RL/, 'rl', 'rl-view'],
-      [/Spike lab/, 'spikes', 'chart-loss'],
-      [/Share/, 'share', 'checkpoints'],
+    const keys: [RegExp, string, string[]][] = [
+      [/SFT/, 'sft', ['chart-sft-loss', 'what-to-watch']],
+      [/DPO/, 'dpo', ['chart-dpo-rewards', 'what-to-watch']],
+      [/Reward model/, 'rm', ['rm-chart-loss']],
+      [/^5?\s*RL/, 'rl', ['rl-chart-reward']],
+      [/Spike lab/, 'spikes', ['chart-loss', 'live-samples', 'what-to-watch']],
+      [/Share/, 'share', ['checkpoints', 'what-to-watch']],
     ];
-    for (const [name, view, key] of keys) {
+    for (const [name, view, ids] of keys) {
       await page.getByRole('tab', { name }).click();
       await expect.poll(async () => (await snapshot(page)).view).toBe(view);
       expect(page.url()).toContain(`view=${view}`);
       expect(await page.getByRole('tab', { selected: true }).getAttribute('id')).toBe(`tab-${view}`);
       await page.waitForTimeout(150);
-      await fits(page, [key, 'what-to-watch'], true);
+      await fits(page, ids, true);
       await shot(page, `view-${view}-1280x720`);
     }
 

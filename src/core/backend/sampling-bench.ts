@@ -21,6 +21,8 @@ export interface SamplingRow {
   uncachedTokensPerSec: number;
   /** Whether both paths produced the same tokens (they should, exactly). */
   same: boolean;
+  /** Largest difference between the two paths' log-probabilities of the same token (float32 rounding). */
+  maxLogProbDiff: number;
 }
 
 /**
@@ -57,7 +59,8 @@ export async function benchmarkSampling(preset: PresetName, vocabSize: number, t
       cachedTokensPerSec: (generated / median.ms) * 1000,
       uncachedMs: uncached.ms,
       uncachedTokensPerSec: (generated / uncached.ms) * 1000,
-      same: JSON.stringify(uncached.out) === JSON.stringify(median.out),
+      same: JSON.stringify([uncached.out.ids, uncached.out.ended]) === JSON.stringify([median.out.ids, median.out.ended]),
+      maxLogProbDiff: Math.max(...median.out.logProbs.flatMap((row, b) => row.map((lp, t) => Math.abs(lp - uncached.out.logProbs[b][t])))),
     };
   } finally {
     model.dispose();
@@ -68,5 +71,5 @@ export function formatSamplingRow(where: string, r: SamplingRow): string {
   const rate = (x: number) => Math.round(x).toLocaleString('en');
   return `${where.padEnd(8)} ${r.backend.padEnd(8)} ${r.preset.padEnd(8)} sampling ${r.rows}×${r.newTokens} new tokens (prompts ${r.promptTokens[0]}–${r.promptTokens[1]}): ` +
     `cached ${r.cachedMs.toFixed(0)} ms, ${rate(r.cachedTokensPerSec)} tokens/s; uncached ${r.uncachedMs.toFixed(0)} ms, ${rate(r.uncachedTokensPerSec)} tokens/s; ` +
-    `${(r.uncachedMs / r.cachedMs).toFixed(1)}× faster, ${r.same ? 'same tokens' : 'TOKENS DIFFER'}`;
+    `${(r.uncachedMs / r.cachedMs).toFixed(1)}× faster, ${r.same ? 'same tokens' : 'TOKENS DIFFER'}, log p within ${r.maxLogProbDiff.toExponential(0)}`;
 }

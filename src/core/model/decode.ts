@@ -23,7 +23,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { GPT } from './model.ts';
-import { gelu, groupedMatMul, layerNorm } from './ops.ts';
+import { embedding, gelu, groupedMatMul, layerNorm } from './ops.ts';
 import { Random } from '../random.ts';
 
 export interface DecodeOptions {
@@ -36,6 +36,24 @@ export interface DecodeOptions {
   seed: number;
   /** A row stops as soon as it produces this token (it is included in the output). */
   stopToken?: number;
+  /**
+   * Stop each row, unended, when prompt + new tokens reach blockSize + 1 (the longest sequence one
+   * forward pass scores, inputs and targets), instead of sliding the window; a prompt that long
+   * already gets no tokens. RL needs this: every token it samples must be scoreable in training.
+   */
+  capAtBlock?: boolean;
+}
+
+/** What sampleBatch returns, per prompt. */
+export interface Decoded {
+  /** New token ids of each row, its stop token included when it produced one. */
+  ids: number[][];
+  /** Whether each row produced the stop token. */
+  ended: boolean[];
+  /** log p of each new token under the distribution it was drawn from (see sampleToken). */
+  logProbs: number[][];
+  /** Entropy (nats) of that distribution at each new token. */
+  entropies: number[][];
 }
 
 /** One decoding step: logits [B·V] of the next token of each row, the rows given in batch order. */
@@ -49,8 +67,8 @@ interface Stepper {
 }
 
 /** Continues each prompt (token ids) by up to maxNewTokens; rows stop at stopToken (included). */
-export async function sampleBatch(model: GPT, prompts: readonly Int32Array[], opts: DecodeOptions): Promise<{ ids: number[][]; ended: boolean[] }> {
-  return decode(prompts, opts, () => new CachedStepper(model));
+export async function sampleBatch(model: GPT, prompts: readonly Int32Array[], opts: DecodeOptions): Promise<Decoded> {
+  return decode(prompts, opts, model.config.blockSize, () => new CachedStepper(model));
 }
 
 /**
@@ -58,8 +76,8 @@ export async function sampleBatch(model: GPT, prompts: readonly Int32Array[], op
  * blockSize tokens, right-padded; causal attention means the padding after a row's last token
  * cannot change that token's logits). The reference `sampleBatch` is measured and tested against.
  */
-export async function sampleBatchUncached(model: GPT, prompts: readonly Int32Array[], opts: DecodeOptions): Promise<{ ids: number[][]; ended: boolean[] }> {
-  return decode(prompts, opts, () => new WindowStepper(model));
+export async function sampleBatchUncached(model: GPT, prompts: readonly Int32Array[], opts: DecodeOptions): Promise<Decoded> {
+  return decode(prompts, opts, model.config.blockSize, () => new WindowStepper(model));
 }
 
 function validate(prompts: readonly Int32Array[], opts: DecodeOptions): void {
@@ -72,13 +90,16 @@ function validate(prompts: readonly Int32Array[], opts: DecodeOptions): void {
 }
 
 /** The loop both paths share: pick a token per row, drop the rows that stopped, step again. */
-async function decode(prompts: readonly Int32Array[], opts: DecodeOptions, makeStepper: () => Stepper): Promise<{ ids: number[][]; ended: boolean[] }> {
+async function decode(prompts: readonly Int32Array[], opts: DecodeOptions, blockSize: number, makeStepper: () => Stepper): Promise<Decoded> {
   validate(prompts, opts);
   const ids: number[][] = prompts.map(() => []);
+  const logProbs: number[][] = prompts.map(() => []);
+  const entropies: number[][] = prompts.map(() => []);
   const ended = prompts.map(() => false);
   const seqs = prompts.map((p) => Array.from(p));
   const rngs = prompts.map((_, i) => new Random(opts.seed + i));
-  let active = prompts.map((_, i) => i); // prompt index of each row of the batch
+  const limits = prompts.map((p) => (opts.capAtBlock ? Math.min(opts.maxNewTokens, blockSize + 1 - p.length) : opts.maxNewTokens));
+  let active = prompts.map((_, i) => i).filter((i) => limits[i] > 0); // prompt index of each row of the batch
   let kept = active; // positions in the previous batch of the rows still going
   const stepper = makeStepper();
   try {
@@ -88,11 +109,14 @@ async function decode(prompts: readonly Int32Array[], opts: DecodeOptions, makeS
       const going: number[] = [];
       kept = [];
       active.forEach((i, b) => {
-        const next = pickToken(logits.subarray(b * V, (b + 1) * V), opts.temperature, opts.topK, rngs[i]);
+        const row = logits.subarray(b * V, (b + 1) * V);
+        const { token: next, logProb, entropy } = sampleToken(row, opts.temperature, opts.topK, rngs[i]);
         seqs[i].push(next);
         ids[i].push(next);
+        logProbs[i].push(logProb);
+        entropies[i].push(entropy);
         if (next === opts.stopToken) ended[i] = true;
-        else {
+        else if (ids[i].length < limits[i]) {
           going.push(i);
           kept.push(b);
         }
@@ -102,22 +126,51 @@ async function decode(prompts: readonly Int32Array[], opts: DecodeOptions, makeS
   } finally {
     stepper.dispose();
   }
-  return { ids, ended };
+  return { ids, ended, logProbs, entropies };
+}
+
+/** The token ids pickToken draws among, most likely first: the top k (ties by id), or all when topK is 0. */
+function candidates(logits: Float32Array, topK: number): number[] {
+  const order = [...logits.keys()].sort((a, b) => logits[b] - logits[a]);
+  return topK > 0 ? order.slice(0, topK) : order;
 }
 
 /** Picks a token id from logits with temperature and top-k (a pure function of its inputs). */
 export function pickToken(logits: Float32Array, temperature: number, topK: number, rng: Random): number {
-  if (temperature <= 0) return argmax(logits);
-  const order = [...logits.keys()].sort((a, b) => logits[b] - logits[a]);
-  const kept = topK > 0 ? order.slice(0, topK) : order;
-  const max = logits[kept[0]];
-  const weights = kept.map((i) => Math.exp((logits[i] - max) / temperature));
-  let r = rng.next() * weights.reduce((a, b) => a + b, 0);
-  for (let j = 0; j < kept.length; j++) {
-    r -= weights[j];
-    if (r <= 0) return kept[j];
+  return sampleToken(logits, temperature, topK, rng).token;
+}
+
+/**
+ * pickToken's choice, with log p(token) and the entropy H = −Σ p log p (nats) of the distribution
+ * it was drawn from: p = softmax(logits / temperature) over the top-k tokens (all when topK is 0).
+ * Greedy decoding (temperature 0) takes the mode of the model's own softmax(logits) and reports
+ * that distribution. At temperature 1 without top-k these are the policy's log π(token) and its
+ * entropy, which RL's KL estimates need.
+ */
+export function sampleToken(logits: Float32Array, temperature: number, topK: number, rng: Random): { token: number; logProb: number; entropy: number } {
+  const greedy = temperature <= 0;
+  const t = greedy ? 1 : temperature;
+  const kept = greedy ? [...logits.keys()] : candidates(logits, topK);
+  let max = -Infinity;
+  for (const i of kept) max = Math.max(max, logits[i]);
+  const weights = kept.map((i) => Math.exp((logits[i] - max) / t));
+  const total = weights.reduce((a, b) => a + b, 0);
+  let j = greedy ? kept.indexOf(argmax(logits)) : kept.length - 1;
+  if (!greedy) {
+    let r = rng.next() * total;
+    for (let k = 0; k < kept.length; k++) {
+      r -= weights[k];
+      if (r <= 0) {
+        j = k;
+        break;
+      }
+    }
   }
-  return kept[kept.length - 1];
+  const logTotal = Math.log(total);
+  const logp = (k: number) => (logits[kept[k]] - max) / t - logTotal;
+  let entropy = 0;
+  for (let k = 0; k < kept.length; k++) if (weights[k] > 0) entropy -= (weights[k] / total) * logp(k);
+  return { token: kept[j], logProb: logp(j), entropy };
 }
 
 function argmax(values: Float32Array): number {
@@ -166,6 +219,8 @@ class CachedStepper implements Stepper {
   private readonly headT: tf.Tensor2D; // wteᵀ [C, V]: the tied LM head
   private cache: LayerCache[] | null = null;
   private S = 0; // slots in the cache
+  private B = 0; // rows in the cache, finished ones included
+  private rows: number[] = []; // the cache row of each row still going, in the caller's order
 
   constructor(private readonly model: GPT) {
     const transpose = (t: tf.Tensor) => {
@@ -180,12 +235,26 @@ class CachedStepper implements Stepper {
   async next(seqs: readonly number[][], kept: readonly number[]): Promise<Float32Array> {
     const block = this.model.config.blockSize;
     if (!this.cache || seqs.some((s) => s.length > block)) return this.prefill(seqs);
-    if (kept.length < this.cache[0].v.shape[1] / this.model.config.nHead) this.keepRows(kept);
-    const padding = () => seqs.map((s) => this.S - (s.length - 1)); // the cache holds every token but the newest
-    this.dropLeadingPadding(Math.min(...padding()));
-    const ids = Int32Array.from(seqs, (s) => s[s.length - 1]); // [1, B]
-    const positions = Int32Array.from(seqs, (s) => s.length - 1);
-    return this.extend(ids, positions, padding(), 1, seqs.length);
+    // Rows that finished stay in the cache, fed a dummy token whose logits nobody reads, until a
+    // quarter of the cache is finished: dropping rows copies the whole cache (a gather), which on
+    // wasm costs more than a few steps of the dead rows' arithmetic.
+    this.rows = kept.map((k) => this.rows[k]);
+    if (this.B - this.rows.length > this.B / 4) this.keepRows(this.rows);
+    const live = new Map(this.rows.map((r, b) => [r, seqs[b]]));
+    const padding = (r: number) => {
+      const s = live.get(r);
+      return s ? this.S - (s.length - 1) : 0; // the cache holds every token but the newest
+    };
+    this.dropLeadingPadding(Math.min(...this.rows.map(padding)));
+    const all = Array.from({ length: this.B }, (_, r) => r);
+    const ids = Int32Array.from(all, (r) => live.get(r)?.at(-1) ?? 0); // [1, B]: a finished row gets token 0 at position 0
+    const positions = Int32Array.from(all, (r) => (live.get(r)?.length ?? 1) - 1);
+    const logits = await this.extend(ids, positions, all.map(padding), 1, this.B);
+    if (this.rows.length === this.B) return logits;
+    const V = logits.length / this.B;
+    const out = new Float32Array(this.rows.length * V);
+    this.rows.forEach((r, b) => out.set(logits.subarray(r * V, (r + 1) * V), b * V));
+    return out;
   }
 
   /** Builds the cache from scratch: each row's last blockSize tokens, left-padded to the longest. */
@@ -204,15 +273,19 @@ class CachedStepper implements Stepper {
         positions[t * B + b] = t - pads[b];
       }
     });
+    this.B = B;
+    this.rows = windows.map((_, b) => b);
     return this.extend(ids, positions, pads, T, B);
   }
 
-  /** Keeps only the given rows of the batch (rows that stopped leave it). */
-  private keepRows(kept: readonly number[]): void {
+  /** Keeps only the given cache rows, in that order (rows that finished leave it). */
+  private keepRows(rows: readonly number[]): void {
     const nh = this.model.config.nHead;
-    const groups = tf.tensor1d(kept.flatMap((b) => Array.from({ length: nh }, (_, h) => b * nh + h)), 'int32'); // group g = b·nh + h
+    const groups = tf.tensor1d(rows.flatMap((r) => Array.from({ length: nh }, (_, h) => r * nh + h)), 'int32'); // group g = r·nh + h
     this.replaceCache(this.cache!.map(({ kT, v }) => ({ kT: tf.gather(kT, groups, 1), v: tf.gather(v, groups, 1) })));
     groups.dispose();
+    this.B = rows.length;
+    this.rows = rows.map((_, b) => b);
   }
 
   /** Drops the first n slots when every row has at least n of padding there. */
@@ -242,8 +315,9 @@ class CachedStepper implements Stepper {
     }
     const [logits, ...kv] = tf.tidy(() => {
       const maskT = tf.tensor4d(mask, [T, B, 1, S]);
-      const tok = tf.gather(this.w.get('transformer.wte.weight')!, tf.tensor1d(ids, 'int32')); // [N, C], N = T·B
-      const pos = tf.gather(this.w.get('transformer.wpe.weight')!, tf.tensor1d(positions, 'int32')); // [N, C]
+      // ops.ts's embedding, a one-hot matmul: on wasm it is faster than a gather, and exact.
+      const tok = embedding(tf.tensor1d(ids, 'int32'), this.w.get('transformer.wte.weight') as tf.Tensor2D); // [N, C], N = T·B
+      const pos = embedding(tf.tensor1d(positions, 'int32'), this.w.get('transformer.wpe.weight') as tf.Tensor2D); // [N, C]
       let x = tf.add(tok, pos) as tf.Tensor2D;
       const cache: LayerCache[] = [];
       for (let i = 0; i < nLayer; i++) {

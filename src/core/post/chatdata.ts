@@ -144,26 +144,33 @@ const sameMessage = (a: ChatMessage, b: ChatMessage) => a.role === b.role && a.c
 
 function dpoExample(value: unknown): DpoExample {
   if (!isObject(value)) fail('expected an object with "prompt", "chosen" and "rejected"');
-  let prompt: ChatMessage[];
+  if (value.prompt === undefined && !(Array.isArray(value.chosen) && Array.isArray(value.rejected)) && value.chosen !== undefined) {
+    fail('"prompt" is missing (with plain-string replies a preference pair needs one)');
+  }
+  let prompt = value.prompt === undefined ? undefined : turns(value.prompt, 'prompt', 'user');
   let chosen: string;
   let rejected: string;
-  if (value.prompt === undefined && Array.isArray(value.chosen) && Array.isArray(value.rejected)) {
-    // Implicit prompt: both sides are whole conversations, and the turns they share are the prompt.
+  if (Array.isArray(value.chosen) && Array.isArray(value.rejected)) {
+    // Both sides as messages. The turns they share are the prompt when there is no "prompt" (the
+    // implicit-prompt format); with one, they may repeat it (as some exports do) but nothing else.
     const c = messages(value.chosen, 'chosen');
     const r = messages(value.rejected, 'rejected');
     let n = 0;
     while (n < c.length && n < r.length && sameMessage(c[n], r[n])) n++;
     if (n === c.length && n === r.length) fail('"chosen" and "rejected" are identical, so there is nothing to prefer');
-    if (n === 0) fail('"chosen" and "rejected" share no leading turns, so there is no prompt (add "prompt", or start both with the same user turn)');
-    prompt = c.slice(0, n);
+    const shared = c.slice(0, n);
+    if (!prompt && n === 0) fail('"chosen" and "rejected" share no leading turns, so there is no prompt (add "prompt", or start both with the same user turn)');
+    if (prompt && n > 0 && !(n === prompt.length && shared.every((m, i) => sameMessage(m, prompt![i])))) {
+      fail('"chosen" and "rejected" begin with the same turns, and they are not the "prompt"');
+    }
+    prompt ??= shared;
     chosen = reply(c.slice(n), 'chosen');
     rejected = reply(r.slice(n), 'rejected');
   } else {
-    if (value.prompt === undefined && value.chosen !== undefined) fail('"prompt" is missing (with plain-string replies a preference pair needs one)');
-    prompt = turns(value.prompt, 'prompt', 'user');
     chosen = reply(value.chosen, 'chosen');
     rejected = reply(value.rejected, 'rejected');
   }
+  if (!prompt) fail('"prompt" is missing');
   // The chosen and rejected replies are the assistant's next turn, so the prompt ends with the user.
   if (prompt[prompt.length - 1].role !== 'user') fail('prompt must end with a user turn');
   if (chosen === rejected) fail('"chosen" and "rejected" are identical, so there is nothing to prefer');
