@@ -85,8 +85,21 @@ export async function runBench(opts: BenchOptions): Promise<void> {
           : `pytorch  cpu×${torch.threads}    ${preset.padEnd(8)} ${`${row.batchSize}×${row.seqLen}`.padEnd(9)} ${torch.medianStepMs.toFixed(1).padStart(8)} ${Math.round(torch.tokensPerSec).toLocaleString('en').padStart(10)}   LM Lab ${backend} / PyTorch = ${ratio.toFixed(2)}×`);
       }
     }
+    await samplingBench(opts, backend);
   }
   if (opts.browser) await browserBench(opts, steps);
+}
+
+/** The sampling row: generation speed, 64 completions × 32 new tokens, with and without the key/value cache. */
+const SAMPLING_PLAN: Record<string, PresetName[]> = { wasm: ['tiny'], cpu: [] };
+
+async function samplingBench(opts: BenchOptions, backend: string): Promise<void> {
+  const { benchmarkSampling, formatSamplingRow } = await import('../src/core/backend/sampling-bench.ts');
+  const { corpus, tokenizer } = loadCorpus({ corpus: 'tales' });
+  for (const preset of SAMPLING_PLAN[backend] ?? []) {
+    const row = await benchmarkSampling(preset, tokenizer.vocabSize, corpus.val);
+    console.log(opts.json ? JSON.stringify({ where: 'node', kind: 'sampling', ...row }) : formatSamplingRow('node', row));
+  }
 }
 
 async function browserBench(opts: BenchOptions, steps: number): Promise<void> {

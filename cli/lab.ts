@@ -18,10 +18,16 @@ import { loadCorpus, readTextFile } from './corpora.ts';
 import { runBench } from './bench.ts';
 import { exportCommand, importCommand } from './share.ts';
 import { runStage } from './stages.ts';
+import { RL_HELP, runRl } from './rl.ts';
+import { runLesson } from './lesson.ts';
+import { LESSON_PLAN, planTrain } from '../src/core/lesson/plan.ts';
 
 const HELP = `LM Lab command line
 
-  npm run lab -- pretrain [--corpus tales | --text FILE] [--preset tiny] [--steps 600] [--backend auto|wasm|cpu]
+  npm run lab -- lesson   --out DIR [--preset tiny] [--seed 1] [--json]
+                          the lesson plan: pretrain → SFT → DPO with the defaults below, writing DIR/base,
+                          DIR/sft and DIR/dpo .safetensors and each stage's report card and wall time
+  npm run lab -- pretrain [--corpus tales | --text FILE] [--preset tiny] [--steps ${LESSON_PLAN.pretrain.steps}] [--backend auto|wasm|cpu]
                           [--seed 1] [--lr 3e-3] [--batch-size 16] [--eval-interval N] [--log-interval 10]
                           [--schedule cosine|wsd] [--warmup N] [--anneal STEPS[:LR]]
                           [--resume CKPT] [--out FILE] [--json]
@@ -39,16 +45,25 @@ const HELP = `LM Lab command line
                           (never over an existing file). A plain nanoGPT state dict needs --n-head; its
                           vocabulary is --vocab FILE (LM Lab tokenizer JSON, or a JSON list of characters in
                           id order) or the bundled corpora/vocab.json
-  npm run lab -- sft      --from BASE --steps N [--out FILE] [--lr X] [--batch-size N] [--eval-interval N]
-                          [--train FILE.jsonl] [--val FILE.jsonl] [--text FILE] [--log-interval 10] [--json]
-                          fine-tunes a base checkpoint on chat (bundled corpora/chat unless --train/--val);
-                          settings not given are the parent's
-  npm run lab -- dpo      --from SFT --steps N [--beta 0.1] [--loss sigmoid|ipo|hinge] [--rpo-alpha 0] [--out FILE] [--lr X]
-                          [--batch-size N] [--train FILE.jsonl] [--val FILE.jsonl] [--text FILE] [--json]
+  npm run lab -- sft      --from BASE [--steps ${LESSON_PLAN.sft.steps}] [--lr ${LESSON_PLAN.sft.learningRate}] [--pretrain-share ${LESSON_PLAN.sft.pretrainShare}] [--out FILE]
+                          [--batch-size N] [--eval-interval N] [--train FILE.jsonl] [--val FILE.jsonl] [--text FILE]
+                          [--what-if no-pretrain-text] [--log-interval 10] [--json]
+                          fine-tunes a base checkpoint on chat (bundled corpora/chat unless --train/--val), with
+                          a share of each batch's rows story text; --what-if no-pretrain-text trains on chat
+                          alone and shows forgetting. Other settings are the parent's
+  npm run lab -- dpo      --from SFT [--steps ${LESSON_PLAN.dpo.steps}] [--lr ${LESSON_PLAN.dpo.learningRate}] [--beta ${LESSON_PLAN.dpo.beta}] [--loss sigmoid|ipo|hinge] [--rpo-alpha ${LESSON_PLAN.dpo.rpoAlpha}]
+                          [--pretrain-share ${LESSON_PLAN.dpo.pretrainShare}] [--out FILE] [--batch-size N] [--train FILE.jsonl]
+                          [--val FILE.jsonl] [--text FILE] [--what-if length-bias] [--json]
+                          --what-if length-bias trains on the pairs whose chosen reply is the shorter one,
+                          without the RPO term, and shows the replies collapse
   npm run lab -- eval     --ckpt FILE [--ref FILE] [--limit N] [--beta B] [--sft-val FILE] [--dpo-val FILE] [--json]
-                          report card: stories validation loss, held-out exact match, format adherence,
-                          preference accuracy and mean margin (against --ref, else a DPO checkpoint's parent)
-  npm run lab -- bench    [--json] [--steps 20] [--presets micro,tiny] [--backends wasm,cpu] [--browser] [--profile] [--vs-pytorch] [--kernels fused,reference] [--submit 15]
+                          report card: stories validation loss, real words in samples, held-out exact match,
+                          format adherence, empty replies, mean reply length, preference accuracy and mean
+                          margin (against --ref, else a DPO checkpoint's parent); with --ref, the change of
+                          the stories loss from it
+${RL_HELP}
+  npm run lab -- bench    [--json] [--steps 20] [--presets micro,tiny] [--backends wasm,cpu] [--browser] [--profile] [--vs-pytorch]
+                          [--kernels fused,reference] [--submit 15]
 
 Presets: ${Object.keys(PRESETS).join(', ')}. With --json every log line is one JSON object and the
 last line of pretrain is a summary with the final validation loss.`;
@@ -99,6 +114,8 @@ const OPTIONS = {
   from: { type: 'string' },
   beta: { type: 'string' },
   'rpo-alpha': { type: 'string' },
+  'pretrain-share': { type: 'string' },
+  'what-if': { type: 'string' },
   loss: { type: 'string' },
   ref: { type: 'string' },
   train: { type: 'string' },
@@ -106,6 +123,14 @@ const OPTIONS = {
   'sft-val': { type: 'string' },
   'dpo-val': { type: 'string' },
   limit: { type: 'string' },
+  rm: { type: 'string' },
+  reward: { type: 'string' },
+  'kl-coef': { type: 'string' },
+  'group-size': { type: 'string' },
+  'prompts-per-step': { type: 'string' },
+  'max-new-tokens': { type: 'string' },
+  'center-coef': { type: 'string' },
+  'no-card': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -150,8 +175,12 @@ function print(json: boolean, obj: Record<string, unknown>, text: string): void 
 async function pretrain(opts: Options): Promise<void> {
   const json = Boolean(opts.json);
   const backend = await useBackend(opts);
-  const train: Partial<TrainConfig> = {};
-  if (opts.steps !== undefined) train.steps = num(opts, 'steps', 0, { integer: true, min: 1 });
+  // A new run without tuning flags is the lesson plan's pretraining; a resumed one keeps its own settings.
+  const train: Partial<TrainConfig> = opts.resume ? {} : planTrain(LESSON_PLAN.pretrain);
+  if (opts.steps !== undefined) {
+    train.steps = num(opts, 'steps', 0, { integer: true, min: 1 });
+    if (!opts.resume) Object.assign(train, { warmupSteps: Math.min(100, Math.max(1, Math.floor(train.steps / 10))), evalInterval: Math.max(10, Math.floor(train.steps / 20)) });
+  }
   if (opts.seed !== undefined) train.seed = num(opts, 'seed', 1, { integer: true });
   if (opts.lr !== undefined) {
     train.learningRate = num(opts, 'lr', 0, { min: 0 });
@@ -179,8 +208,13 @@ async function pretrain(opts: Options): Promise<void> {
     if (opts['qk-layernorm'] && !state.model.qkLayerNorm) throw new Error('--qk-layernorm changes the model; it cannot be turned on when resuming');
     session = LabSession.fromCheckpoint(state, corpus, train);
   } else {
-    const preset = opts.preset ?? 'tiny';
+    const preset = opts.preset ?? LESSON_PLAN.pretrain.preset;
     if (!isPresetName(preset)) throw new Error(`unknown preset "${preset}"; choose one of ${Object.keys(PRESETS).join(', ')}`);
+    if (preset !== LESSON_PLAN.pretrain.preset && opts.lr === undefined) {
+      // Another preset than the plan's keeps its own learning rate.
+      train.learningRate = PRESETS[preset].learningRate;
+      train.minLearningRate = train.learningRate / 10;
+    }
     const { corpus, tokenizer } = loadCorpus({ corpus: opts.corpus, text: opts.text });
     session = LabSession.create({ preset, corpus, tokenizer, train, model: opts['qk-layernorm'] ? { qkLayerNorm: true } : {} });
   }
@@ -307,6 +341,13 @@ async function main(argv: string[]): Promise<void> {
     case 'sft':
     case 'dpo':
     case 'eval': return runStage(command, opts);
+    case 'rm':
+    case 'rl': return runRl(command, opts);
+    case 'lesson': {
+      if (!opts.out) throw new Error('--out DIR is required (the three checkpoints are written there)');
+      const backend = await useBackend(opts);
+      return runLesson({ preset: opts.preset, seed: opts.seed !== undefined ? num(opts, 'seed', 1, { integer: true }) : undefined, out: opts.out, json: Boolean(opts.json), backend });
+    }
     case 'bench': return void (await runBench({ json: Boolean(opts.json), steps: num(opts, 'steps', 20, { integer: true, min: 1 }), presets: opts.presets, backends: opts.backends, browser: Boolean(opts.browser), profile: Boolean(opts.profile), vsPytorch: Boolean(opts['vs-pytorch']), kernels: opts.kernels, submit: opts.submit === undefined ? undefined : num(opts, 'submit', 15, { integer: true, min: 1 }) }));
     default: throw new Error(`unknown command "${command}"; try: npm run lab -- help`);
   }

@@ -1,10 +1,11 @@
 /**
  * The post-training commands: sft, dpo and eval.
  *
- *   npm run lab -- sft  --from BASE --steps N --out FILE [--json]
- *   npm run lab -- dpo  --from SFT  --steps N --beta B [--rpo-alpha A] --out FILE [--json]
+ *   npm run lab -- sft  --from BASE --steps N [--what-if no-pretrain-text] --out FILE [--json]
+ *   npm run lab -- dpo  --from SFT  --steps N --beta B [--rpo-alpha A] [--what-if length-bias] --out FILE [--json]
  *   npm run lab -- eval --ckpt FILE [--json]
  *
+ * Settings not given are the lesson plan's (src/core/lesson/plan.ts), then the parent's.
  * Chat data is the bundled corpora/chat/*.jsonl unless --train / --val name the user's own JSONL
  * files; lines that cannot be used are reported with their line number and skipped.
  */
@@ -15,22 +16,24 @@ import { type Parsed, parseDpoJsonl, parseSftJsonl } from '../src/core/post/chat
 import { type CheckpointState, decodeCheckpoint, type MetricRow } from '../src/core/io/checkpoint.ts';
 import type { TrainConfig } from '../src/core/model/config.ts';
 import type { Corpus } from '../src/core/train/data.ts';
-import { DEFAULT_BETA, DPO_LOSS_TYPES, type DpoLossType, DpoStage } from '../src/core/post/dpo.ts';
-import { reportCard } from '../src/core/eval/evaluate.ts';
+import { DPO_LOSS_TYPES, type DpoLossType, DpoStage, lengthBiased } from '../src/core/post/dpo.ts';
+import { corpusWords, reportCard } from '../src/core/eval/evaluate.ts';
+import { LESSON_PLAN, planTrain, WHAT_IFS } from '../src/core/lesson/plan.ts';
 import { GPT } from '../src/core/model/model.ts';
+import { evaluateLoss } from '../src/core/train/trainer.ts';
 import { type ChatSplits, SftStage } from '../src/core/post/sft.ts';
 import { CharTokenizer } from '../src/core/model/tokenizer.ts';
-import { BUNDLED_CORPORA, CORPORA_DIR, loadCorpus, readTextFile } from './corpora.ts';
+import { BUNDLED_CORPORA, bundledTexts, CORPORA_DIR, loadCorpus, readTextFile } from './corpora.ts';
 
 export type StageCommand = 'sft' | 'dpo' | 'eval';
 export type StageOptions = Readonly<Record<string, unknown>>;
 
-function str(opts: StageOptions, key: string): string | undefined {
+export function str(opts: StageOptions, key: string): string | undefined {
   const v = opts[key];
   return typeof v === 'string' ? v : undefined;
 }
 
-function num(opts: StageOptions, key: string, { integer = false, min = -Infinity, exclusiveMin = false } = {}): number | undefined {
+export function num(opts: StageOptions, key: string, { integer = false, min = -Infinity, exclusiveMin = false } = {}): number | undefined {
   const raw = str(opts, key);
   if (raw === undefined) return undefined;
   const value = Number(raw);
@@ -41,7 +44,7 @@ function num(opts: StageOptions, key: string, { integer = false, min = -Infinity
   return value;
 }
 
-function readCheckpoint(path: string | undefined, flag: string): { bytes: Uint8Array; state: CheckpointState } {
+export function readCheckpoint(path: string | undefined, flag: string): { bytes: Uint8Array; state: CheckpointState } {
   if (!path) throw new Error(`${flag} FILE is required`);
   let bytes: Uint8Array;
   try {
@@ -52,7 +55,7 @@ function readCheckpoint(path: string | undefined, flag: string): { bytes: Uint8A
   return { bytes, state: decodeCheckpoint(bytes) };
 }
 
-async function useBackend(opts: StageOptions): Promise<string> {
+export async function useBackend(opts: StageOptions): Promise<string> {
   const pref = (str(opts, 'backend') ?? 'auto') as BackendPreference;
   if (!['auto', 'webgpu', 'wasm', 'cpu'].includes(pref)) throw new Error(`--backend must be auto, webgpu, wasm or cpu, got "${pref}"`);
   const info = await selectBackend(pref);
@@ -61,7 +64,7 @@ async function useBackend(opts: StageOptions): Promise<string> {
 }
 
 /** The stories the checkpoint was trained on (for the validation loss), with its tokenizer. */
-function storiesFor(state: CheckpointState, opts: StageOptions): Corpus {
+export function storiesFor(state: CheckpointState, opts: StageOptions): Corpus {
   const tok = CharTokenizer.fromJSON(state.tokenizer);
   const text = str(opts, 'text');
   if (text) return loadCorpus({ text }, tok).corpus;
@@ -72,7 +75,7 @@ function storiesFor(state: CheckpointState, opts: StageOptions): Corpus {
 }
 
 /** Reads a JSONL file, reporting each unusable line on stderr; fails only when no line is usable. */
-function readJsonl<T>(path: string, parse: (text: string) => Parsed<T>, what: string): T[] {
+export function readJsonl<T>(path: string, parse: (text: string) => Parsed<T>, what: string): T[] {
   const { examples, errors } = parse(readTextFile(path));
   for (const e of errors.slice(0, 20)) console.error(`${path}:${e.line}: ${e.message} (skipped)`);
   if (errors.length > 20) console.error(`${path}: ${errors.length - 20} more unusable lines skipped`);
@@ -80,7 +83,7 @@ function readJsonl<T>(path: string, parse: (text: string) => Parsed<T>, what: st
   return examples;
 }
 
-function chatData<T>(opts: StageOptions, kind: 'sft' | 'dpo', parse: (text: string) => Parsed<T>): ChatSplits<T> {
+export function chatData<T>(opts: StageOptions, kind: 'sft' | 'dpo', parse: (text: string) => Parsed<T>): ChatSplits<T> {
   const what = kind === 'sft' ? 'conversations' : 'preference pairs';
   const bundled = (split: string) => join(CORPORA_DIR, 'chat', `${kind}_${split}.jsonl`);
   return {
@@ -89,13 +92,13 @@ function chatData<T>(opts: StageOptions, kind: 'sft' | 'dpo', parse: (text: stri
   };
 }
 
-function trainOverrides(opts: StageOptions): Partial<TrainConfig> {
-  const train: Partial<TrainConfig> = {};
+/** The lesson plan's settings for the stage, with the flags given on top (other settings are the parent's). */
+function trainOverrides(opts: StageOptions, stage: 'sft' | 'dpo'): Partial<TrainConfig> {
+  const train = planTrain(LESSON_PLAN[stage]);
   const steps = num(opts, 'steps', { integer: true, min: 1 });
-  if (steps === undefined) throw new Error('--steps N is required');
-  train.steps = steps;
+  if (steps !== undefined) Object.assign(train, { steps, warmupSteps: Math.min(100, Math.max(1, Math.floor(steps / 10))), evalInterval: Math.max(10, Math.floor(steps / 5)) });
   const lr = num(opts, 'lr', { min: 0 });
-  if (lr !== undefined) train.learningRate = lr;
+  if (lr !== undefined) Object.assign(train, { learningRate: lr, minLearningRate: lr / 10 });
   const batchSize = num(opts, 'batch-size', { integer: true, min: 1 });
   if (batchSize !== undefined) train.batchSize = batchSize;
   const evalInterval = num(opts, 'eval-interval', { integer: true, min: 1 });
@@ -105,16 +108,16 @@ function trainOverrides(opts: StageOptions): Partial<TrainConfig> {
   return train;
 }
 
-function print(json: boolean, obj: Record<string, unknown>, text: string): void {
+export function print(json: boolean, obj: Record<string, unknown>, text: string): void {
   console.log(json ? JSON.stringify(obj) : text);
 }
 
 /** A setting as people write it: 3e-4, not 0.00030000000000000003. */
 const short = (v: unknown) => (typeof v === 'number' ? String(Number(v.toPrecision(6))) : String(v));
 
-const fmt = (v: number | undefined, digits = 4) => (v === undefined ? '—' : v.toFixed(digits));
+export const fmt = (v: number | undefined, digits = 4) => (v === undefined ? '—' : v.toFixed(digits));
 
-interface StageLike {
+export interface StageLike {
   session: SftStage['session'];
   done: boolean;
   step(): Promise<MetricRow>;
@@ -122,7 +125,7 @@ interface StageLike {
 }
 
 /** The shared loop of both stages: step, print every log interval and at evaluations, save at the end. */
-async function trainLoop(stage: StageLike, opts: StageOptions, line: (row: MetricRow) => string): Promise<MetricRow[]> {
+export async function trainLoop(stage: StageLike, opts: StageOptions, line: (row: MetricRow) => string): Promise<MetricRow[]> {
   const json = Boolean(opts.json);
   const logInterval = num(opts, 'log-interval', { integer: true, min: 1 }) ?? 10;
   const rows: MetricRow[] = [];
@@ -136,7 +139,7 @@ async function trainLoop(stage: StageLike, opts: StageOptions, line: (row: Metri
   return rows;
 }
 
-function startLine(json: boolean, stage: StageLike, backend: string, extra: Record<string, unknown>, text: string): void {
+export function startLine(json: boolean, stage: StageLike, backend: string, extra: Record<string, unknown>, text: string): void {
   const s = stage.session;
   const inherited = (s.extra.inherited ?? {}) as { overridden?: { key: string; from: unknown; to: unknown }[] };
   const overridden = inherited.overridden ?? [];
@@ -145,14 +148,29 @@ function startLine(json: boolean, stage: StageLike, backend: string, extra: Reco
       (overridden.length ? ` except ${overridden.map((o) => `${o.key} ${short(o.from)} → ${short(o.to)}`).join(', ')}` : ''));
 }
 
+/** The what-if a command was asked for, checked against the stage's list; undefined for none. */
+function whatIf<S extends 'sft' | 'dpo'>(opts: StageOptions, stage: S): keyof (typeof WHAT_IFS)[S] | undefined {
+  const name = str(opts, 'what-if');
+  if (name === undefined) return undefined;
+  const known = Object.keys(WHAT_IFS[stage]);
+  if (!known.includes(name)) throw new Error(`--what-if for ${stage} must be ${known.join(' or ')}, got "${name}"`);
+  return name as keyof (typeof WHAT_IFS)[S];
+}
+
 async function sft(opts: StageOptions): Promise<void> {
   const json = Boolean(opts.json);
-  const train = trainOverrides(opts);
+  const train = trainOverrides(opts, 'sft');
+  const what = whatIf(opts, 'sft');
+  const share = num(opts, 'pretrain-share', { min: 0 });
+  if (share !== undefined && !(share < 1)) throw new Error(`--pretrain-share must be a number ≥ 0 and below 1, got "${str(opts, 'pretrain-share')}"`);
+  if (what && share !== undefined && share > 0) throw new Error('--what-if no-pretrain-text and --pretrain-share above 0 contradict each other');
+  const pretrainShare = what === 'no-pretrain-text' ? 0 : (share ?? LESSON_PLAN.sft.pretrainShare);
   const parent = readCheckpoint(str(opts, 'from'), '--from');
   const data = chatData(opts, 'sft', parseSftJsonl);
   const backend = await useBackend(opts);
-  const stage = await SftStage.start(parent.bytes, data, storiesFor(parent.state, opts), train);
-  startLine(json, stage, backend, { conversations: { train: data.train.length, val: data.val.length } }, `SFT from a ${parent.state.stage} checkpoint (step ${parent.state.step})`);
+  const stage = await SftStage.start(parent.bytes, data, storiesFor(parent.state, opts), train, { pretrainShare });
+  if (what) print(json, { event: 'what-if', name: what, why: WHAT_IFS.sft[what] }, `what if: ${WHAT_IFS.sft[what]}`);
+  startLine(json, stage, backend, { conversations: { train: data.train.length, val: data.val.length }, pretrainShare }, `SFT from a ${parent.state.stage} checkpoint (step ${parent.state.step}), ${Math.round(pretrainShare * 100)}% of each batch story text,`);
   const rows = await trainLoop(stage, opts, (r) =>
     `step ${String(r.step).padStart(5)} | loss ${fmt(r.loss)} | masked acc ${fmt(r.maskedAccuracy, 3)}${r.valLoss !== undefined ? ` | chat val ${fmt(r.chatValLoss)} | stories val ${fmt(r.valLoss)}` : ''} | grad ${fmt(r.gradNorm, 3)} | lr ${r.lr.toExponential(2)}`);
   const last = rows[rows.length - 1];
@@ -163,16 +181,23 @@ async function sft(opts: StageOptions): Promise<void> {
 
 async function dpo(opts: StageOptions): Promise<void> {
   const json = Boolean(opts.json);
-  const train = trainOverrides(opts);
-  const beta = num(opts, 'beta', { min: 0, exclusiveMin: true }) ?? DEFAULT_BETA;
-  const lossType = (str(opts, 'loss') ?? 'sigmoid') as DpoLossType;
+  const train = trainOverrides(opts, 'dpo');
+  const what = whatIf(opts, 'dpo');
+  const plan = LESSON_PLAN.dpo;
+  const beta = num(opts, 'beta', { min: 0, exclusiveMin: true }) ?? plan.beta;
+  const lossType = (str(opts, 'loss') ?? plan.lossType) as DpoLossType;
   if (!DPO_LOSS_TYPES.includes(lossType)) throw new Error(`--loss must be one of ${DPO_LOSS_TYPES.join(', ')}, got "${lossType}"`);
-  const rpoAlpha = num(opts, 'rpo-alpha', { min: 0 }) ?? 0;
+  // The length-bias what-if has nothing to anchor the chosen replies, unless --rpo-alpha asks for it.
+  const rpoAlpha = num(opts, 'rpo-alpha', { min: 0 }) ?? (what === 'length-bias' ? 0 : plan.rpoAlpha);
   const parent = readCheckpoint(str(opts, 'from'), '--from');
   if (parent.state.stage === 'pretrain') throw new Error('--from must be an sft checkpoint (this one is a pretrained base model; run sft first)');
-  const data = chatData(opts, 'dpo', parseDpoJsonl);
+  const all = chatData(opts, 'dpo', parseDpoJsonl);
+  const data = what === 'length-bias' ? { train: lengthBiased(all.train), val: all.val } : all;
+  if (data.train.length === 0) throw new Error('--what-if length-bias: no training pair has a chosen reply shorter than the rejected one');
   const backend = await useBackend(opts);
-  const stage = await DpoStage.start(parent.bytes, data, storiesFor(parent.state, opts), { beta, lossType, rpoAlpha, train });
+  if (what) print(json, { event: 'what-if', name: what, why: WHAT_IFS.dpo[what], pairs: data.train.length }, `what if: ${WHAT_IFS.dpo[what]} (${data.train.length} of ${all.train.length} pairs)`);
+  const dpoShare = num(opts, 'pretrain-share', { min: 0 }) ?? (what === 'length-bias' ? 0 : plan.pretrainShare);
+  const stage = await DpoStage.start(parent.bytes, data, storiesFor(parent.state, opts), { beta, lossType, rpoAlpha, pretrainShare: dpoShare, train });
   startLine(json, stage, backend, { beta, loss: lossType, rpoAlpha, pairs: { train: data.train.length, val: data.val.length } }, `DPO (${lossType}, β ${beta}${rpoAlpha > 0 ? `, + ${rpoAlpha} × chosen NLL` : ''}) from a ${parent.state.stage} checkpoint (step ${parent.state.step}); reference log-probs of ${data.train.length + data.val.length} pairs computed once`);
   const rows = await trainLoop(stage, opts, (r) =>
     `step ${String(r.step).padStart(5)} | loss ${fmt(r.loss)} | margin ${fmt(r['rewards/margins'], 3)} | acc ${fmt(r['rewards/accuracies'], 2)} | chosen ${fmt(r['rewards/chosen'], 3)} | rejected ${fmt(r['rewards/rejected'], 3)}${r.valLoss !== undefined ? ` | held-out acc ${fmt(r['eval/rewards/accuracies'], 3)}` : ''} | grad ${fmt(r.gradNorm, 3)}`);
@@ -208,14 +233,21 @@ async function evaluate(opts: StageOptions): Promise<void> {
     referenceModel,
     beta,
     limit,
+    // Real words are those of the bundled stories (a checkpoint trained on other text has none to compare with).
+    ...(BUNDLED_CORPORA.includes(state.corpus) && !str(opts, 'text') ? { words: corpusWords(bundledTexts(state.corpus).train) } : {}),
+    // With --ref (usually the parent), the change of the stories loss from it.
+    ...(referenceModel ? { parentValLoss: await evaluateLoss(referenceModel, stories.val, state.train.batchSize, state.train.evalBatches, state.train.seed) } : {}),
   });
   const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
   print(Boolean(opts.json), { ...card },
     [
       `${card.stage} checkpoint, step ${card.step}`,
-      `  validation loss (stories)    ${card.valLoss.toFixed(4)}`,
+      `  validation loss (stories)    ${card.valLoss.toFixed(4)}${card.storiesNote ? `  ${card.storiesNote}` : ''}`,
+      ...(card.realWordRate !== undefined ? [`  real words in samples        ${pct(card.realWordRate)}`] : []),
       `  exact match (held-out Q&A)   ${pct(card.exactMatch)} of ${card.questions}`,
       `  format adherence             ${pct(card.formatAdherence)}`,
+      `  verifiable exact match       ${pct(card.verifiableExactMatch)} of ${card.checkable} checkable, pass@1 ${pct(card.passAt1)}, pass@8 ${pct(card.passAt8)}`,
+      `  empty replies                ${pct(card.emptyReplies)}, mean reply ${card.meanReplyLength.toFixed(1)} characters`,
       `  preference accuracy          ${pct(card.preferenceAccuracy)} of ${card.pairs} pairs, mean margin ${card.meanMargin.toFixed(3)} (β ${card.beta}, reference: ${card.reference})`,
       ...card.examples.map((e) => `  ${e.correct ? '✓' : '✗'} ${e.question} → ${JSON.stringify(e.answer)}${e.ended ? '' : ' (no end of turn)'}`),
     ].join('\n'));

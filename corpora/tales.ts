@@ -13,7 +13,9 @@
  */
 import { Random } from '../src/core/random.ts';
 import {
+  ASKED_FACTS,
   CHARACTERS,
+  FACT_SENTENCES,
   FOODS,
   JOBS,
   PLACES,
@@ -143,7 +145,19 @@ function introduce(rng: Random, c: Character, mentionJob = true): string[] {
   ];
   if (mentionJob) facts.push(`${cap(p.they)} was ${article(c.job)} ${c.job}, and ${p.they} liked ${JOBS[c.job].working}.`);
   for (let extra = rng.int(3); extra > 0; extra--) lines.push(facts[rng.int(facts.length)]);
+  // One or two facts in the exact words the chat data answers with: "Tom eats carrots."
+  for (let exact = 1 + rng.int(2); exact > 0; exact--) lines.push(FACT_SENTENCES[rng.pick(ASKED_FACTS)](c));
   return dedupe(lines);
+}
+
+/** A character's four asked facts in the chat data's answer forms, in a random order. */
+function factsOf(rng: Random, c: Character): string[] {
+  const kinds = [...ASKED_FACTS];
+  for (let i = kinds.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [kinds[i], kinds[j]] = [kinds[j], kinds[i]];
+  }
+  return kinds.map((k) => FACT_SENTENCES[k](c));
 }
 
 function dedupe(lines: string[]): string[] {
@@ -393,7 +407,103 @@ function beingBrave(rng: Random): string[][] {
   return [start, middle, end];
 }
 
-const STORY_SHAPES = [lostTreasure, sharingFood, visitFriend, dayAtWork, rainyDay, countingWalk, party, beingBrave];
+/**
+ * The words the pupils spell at school, and the chat data asks to spell: the cast's animals,
+ * foods and colours and a few more, each spelled on the board many times in the answer's form.
+ */
+export const SPELLING_WORDS: readonly string[] = [
+  ...new Set([
+    ...CHARACTERS.map((c) => c.animal), ...CHARACTERS.map((c) => c.food), ...CHARACTERS.map((c) => c.colour),
+    'sun', 'moon', 'tree', 'cake', 'rain', 'star', 'kite', 'ball', 'book', 'home', 'bird', 'milk',
+  ]),
+].sort();
+
+/** "1, 2, 3, 4.": counting in digits, the chat data's answer form. */
+export function countSentence(n: number): string {
+  return Array.from({ length: n }, (_, i) => i + 1).join(', ') + '.';
+}
+
+/** "3 plus 4 is 7." and "9 minus 5 is 4.": the sums the chat data asks about, in its answer form. */
+export function sumSentence(a: number, b: number): string {
+  return `${a} plus ${b} is ${a + b}.`;
+}
+export function differenceSentence(a: number, b: number): string {
+  return `${a} minus ${b} is ${a - b}.`;
+}
+
+/** The largest number added or taken away in the lessons and the chat data. */
+export const MAX_TERM = 6;
+/** The tables the lessons draw from, each line equally often: a + b for a, b ≤ MAX_TERM; a − b for b ≤ MAX_TERM, b ≤ a ≤ 2·MAX_TERM. */
+export const SUMS: readonly [number, number][] = Array.from({ length: (MAX_TERM + 1) ** 2 }, (_, i) => [Math.floor(i / (MAX_TERM + 1)), i % (MAX_TERM + 1)]);
+export const DIFFERENCES: readonly [number, number][] = Array.from({ length: 2 * MAX_TERM + 1 }, (_, a) =>
+  Array.from({ length: Math.min(a, MAX_TERM) + 1 }, (_, b): [number, number] => [a, b])).flat();
+
+/**
+ * A school lesson: the teacher writes sums on the board in digits and the pupils read out the
+ * results, then spell a word and count. This is where the model meets arithmetic, spelling and
+ * counting in the exact forms the chat data answers with.
+ */
+function school(rng: Random): string[][] {
+  const teacher = rng.pick(CHARACTERS.filter((c) => c.job === 'teacher'));
+  const pupils = [someoneElse(rng, teacher)];
+  pupils.push(someoneElse(rng, teacher, ...pupils));
+  const start = [
+    rng.pick([`${rng.pick(PLAIN_TIMES)}, the friends went to school.`, `It was a school day.`, `Everyone sat down at school.`]),
+    `${teacher.name} the ${teacher.animal} was the teacher.`,
+    quote(rng, teacher, rng.pick(['Today we will do sums.', 'Let us do some sums.', 'Look at the board, everyone.'])),
+  ];
+  const middle: string[] = [];
+  for (let n = 4 + rng.int(4); n > 0; n--) {
+    const pupil = rng.pick(pupils);
+    if (rng.chance(0.45)) {
+      const [a, b] = rng.pick(SUMS);
+      middle.push(rng.chance(0.5) ? `${teacher.name} wrote ${a} plus ${b} on the board.` : `On the board it said: ${sumSentence(a, b)}`);
+      middle.push(rng.chance(0.6) ? `${pupil.name} said, "${sumSentence(a, b)}"` : quote(rng, pupil, sumSentence(a, b)));
+      if (rng.chance(0.25) && a + b > 0) {
+        const c = rng.int(Math.min(a + b, MAX_TERM) + 1); // and then take some away: the working of a two-step sum
+        middle.push(`Then ${teacher.name} took away ${c}. ${pupil.name} said, "${sumSentence(a, b)} ${differenceSentence(a + b, c)}"`);
+      }
+    } else {
+      const [a, b] = rng.pick(DIFFERENCES);
+      middle.push(rng.chance(0.5) ? `${teacher.name} wrote ${a} minus ${b} on the board.` : `On the board it said: ${differenceSentence(a, b)}`);
+      middle.push(rng.chance(0.6) ? `${pupil.name} said, "${differenceSentence(a, b)}"` : quote(rng, pupil, differenceSentence(a, b)));
+    }
+  }
+  const word = rng.pick(SPELLING_WORDS);
+  const speller = rng.pick(pupils);
+  const n = 2 + rng.int(11);
+  const end = [
+    `Then they spelled words.`,
+    `${speller.name} said, "The word ${word} is spelled ${word.split('').join('-')}."`,
+    ...(rng.chance(0.5) ? [`Then ${rng.pick(pupils).name} counted to ${n}: ${countSentence(n)}`] : []),
+    quote(rng, teacher, rng.pick(['Well done, everyone!', 'Good work today.', `Very good, ${speller.name}!`])),
+  ];
+  return [start, middle, end];
+}
+
+/**
+ * A newcomer asks who lives nearby, and a character tells them about two or three others, each
+ * told with all four asked facts in the chat data's answer forms.
+ */
+function newNeighbour(rng: Random): string[][] {
+  const host = rng.pick(CHARACTERS);
+  const animal = rng.pick(['squirrel', 'badger', 'goat', 'lamb', 'mole', 'hedgehog']);
+  const start = [...introduce(rng, host), `${rng.pick(TIMES)}, a new ${animal} came to the ${host.home}.`, `"Who lives here?" asked the ${animal}.`];
+  const middle: string[] = [];
+  const told: Character[] = [];
+  for (let n = 2 + rng.int(2); n > 0; n--) {
+    const c = someoneElse(rng, host, ...told);
+    told.push(c);
+    middle.push(`${host.name} told the ${animal} about ${c.name}.`, `"${factsOf(rng, c).join(' ')}"`);
+  }
+  const end = [
+    quote(rng, host, `And I am ${host.name}. ${factsOf(rng, host).slice(0, 2).join(' ')}`),
+    rng.pick([`The ${animal} was glad to meet everyone.`, `Soon the ${animal} had many new friends.`, `The ${animal} smiled and said thank you.`]),
+  ];
+  return [start, middle, end];
+}
+
+const STORY_SHAPES = [lostTreasure, sharingFood, visitFriend, dayAtWork, rainyDay, countingWalk, party, beingBrave, school, school, school, newNeighbour, newNeighbour];
 
 /** One story: paragraphs separated by a newline, sentences by a space. */
 export function generateStory(rng: Random): string {

@@ -3,9 +3,10 @@
  *
  * Each character has one animal, one home, one favourite food, one favourite colour, one job, one
  * treasured object and one best friend, and these never change. The stories state these facts
- * again and again in different words, and the chat data asks about them, so a question like
- * "What does Tom eat?" has exactly one right answer that a model can only know by having learned
- * the world during pretraining.
+ * again and again, in the chat data's exact answer forms ("Tom eats carrots.") and in other words,
+ * and the chat data asks about four of them (ASKED_FACTS), so a question like "What does Tom eat?"
+ * has exactly one right answer that a model can only know by having learned the world during
+ * pretraining.
  */
 
 export type Pronoun = 'he' | 'she';
@@ -165,11 +166,15 @@ export const JOBS: Record<string, Job> = {
   },
 };
 
-export const COLOURS = ['red', 'blue', 'green', 'yellow', 'orange', 'purple', 'pink', 'brown', 'white', 'grey'];
+export const COLOURS = ['red', 'blue', 'green', 'yellow', 'orange', 'purple', 'pink', 'brown', 'white', 'grey', 'black', 'gold'];
 
 export const TREASURES = ['kite', 'drum', 'ball', 'boat', 'hat', 'scarf', 'bell', 'book', 'lamp', 'cup', 'box', 'flute'];
 
-/** The cast. Friends are listed in pairs, and each names the other. */
+/**
+ * The cast. Friends are listed in pairs, and each names the other. The cast is small on purpose:
+ * twelve characters whose facts a model of 0.1 M parameters can learn from a few minutes of
+ * stories, so that SFT has knowledge to turn into answers.
+ */
 export const CHARACTERS: Character[] = [
   { name: 'Tom', pronoun: 'he', animal: 'rabbit', home: 'forest', food: 'carrots', colour: 'blue', job: 'baker', treasure: 'kite', friend: 'Mia' },
   { name: 'Mia', pronoun: 'she', animal: 'mouse', home: 'village', food: 'cheese', colour: 'pink', job: 'tailor', treasure: 'scarf', friend: 'Tom' },
@@ -181,32 +186,8 @@ export const CHARACTERS: Character[] = [
   { name: 'Rosa', pronoun: 'she', animal: 'cat', home: 'village', food: 'fish', colour: 'purple', job: 'doctor', treasure: 'bell', friend: 'Max' },
   { name: 'Leo', pronoun: 'he', animal: 'frog', home: 'pond', food: 'peas', colour: 'green', job: 'fisher', treasure: 'flute', friend: 'Nina' },
   { name: 'Nina', pronoun: 'she', animal: 'hen', home: 'farm', food: 'corn', colour: 'white', job: 'cook', treasure: 'cup', friend: 'Leo' },
-  { name: 'Finn', pronoun: 'he', animal: 'otter', home: 'river', food: 'fish', colour: 'blue', job: 'fisher', treasure: 'boat', friend: 'Ella' },
-  { name: 'Ella', pronoun: 'she', animal: 'deer', home: 'valley', food: 'apples', colour: 'green', job: 'gardener', treasure: 'lamp', friend: 'Finn' },
-  { name: 'Jack', pronoun: 'he', animal: 'goat', home: 'hill', food: 'pears', colour: 'yellow', job: 'potter', treasure: 'box', friend: 'Ruby' },
-  { name: 'Ruby', pronoun: 'she', animal: 'squirrel', home: 'forest', food: 'acorns', colour: 'red', job: 'painter', treasure: 'kite', friend: 'Jack' },
-  { name: 'Hugo', pronoun: 'he', animal: 'pig', home: 'farm', food: 'pancakes', colour: 'pink', job: 'cook', treasure: 'hat', friend: 'Ivy' },
-  { name: 'Ivy', pronoun: 'she', animal: 'hedgehog', home: 'garden', food: 'berries', colour: 'brown', job: 'gardener', treasure: 'bell', friend: 'Hugo' },
-  { name: 'Oscar', pronoun: 'he', animal: 'turtle', home: 'beach', food: 'plums', colour: 'green', job: 'teacher', treasure: 'book', friend: 'Lucy' },
-  { name: 'Lucy', pronoun: 'she', animal: 'seal', home: 'beach', food: 'fish', colour: 'grey', job: 'singer', treasure: 'ball', friend: 'Oscar' },
-  { name: 'Otto', pronoun: 'he', animal: 'badger', home: 'valley', food: 'soup', colour: 'white', job: 'doctor', treasure: 'lamp', friend: 'Zoe' },
-  { name: 'Zoe', pronoun: 'she', animal: 'lamb', home: 'meadow', food: 'cookies', colour: 'white', job: 'baker', treasure: 'drum', friend: 'Otto' },
-  { name: 'Pip', pronoun: 'he', animal: 'mouse', home: 'garden', food: 'cherries', colour: 'red', job: 'tailor', treasure: 'cup', friend: 'Daisy' },
-  { name: 'Daisy', pronoun: 'she', animal: 'cow', home: 'farm', food: 'grapes', colour: 'yellow', job: 'farmer', treasure: 'bell', friend: 'Pip' },
-  { name: 'Fred', pronoun: 'he', animal: 'horse', home: 'valley', food: 'apples', colour: 'brown', job: 'builder', treasure: 'scarf', friend: 'Molly' },
-  { name: 'Molly', pronoun: 'she', animal: 'goose', home: 'river', food: 'corn', colour: 'orange', job: 'teacher', treasure: 'hat', friend: 'Fred' },
-  { name: 'Gus', pronoun: 'he', animal: 'beaver', home: 'river', food: 'nuts', colour: 'orange', job: 'builder', treasure: 'box', friend: 'Tess' },
-  { name: 'Tess', pronoun: 'she', animal: 'rabbit', home: 'meadow', food: 'carrots', colour: 'purple', job: 'potter', treasure: 'flute', friend: 'Gus' },
-  { name: 'Hank', pronoun: 'he', animal: 'mole', home: 'garden', food: 'soup', colour: 'grey', job: 'gardener', treasure: 'lamp', friend: 'Bella' },
-  { name: 'Bella', pronoun: 'she', animal: 'fox', home: 'hill', food: 'cherries', colour: 'red', job: 'doctor', treasure: 'scarf', friend: 'Hank' },
-  { name: 'Ned', pronoun: 'he', animal: 'donkey', home: 'village', food: 'carrots', colour: 'grey', job: 'farmer', treasure: 'drum', friend: 'Kate' },
-  { name: 'Kate', pronoun: 'she', animal: 'cat', home: 'garden', food: 'cake', colour: 'blue', job: 'baker', treasure: 'ball', friend: 'Ned' },
-  { name: 'Olly', pronoun: 'he', animal: 'owl', home: 'valley', food: 'seeds', colour: 'purple', job: 'singer', treasure: 'flute', friend: 'Luna' },
-  { name: 'Luna', pronoun: 'she', animal: 'bear', home: 'forest', food: 'honey', colour: 'yellow', job: 'cook', treasure: 'cup', friend: 'Olly' },
-  { name: 'Rex', pronoun: 'he', animal: 'dog', home: 'beach', food: 'cake', colour: 'green', job: 'tailor', treasure: 'kite', friend: 'Maya' },
-  { name: 'Maya', pronoun: 'she', animal: 'frog', home: 'river', food: 'plums', colour: 'pink', job: 'fisher', treasure: 'box', friend: 'Rex' },
-  { name: 'Toby', pronoun: 'he', animal: 'hedgehog', home: 'meadow', food: 'pears', colour: 'blue', job: 'painter', treasure: 'book', friend: 'Poppy' },
-  { name: 'Poppy', pronoun: 'she', animal: 'duck', home: 'pond', food: 'grapes', colour: 'orange', job: 'potter', treasure: 'boat', friend: 'Toby' },
+  { name: 'Finn', pronoun: 'he', animal: 'otter', home: 'river', food: 'apples', colour: 'black', job: 'potter', treasure: 'boat', friend: 'Ella' },
+  { name: 'Ella', pronoun: 'she', animal: 'deer', home: 'valley', food: 'pears', colour: 'gold', job: 'gardener', treasure: 'lamp', friend: 'Finn' },
 ];
 
 const BY_NAME = new Map(CHARACTERS.map((c) => [c.name, c]));
@@ -248,3 +229,10 @@ export const FACT_SENTENCES = {
 
 export type FactKind = keyof typeof FACT_SENTENCES;
 export const FACT_KINDS = Object.keys(FACT_SENTENCES) as FactKind[];
+
+/**
+ * The facts the chat data asks about: four per character, each stated in the stories again and
+ * again in exactly these answer forms (and in other words too). Jobs, treasures and friends still
+ * colour the stories but are not asked, so a tiny model has fewer facts to learn well.
+ */
+export const ASKED_FACTS: readonly FactKind[] = ['animal', 'home', 'food', 'colour'];

@@ -10,6 +10,7 @@ const A = tok.specialId('<|assistant|>');
 const E = tok.specialId('<|end|>');
 const user = (content: string): ChatMessage => ({ role: 'user', content });
 const assistant = (content: string): ChatMessage => ({ role: 'assistant', content });
+const system = (content: string): ChatMessage => ({ role: 'system', content });
 
 /** The token sequence as readable pieces: specials by name, characters as themselves. */
 const pieces = (ids: ArrayLike<number>) => Array.from(ids, (id) => tok.tokenText(id));
@@ -28,6 +29,14 @@ describe('renderChat', () => {
     expect(ids).toHaveLength(mask.length);
     const counted = pieces(ids).filter((_, i) => mask[i] === 1).join('');
     expect(counted).toBe('cd<|end|>f<|end|>');
+  });
+
+  it('renders a system message as plain text closed by <|end|>, with no header and no loss', () => {
+    const { ids, mask } = renderChat(tok, [system('Be kind.'), user('Hi'), assistant('Yo')]);
+    expect(pieces(ids)).toEqual(['B', 'e', ' ', 'k', 'i', 'n', 'd', '.', '<|end|>', '<|user|>', 'H', 'i', '<|end|>', '<|assistant|>', 'Y', 'o', '<|end|>']);
+    expect(Array.from(mask)).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, /* user */ 0, 0, 0, 0, /* assistant */ 0, 1, 1, 1]);
+    expect(tok.vocabSize).toBe(tok.specials.length + tok.chars.length); // no token was added for it
+    expect(tok.specials).toEqual(['<|unk|>', '<|user|>', '<|assistant|>', '<|end|>']);
   });
 
   it('never produces special tokens from text that spells them', () => {
@@ -65,6 +74,17 @@ describe('training examples', () => {
     const long = fitToBlock(renderChat(tok, [user('q'), assistant('abcdefgh')]), tok, 6);
     expect(tok.decode(long.ids)).toBe('<|user|>q<|end|><|assistant|>ab');
     expect(Array.from(long.mask)).toEqual([0, 0, 0, 0, 1, 1]);
+  });
+
+  it('keeps a system turn in front while dropping exchanges, and drops it only when the last exchange needs the room', () => {
+    const chat = renderChat(tok, [system('S'), user('aaaa'), assistant('bbbb'), user('c'), assistant('d')]); // S<e> is 2 tokens
+    const fitted = fitToBlock(chat, tok, 9);
+    expect(tok.decode(fitted.ids)).toBe('S<|end|><|user|>c<|end|><|assistant|>d<|end|>');
+    expect(Array.from(fitted.mask)).toEqual([0, 0, 0, 0, 0, 0, 1, 1]);
+    const tight = fitToBlock(chat, tok, 7);
+    expect(tok.decode(tight.ids)).toBe('<|user|>c<|end|><|assistant|>d<|end|>');
+    expect(Array.from(tight.mask)).toEqual([0, 0, 0, 0, 1, 1]);
+    expect(tok.decode(fitToBlock(chat, tok, 100).ids)).toBe(tok.decode(chat.ids)); // what fits stays whole
   });
 
   it('pads rows on the right and masks the padding', () => {
@@ -107,5 +127,22 @@ describe('fitPrompt', () => {
     const fitted = fitPrompt(tok, [...earlier, last], 64);
     expect(Array.from(fitted)).toEqual(Array.from(renderPrompt(tok, [last])));
     expect(fitted.length).toBe(21);
+  });
+});
+
+describe('fitPrompt with a system message', () => {
+  const sys = system('Be brief.'); // 9 characters + <|end|> = 10 tokens
+  const earlier: ChatMessage[] = [user('What is 1 plus 1?'), assistant('1 plus 1 is 2.')];
+  const last = user('What does Tom eat?'); // 21 tokens as a prompt
+
+  it('keeps the system message when dropping earlier turns', () => {
+    const fitted = fitPrompt(tok, [sys, ...earlier, last], 64); // 31 tokens with the system message: fits in 32
+    expect(Array.from(fitted)).toEqual(Array.from(renderPrompt(tok, [sys, last])));
+    expect(fitted.length).toBe(31);
+  });
+
+  it('drops the system message too when the last question needs the room', () => {
+    const fitted = fitPrompt(tok, [sys, ...earlier, last], 48);
+    expect(Array.from(fitted)).toEqual(Array.from(renderPrompt(tok, [last])));
   });
 });

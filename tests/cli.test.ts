@@ -118,6 +118,13 @@ describe.concurrent('bad input exits with one "error:" line', () => {
     expectOneLineError(await lab('score', '--backend', 'cpu', '--ckpt', ckpt, '--text', file('one-for-score.txt', 'a')), /fewer than two characters/);
   });
 
+  it('lesson without --out, an unknown what-if, and a story share of 1', async () => {
+    expectOneLineError(await lab('lesson'), /--out DIR is required/);
+    expectOneLineError(await lab('dpo', '--what-if', 'too-long'), /--what-if for dpo must be length-bias/);
+    expectOneLineError(await lab('sft', '--what-if', 'length-bias'), /--what-if for sft must be no-pretrain-text/);
+    expectOneLineError(await lab('sft', '--pretrain-share', '1'), /--pretrain-share must be a number ≥ 0 and below 1/);
+  });
+
   it('a non-numeric --steps and an unknown option', async () => {
     expectOneLineError(await lab('pretrain', '--preset', 'micro', '--steps', 'ten'), /--steps/);
     expectOneLineError(await lab('pretrain', '--stepz', '3'), /stepz/);

@@ -4,9 +4,9 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Random } from '../src/core/random.ts';
 import { parseDpoJsonl, parseSftJsonl, type DpoExample, type SftExample } from '../src/core/post/chatdata.ts';
-import { CHARACTERS, COLOURS, FOODS, JOBS, PLACES, TREASURES, type Character } from '../corpora/world.ts';
+import { ASKED_FACTS, CHARACTERS, COLOURS, FACT_SENTENCES, FOODS, JOBS, PLACES, TREASURES, type Character } from '../corpora/world.ts';
 import { generateStory, generateTales } from '../corpora/tales.ts';
-import { generateDpo, generateSft, questionPools } from '../corpora/chat.ts';
+import { generateDpo, generateSft, questionPools, SFT_KINDS } from '../corpora/chat.ts';
 import { buildCorpora } from '../corpora/generate.ts';
 
 // The only characters any generated text may use.
@@ -35,6 +35,11 @@ const an = (word: string) => (/^[aeiou]/.test(word) ? 'an' : 'a');
  */
 function expectedAnswer(question: string): string {
   let m: RegExpMatchArray | null;
+  if ((m = question.match(/^What is (\d+) plus (\d+) (plus|minus) (\d+)\?$/))) {
+    const x = Number(m[1]) + Number(m[2]);
+    const y = m[3] === 'plus' ? x + Number(m[4]) : x - Number(m[4]);
+    return `${m[1]} plus ${m[2]} is ${x}. ${x} ${m[3]} ${m[4]} is ${y}.`;
+  }
   if ((m = question.match(/^What is (\d+) plus (\d+)\?$/)) || (m = question.match(/^What do you get when you add (\d+) and (\d+)\?$/))) {
     return `${m[1]} plus ${m[2]} is ${Number(m[1]) + Number(m[2])}.`;
   }
@@ -49,7 +54,7 @@ function expectedAnswer(question: string): string {
     return Array.from({ length: Number(m[1]) }, (_, i) => i + 1).join(', ') + '.';
   }
   if ((m = question.match(/^Spell the word (\w+)\.$/))) return `The word ${m[1]} is spelled ${[...m[1]].join('-')}.`;
-  if ((m = question.match(/^Repeat after me: (.+)$/))) return m[1].charAt(0).toUpperCase() + m[1].slice(1);
+  if ((m = question.match(/^Repeat after me: (.+)\.$/))) return m[1].charAt(0).toUpperCase() + m[1].slice(1) + '.';
 
   const name = question.match(/\b([A-Z][a-z]+)\b(?!.*\b[A-Z][a-z]+\b)/)?.[1] ?? '';
   const c: Character | undefined = byName.get(name);
@@ -58,15 +63,13 @@ function expectedAnswer(question: string): string {
   if (/live|home/.test(question)) return `${c.name} lives ${PLACES[c.home].at}.`;
   if (/eat|food/.test(question)) return `${c.name} eats ${c.food}.`;
   if (/colour/.test(question)) return `${c.name} likes ${c.colour}.`;
-  if (/job|work/.test(question)) return `${c.name} is ${an(c.job)} ${c.job}.`;
-  if (/have|treasure/.test(question)) return `${c.name} has ${an(c.colour)} ${c.colour} ${c.treasure}.`;
-  if (/friend|play with/.test(question)) return `${c.name}'s best friend is ${c.friend}.`;
   throw new Error(`cannot work out an answer to: ${question}`);
 }
 
 describe('world', () => {
-  it('has a few dozen characters with unique names', () => {
-    expect(CHARACTERS.length).toBeGreaterThanOrEqual(24);
+  it('has a small cast with unique names', () => {
+    expect(CHARACTERS.length).toBeGreaterThanOrEqual(8);
+    expect(CHARACTERS.length).toBeLessThanOrEqual(16);
     expect(new Set(CHARACTERS.map((c) => c.name)).size).toBe(CHARACTERS.length);
   });
 
@@ -186,7 +189,7 @@ describe('chat data', () => {
     const questions = (examples: SftExample[]) => new Set(examples.flatMap((e) => e.messages.filter((m) => m.role === 'user').map((m) => m.content)));
     const train = questions(sftTrain);
     const val = questions(sftVal);
-    expect(val.size).toBeGreaterThan(100);
+    expect(val.size).toBeGreaterThan(60);
     for (const q of val) expect(train.has(q), q).toBe(false);
     const pools = questionPools();
     const trainPool = new Set(Object.values(pools.train).flat().map((qa) => qa.question));
@@ -200,17 +203,22 @@ describe('chat data', () => {
       expect(ex.chosen).toBe(expectedAnswer(ex.prompt[0].content));
       expect(ex.rejected).not.toBe(ex.chosen);
       expect(ex.rejected.length).toBeLessThanOrEqual(100);
-      if (ex.kind === 'concise') {
-        expect(ex.rejected.startsWith(ex.chosen)).toBe(true);
-        expect(ex.rejected.length).toBeGreaterThan(ex.chosen.length + 10);
+      if (ex.kind === 'stops') {
+        // The right answer running on, or cut short.
+        if (ex.rejected.length > ex.chosen.length) {
+          expect(ex.rejected.startsWith(ex.chosen)).toBe(true);
+          expect(ex.rejected.length).toBeGreaterThan(ex.chosen.length + 10);
+        } else {
+          expect(ex.chosen.startsWith(ex.rejected), ex.rejected).toBe(true);
+        }
       }
     }
-    expect([...kinds.keys()].sort()).toEqual(['concise', 'correct', 'on-topic', 'polite']);
+    expect([...kinds.keys()].sort()).toEqual(['correct', 'on-topic', 'polite', 'stops']);
     // Held out: a quarter each. Training: twice as many "correct" pairs as of each other kind.
     const count = (examples: DpoExample[], kind: string) => examples.filter((e) => e.kind === kind).length;
     for (const kind of kinds.keys()) expect(count(dpoVal, kind), kind).toBe(50);
     expect(count(dpoTrain, 'correct')).toBe(800);
-    for (const kind of ['on-topic', 'polite', 'concise']) expect(count(dpoTrain, kind), kind).toBe(400);
+    for (const kind of ['on-topic', 'polite', 'stops']) expect(count(dpoTrain, kind), kind).toBe(400);
   });
 
   it('makes most wrong answers of the "correct" pairs wrong in a way the question shows', () => {
@@ -227,7 +235,7 @@ describe('chat data', () => {
         const quoted = ex.rejected.match(/^(\d+) (?:plus|minus) (\d+) is \d+\.$/);
         expect(quoted, ex.rejected).not.toBeNull();
         if (quoted![1] !== sum[1] || quoted![2] !== sum[2]) count.misquoted++;
-      } else if (!/^(Say|Count|Spell|Repeat)\b/.test(question)) {
+      } else if (!/^(Say|Count|Spell|Repeat)\b/.test(question) && !/\d/.test(question)) {
         count.facts++;
         const asked = ex.chosen.match(/^([A-Z][a-z]+)/)?.[1];
         if (!ex.rejected.startsWith(`${asked} `) && !ex.rejected.startsWith(`${asked}'`)) count.otherName++;
@@ -250,6 +258,119 @@ describe('chat data', () => {
       expect(ALLOWED.test(t), t).toBe(true);
       expect(t).not.toContain('<|');
       expect(t).not.toContain('\n');
+    }
+  });
+});
+
+/** The family of a question, worked out from its wording alone. */
+function familyOf(question: string): string {
+  if (/^What is \d+ plus \d+ (plus|minus) \d+\?$/.test(question)) return 'two-step';
+  if (/\d+ (plus|minus|take away|and) \d+\?$/.test(question)) return 'arithmetic';
+  if (/^Spell the word /.test(question)) return 'spelling';
+  if (/^Count to /.test(question)) return 'counting';
+  if (/^Say /.test(question)) return 'greeting';
+  if (/^Repeat after me: /.test(question)) return 'repeat';
+  return 'facts';
+}
+
+const userTurns = (examples: SftExample[]) => examples.flatMap((e) => e.messages.filter((m) => m.role === 'user').map((m) => m.content));
+
+describe('what a tiny model can learn and cannot game', () => {
+  it('teaches every asked fact in the stories, in the exact answer form, often, and never contradicts it', () => {
+    const text = files['tales/train.txt'];
+    for (const c of CHARACTERS) {
+      for (const kind of ASKED_FACTS) {
+        const sentence = FACT_SENTENCES[kind](c);
+        expect(text.split(sentence).length - 1, sentence).toBeGreaterThanOrEqual(100);
+      }
+    }
+    // Any sentence of an answer form about a cast member states the cast member's own fact.
+    let checked = 0;
+    for (const m of text.matchAll(/\b([A-Z][a-z]+) (eats [a-z]+|likes [a-z]+|is an? [a-z]+|lives (?:in|on|by|at) the [a-z]+)\./g)) {
+      const c = byName.get(m[1]);
+      if (!c) continue;
+      const fact = `${m[1]} ${m[2]}.`;
+      expect(ASKED_FACTS.map((k) => FACT_SENTENCES[k](c)), fact).toContain(fact);
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(5000);
+  });
+
+  it('works every sum and difference that the chat data asks about in the stories, in the answer form', () => {
+    const text = files['tales/train.txt'];
+    const lines = new Map<string, number>();
+    for (const m of text.matchAll(/\b\d+ (?:plus|minus) \d+ is \d+\./g)) lines.set(m[0], (lines.get(m[0]) ?? 0) + 1);
+    for (const [line] of lines) {
+      const [, a, op, b, c] = line.match(/^(\d+) (plus|minus) (\d+) is (\d+)\.$/)!;
+      expect(Number(c), line).toBe(op === 'plus' ? Number(a) + Number(b) : Number(a) - Number(b)); // never a wrong sum
+    }
+    const asked = [...sftTrain, ...sftVal].flatMap((e) => e.messages.filter((m) => m.role === 'assistant').map((m) => m.content))
+      .flatMap((answer) => answer.match(/\b\d+ (?:plus|minus) \d+ is \d+\./g) ?? []);
+    expect(asked.length).toBeGreaterThan(500);
+    for (const step of new Set(asked)) expect(lines.get(step) ?? 0, step).toBeGreaterThanOrEqual(5);
+  });
+
+  it('holds out questions that are never a line of any training file, and arithmetic whose numbers training never asks', () => {
+    const trainQuestions = new Set([...userTurns(sftTrain), ...dpoTrain.map((e) => e.prompt[0].content)]);
+    const stories = files['tales/train.txt'];
+    const held = new Set([...userTurns(sftVal), ...dpoVal.map((e) => e.prompt[0].content)]);
+    expect(held.size).toBeGreaterThan(100);
+    for (const q of held) {
+      expect(trainQuestions.has(q), q).toBe(false);
+      expect(stories.includes(q), q).toBe(false);
+    }
+    // The numbers of a held-out sum are never asked in training, in any wording.
+    const numbers = (q: string) => {
+      const m = q.match(/(\d+) (plus|minus|take away|and) (\d+)(?: (plus|minus) (\d+))?\?$/);
+      if (!m) return undefined;
+      const op = m[2] === 'take away' ? 'minus' : m[2] === 'and' ? 'plus' : m[2];
+      return [m[1], op, m[3], m[4] ?? '', m[5] ?? ''].join(' ');
+    };
+    const trainNumbers = new Set([...trainQuestions].map(numbers).filter(Boolean));
+    let arithmetic = 0;
+    for (const q of held) {
+      const n = numbers(q);
+      if (!n) continue;
+      arithmetic++;
+      expect(trainNumbers.has(n), q).toBe(false);
+    }
+    expect(arithmetic).toBeGreaterThan(20);
+    // A held-out fact question asks about a fact that training asks in another wording, or a known fact anew.
+    const trainAnswers = new Set(sftTrain.flatMap((e) => e.messages.filter((m) => m.role === 'assistant').map((m) => m.content)));
+    const heldFacts = userTurns(sftVal).filter((q) => familyOf(q) === 'facts');
+    expect(heldFacts.length).toBeGreaterThan(20);
+    expect(heldFacts.filter((q) => trainAnswers.has(expectedAnswer(q))).length / heldFacts.length).toBeGreaterThan(0.8);
+  });
+
+  it('names the family of every SFT line, and every family is in both splits', () => {
+    for (const [name, examples] of [['chat/sft_train.jsonl', sftTrain], ['chat/sft_val.jsonl', sftVal]] as const) {
+      const lines = files[name].trimEnd().split('\n').map((l) => JSON.parse(l) as { kind: string });
+      const kinds = new Set<string>();
+      lines.forEach((line, i) => {
+        const turns = examples[i].messages;
+        expect(line.kind, turns[turns.length - 2].content).toBe(familyOf(turns[turns.length - 2].content));
+        kinds.add(line.kind);
+      });
+      expect([...kinds].sort(), name).toEqual([...SFT_KINDS].sort());
+    }
+  });
+
+  it('balances lengths in every kind of pair: the chosen reply is the longer one in 40-60% of the pairs whose lengths differ', () => {
+    for (const [name, pairs] of [['train', dpoTrain], ['val', dpoVal]] as const) {
+      const byKind = new Map<string, { longer: number; differ: number }>();
+      for (const p of pairs) {
+        if (p.chosen.length === p.rejected.length) continue;
+        const k = byKind.get(p.kind!) ?? { longer: 0, differ: 0 };
+        k.differ++;
+        if (p.chosen.length > p.rejected.length) k.longer++;
+        byKind.set(p.kind!, k);
+      }
+      expect(byKind.size, name).toBe(4);
+      for (const [kind, { longer, differ }] of byKind) {
+        expect(differ, `${name} ${kind}`).toBeGreaterThan(10);
+        expect(longer / differ, `${name} ${kind}: ${longer} of ${differ}`).toBeGreaterThanOrEqual(0.4);
+        expect(longer / differ, `${name} ${kind}: ${longer} of ${differ}`).toBeLessThanOrEqual(0.6);
+      }
     }
   });
 });

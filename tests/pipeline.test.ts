@@ -1,27 +1,27 @@
 /**
- * Pretrain → SFT → DPO in one run on the tiny preset, with the report card after each stage:
- * SFT must make the model answer held-out questions exactly far more often than the base model,
- * and DPO must make it prefer the chosen reply of held-out pairs (relative to its SFT reference)
- * at least 90% of the time, up from 50%, without losing what SFT taught.
+ * The lesson plan, shortened, in one run on the tiny preset, with the report card after each stage.
+ * Each metric must move the way the stage exists to move it: SFT makes the model answer held-out
+ * questions exactly far more often than the base model and in format, while the story text in its
+ * batches keeps the stories' loss; DPO makes it prefer the chosen reply of held-out pairs
+ * (relative to its SFT reference) most of the time, up from 50%, without collapsing the replies
+ * or undoing SFT. The full plan's figures are measured by `npm run lab -- lesson`, not here.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseDpoJsonl, parseSftJsonl } from '../src/core/post/chatdata.ts';
 import { DpoStage, preferenceStats, scorePairs } from '../src/core/post/dpo.ts';
-import { type ReportCard, reportCard } from '../src/core/eval/evaluate.ts';
+import { corpusWords, type ReportCard, reportCard } from '../src/core/eval/evaluate.ts';
+import { FORGETTING_THRESHOLD } from '../src/core/eval/forgetting.ts';
+import { LESSON_PLAN, planTrain } from '../src/core/lesson/plan.ts';
 import { LabSession } from '../src/core/train/session.ts';
 import { SftStage } from '../src/core/post/sft.ts';
 import { bundledTokenizer, ROOT, useBackend } from './helpers.ts';
 
-// Settings that reach the targets on the tiny preset in a few minutes on two CPU cores.
+// The plan's settings with fewer steps: a few minutes on two CPU cores.
 const PRETRAIN_STEPS = 800;
-const SFT_STEPS = 600;
-const DPO_STEPS = 120;
-const DPO_LR = 6e-4;
-// The chosen replies' NLL next to the DPO loss (RPO) keeps the answers SFT taught while the
-// preferences are learned; without it, 200 DPO steps at 3e-4 took exact match from 19% to 6%.
-const RPO_ALPHA = 1;
+const SFT_STEPS = 400;
+const DPO_STEPS = 100;
 const QUESTIONS = 80; // held-out questions decoded per report card
 
 const read = (path: string) => readFileSync(join(ROOT, 'corpora', path), 'utf8');
@@ -36,7 +36,8 @@ describe('pretrain → SFT → DPO', () => {
     const sft = { train: parseSftJsonl(read('chat/sft_train.jsonl')).examples, val: parseSftJsonl(read('chat/sft_val.jsonl')).examples };
     const dpo = { train: parseDpoJsonl(read('chat/dpo_train.jsonl')).examples, val: parseDpoJsonl(read('chat/dpo_val.jsonl')).examples };
     const seconds: number[] = []; // elapsed at each report card, to see where the time goes
-    const card = (session: LabSession): Promise<ReportCard> =>
+    const words = corpusWords(read('tales/train.txt'));
+    const card = (session: LabSession, parent?: ReportCard): Promise<ReportCard> =>
       reportCard({
         model: session.model,
         tokenizer: tok,
@@ -47,23 +48,28 @@ describe('pretrain → SFT → DPO', () => {
         sftVal: sft.val.slice(0, QUESTIONS),
         dpoVal: dpo.val,
         batchSize: QUESTIONS, // all questions decode side by side in one batch
+        words,
+        parentValLoss: parent?.valLoss,
       }).finally(() => seconds.push(Math.round((Date.now() - t0) / 1000)));
 
-    const pre = LabSession.create({ preset: 'tiny', corpus, tokenizer: tok, train: { steps: PRETRAIN_STEPS, evalInterval: PRETRAIN_STEPS } });
+    const plan = LESSON_PLAN;
+    const short = (stage: { learningRate: number }, steps: number) => planTrain({ learningRate: stage.learningRate, steps, evalInterval: steps });
+    const pre = LabSession.create({ preset: plan.pretrain.preset, corpus, tokenizer: tok, train: short(plan.pretrain, PRETRAIN_STEPS) });
     while (!pre.done) await pre.step();
     const base = await card(pre);
     const baseBytes = await pre.toCheckpointBytes();
     pre.dispose();
 
-    const sftStage = await SftStage.start(baseBytes, sft, corpus, { steps: SFT_STEPS, evalInterval: SFT_STEPS });
+    const sftStage = await SftStage.start(baseBytes, sft, corpus, short(plan.sft, SFT_STEPS), { pretrainShare: plan.sft.pretrainShare });
     while (!sftStage.done) await sftStage.step();
-    const tuned = await card(sftStage.session);
+    const tuned = await card(sftStage.session, base);
     const sftBytes = await sftStage.session.toCheckpointBytes();
     sftStage.dispose();
 
-    const dpoStage = await DpoStage.start(sftBytes, dpo, corpus, { beta: 0.1, rpoAlpha: RPO_ALPHA, train: { steps: DPO_STEPS, learningRate: DPO_LR, evalInterval: DPO_STEPS } });
+    const { beta, lossType, rpoAlpha, pretrainShare } = plan.dpo;
+    const dpoStage = await DpoStage.start(sftBytes, dpo, corpus, { beta, lossType, rpoAlpha, pretrainShare, train: short(plan.dpo, DPO_STEPS) });
     while (!dpoStage.done) await dpoStage.step();
-    const aligned = await card(dpoStage.session);
+    const aligned = await card(dpoStage.session, tuned);
     // Held-out preference accuracy by kind of pair, to read (the "correct" kind is the hard one).
     const policy = await scorePairs(dpoStage.session.model, dpoStage.pairs.val, QUESTIONS, tok.specialId('<|end|>'));
     const byKind = Object.fromEntries([...new Set(dpo.val.map((e) => e.kind ?? ''))].map((kind) => {
@@ -73,24 +79,32 @@ describe('pretrain → SFT → DPO', () => {
     }));
     dpoStage.dispose();
 
-    const summary = (c: ReportCard, i: number) => ({ stage: c.stage, seconds: seconds[i], valLoss: c.valLoss, exactMatch: c.exactMatch, format: c.formatAdherence, prefAcc: c.preferenceAccuracy, margin: c.meanMargin, reference: c.reference });
+    const summary = (c: ReportCard, i: number) => ({ stage: c.stage, seconds: seconds[i], valLoss: c.valLoss, change: c.valLossChange, realWords: c.realWordRate, exactMatch: c.exactMatch, format: c.formatAdherence, empty: c.emptyReplies, length: c.meanReplyLength, prefAcc: c.preferenceAccuracy, margin: c.meanMargin, reference: c.reference });
     console.log(JSON.stringify([base, tuned, aligned].map(summary)), JSON.stringify({ preferenceAccuracyByKind: byKind }));
 
-    // The base model tells stories; it neither answers nor ends a turn.
+    // The base model tells stories, mostly in real words; it neither answers nor ends a turn.
     expect(base.exactMatch).toBeLessThanOrEqual(0.02);
-    // SFT: answers in format, and exactly right far more often.
+    expect(base.realWordRate).toBeGreaterThan(0.5);
+    // SFT: answers in format, and exactly right far more often...
     expect(tuned.formatAdherence).toBeGreaterThanOrEqual(0.9);
     expect(tuned.exactMatch).toBeGreaterThanOrEqual(base.exactMatch + 0.1);
+    // ...while the story text in its batches keeps the stories: no forgetting.
+    expect(tuned.valLossChange).toBeLessThan(FORGETTING_THRESHOLD);
+    expect(tuned.storiesNote).not.toMatch(/forgetting/);
     // Before DPO the model is its own reference: every margin is 0, accuracy 50%.
     expect(tuned.preferenceAccuracy).toBe(0.5);
-    // DPO: held-out preference accuracy against the SFT reference of at least 90%, positive margins.
+    // DPO: held-out preference accuracy against the SFT reference of at least 85%, positive margins.
     expect(aligned.reference).toBe('sft-parent');
-    expect(aligned.preferenceAccuracy).toBeGreaterThanOrEqual(0.9);
+    expect(aligned.preferenceAccuracy).toBeGreaterThanOrEqual(0.85);
     expect(aligned.meanMargin).toBeGreaterThan(0);
     // ...and not only on the three kinds that differ in their first words or where they stop.
     expect(byKind.correct).toBeGreaterThan(0.5);
-    // ...without undoing SFT.
+    // ...without collapsing the replies or undoing SFT.
+    expect(aligned.emptyReplies).toBeLessThanOrEqual(0.02);
+    expect(aligned.meanReplyLength).toBeGreaterThan(0.7 * tuned.meanReplyLength);
+    expect(aligned.meanReplyLength).toBeLessThan(1.3 * tuned.meanReplyLength);
     expect(aligned.formatAdherence).toBeGreaterThanOrEqual(0.9);
-    expect(aligned.exactMatch).toBeGreaterThanOrEqual(tuned.exactMatch * 0.6);
+    expect(aligned.exactMatch).toBeGreaterThanOrEqual(tuned.exactMatch * 0.8);
+    expect(aligned.valLossChange).toBeLessThan(0.5);
   });
 });

@@ -55,7 +55,7 @@ async function finished(api: ReturnType<typeof createLabApi>): Promise<void> {
 /** A few preference pairs as a student's file, with one malformed line (line 3). */
 async function ownPairs(): Promise<string> {
   const lines = (await readFile(`${CORPORA}/chat/dpo_train.jsonl`, 'utf8')).split('\n').slice(0, 40);
-  lines.splice(2, 0, '{"prompt": "not a list", "chosen": "a", "rejected": "b"}');
+  lines.splice(2, 0, '{"prompt": 42, "chosen": "a", "rejected": "b"}'); // neither a string (standard) nor messages (conversational)
   return lines.join('\n');
 }
 

@@ -9,6 +9,7 @@ import { measuredBackend } from './measured-backend.ts';
 import { LabRunner, type LabEnv } from './runner.ts';
 import { ChatData, type CompareOptions, type DpoSettings, type SftSettings, StageLab, type StageEnv, stageFactory } from './stages.ts';
 import type { Injection } from '../core/spikes/inject.ts';
+import { RlLab, type RlRunSettings, type RmSettings } from './rl.ts';
 import type { BackendInfo, BackendPreference, LabUpdate, OwnText, RecoveryPolicy, RunSettings, SampleOptions } from './types.ts';
 
 export type { LabEnv } from './runner.ts';
@@ -17,6 +18,7 @@ export function createLabApi(env: LabEnv & StageEnv) {
   const chat = new ChatData(env);
   const runner = new LabRunner(env, stageFactory(chat));
   const stages = new StageLab(runner, chat);
+  const rl = new RlLab(runner, chat);
   return {
     /**
      * Chooses the backend, then restores the last run. `auto` times a few steps of `preset` on each
@@ -43,6 +45,8 @@ export function createLabApi(env: LabEnv & StageEnv) {
     /** One step (starting a run from `settings` when none is loaded). */
     stepOnce: (settings: RunSettings, ownText?: OwnText) => runner.stepOnce(settings, ownText),
     sample: (opts: SampleOptions) => runner.sample(opts),
+    /** Lines sampled every so often while pretraining (at most 5% of the time, src/lab/live.ts). */
+    setLiveSamples: (on: boolean) => runner.setLiveSamples(on),
     listCheckpoints: () => runner.listCheckpoints(),
     loadCheckpoint: (id: string) => runner.loadCheckpoint(id),
     pinCheckpoint: (id: string, pinned: boolean) => runner.pinCheckpoint(id, pinned),
@@ -68,6 +72,13 @@ export function createLabApi(env: LabEnv & StageEnv) {
     reportCards: () => stages.reportCards(),
     compare: (opts: CompareOptions) => stages.compare(opts),
     maskExample: (index: number) => stages.maskExample(index),
+    /** The RL stages (rl.ts): a reward model from the loaded SFT model, RL against verifiers or it. */
+    rm: (settings: RmSettings) => rl.rm(settings),
+    rl: (settings: RlRunSettings) => rl.rl(settings),
+    rlSamples: () => rl.samples(),
+    rlCards: (limit?: number) => rl.verifiableCards(limit),
+    rewardModels: () => rl.rewardModels(),
+    rlComparison: () => rl.comparison(),
   };
 }
 

@@ -1,23 +1,26 @@
 /**
- * The training loop of the lab, as it runs in the worker: one loaded run at a time, trained step
- * by step with a yield to the event loop in between (so pause and stop get through), metrics
- * batched to the page every log interval, and autosaves to IndexedDB.
+ * The lab in the worker: one loaded run at a time, and the commands the page sends it — start,
+ * pause, resume, stop, step, sample, load, fork, import, export, inject — with the run's autosaves
+ * and restore in IndexedDB. The loop itself is loop.ts, the page's batched updates outbox.ts, and
+ * what runs are stored and named with runs.ts.
  *
- * The loop reads top to bottom: train one step → send its row → autosave when due → yield → stop
- * when paused, stopped or out of steps. Everything that touches tensors goes through one lock,
- * so a sample or a save never interleaves with a step.
+ * Everything that touches tensors goes through one lock, so a sample or a save never interleaves
+ * with a step; commands that change which run is loaded go through another, one at a time.
  */
-import { type CheckpointState, CheckpointError, type MetricRow as StoredRow } from '../core/io/checkpoint.ts';
-import { PRESETS, type GPTConfig, type PresetName } from '../core/model/config.ts';
-import { corpusFromText, type Corpus } from '../core/train/data.ts';
 import bundledVocabulary from '../../corpora/vocab.json';
-import type { Injection } from '../core/spikes/inject.ts';
+import { type CheckpointState, CheckpointError } from '../core/io/checkpoint.ts';
 import { readHeader } from '../core/io/safetensors.ts';
-import { corpusFor, LabSession } from '../core/train/session.ts';
 import { cardLines, exportCheckpoint, fileKind, inspectStateDict, prepareImport, type PreparedImport } from '../core/io/share.ts';
-import { isRecoveryPolicy, type RecoveryPolicy, SpikeLab } from '../core/spikes/spikelab.ts';
 import { CharTokenizer, type TokenizerJSON } from '../core/model/tokenizer.ts';
+import type { Injection } from '../core/spikes/inject.ts';
+import { isRecoveryPolicy, type RecoveryPolicy, SpikeLab } from '../core/spikes/spikelab.ts';
+import type { Corpus } from '../core/train/data.ts';
+import { LabSession } from '../core/train/session.ts';
 import * as store from '../storage/index.ts';
+import { TrainingLoop } from './loop.ts';
+import { checkpointInfos, familyCurves, latestSaved, saveState } from './persistence.ts';
+import { Outbox, Serial } from './outbox.ts';
+import { Corpora, fileNameOf, forkSettings, importedSettings, presetOf, requireText, type StoredSettings, storedSettings } from './runs.ts';
 import { injectionsOf, recoveryOf, spikeLabInfo, StoredSnapshots, withInjection } from './spikes.ts';
 import type {
   BackendInfo,
@@ -26,7 +29,6 @@ import type {
   ImportPreview,
   LabStatus,
   LabUpdate,
-  MetricRow,
   OwnText,
   RunInfo,
   RunSettings,
@@ -47,11 +49,13 @@ export interface LabEnv {
 export interface Stepper {
   readonly session: LabSession;
   step(): Promise<unknown>;
+  /** Frees what the stepper holds besides its session (RL's reference and reward models). */
+  release?(): void;
 }
 
 /** Rebuilds a stored SFT or DPO run from one of its checkpoints (stages.ts knows how). */
 export interface StageFactory {
-  resume(run: store.RunRecord, bytes: Uint8Array, corpus: Corpus): Promise<Stepper>;
+  resume(run: store.RunRecord, bytes: Uint8Array, corpus: Corpus, db: store.LabDB): Promise<Stepper>;
 }
 
 /** What a later stage is built from: the parent run's state at its newest step, saved and pinned. */
@@ -62,22 +66,12 @@ export interface StageParent {
   corpus: Corpus;
 }
 
-/** The settings stored with a run: the form's settings plus the student's text, if any. */
-interface StoredSettings extends RunSettings {
-  ownText?: OwnText;
-  /** The run this one was forked from, or that run's own source: runs of one family are compared. */
-  family?: string;
-}
-
-const nextTask = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
-
 export class LabRunner {
   readonly #env: LabEnv;
   readonly #stages: StageFactory | null;
   #stepper: Stepper | null = null; // set while an SFT or DPO run is loaded
   #db: store.LabDB | null = null;
   #backend: BackendInfo | null = null;
-  #listener: ((update: LabUpdate) => unknown) | null = null;
 
   #status: LabStatus = 'starting';
   #session: LabSession | null = null;
@@ -88,21 +82,34 @@ export class LabRunner {
   #restoredFrom: RunInfo['restoredFrom'];
   #lastSavedStep = -1;
 
-  #loop: Promise<void> | null = null;
-  #haltRequested = false;
-  #elapsedBefore = 0; // training seconds before the loop now running started
-  #runningSince: number | null = null;
-  #sentRows = 0; // rows of session.metrics already sent to the page
-
-  #outbox: LabUpdate = {};
-  #flushTimer: ReturnType<typeof setTimeout> | null = null;
-  #tensorLock: Promise<unknown> = Promise.resolve();
-  #commandLock: Promise<unknown> = Promise.resolve();
-  #bundled = new Map<string, Promise<{ train: string; val: string }>>();
+  readonly #loop: TrainingLoop;
+  readonly #outbox: Outbox;
+  readonly #tensors = new Serial();
+  readonly #commands = new Serial();
+  readonly #corpora: Corpora;
 
   constructor(env: LabEnv, stages: StageFactory | null = null) {
     this.#env = env;
     this.#stages = stages;
+    this.#outbox = new Outbox(env.logInterval ?? 250);
+    this.#corpora = new Corpora((name) => env.loadBundledCorpus(name));
+    this.#loop = new TrainingLoop({
+      session: () => this.#session,
+      stepperOf: (session) => (this.#stepper?.session === session ? this.#stepper : session),
+      hasSpikeLab: () => this.#spikeLab !== null,
+      spikeLabUpdate: () => ({ spikeLab: this.#spikeLab && spikeLabInfo(this.#spikeLab) }),
+      withTensors: (f) => this.#withTensors(f),
+      autosaveEvery: () => this.#settings().autosaveEvery,
+      save: (kind) => this.#save(kind),
+      emit: (update, now) => this.#emit(update, now),
+      runInfo: () => this.#runInfo(),
+      summary: () => this.#summary(),
+      setStatus: (status) => this.#setStatus(status),
+      failed: (message) => {
+        this.#emit({ status: 'error', notice: { level: 'error', text: message } }, true);
+        this.#status = 'error';
+      },
+    });
   }
 
   get status(): LabStatus {
@@ -111,7 +118,7 @@ export class LabRunner {
 
   /** Registers the page's one callback and sends it the whole current state. */
   subscribe(listener: (update: LabUpdate) => unknown): void {
-    this.#listener = listener;
+    this.#outbox.listen(listener);
     this.#emit({ status: this.#status, run: this.#runInfo(), summary: this.#summary() }, true);
   }
 
@@ -126,7 +133,7 @@ export class LabRunner {
     return this.#command(async () => {
       await this.#halt('paused');
       await this.#newRun(settings, ownText);
-      this.#startLoop();
+      this.#loop.start();
     });
   }
 
@@ -142,7 +149,7 @@ export class LabRunner {
         return;
       }
       this.#emit({ notice: null });
-      this.#startLoop();
+      this.#loop.start();
     });
   }
 
@@ -163,10 +170,15 @@ export class LabRunner {
       if (!this.#session) await this.#newRun(settings, ownText);
       const session = this.#session!;
       if (session.done) return;
-      await this.#trainStep(session);
+      await this.#loop.step(session);
       if (session.stepsTaken % this.#settings().autosaveEvery === 0) await this.#save('auto');
       this.#setStatus(session.done ? 'done' : 'paused');
     });
+  }
+
+  /** Turns the lines sampled while pretraining on or off. */
+  setLiveSamples(on: boolean): void {
+    this.#loop.setLive(on);
   }
 
   async sample(opts: SampleOptions): Promise<{ text: string; step: number }> {
@@ -314,81 +326,59 @@ export class LabRunner {
   /** Loss curves of the current run and of the runs forked from the same run, to overlay. */
   async compareCurves(): Promise<CompareCurve[]> {
     const db = this.#requireDb();
-    const current = this.#run;
-    if (!current) return [];
-    const family = (current.settings as unknown as StoredSettings).family ?? current.id;
-    const runs = (await store.listRuns(db)).filter((r) => r.id === family || (r.settings as unknown as StoredSettings).family === family);
-    if (runs.length < 2) return [];
-    const curves: CompareCurve[] = [];
-    for (const run of runs.reverse()) {
-      const isCurrent = run.id === current.id;
-      let rows: StoredRow[] = [];
-      if (isCurrent) rows = this.#session?.metrics ?? [];
-      else {
-        const latest = await store.latestCheckpoint(db, run.id);
-        const bytes = latest && (await store.loadCheckpointBytes(db, latest.id));
-        if (bytes) rows = JSON.parse(readHeader(bytes).header.metadata.metrics ?? '[]') as StoredRow[];
-      }
-      const policy = (run.settings as unknown as StoredSettings).policy ?? 'none';
-      const points = rows.filter((r) => Number.isFinite(r.loss)).map((r) => ({ x: r.step + 1, y: r.loss }));
-      curves.push({ runId: run.id, name: run.name, policy, current: isCurrent, points });
-    }
-    return curves;
+    return this.#run ? familyCurves(db, this.#run, this.#session?.metrics ?? []) : [];
   }
 
   /**
    * Starts a later stage (SFT, DPO) from the loaded run's current step: that state is saved and
    * pinned as the parent, `build` makes the stage from it, and the stage trains as a new run.
    */
-  startStage(build: (parent: StageParent) => Promise<{ stepper: Stepper; name: string; settings: Record<string, unknown> }>): Promise<void> {
+  startStage(build: (parent: StageParent) => Promise<{ stepper: Stepper; name: string; settings: Record<string, unknown> }>, fromCheckpointId?: string): Promise<void> {
     return this.#command(async () => {
       await this.#halt('paused');
       const session = this.#session;
-      const run = this.#run;
-      if (!session || !run || session.stepsTaken === 0) throw new Error('Train a model first: a later stage starts from a trained checkpoint.');
+      let run = this.#run;
+      if (!session || !run || (session.stepsTaken === 0 && !fromCheckpointId)) throw new Error('Train a model first: a later stage starts from a trained checkpoint.');
       await this.#save('manual');
       const db = this.#requireDb();
-      const metas = await store.listCheckpoints(db, run.id);
-      const meta = metas.filter((m) => m.step === session.stepsTaken).sort((a, b) => b.createdAt - a.createdAt)[0];
-      const record = meta && (await store.loadCheckpoint(db, meta.id));
-      if (!record) throw new Error(`Could not save the checkpoint at step ${session.stepsTaken} to start from.`);
+      let record: store.CheckpointRecord | undefined;
+      if (fromCheckpointId) {
+        // A stored checkpoint other than the loaded state (RL's β comparison forks one SFT checkpoint twice).
+        record = await store.loadCheckpoint(db, fromCheckpointId);
+        run = (record && (await store.getRun(db, record.runId))) ?? null;
+        if (!record || !run) throw new Error('The checkpoint to start from no longer exists.');
+      } else {
+        const metas = await store.listCheckpoints(db, run.id);
+        const meta = metas.filter((m) => m.step === session.stepsTaken).sort((a, b) => b.createdAt - a.createdAt)[0];
+        record = meta && (await store.loadCheckpoint(db, meta.id));
+        if (!record) throw new Error(`Could not save the checkpoint at step ${session.stepsTaken} to start from.`);
+      }
       await store.pinCheckpoint(db, record.id, true); // the parent must outlive autosave rotation
       this.#setStatus('loading');
-      const { corpus } = await this.#corpus(this.#settings(), session.tokenizer);
+      const { corpus } = await this.#corpora.of(storedSettings(run), session.tokenizer);
       const built = await this.#withTensors(() => build({ run, checkpointId: record.id, bytes: record.bytes, corpus }));
       const child = await store.createRun(db, {
         name: built.name,
         stage: built.stepper.session.stage,
         preset: run.preset,
         parentRunId: run.id,
-        settings: { ...this.#settings(), ...built.settings },
+        settings: { ...(run.settings as unknown as StoredSettings), ...built.settings },
       });
       this.#replaceSession(built.stepper.session, child, this.#corpusName, 0, undefined, built.stepper);
       this.#emit({ notice: null, checkpoints: [] }, true);
-      this.#startLoop();
+      this.#loop.start();
     });
   }
 
   /** Runs `f` on the loaded run under the tensor lock (report cards, side-by-side replies). */
-  inspect<T>(f: (current: { session: LabSession | null; run: store.RunRecord | null; db: store.LabDB }) => Promise<T>): Promise<T> {
+  inspect<T>(f: (current: { session: LabSession | null; run: store.RunRecord | null; db: store.LabDB; stepper: Stepper | null }) => Promise<T>): Promise<T> {
     const db = this.#requireDb();
-    return this.#withTensors(() => f({ session: this.#session, run: this.#run, db }));
+    return this.#withTensors(() => f({ session: this.#session, run: this.#run, db, stepper: this.#stepper }));
   }
 
   async listCheckpoints(): Promise<CheckpointInfo[]> {
     if (!this.#db || !this.#run) return [];
-    const metas = await store.listCheckpoints(this.#db, this.#run.id);
-    return metas.map((m) => ({
-      id: m.id,
-      runId: m.runId,
-      step: m.step,
-      kind: m.kind,
-      pinned: m.pinned,
-      createdAt: m.createdAt,
-      sizeBytes: m.sizeBytes,
-      trainLoss: m.summary.trainLoss,
-      valLoss: m.summary.valLoss,
-    }));
+    return checkpointInfos(this.#db, this.#run.id);
   }
 
   // ---- runs -------------------------------------------------------------------------------
@@ -397,7 +387,7 @@ export class LabRunner {
     const db = this.#requireDb();
     this.#setStatus('loading');
     const stored: StoredSettings = { ...settings, ...(settings.corpus === 'own' ? { ownText: requireText(ownText) } : {}) };
-    const { corpus, tokenizer } = await this.#corpus(stored);
+    const { corpus, tokenizer } = await this.#corpora.of(stored);
     const session = LabSession.create({
       preset: settings.preset,
       corpus,
@@ -421,10 +411,10 @@ export class LabRunner {
     this.#setStatus('loading');
     const record = await store.loadCheckpoint(db, checkpointId);
     if (!record) throw new Error('That checkpoint no longer exists.');
-    const settings = run.settings as unknown as StoredSettings;
+    const settings = storedSettings(run);
     const tokenizer = CharTokenizer.fromJSON(JSON.parse(readHeader(record.bytes).header.metadata.tokenizer) as TokenizerJSON);
-    const { corpus } = await this.#corpus(settings, tokenizer);
-    const stepper = run.stage !== 'pretrain' && this.#stages ? await this.#stages.resume(run, record.bytes, corpus) : null;
+    const { corpus } = await this.#corpora.of(settings, tokenizer);
+    const stepper = run.stage !== 'pretrain' && this.#stages ? await this.#stages.resume(run, record.bytes, corpus, db) : null;
     const session = stepper?.session ?? LabSession.fromCheckpoint(record.bytes, corpus);
     const elapsed = typeof record.summary.elapsedSeconds === 'number' ? record.summary.elapsedSeconds : 0;
     this.#replaceSession(session, run, corpus.name, elapsed, restored ? { step: record.step, savedAt: record.createdAt } : undefined, stepper);
@@ -436,8 +426,7 @@ export class LabRunner {
   /** After a reload: the most recent run, at its most recent checkpoint. */
   async #restoreLatest(): Promise<void> {
     const db = this.#requireDb();
-    const run = await store.latestRun(db);
-    const latest = run && (await store.latestCheckpoint(db, run.id));
+    const { run, latest } = await latestSaved(db);
     if (!run || !latest) {
       this.#setStatus('idle');
       if (run) this.#emit({ notice: { level: 'info', text: `Your last run (${run.name}) stopped before its first autosave, so there is nothing to resume. Press Pretrain to start again.` } }, true);
@@ -452,6 +441,7 @@ export class LabRunner {
   }
 
   #replaceSession(session: LabSession, run: store.RunRecord, corpusName: string, elapsed: number, restoredFrom: RunInfo['restoredFrom'], stepper: Stepper | null = null): void {
+    this.#stepper?.release?.();
     this.#session?.dispose();
     this.#session = session;
     this.#spikeLab = !stepper && session.stage === 'pretrain' ? this.#wrapInSpikeLab(session, run) : null;
@@ -459,16 +449,15 @@ export class LabRunner {
     this.#run = run;
     this.#corpusName = corpusName;
     this.#restoredFrom = restoredFrom;
-    this.#elapsedBefore = elapsed;
     this.#lastSavedStep = -1;
-    this.#sentRows = session.metrics.length;
+    this.#loop.reset(session, elapsed);
     const spikeLab = this.#spikeLab && spikeLabInfo(this.#spikeLab);
     this.#emit({ run: this.#runInfo(), rows: session.metrics.slice(), events: session.events.slice(), resetRows: true, summary: this.#summary(), spikeLab }, true);
   }
 
   /** Pretraining steps go through the spike lab: injections, detection before the update, recovery. */
   #wrapInSpikeLab(session: LabSession, run: store.RunRecord): SpikeLab {
-    const settings = run.settings as unknown as StoredSettings;
+    const settings = storedSettings(run);
     const snapshots = new StoredSnapshots(this.#requireDb(), run.id, (state, bytes) => this.#storeState(state, bytes));
     return new SpikeLab(session, {
       recovery: recoveryOf(settings),
@@ -484,80 +473,11 @@ export class LabRunner {
     this.#emit({ run: this.#runInfo() });
   }
 
-  /** The run's corpus, tokenized with `tokenizer` (a checkpoint's) or a new one built from the text. */
-  async #corpus(settings: StoredSettings, tokenizer?: CharTokenizer): Promise<{ corpus: Corpus; tokenizer: CharTokenizer }> {
-    let result: { corpus: Corpus; tokenizer: CharTokenizer };
-    if (settings.corpus === 'own') {
-      const own = requireText(settings.ownText);
-      result = corpusFromText(own.name, own.text, tokenizer);
-    } else {
-      if (!this.#bundled.has('tales')) this.#bundled.set('tales', this.#env.loadBundledCorpus('tales'));
-      const { train, val } = await this.#bundled.get('tales')!;
-      const tok = tokenizer ?? CharTokenizer.fromJSON(bundledVocabulary as TokenizerJSON); // stories and chat share it
-      result = { corpus: corpusFor('tales', train, val, tok), tokenizer: tok };
-    }
-    return result;
-  }
-
-  // ---- the loop ---------------------------------------------------------------------------
-
-  #startLoop(): void {
-    if (this.#loop || !this.#session) return;
-    this.#setStatus('running');
-    this.#loop = this.#train(this.#session).finally(() => {
-      this.#loop = null;
-    });
-  }
-
-  async #train(session: LabSession): Promise<void> {
-    const started = performance.now();
-    this.#runningSince = started;
-    try {
-      while (!this.#haltRequested && this.#session === session && !session.done) {
-        await this.#trainStep(session);
-        if (session.stepsTaken % this.#settings().autosaveEvery === 0) await this.#save('auto');
-        await nextTask();
-      }
-      if (!this.#haltRequested && session.done) {
-        await this.#save('auto');
-        this.#setStatus('done');
-      }
-    } catch (e) {
-      this.#emit({ status: 'error', notice: { level: 'error', text: `Training stopped: ${messageOf(e)}` } }, true);
-      this.#status = 'error';
-    } finally {
-      this.#elapsedBefore += (performance.now() - started) / 1000;
-      this.#runningSince = null;
-      this.#emit({ summary: this.#summary() }, true);
-    }
-  }
-
-  async #trainStep(session: LabSession): Promise<void> {
-    const stepper = this.#stepper?.session === session ? this.#stepper : session;
-    const eventsBefore = session.events.length;
-    await this.#withTensors(() => stepper.step());
-    const events = session.events.slice(eventsBefore);
-    if (events.some((e) => e.event === 'rollback')) {
-      // The run went back to a checkpoint: the charts redraw from there; the events stay.
-      this.#sentRows = session.metrics.length;
-      this.#emit({ rows: session.metrics.slice(), events: session.events.slice(), resetRows: true, run: this.#runInfo(), summary: this.#summary() });
-    } else {
-      const rows: MetricRow[] = session.metrics.slice(this.#sentRows);
-      this.#sentRows = session.metrics.length;
-      this.#emit({ rows, run: this.#runInfo(), summary: this.#summary() });
-    }
-    if (this.#spikeLab && events.length > 0) this.#emit({ spikeLab: spikeLabInfo(this.#spikeLab) });
-  }
-
   /** Asks a running loop to end after its current step, waits for it, then reports `status`. */
   async #halt(status: 'paused' | 'stopped'): Promise<void> {
-    if (this.#loop) {
-      this.#haltRequested = true;
-      await this.#loop;
-      this.#haltRequested = false;
-    }
+    await this.#loop.halt();
     if (this.#session && ['running', 'paused', 'stopped'].includes(this.#status)) this.#setStatus(status);
-    this.#flush();
+    this.#outbox.flush();
   }
 
   // ---- checkpoints ------------------------------------------------------------------------
@@ -579,14 +499,15 @@ export class LabRunner {
 
   /** Writes a checkpoint of the current run: an autosave, a saved state, or a snapshot rollback asked for. */
   async #storeState(state: Pick<CheckpointState, 'step' | 'stage' | 'metrics'>, bytes: Uint8Array, kind: 'auto' | 'manual' = 'auto'): Promise<void> {
-    const last = state.metrics[state.metrics.length - 1];
-    const lastVal = [...state.metrics].reverse().find((r) => typeof r.valLoss === 'number');
-    const tokensSeen = state.step * (this.#session?.trainer.tokensPerBatch ?? 0);
-    await store.saveCheckpoint(
-      this.#requireDb(),
-      { runId: this.#run!.id, step: state.step, stage: state.stage, kind, summary: { trainLoss: last?.loss, valLoss: lastVal?.valLoss, tokensSeen, elapsedSeconds: this.#elapsed() }, bytes },
-      { keepAutosaves: this.#settings().keepAutosaves },
-    );
+    await saveState(this.#requireDb(), {
+      runId: this.#run!.id,
+      state,
+      bytes,
+      kind,
+      tokensPerBatch: this.#session?.trainer.tokensPerBatch ?? 0,
+      elapsedSeconds: this.#loop.elapsed(),
+      keepAutosaves: this.#settings().keepAutosaves,
+    });
     this.#lastSavedStep = state.step;
   }
 
@@ -600,15 +521,11 @@ export class LabRunner {
     return this.#run!.settings as unknown as StoredSettings;
   }
 
-  #elapsed(): number {
-    return this.#elapsedBefore + (this.#runningSince === null ? 0 : (performance.now() - this.#runningSince) / 1000);
-  }
-
   #runInfo(): RunInfo | null {
     const run = this.#run;
     const session = this.#session;
     if (!run || !session) return null;
-    const { ownText: _text, stageSettings: _stage, family: _family, ...settings } = run.settings as unknown as StoredSettings & { stageSettings?: unknown };
+    const { ownText: _text, stageSettings: _stage, family: _family, ...settings } = storedSettings(run) as StoredSettings & { stageSettings?: unknown };
     return {
       id: run.id,
       name: run.name,
@@ -629,10 +546,11 @@ export class LabRunner {
       parameters: s.parameters,
       tokensSeen: s.tokensSeen,
       tokensPerParameter: s.tokensPerParameter,
-      elapsedSeconds: this.#elapsed(),
+      elapsedSeconds: this.#loop.elapsed(),
       backend: this.#backend?.backend ?? 'unknown',
       gradClip: session.trainer.config.gradClip,
       vocabSize: session.model.config.vocabSize,
+      liveShare: this.#loop.liveShare,
     };
   }
 
@@ -641,49 +559,20 @@ export class LabRunner {
     this.#emit({ status, run: this.#runInfo() }, true);
   }
 
-  /** Queues an update; rows are appended, other fields replaced. `now` sends at once. */
   #emit(update: LabUpdate, now = false): void {
-    const box = this.#outbox;
-    if (update.rows) {
-      if (update.resetRows) {
-        box.rows = update.rows;
-        box.resetRows = true;
-        box.events = update.events ?? [];
-      } else {
-        box.rows = box.rows ? box.rows.concat(update.rows) : update.rows;
-      }
-    }
-    if (update.events && !update.resetRows) box.events = box.events ? box.events.concat(update.events) : update.events;
-    for (const key of ['status', 'run', 'summary', 'checkpoints', 'notice', 'spikeLab'] as const) {
-      if (key in update) (box as Record<string, unknown>)[key] = update[key];
-    }
-    if (now) this.#flush();
-    else this.#flushTimer ??= setTimeout(() => this.#flush(), this.#env.logInterval ?? 250);
-  }
-
-  #flush(): void {
-    if (this.#flushTimer !== null) clearTimeout(this.#flushTimer);
-    this.#flushTimer = null;
-    const update = this.#outbox;
-    this.#outbox = {};
-    if (Object.keys(update).length === 0 || !this.#listener) return;
-    Promise.resolve(this.#listener(update)).catch(() => {}); // the page may have gone away
+    this.#outbox.emit(update, now);
   }
 
   // ---- locks ------------------------------------------------------------------------------
 
   /** Runs tensor work one piece at a time: a step, a sample, a save. */
   #withTensors<T>(f: () => Promise<T> | T): Promise<T> {
-    const result = this.#tensorLock.then(f);
-    this.#tensorLock = result.catch(() => {});
-    return result;
+    return this.#tensors.run(f);
   }
 
   /** Runs commands that change which run is loaded one at a time. */
   #command(f: () => Promise<void>): Promise<void> {
-    const result = this.#commandLock.then(f);
-    this.#commandLock = result.catch(() => {});
-    return result.catch((e) => {
+    return this.#commands.run(f).catch((e) => {
       if (this.#status === 'loading') this.#setStatus(this.#session ? 'paused' : 'idle');
       throw e;
     });
@@ -693,49 +582,6 @@ export class LabRunner {
     if (!this.#db) throw new Error('The lab is still starting.');
     return this.#db;
   }
-}
-
-/** The settings of a forked run: the source's, with another policy if given, in the source's family. */
-function forkSettings(source: store.RunRecord, policy?: RecoveryPolicy): Record<string, unknown> {
-  const settings = source.settings as unknown as StoredSettings;
-  return { ...settings, ...(policy ? { policy } : {}), family: settings.family ?? source.id };
-}
-
-/** A run's settings for an imported checkpoint: its own training settings, on the bundled corpus. */
-function importedSettings(state: CheckpointState): StoredSettings {
-  const { train, model } = state;
-  const policy = (state.extra.spikeLab as { config?: { policy?: string } } | undefined)?.config?.policy;
-  return {
-    corpus: 'tales',
-    preset: presetOf(model) ?? 'tiny',
-    steps: train.steps,
-    learningRate: train.learningRate,
-    batchSize: train.batchSize,
-    seed: train.seed,
-    autosaveEvery: 50,
-    keepAutosaves: 3,
-    ...(policy && isRecoveryPolicy(policy) ? { policy } : {}),
-    ...(model.qkLayerNorm ? { qkLayerNorm: true } : {}),
-    ...(train.zLoss ? { zLoss: true } : {}),
-  };
-}
-
-/** The preset whose shape the model has, if any. */
-function presetOf(model: GPTConfig): PresetName | undefined {
-  return (Object.keys(PRESETS) as PresetName[]).find((name) => {
-    const p = PRESETS[name].model;
-    return p.blockSize === model.blockSize && p.nLayer === model.nLayer && p.nHead === model.nHead && p.nEmbd === model.nEmbd;
-  });
-}
-
-function fileNameOf(runName: string | undefined, step: number, includeOptimizer: boolean): string {
-  const base = (runName ?? 'run').replace(/[^\w.-]+/g, '-').replace(/-+/g, '-').replace(/^-|-$/g, '');
-  return `lm-lab-${base}-step${step}${includeOptimizer ? '' : '-weights'}.safetensors`;
-}
-
-function requireText(own: OwnText | undefined): OwnText {
-  if (!own || own.text.length === 0) throw new Error('Choose a .txt file first (Corpus: your own text).');
-  return own;
 }
 
 function messageOf(e: unknown): string {

@@ -11,8 +11,10 @@
 import { renderChat, renderPrompt } from '../core/post/chat.ts';
 import { type DpoExample, type LineError, type Parsed, parseDpoJsonl, parseSftJsonl, type SftExample } from '../core/post/chatdata.ts';
 import { decodeCheckpoint, inspectCheckpoint, type MetricRow, type Stage } from '../core/io/checkpoint.ts';
-import { DEFAULT_BETA, type DpoLossType, DpoStage } from '../core/post/dpo.ts';
-import { greedyReplies, type ReportCard, reportCard } from '../core/eval/evaluate.ts';
+import { DEFAULT_BETA, type DpoLossType, DpoStage, lengthBiased } from '../core/post/dpo.ts';
+import { LESSON_PLAN, planTrain } from '../core/lesson/plan.ts';
+import { corpusWords, greedyReplies, type ReportCard, reportCard } from '../core/eval/evaluate.ts';
+import { storiesNote } from '../core/eval/forgetting.ts';
 import { GPT } from '../core/model/model.ts';
 import { generate } from '../core/model/sample.ts';
 import { type ChatSplits, SftStage } from '../core/post/sft.ts';
@@ -20,6 +22,7 @@ import { CharTokenizer, type TokenizerJSON } from '../core/model/tokenizer.ts';
 import bundledVocabulary from '../../corpora/vocab.json';
 import * as store from '../storage/index.ts';
 import type { LabRunner, StageFactory, StageParent, Stepper } from './runner.ts';
+import { resumeRlStage } from './rl.ts';
 
 export type { DpoLossType, LineError, ReportCard, Stage };
 
@@ -39,7 +42,11 @@ export interface OwnChatData {
 
 export interface SftSettings {
   steps: number;
-  learningRate?: number; // the parent's when absent
+  learningRate?: number; // the lesson plan's when absent
+  /** Share of each batch that is story text; the lesson plan's when absent. */
+  pretrainShare?: number;
+  /** "What if there were no story text in the batches?": chat alone, to show forgetting. */
+  whatIf?: 'no-pretrain-text';
   ownData?: OwnChatData;
 }
 
@@ -48,6 +55,10 @@ export interface DpoSettings {
   learningRate?: number;
   beta: number;
   lossType: DpoLossType;
+  /** Weight of the chosen replies' NLL (RPO); the lesson plan's when absent (0 in the length-bias what-if). */
+  rpoAlpha?: number;
+  /** "What if the pairs were length-biased?": only pairs whose chosen reply is shorter, no RPO term. */
+  whatIf?: 'length-bias';
   ownData?: OwnChatData;
 }
 
@@ -103,7 +114,7 @@ export const REPORT_LIMIT = 24;
 /** Held-out share of a student's own JSONL file (the last lines), when it has at least 10 examples. */
 const OWN_HELD_OUT = 0.1;
 
-const STAGE_NAMES: Record<Stage, string> = { pretrain: 'base', sft: 'SFT', dpo: 'DPO' };
+const STAGE_NAMES: Record<Stage, string> = { pretrain: 'base', sft: 'SFT', dpo: 'DPO', rm: 'reward model', rl: 'RL' };
 
 /** The bundled chat data, loaded once, and the student's own files, parsed and split. */
 export class ChatData {
@@ -150,7 +161,8 @@ export function describeErrors(errors: readonly LineError[], max = 5): string {
 /** Resumes stored SFT and DPO runs for the runner. */
 export function stageFactory(data: ChatData): StageFactory {
   return {
-    async resume(run, bytes, corpus): Promise<Stepper> {
+    async resume(run, bytes, corpus, db): Promise<Stepper> {
+      if (run.stage === 'rm' || run.stage === 'rl') return resumeRlStage(run, bytes, corpus, db, data);
       // An imported SFT or DPO file has no stored stage settings: it continues on the bundled chat data.
       const ownData = storedStage(run)?.settings.ownData;
       if (run.stage === 'sft') return SftStage.resume(bytes, await data.sft(ownData), corpus);
@@ -175,14 +187,23 @@ export class StageLab {
     this.#data = data;
   }
 
+  /** The words of the pretraining text (for the report card's real-word rate), read once per text. */
+  #wordCache: { text: Int32Array; words: Set<string> } | null = null;
+  #words(tok: CharTokenizer, text: Int32Array): Set<string> {
+    if (this.#wordCache?.text !== text) this.#wordCache = { text, words: corpusWords(tok.decode(text)) };
+    return this.#wordCache.words;
+  }
+
   /** SFT from the loaded base model (its current step becomes the pinned parent checkpoint). */
   async sft(settings: SftSettings): Promise<{ skipped: LineError[] }> {
     const data = await this.#data.sft(settings.ownData);
     await this.#runner.startStage(async (parent) => {
       requireStage(parent, 'pretrain', 'SFT starts from a pretrained (base) model');
-      const train = { steps: settings.steps, ...(settings.learningRate ? { learningRate: settings.learningRate } : {}) };
-      const stepper = await SftStage.start(parent.bytes, data, parent.corpus, train);
-      return { stepper, name: stageRunName('SFT', parent, settings.ownData), settings: { stageSettings: stored('sft', parent, settings) } };
+      const lr = settings.learningRate || LESSON_PLAN.sft.learningRate;
+      const train = { ...planTrain(LESSON_PLAN.sft), steps: settings.steps, learningRate: lr, minLearningRate: lr / 10 };
+      const pretrainShare = settings.whatIf === 'no-pretrain-text' ? 0 : (settings.pretrainShare ?? LESSON_PLAN.sft.pretrainShare);
+      const stepper = await SftStage.start(parent.bytes, data, parent.corpus, train, { pretrainShare });
+      return { stepper, name: stageRunName(settings.whatIf ? 'SFT, no story text' : 'SFT', parent, settings.ownData), settings: { stageSettings: stored('sft', parent, settings) } };
     });
     return { skipped: data.errors };
   }
@@ -192,9 +213,13 @@ export class StageLab {
     const data = await this.#data.dpo(settings.ownData);
     await this.#runner.startStage(async (parent) => {
       requireStage(parent, 'sft', 'DPO starts from an SFT model: run SFT first');
-      const train = { steps: settings.steps, ...(settings.learningRate ? { learningRate: settings.learningRate } : {}) };
-      const stepper = await DpoStage.start(parent.bytes, data, parent.corpus, { beta: settings.beta || DEFAULT_BETA, lossType: settings.lossType, train });
-      return { stepper, name: stageRunName(`DPO β ${settings.beta}`, parent, settings.ownData), settings: { stageSettings: stored('dpo', parent, settings) } };
+      const lr = settings.learningRate || LESSON_PLAN.dpo.learningRate;
+      const train = { ...planTrain(LESSON_PLAN.dpo), steps: settings.steps, learningRate: lr, minLearningRate: lr / 10 };
+      const biased = settings.whatIf === 'length-bias';
+      const rpoAlpha = settings.rpoAlpha ?? (biased ? 0 : LESSON_PLAN.dpo.rpoAlpha);
+      const pairs = biased ? { ...data, train: lengthBiased(data.train) } : data;
+      const stepper = await DpoStage.start(parent.bytes, pairs, parent.corpus, { beta: settings.beta || DEFAULT_BETA, lossType: settings.lossType, rpoAlpha, pretrainShare: biased ? 0 : LESSON_PLAN.dpo.pretrainShare, train });
+      return { stepper, name: stageRunName(`DPO β ${settings.beta}${biased ? ', length-biased pairs' : ''}`, parent, settings.ownData), settings: { stageSettings: stored('dpo', parent, settings) } };
     });
     return { skipped: data.errors };
   }
@@ -238,6 +263,8 @@ export class StageLab {
               dpoVal,
               limit: REPORT_LIMIT,
               batchSize: REPORT_LIMIT,
+              words: this.#words(session.tokenizer, session.trainer.corpus.train),
+              seed: s.seed,
             })),
             runId: r.id,
             name: r.name,
@@ -257,7 +284,8 @@ export class StageLab {
       }
       const cfg = session.trainer.config;
       await score(`${run.id}@${session.stepsTaken}`, run, { model: session.model, tokenizer: session.tokenizer, stage: session.stage, step: session.stepsTaken, extra: session.extra, batchSize: cfg.batchSize, seed: cfg.seed });
-      return cards;
+      // Each stage's stories loss next to its parent's: forgetting shows as a rise.
+      return cards.map((c, i) => (i === 0 ? c : { ...c, valLossChange: c.valLoss - cards[i - 1].valLoss, storiesNote: storiesNote(c.valLoss - cards[i - 1].valLoss) }));
     });
   }
 

@@ -73,7 +73,7 @@ export type LabStatus =
 export interface RunInfo {
   id: string;
   name: string;
-  stage: 'pretrain' | 'sft' | 'dpo'; // what the run trains: a base model, or a later stage from a parent checkpoint
+  stage: 'pretrain' | 'sft' | 'dpo' | 'rm' | 'rl'; // what the run trains: a base model, or a later stage from a parent checkpoint
   settings: RunSettings;
   corpusName: string; // 'tales' or the file name of the student's text
   step: number; // steps taken
@@ -89,6 +89,8 @@ export interface RunSummary {
   backend: string;
   gradClip: number;
   vocabSize: number;
+  /** Share of this loop's time spent writing live samples (the first line left out); 0 when none. */
+  liveShare: number;
 }
 
 /** One logged step as the charts receive it. */
@@ -130,6 +132,8 @@ export interface LabUpdate {
   events?: LabEvent[];
   /** The loaded run's spike lab: its policy and the injections still to come. */
   spikeLab?: SpikeLabInfo | null;
+  /** Lines sampled while pretraining (src/lab/live.ts): appended. */
+  live?: { step: number; text: string }[];
 }
 
 export interface SpikeLabInfo {

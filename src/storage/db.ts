@@ -15,7 +15,7 @@ import { toStorageError } from './errors.ts';
 export const SCHEMA_VERSION = 2;
 export const DEFAULT_DB_NAME = 'lm-lab';
 
-export type Stage = 'pretrain' | 'sft' | 'dpo';
+export type Stage = 'pretrain' | 'sft' | 'dpo' | 'rm' | 'rl';
 
 export interface RunRecord {
   id: string;

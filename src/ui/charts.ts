@@ -27,7 +27,7 @@ export type LineDataset = ChartDataset<'line', Point[]>;
 export type Annotations = Record<string, AnnotationOptions>;
 
 /** A line chart of {x: step, y} points that stays smooth with 50,000+ points. */
-export function lineChartConfig(yTitle: string): ChartConfiguration<'line', Point[]> {
+export function lineChartConfig(yTitle: string, xTitle = 'step'): ChartConfiguration<'line', Point[]> {
   return {
     type: 'line',
     data: { datasets: [] },
@@ -38,14 +38,14 @@ export function lineChartConfig(yTitle: string): ChartConfiguration<'line', Poin
       maintainAspectRatio: false,
       interaction: { mode: 'nearest', axis: 'x', intersect: false },
       scales: {
-        x: { type: 'linear', title: { display: true, text: 'step' }, ticks: { maxTicksLimit: 8, precision: 0 } },
+        x: { type: 'linear', title: { display: true, text: xTitle }, ticks: { maxTicksLimit: 8, ...(xTitle === 'step' ? { precision: 0 } : {}) } },
         y: { type: 'linear', title: { display: true, text: yTitle }, ticks: { maxTicksLimit: 6 } },
       },
       plugins: {
         // min-max keeps every spike visible, which a teacher's injected batch depends on.
         decimation: { enabled: true, algorithm: 'min-max' },
         legend: { display: true, position: 'top', align: 'end', labels: { boxWidth: 14, boxHeight: 3 } },
-        tooltip: { callbacks: { title: (items) => `step ${items[0]?.parsed.x ?? ''}` } },
+        tooltip: { callbacks: { title: (items) => `${xTitle} ${items[0]?.parsed.x ?? ''}` } },
         annotation: { annotations: {} },
       },
     },

@@ -34,3 +34,16 @@ export function ago(time: number, now = Date.now()): string {
 export function loss(x: number | undefined): string {
   return x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(3);
 }
+
+/** A stage as the page names it. */
+export function stageName(stage: string): string {
+  const names: Record<string, string> = { pretrain: 'pretraining', sft: 'SFT', dpo: 'DPO', rm: 'reward model', rl: 'RL' };
+  return names[stage] ?? stage;
+}
+
+/** What a chart's caption says its points come from: the run's name and its stage (once, if the name has it). */
+export function chartSource(run: { name: string; stage: string } | null | undefined): string {
+  if (!run) return '';
+  const stage = stageName(run.stage);
+  return run.name.startsWith(stage) ? run.name : `${run.name} · ${stage}`;
+}

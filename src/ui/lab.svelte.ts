@@ -20,7 +20,8 @@ import type {
 } from '../lab/types.ts';
 import { requestPersistence, storageEstimate } from '../storage/health.ts';
 import { appendRows, emptySeries, type Series } from './series.ts';
-import { defaultSettings, lessonHash, presetDefaults, settingsFromHash } from './settings.ts';
+import { defaultSettings, lessonHash, presetDefaults, settingsFromHash, type ViewName, viewFromHash } from './settings.ts';
+import { TrainerLock } from './tab-lock.ts';
 import { ShareState } from './share.svelte.ts';
 import { SpikeLabView } from './spikes.svelte.ts';
 
@@ -38,6 +39,15 @@ export interface SampleState {
   step: number | null; // the step whose weights produced the text
   error: string | null;
 }
+
+/** A line the worker sampled while pretraining: the step whose weights wrote it, and the text. */
+export interface LiveLine {
+  step: number;
+  text: string;
+}
+
+/** Live lines kept on the page (the newest last). */
+const LIVE_LINES = 40;
 
 export class Lab {
   #worker: Worker | null = null;
@@ -57,6 +67,10 @@ export class Lab {
   #sample = $state<SampleState>({ text: '', busy: false, step: null, error: null });
   #storage = $state<StorageState | null>(null);
   #pending = $state(0); // commands sent and not yet answered
+  #view = $state<ViewName | null>(null); // null until chosen: then the loaded run's stage
+  #live = $state.raw<LiveLine[]>([]);
+  #elsewhere = $state(false); // another tab of this profile holds the trainer
+  readonly #lock = new TrainerLock(() => this.#granted(), () => this.#release());
 
   /** The loss-spike lab (events, policy, lesson) and checkpoint sharing (export, import). */
   readonly spikes = new SpikeLabView((f, busy) => this.call(f, busy));
@@ -79,6 +93,12 @@ export class Lab {
   get storage(): StorageState | null { return this.#storage; }
   get busy(): boolean { return this.#pending > 0; }
   get stepsTaken(): number { return this.#run?.step ?? 0; }
+  /** The open view: the one chosen (bar or `#view=`), else the loaded run's stage, else pretraining. */
+  get view(): ViewName { return this.#view ?? this.#run?.stage ?? 'pretrain'; }
+  /** Lines sampled while pretraining, oldest first. */
+  get live(): LiveLine[] { return this.#live; }
+  /** True while another tab of this browser profile trains (this one has no worker). */
+  get elsewhere(): boolean { return this.#elsewhere; }
 
   /** What each button may do right now. */
   get can() {
@@ -97,7 +117,14 @@ export class Lab {
   }
 
   constructor() {
-    if (typeof location !== 'undefined') this.#settings = settingsFromHash(location.hash);
+    if (typeof location !== 'undefined') {
+      this.#settings = settingsFromHash(location.hash);
+      this.#view = viewFromHash(location.hash);
+      // A link to another view pasted into this tab changes only the hash: open that view.
+      addEventListener('hashchange', () => {
+        this.#view = viewFromHash(location.hash) ?? this.#view;
+      });
+    }
     try {
       const saved = localStorage.getItem(BACKEND_KEY);
       if (saved === 'webgpu' || saved === 'wasm' || saved === 'cpu') this.#backendPreference = saved;
@@ -106,8 +133,43 @@ export class Lab {
     }
   }
 
-  /** Starts the worker, picks a backend, and restores the last run if there is one. */
+  /**
+   * Starts the lab: this tab becomes the one trainer of the profile if no other tab is (one writer
+   * to IndexedDB), else it says where training runs and waits (`takeOver` moves it here).
+   */
   async start(): Promise<void> {
+    this.#elsewhere = !(await this.#lock.claim());
+  }
+
+  /** Asks the tab that trains to save and stop; this tab's trainer starts once it has. */
+  takeOver(): void {
+    if (!this.#elsewhere) return;
+    this.#notice = { level: 'info', text: 'Asking the other tab to save and hand over…' };
+    this.#lock.takeOver();
+  }
+
+  /** This tab holds the trainer lock: start the worker (it restores the newest run). */
+  #granted(): void {
+    this.#elsewhere = false;
+    if (this.#notice?.text.startsWith('Asking the other tab')) this.#notice = null;
+    void this.#startWorker();
+  }
+
+  /** Another tab takes over: save the run where it stands, stop the worker, and say so. */
+  async #release(): Promise<void> {
+    if (this.#api) {
+      if (this.#status === 'running' || this.#status === 'paused') await this.stop().catch(() => {});
+      this.#api[Comlink.releaseProxy]();
+    }
+    this.#worker?.terminate();
+    this.#worker = null;
+    this.#api = null;
+    this.#elsewhere = true;
+    this.#status = 'starting';
+  }
+
+  /** Starts the worker, picks a backend, and restores the last run if there is one. */
+  async #startWorker(): Promise<void> {
     this.#status = 'starting';
     this.#worker = new Worker(new URL('../../workers/lab.worker.ts', import.meta.url), { type: 'module', name: 'lab' });
     this.#worker.addEventListener('error', (e) => this.#fail(`The training worker failed to load: ${e.message || 'unknown error'}`));
@@ -134,7 +196,7 @@ export class Lab {
     this.#run = null;
     this.#series = emptySeries();
     this.#summary = null;
-    await this.start();
+    await this.#startWorker();
   }
 
   updateSettings(patch: Partial<RunSettings>): void {
@@ -142,7 +204,23 @@ export class Lab {
     // A new preset brings its own batch size and learning rate.
     if (patch.preset && patch.preset !== this.#settings.preset) Object.assign(next, presetDefaults(patch.preset));
     this.#settings = next;
-    history.replaceState(null, '', lessonHash(this.#settings, this.spikes.lesson));
+    this.#writeHash();
+  }
+
+  /** Opens a view (the pipeline bar); the URL says which, so a link opens it. */
+  selectView(view: ViewName): void {
+    this.#view = view;
+    this.#writeHash();
+  }
+
+  #writeHash(): void {
+    if (typeof history === 'undefined') return;
+    history.replaceState(null, '', lessonHash(this.#settings, this.spikes.lesson, this.#view ?? undefined));
+  }
+
+  /** Turns the worker's sampled lines while pretraining on or off. */
+  setLiveSamples(on: boolean): Promise<void> {
+    return this.#command((api) => api.setLiveSamples(on));
   }
 
   async chooseOwnText(file: File): Promise<void> {
@@ -198,6 +276,10 @@ export class Lab {
     return {
       status: this.#status,
       step: this.stepsTaken,
+      stage: this.#run?.stage ?? null,
+      view: this.view,
+      elsewhere: this.#elsewhere,
+      live: this.#live.map((l) => l.step),
       backend: this.#backend?.backend ?? null,
       runId: this.#run?.id ?? null,
       points: { loss: s.loss.length, valLoss: s.valLoss.length, gradNorm: s.gradNorm.length, lr: s.lr.length, tokensPerSec: s.tokensPerSec.length },
@@ -213,8 +295,9 @@ export class Lab {
     if (update.run !== undefined) {
       // A different run was loaded (restored, forked, started): the form shows its settings.
       if (update.run && update.run.id !== this.#run?.id) {
+        this.#live = [];
         this.#settings = { ...this.#settings, ...update.run.settings };
-        history.replaceState(null, '', lessonHash(this.#settings, this.spikes.lesson));
+        this.#writeHash();
       }
       this.#run = update.run;
     }
@@ -228,6 +311,7 @@ export class Lab {
       void this.refreshStorage();
     }
     if (update.notice !== undefined) this.#notice = update.notice;
+    if (update.live?.length) this.#live = this.#live.concat(update.live).slice(-LIVE_LINES);
     this.spikes.apply(update);
   }
 

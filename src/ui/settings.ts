@@ -5,18 +5,20 @@
  */
 import { isPresetName, PRESETS, type PresetName } from '../core/model/config.ts';
 import { parseInjection } from '../core/spikes/inject.ts';
+import { LESSON_PLAN } from '../core/lesson/plan.ts';
 import type { CorpusChoice, RecoveryPolicy, RunSettings } from '../lab/types.ts';
 
 /** The recovery policies, as core/spikes/spikelab.ts defines them (listed here: the page never loads tfjs). */
 export const POLICIES: readonly RecoveryPolicy[] = ['none', 'skip', 'rollback', 'lower-lr', 'filter'];
 const isRecoveryPolicy = (name: string): name is RecoveryPolicy => (POLICIES as readonly string[]).includes(name);
 
-export function defaultSettings(preset: PresetName = 'tiny'): RunSettings {
+/** The page's defaults: the lesson plan's pretraining (src/core/lesson/plan.ts), the same as `npm run lab -- lesson`. */
+export function defaultSettings(preset: PresetName = LESSON_PLAN.pretrain.preset): RunSettings {
   return {
     corpus: 'tales',
     preset,
-    steps: 500,
-    learningRate: PRESETS[preset].learningRate,
+    steps: LESSON_PLAN.pretrain.steps,
+    learningRate: preset === LESSON_PLAN.pretrain.preset ? LESSON_PLAN.pretrain.learningRate : PRESETS[preset].learningRate,
     batchSize: PRESETS[preset].batchSize,
     seed: 1,
     autosaveEvery: 50,
@@ -103,15 +105,56 @@ export function lessonFromHash(hash: string): LessonView {
   return { hide: names('hide'), lock: names('lock') };
 }
 
-/** The hash of the settings plus the lesson's hidden and locked controls. */
-export function lessonHash(s: RunSettings, view: LessonView): string {
+/** The hash of the settings, the lesson's hidden and locked controls, and the open view. */
+export function lessonHash(s: RunSettings, lesson: LessonView, view?: ViewName): string {
   let hash = settingsToHash(s);
-  if (view.hide.length) hash += `&hide=${view.hide.join(',')}`;
-  if (view.lock.length) hash += `&lock=${view.lock.join(',')}`;
+  if (lesson.hide.length) hash += `&hide=${lesson.hide.join(',')}`;
+  if (lesson.lock.length) hash += `&lock=${lesson.lock.join(',')}`;
+  if (view) hash += `&view=${view}`;
   return hash;
+}
+
+/**
+ * The page's views, in pipeline order: one per stage, then the spike lab and sharing. A view is
+ * addressable as `#view=sft` next to the run settings.
+ */
+export const VIEWS = ['pretrain', 'sft', 'dpo', 'rm', 'rl', 'spikes', 'share'] as const;
+export type ViewName = (typeof VIEWS)[number];
+
+export const isViewName = (name: string): name is ViewName => (VIEWS as readonly string[]).includes(name);
+
+/** Reads `view=sft` from a hash; null when absent or unknown. */
+export function viewFromHash(hash: string): ViewName | null {
+  const name = new URLSearchParams(hash.replace(/^#/, '')).get('view');
+  return name !== null && isViewName(name) ? name : null;
 }
 
 /** The settings a preset brings with it. */
 export function presetDefaults(preset: PresetName): Pick<RunSettings, 'preset' | 'learningRate' | 'batchSize'> {
   return { preset, learningRate: PRESETS[preset].learningRate, batchSize: PRESETS[preset].batchSize };
+}
+
+export interface SftForm {
+  steps: number;
+  learningRate: number | null; // null: the lesson plan's
+  /** The "no story text in SFT batches" what-if (shows forgetting); off by default. */
+  noPretrainText: boolean;
+}
+
+export interface DpoForm {
+  steps: number;
+  learningRate: number;
+  beta: number;
+  lossType: 'sigmoid' | 'ipo' | 'hinge';
+  /** The "length-biased pairs" what-if (shows the replies collapse); off by default. */
+  lengthBias: boolean;
+}
+
+/** The forms' defaults: the lesson plan's settings, the same as `npm run lab -- lesson`. */
+export function defaultSftForm(): SftForm {
+  return { steps: LESSON_PLAN.sft.steps, learningRate: LESSON_PLAN.sft.learningRate, noPretrainText: false };
+}
+export function defaultDpoForm(): DpoForm {
+  const { steps, learningRate, beta, lossType } = LESSON_PLAN.dpo;
+  return { steps, learningRate, beta, lossType, lengthBias: false };
 }

@@ -4,11 +4,12 @@
  * side-by-side replies and the loss-mask example. The worker does every computation (stages.ts).
  */
 import { parseDpoJsonl, parseSftJsonl } from '../core/post/chatdata.ts';
-import type { CompareOptions, DpoLossType, LineError, MaskedChat, StageHistory, StageReply, StageReport } from '../lab/stages.ts';
+import type { CompareOptions, LineError, MaskedChat, StageHistory, StageReply, StageReport } from '../lab/stages.ts';
 import type { MetricRow } from '../lab/types.ts';
 import type { Lab } from './lab.svelte.ts';
+import { defaultDpoForm, defaultSftForm, type DpoForm, type SftForm } from './settings.ts';
 
-export type StageName = 'pretrain' | 'sft' | 'dpo';
+export type StageName = 'pretrain' | 'sft' | 'dpo' | 'rm' | 'rl';
 
 export interface OwnFile {
   name: string;
@@ -17,17 +18,7 @@ export interface OwnFile {
   errors: LineError[];
 }
 
-export interface SftForm {
-  steps: number;
-  learningRate: number | null; // null: the parent's
-}
-
-export interface DpoForm {
-  steps: number;
-  learningRate: number;
-  beta: number;
-  lossType: DpoLossType;
-}
+export type { SftForm, DpoForm };
 
 /** The rows of each stage of the loaded run's chain, and where each starts on a shared step axis. */
 export interface StageRows {
@@ -42,8 +33,8 @@ const NO_ROWS: MetricRow[] = [];
 
 export class Stages {
   readonly #lab: Lab;
-  #sft = $state<SftForm>({ steps: 300, learningRate: null });
-  #dpo = $state<DpoForm>({ steps: 120, learningRate: 3e-4, beta: 0.1, lossType: 'sigmoid' });
+  #sft = $state<SftForm>(defaultSftForm());
+  #dpo = $state<DpoForm>(defaultDpoForm());
   #own = $state.raw<{ sft: OwnFile | null; dpo: OwnFile | null }>({ sft: null, dpo: null });
   #history = $state.raw<StageHistory[]>([]);
   #historyRun = $state<string | null>(null);
@@ -87,8 +78,8 @@ export class Stages {
 
   /** Rows per stage: the parents' from their checkpoints, the loaded run's as they stream in. */
   get stageRows(): StageRows {
-    const rows: StageRows['rows'] = { pretrain: NO_ROWS, sft: NO_ROWS, dpo: NO_ROWS };
-    const offsets: StageRows['offsets'] = { pretrain: null, sft: null, dpo: null };
+    const rows: StageRows['rows'] = { pretrain: NO_ROWS, sft: NO_ROWS, dpo: NO_ROWS, rm: NO_ROWS, rl: NO_ROWS };
+    const offsets: StageRows['offsets'] = { pretrain: null, sft: null, dpo: null, rm: null, rl: null };
     const current = this.#lab.run;
     if (!current) return { rows, offsets };
     let offset = 0;
@@ -123,14 +114,15 @@ export class Stages {
   }
 
   startSft(): Promise<void> {
-    const { steps, learningRate } = this.#sft;
+    const { steps, learningRate, noPretrainText } = this.#sft;
     const own = this.#own.sft;
-    return this.#lab.send((api) => api.sft({ steps, ...(learningRate ? { learningRate } : {}), ...(own && own.examples > 0 ? { ownData: { name: own.name, text: own.text } } : {}) }));
+    return this.#lab.send((api) => api.sft({ steps, ...(learningRate ? { learningRate } : {}), ...(noPretrainText ? { whatIf: 'no-pretrain-text' as const } : {}), ...(own && own.examples > 0 ? { ownData: { name: own.name, text: own.text } } : {}) }));
   }
 
   startDpo(): Promise<void> {
     const own = this.#own.dpo;
-    return this.#lab.send((api) => api.dpo({ ...$state.snapshot(this.#dpo), ...(own && own.examples > 0 ? { ownData: { name: own.name, text: own.text } } : {}) }));
+    const { lengthBias, ...form } = $state.snapshot(this.#dpo);
+    return this.#lab.send((api) => api.dpo({ ...form, ...(lengthBias ? { whatIf: 'length-bias' as const } : {}), ...(own && own.examples > 0 ? { ownData: { name: own.name, text: own.text } } : {}) }));
   }
 
   /** Fetches the earlier stages' rows for the loaded run (once per run). */

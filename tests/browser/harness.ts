@@ -33,6 +33,11 @@ export function useDevServer(): { readonly url: string } {
 export interface LabSnapshot {
   status: string;
   step: number;
+  /** The loaded run's stage, the open view, whether another tab trains, and the steps of the live lines. */
+  stage: string | null;
+  view: string;
+  elsewhere: boolean;
+  live: number[];
   backend: string | null;
   runId: string | null;
   points: Record<'loss' | 'valLoss' | 'gradNorm' | 'lr' | 'tokensPerSec', number>;

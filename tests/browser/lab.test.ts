@@ -38,14 +38,17 @@ describe('with WebGPU', () => {
       const ready = await waitForLab(page, (s) => s.status === 'idle');
       expect(ready.backend).toBe('webgpu');
       await expect.poll(() => page.getByTestId('capability').getAttribute('data-backend')).toBe('webgpu');
+      await page.getByTestId('backend-toggle').click(); // the header's Backend button opens the details
       const panel = await page.getByTestId('capability').innerText();
       expect(panel).toContain('WebGPU');
       expect(panel).toMatch(/swiftshader/i);
       await shot(page, 'empty');
+      await page.getByTestId('backend-toggle').click();
 
       // Pretraining puts points on the loss and gradient-norm charts, and the loss falls.
       // (Live samples are off: on software WebGPU each one costs as much as several steps.)
       await page.getByRole('checkbox', { name: 'Refresh while training' }).uncheck();
+      await page.getByRole('checkbox', { name: 'Live samples' }).uncheck();
       await longTasks(page);
       await page.getByRole('button', { name: 'Pretrain' }).click();
       const trained = await waitForLab(page, (s) => s.step >= 24, 150_000);
@@ -134,6 +137,7 @@ describe('without WebGPU', () => {
       await page.goto(`${server.url}#corpus=tales&preset=micro&steps=20&save=10&seed=2`);
       const ready = await waitForLab(page, (s) => s.status === 'idle');
       expect(ready.backend).toBe('wasm');
+      await page.getByTestId('backend-toggle').click();
       const reason = await page.getByTestId('backend-reason').innerText();
       expect(reason).toMatch(/webgpu/i);
       expect(await page.getByTestId('capability').innerText()).toMatch(/with threads/);

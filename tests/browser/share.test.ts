@@ -56,11 +56,13 @@ test('export a micro checkpoint, drop it into a fresh profile, load it and conti
     await page.goto(`${server.url}#corpus=tales&preset=micro&steps=30&save=10&seed=4`);
     await waitForLab(page, (s) => s.status === 'idle');
     await page.getByRole('checkbox', { name: 'Refresh while training' }).uncheck();
+    await page.getByRole('checkbox', { name: 'Live samples' }).uncheck();
     await page.getByRole('button', { name: 'Pretrain' }).click();
     await waitForLab(page, (s) => s.step >= 12, 120_000);
     await page.getByRole('button', { name: 'Pause' }).click();
     const paused = await waitForLab(page, (s) => s.status === 'paused' && s.checkpoints.some((c) => c.step === 10));
     sentLoss = paused.loss;
+    await page.getByRole('tab', { name: /Share/ }).click(); // the checkpoint list is in the Share view
     const download = page.waitForEvent('download');
     await page.getByRole('button', { name: 'Export checkpoint at step 10' }).click();
     const saved = await download;
@@ -83,7 +85,8 @@ test('export a micro checkpoint, drop it into a fresh profile, load it and conti
     await expect.poll(() => card.isVisible()).toBe(true);
     await expect.poll(() => page.getByTestId('import-lines').innerText()).toContain('stage: pretrain, step 10');
     const lines = await page.getByTestId('import-lines').innerText();
-    expect(lines).toContain('28,288 parameters');
+    // micro, V = 73: wte 73·32 + wpe 16·32 + 2 blocks · 12,704 + ln_f 64 = 28,320.
+    expect(lines).toContain('28,320 parameters');
     expect(lines).toContain('optimizer moments included');
     expect(lines).toMatch(/metrics: 10 rows logged/);
     if (SHOTS) await page.screenshot({ path: `${SHOTS}/import-card.png` });
@@ -111,7 +114,8 @@ test('export a micro checkpoint, drop it into a fresh profile, load it and conti
     expect(await stored(page)).toEqual(before);
     await page.getByRole('button', { name: 'Close' }).click();
 
-    // The picker opens the same card; Cancel stores nothing either.
+    // The picker (Share view) opens the same card; Cancel stores nothing either.
+    await page.getByRole('tab', { name: /Share/ }).click();
     await page.getByTestId('import-picker').setInputFiles({ name: file.name, mimeType: 'application/octet-stream', buffer: Buffer.from(file.bytes) });
     await expect.poll(() => page.getByTestId('import-lines').isVisible()).toBe(true);
     await page.getByRole('button', { name: 'Cancel' }).click();

@@ -7,7 +7,7 @@
  */
 import type { Page } from 'playwright-core';
 import { expect, test } from 'vitest';
-import { launch, removeProfile, SHOTS, useDevServer, waitForLab } from './harness.ts';
+import { launch, removeProfile, SHOTS, snapshot, useDevServer, waitForLab } from './harness.ts';
 
 const server = useDevServer();
 
@@ -21,9 +21,9 @@ test('Inject microwavegang during training: marked on the charts, logged, skippe
     // wasm trains micro at ~100 steps a second: the run is long enough that it cannot end before the
     // test has injected and paused, and keeps enough autosaves that the step-20 one the fork starts
     // from is still there.
-    await page.goto(`${server.url}#corpus=tales&preset=micro&steps=2000&save=20&keep=100&seed=1&policy=skip&warmup=8`);
+    await page.goto(`${server.url}#corpus=tales&preset=micro&steps=2000&save=20&keep=100&seed=1&policy=skip&warmup=8&view=spikes`);
     await waitForLab(page, (s) => s.status === 'idle');
-    await page.getByRole('checkbox', { name: 'Refresh while training' }).uncheck();
+    await page.getByRole('checkbox', { name: 'Live samples' }).uncheck();
     await page.getByRole('button', { name: 'Pretrain' }).click();
     await waitForLab(page, (s) => s.step >= 22 && s.checkpoints.some((c) => c.step === 20), 120_000);
 
@@ -77,7 +77,7 @@ test('a lesson link from the teacher panel schedules the injection and hides the
   let link: string;
   try {
     const { page } = teacher;
-    await page.goto(`${server.url}#corpus=tales&preset=micro&steps=40&save=20&seed=3`);
+    await page.goto(`${server.url}#corpus=tales&preset=micro&steps=40&save=20&seed=3&view=spikes`);
     await waitForLab(page, (s) => s.status === 'idle');
     const panel = page.getByTestId('teacher-panel');
     await panel.getByLabel('Injection of the lesson').selectOption('microwavegang');
@@ -90,6 +90,7 @@ test('a lesson link from the teacher panel schedules the injection and hides the
     link = await page.getByTestId('lesson-link').inputValue();
     expect(link).toContain('inject=microwavegang%4014x2');
     expect(link).toMatch(/hide=[^&]*inject/);
+    expect(link).toContain('view=spikes'); // the student lands in the spike lab
   } finally {
     await teacher.close();
     removeProfile(teacher.profile);
@@ -106,7 +107,8 @@ test('a lesson link from the teacher panel schedules the injection and hides the
     expect(await page.getByRole('combobox', { name: 'Model size' }).isDisabled()).toBe(true);
     expect(await page.getByLabel('Recovery policy').inputValue()).toBe('skip');
 
-    await page.getByRole('checkbox', { name: 'Refresh while training' }).uncheck();
+    expect(await snapshot(page)).toMatchObject({ view: 'spikes' });
+    await page.getByRole('checkbox', { name: 'Live samples' }).uncheck();
     await page.getByRole('button', { name: 'Pretrain' }).click();
     await expect.poll(() => page.getByTestId('spike-status').innerText()).toContain('microwavegang@14x2');
     await waitForLab(page, (s) => s.step >= 17, 120_000);

@@ -5,22 +5,34 @@
  *   exactMatch         share of held-out SFT questions answered exactly: greedy decoding from the
  *                      prompt, stopped at <|end|>; the reply must equal the reference answer and end
  *   formatAdherence    share of those replies that end their turn with <|end|> at all
+ *   verifiableExactMatch, passAt1, passAt8
+ *                      the same held-out questions where a program can check the reply (rl/evaluate.ts):
+ *                      greedy exact match, and pass@1 / pass@8 of 8 samples at temperature 1
  *   preferenceAccuracy share of held-out preference pairs where the model prefers the chosen reply
  *                      relative to its reference, β·((π_c − ref_c) − (π_r − ref_r)) > 0 (ties count
  *                      half), and meanMargin, the mean of that margin
+ *   realWordRate       share of the words in samples at temperature 0.8 (story prompts) that are
+ *                      words of the pretraining text: does the model write real words at all?
+ *   emptyReplies       share of those greedy held-out replies that are empty or one character long
+ *   meanReplyLength    their mean length in characters (a collapse towards short replies shows here)
+ *   valLossChange      the stories loss minus the parent stage's (when the caller knows it), and
+ *                      storiesNote, a sentence that names forgetting when the change is large
  *
  * The reference of a DPO checkpoint is its SFT parent, whose held-out log-probs the checkpoint
  * carries; any other checkpoint is its own reference (margins 0, accuracy 50%) unless a reference
  * model is given.
  */
-import * as tf from '@tensorflow/tfjs';
 import { fitPrompt } from '../post/chat.ts';
 import type { DpoExample, SftExample } from '../post/chatdata.ts';
 import type { Stage } from '../io/checkpoint.ts';
 import { DEFAULT_BETA, type DpoExtra, encodePair, type PairLogps, pairsSha256, preferenceStats, scorePairs } from '../post/dpo.ts';
+import { sampleBatch } from '../model/decode.ts';
 import type { GPT } from '../model/model.ts';
 import type { CharTokenizer } from '../model/tokenizer.ts';
 import { evaluateLoss } from '../train/trainer.ts';
+import { verifiableCard } from '../rl/evaluate.ts';
+import { generate } from '../model/sample.ts';
+import { storiesNote } from './forgetting.ts';
 
 /** Greedy replies (token ids, without the end token) and whether each ended its turn. */
 export interface Reply {
@@ -29,38 +41,15 @@ export interface Reply {
 }
 
 /**
- * Greedy decoding of many prompts at once, one forward pass per new token for all unfinished
- * prompts. Each row is the last blockSize tokens of its sequence, left-aligned and right-padded;
- * causal attention means the padding after a row's last token cannot change that token's logits,
- * so every row gets exactly what decoding it alone would give.
+ * Greedy decoding of many prompts, batchSize at a time, through decode.ts's sampleBatch (a
+ * key/value cache, one forward pass per new token for all unfinished prompts); every row gets
+ * exactly what decoding it alone would give.
  */
 export async function greedyReplies(model: GPT, prompts: readonly Int32Array[], endId: number, maxTokens: number, batchSize = 64): Promise<Reply[]> {
-  const replies: Reply[] = prompts.map(() => ({ ids: [], ended: false }));
-  const block = model.config.blockSize;
+  const replies: Reply[] = [];
   for (let start = 0; start < prompts.length; start += batchSize) {
-    const seqs = prompts.slice(start, start + batchSize).map((p) => Array.from(p));
-    let active = seqs.map((_, i) => i);
-    for (let step = 0; step < maxTokens && active.length > 0; step++) {
-      const B = active.length;
-      const windows = active.map((i) => seqs[i].slice(-block));
-      const T = Math.max(...windows.map((w) => w.length));
-      const ids = new Int32Array(T * B).fill(endId); // [T, B] time-major
-      windows.forEach((w, b) => w.forEach((id, t) => (ids[t * B + b] = id)));
-      const rows = Int32Array.from(windows, (w, b) => (w.length - 1) * B + b); // each row's last position
-      const nextT = tf.tidy(() => tf.argMax(tf.gather(model.forwardTimeMajor(tf.tensor2d(ids, [T, B], 'int32')), tf.tensor1d(rows, 'int32')), 1));
-      const next = await nextT.data(); // never dataSync: see sample.ts
-      nextT.dispose();
-      active = active.filter((i, b) => {
-        const reply = replies[start + i];
-        if (next[b] === endId) {
-          reply.ended = true;
-          return false;
-        }
-        seqs[i].push(next[b]);
-        reply.ids.push(next[b]);
-        return true;
-      });
-    }
+    const { ids, ended } = await sampleBatch(model, prompts.slice(start, start + batchSize), { maxNewTokens: maxTokens, temperature: 0, topK: 0, seed: 0, stopToken: endId });
+    ids.forEach((row, i) => replies.push({ ids: ended[i] ? row.slice(0, -1) : row, ended: ended[i] }));
   }
   return replies;
 }
@@ -91,13 +80,71 @@ export async function answerAccuracy(model: GPT, tok: CharTokenizer, conversatio
   return { exactMatch: share((c) => c.correct), formatAdherence: share((c) => c.ended), questions: checks.length, checks };
 }
 
+/** The distinct words of a text, lower-cased: what counts as a real word for realWordRate. */
+export function corpusWords(text: string): Set<string> {
+  return new Set(text.toLowerCase().match(/[a-z]+(?:'[a-z]+)?/g) ?? []);
+}
+
+/**
+ * Share of the words of `text` that are in `words` (case-insensitive), and how many words there
+ * were. The last word is left out when the text does not end after it, since sampling stops
+ * wherever its token budget ends, often mid-word.
+ */
+export function realWordShare(text: string, words: ReadonlySet<string>): { rate: number; words: number } {
+  const found = [...text.toLowerCase().matchAll(/[a-z]+(?:'[a-z]+)?/g)];
+  if (found.length > 0) {
+    const last = found[found.length - 1];
+    if (last.index! + last[0].length === text.length) found.pop();
+  }
+  if (found.length === 0) return { rate: 0, words: 0 };
+  return { rate: found.filter((m) => words.has(m[0])).length / found.length, words: found.length };
+}
+
+/** Share of replies that are empty or one character long, and the mean reply length in characters. */
+export function replyStats(replies: readonly string[]): { emptyReplies: number; meanReplyLength: number } {
+  if (replies.length === 0) return { emptyReplies: 0, meanReplyLength: 0 };
+  const empty = replies.filter((r) => r.trim().length <= 1).length;
+  return { emptyReplies: empty / replies.length, meanReplyLength: replies.reduce((n, r) => n + r.length, 0) / replies.length };
+}
+
+export { FORGETTING_THRESHOLD, storiesNote } from './forgetting.ts';
+
+/** The prompts realWordRate samples from: beginnings the stories use. */
+const STORY_PROMPTS = ['Once upon a time', 'One day, ', 'Tom ', 'The '];
+
+/** Samples at temperature 0.8 from story prompts; the share of their words that are real words. */
+export async function realWordRate(model: GPT, tok: CharTokenizer, words: ReadonlySet<string>, { tokens = 120, seed = 1 } = {}): Promise<number> {
+  let known = 0;
+  let total = 0;
+  for (const [i, prompt] of STORY_PROMPTS.entries()) {
+    const ids = await generate(model, tok.encode(prompt), { maxTokens: tokens, temperature: 0.8, topK: 0, seed: seed + i });
+    const text = ids.map((id) => (id < tok.specials.length ? ' ' : tok.decode([id]))).join(''); // a special token ends a word
+    const share = realWordShare(text, words);
+    known += share.rate * share.words;
+    total += share.words;
+  }
+  return total > 0 ? known / total : 0;
+}
+
 export interface ReportCard {
   stage: Stage;
   step: number;
   valLoss: number;
+  /** valLoss minus the parent stage's, when the caller gave the parent's (see storiesNote). */
+  valLossChange?: number;
+  storiesNote?: string;
+  /** Share of sampled words that are words of the pretraining text (absent when no word list was given). */
+  realWordRate?: number;
+  emptyReplies: number;
+  meanReplyLength: number;
   exactMatch: number;
   formatAdherence: number;
   questions: number;
+  verifiableExactMatch: number;
+  passAt1: number;
+  passAt8: number;
+  /** Held-out questions a verifier can check. */
+  checkable: number;
   preferenceAccuracy: number;
   meanMargin: number;
   pairs: number;
@@ -124,6 +171,12 @@ export interface ReportInputs {
   batchSize?: number;
   /** Evaluate only the first `limit` questions and pairs (a quicker, rougher card). */
   limit?: number;
+  /** The words of the pretraining text (corpusWords), for realWordRate. */
+  words?: ReadonlySet<string>;
+  /** The parent stage's stories loss, for valLossChange and storiesNote. */
+  parentValLoss?: number;
+  /** Seed of the samples realWordRate reads. */
+  seed?: number;
 }
 
 export async function reportCard(inp: ReportInputs): Promise<ReportCard> {
@@ -132,6 +185,7 @@ export async function reportCard(inp: ReportInputs): Promise<ReportCard> {
   const valLoss = await evaluateLoss(model, inp.stories.val, inp.stories.batchSize, inp.stories.batches, inp.stories.seed);
   const limit = inp.limit ?? Infinity;
   const answers = await answerAccuracy(model, tok, inp.sftVal.slice(0, limit), batchSize);
+  const verifiable = await verifiableCard(model, tok, inp.sftVal, { limit });
 
   const dpo = inp.extra?.dpo as DpoExtra | undefined;
   const beta = inp.beta ?? dpo?.beta ?? DEFAULT_BETA;
@@ -149,13 +203,23 @@ export async function reportCard(inp: ReportInputs): Promise<ReportCard> {
     source = 'sft-parent';
   }
   const pref = preferenceStats(policy, reference, beta);
+  const replies = replyStats(answers.checks.map((c) => c.answer));
+  const change = inp.parentValLoss !== undefined ? valLoss - inp.parentValLoss : undefined;
   return {
     stage: inp.stage,
     step: inp.step,
     valLoss,
+    ...(change !== undefined ? { valLossChange: change, storiesNote: storiesNote(change) } : {}),
+    ...(inp.words ? { realWordRate: await realWordRate(model, tok, inp.words, { seed: inp.seed ?? 1 }) } : {}),
+    emptyReplies: replies.emptyReplies,
+    meanReplyLength: replies.meanReplyLength,
     exactMatch: answers.exactMatch,
     formatAdherence: answers.formatAdherence,
     questions: answers.questions,
+    verifiableExactMatch: verifiable.verifiableExactMatch,
+    passAt1: verifiable.passAt1,
+    passAt8: verifiable.passAt8,
+    checkable: verifiable.checkable,
     preferenceAccuracy: pref.accuracy,
     meanMargin: pref.meanMargin,
     pairs: pref.pairs,

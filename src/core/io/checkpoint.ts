@@ -9,15 +9,16 @@
  * shape for the declared config, finite values, metadata of a schema we can read or upgrade).
  */
 import { type GPTConfig, type TrainConfig, validateModelConfig } from '../model/config.ts';
-import { parameterShapes } from '../model/model.ts';
+import { parameterShapes as gptShapes, SCORE_HEAD } from '../model/model.ts';
 import { decodeSafetensors, encodeSafetensors, fromFloat32, readHeader, SafetensorsError, type TensorEntry, toFloat32 } from './safetensors.ts';
 import { CharTokenizer, type TokenizerJSON } from '../model/tokenizer.ts';
 
 /** Version of the metadata layout. Bump it and add a case to `upgradeMetadata` when it changes. */
 export const CHECKPOINT_SCHEMA = 1;
 
-export type Stage = 'pretrain' | 'sft' | 'dpo';
-export const STAGES: readonly Stage[] = ['pretrain', 'sft', 'dpo'];
+/** rm: a reward model (the GPT trunk plus the scalar head `score.weight`); rl: a policy optimised by RL. */
+export type Stage = 'pretrain' | 'sft' | 'dpo' | 'rm' | 'rl';
+export const STAGES: readonly Stage[] = ['pretrain', 'sft', 'dpo', 'rm', 'rl'];
 
 /** One logged step; any field may be absent (validation loss is only measured every few steps). */
 export interface MetricRow {
@@ -65,6 +66,13 @@ export class CheckpointError extends Error {
   }
 }
 
+/** The GPT's parameters, and a reward model's scalar head `score.weight` [1, C] after them. */
+function parameterShapes(c: GPTConfig, withScoreHead = false): [string, number[]][] {
+  const shapes = gptShapes(c);
+  if (withScoreHead) shapes.push([SCORE_HEAD, [1, c.nEmbd]]);
+  return shapes;
+}
+
 const M_PREFIX = 'optimizer.exp_avg.';
 const V_PREFIX = 'optimizer.exp_avg_sq.';
 const LM_HEAD = 'lm_head.weight';
@@ -77,7 +85,7 @@ export function architectureOf(c: GPTConfig): string {
 export function encodeCheckpoint(state: CheckpointState, opts: { includeOptimizer?: boolean } = {}): Uint8Array {
   const includeOptimizer = (opts.includeOptimizer ?? true) && state.optimizer !== undefined;
   const tensors: TensorEntry[] = [];
-  const shapes = parameterShapes(state.model);
+  const shapes = parameterShapes(state.model, state.weights.has(SCORE_HEAD));
   for (const [name, shape] of shapes) tensors.push(fromFloat32(name, shape, need(state.weights, name)));
   tensors.push(fromFloat32(LM_HEAD, shapes[0][1], need(state.weights, 'transformer.wte.weight')));
   if (includeOptimizer) {
@@ -152,7 +160,8 @@ export function decodeCheckpoint(bytes: Uint8Array): CheckpointState {
   if (meta.model.nLayer > file.tensors.length) {
     throw new CheckpointError(`checkpoint does not match its config (${describe(meta.model)}): ${meta.model.nLayer} layers need more tensors than the ${file.tensors.length} in the file`);
   }
-  const shapes = parameterShapes(meta.model);
+  const shapes = parameterShapes(meta.model, byName.has(SCORE_HEAD));
+  if (meta.stage === 'rm' && !byName.has(SCORE_HEAD)) throw new CheckpointError(`checkpoint: a reward model (stage rm) needs its scalar head ${SCORE_HEAD}`);
   const expected = new Set<string>([LM_HEAD]);
   for (const [name] of shapes) expected.add(name).add(M_PREFIX + name).add(V_PREFIX + name);
   const missing = shapes.map(([n]) => n).filter((n) => !byName.has(n));

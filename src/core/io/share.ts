@@ -22,7 +22,7 @@ import {
   sha256Hex,
 } from './checkpoint.ts';
 import { countParameters, defaultTrainConfig, type GPTConfig, validateModelConfig } from '../model/config.ts';
-import { parameterShapes } from '../model/model.ts';
+import { parameterShapes, SCORE_HEAD } from '../model/model.ts';
 import { decodeSafetensors, readHeader, SafetensorsError, type TensorEntry, toFloat32 } from './safetensors.ts';
 import { CharTokenizer, type TokenizerJSON } from '../model/tokenizer.ts';
 
@@ -83,6 +83,7 @@ export async function prepareImport(file: Uint8Array, opts: ImportOptions = {}):
     state = foreign.state;
     notes.push(...foreign.notes);
   }
+  if (state.weights.has(SCORE_HEAD)) notes.push(`a reward model: the GPT trunk plus the scalar head ${SCORE_HEAD} [1, ${state.model.nEmbd}], read at a reply's last token (Hugging Face's sequence-classification layout)`);
   const bytes = encodeCheckpoint(state);
   const summary = inspectCheckpoint(bytes);
   return { card: { kind, summary, parameters: countParameters(state.model), sizeBytes: file.length, sha256, notes }, bytes, state };

@@ -78,6 +78,12 @@ export function initialValues(c: GPTConfig, seed: number): Map<string, Float32Ar
   return values;
 }
 
+/**
+ * The reward model's scalar head, [1, C] (Hugging Face's `*ForSequenceClassification` name). A GPT
+ * built from values that hold it carries it as one more parameter; the language model never uses it.
+ */
+export const SCORE_HEAD = 'score.weight';
+
 let nextModelId = 0;
 
 /** The nanoGPT name of a parameter variable (its tfjs name carries a per-model prefix). */
@@ -102,6 +108,16 @@ export class GPT {
       this.params.set(name, tf.variable(initial, true, `gpt${nextModelId}/${name}`));
       initial.dispose(); // the variable holds its own reference to the data
     }
+    const score = values.get(SCORE_HEAD);
+    if (score) {
+      if (score.length !== config.nEmbd) throw new Error(`model: ${SCORE_HEAD} has ${score.length} values, expected shape [1,${config.nEmbd}]`);
+      this.params.set(SCORE_HEAD, tf.variable(tf.tensor2d(score, [1, config.nEmbd]), true, `gpt${nextModelId}/${SCORE_HEAD}`));
+    }
+  }
+
+  /** True for a reward model: the trunk plus the scalar head `score.weight`. */
+  get hasScoreHead(): boolean {
+    return this.params.has(SCORE_HEAD);
   }
 
   static init(config: GPTConfig, seed: number): GPT {
@@ -125,6 +141,11 @@ export class GPT {
 
   /** idsTB: int32 [T, B], time-major → logits [T·B, V], row t·B + b. */
   forwardTimeMajor(idsTB: tf.Tensor2D): tf.Tensor2D {
+    return linearNoBias(this.hiddenTimeMajor(idsTB), this.p('transformer.wte.weight') as tf.Tensor2D); // [N, V], weight tying
+  }
+
+  /** idsTB: int32 [T, B], time-major → the final LayerNorm's output [T·B, C], what the heads read. */
+  hiddenTimeMajor(idsTB: tf.Tensor2D): tf.Tensor2D {
     const [T, B] = idsTB.shape;
     const c = this.config;
     if (T > c.blockSize) throw new Error(`model: sequence of length ${T} is longer than the block size ${c.blockSize}`);
@@ -132,8 +153,7 @@ export class GPT {
     const pos = tf.slice(this.p('transformer.wpe.weight'), [0, 0], [T, c.nEmbd]).reshape([T, 1, c.nEmbd]); // [T, 1, C]
     let x = tf.add(tok.reshape([T, B, c.nEmbd]), pos).reshape([T * B, c.nEmbd]) as tf.Tensor2D; // [N, C]
     for (let i = 0; i < c.nLayer; i++) x = this.block(x, i, T, B);
-    x = layerNorm(x, this.p('transformer.ln_f.weight') as tf.Tensor1D, this.p('transformer.ln_f.bias') as tf.Tensor1D);
-    return linearNoBias(x, this.p('transformer.wte.weight') as tf.Tensor2D); // [N, V], weight tying
+    return layerNorm(x, this.p('transformer.ln_f.weight') as tf.Tensor1D, this.p('transformer.ln_f.bias') as tf.Tensor1D); // [N, C]
   }
 
   private block(x: tf.Tensor2D, i: number, T: number, B: number): tf.Tensor2D {

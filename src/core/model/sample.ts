@@ -11,8 +11,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { GPT } from './model.ts';
+import { sampleBatch } from './decode.ts';
 import { targetLogProbs } from './ops.ts';
-import { Random } from '../random.ts';
+
+export { pickToken } from './decode.ts';
 
 export interface SampleOptions {
   maxTokens: number;
@@ -36,40 +38,13 @@ export async function nextTokenLogits(model: GPT, context: ArrayLike<number>): P
   return values;
 }
 
-/** Picks a token id from logits with temperature and top-k (a pure function of its inputs). */
-export function pickToken(logits: Float32Array, temperature: number, topK: number, rng: Random): number {
-  if (temperature <= 0) return argmax(logits);
-  const order = [...logits.keys()].sort((a, b) => logits[b] - logits[a]);
-  const kept = topK > 0 ? order.slice(0, topK) : order;
-  const max = logits[kept[0]];
-  const weights = kept.map((i) => Math.exp((logits[i] - max) / temperature));
-  let r = rng.next() * weights.reduce((a, b) => a + b, 0);
-  for (let j = 0; j < kept.length; j++) {
-    r -= weights[j];
-    if (r <= 0) return kept[j];
-  }
-  return kept[kept.length - 1];
-}
-
-function argmax(values: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
-  return best;
-}
-
-/** Continues `prompt` (token ids, at least one) by up to maxTokens tokens; returns only the new ids. */
+/**
+ * Continues `prompt` (token ids, at least one) by up to maxTokens tokens; returns only the new ids.
+ * One row of decode.ts's sampleBatch, so it draws what row 0 of a batch with the same seed draws.
+ */
 export async function generate(model: GPT, prompt: ArrayLike<number>, opts: SampleOptions): Promise<number[]> {
-  if (prompt.length === 0) throw new Error('sample: the prompt must have at least one token');
-  const rng = new Random(opts.seed);
-  const ids = Array.from(prompt);
-  const out: number[] = [];
-  for (let i = 0; i < opts.maxTokens; i++) {
-    const next = pickToken(await nextTokenLogits(model, ids), opts.temperature, opts.topK, rng);
-    ids.push(next);
-    out.push(next);
-    if (next === opts.stopToken) break;
-  }
-  return out;
+  const { ids } = await sampleBatch(model, [Int32Array.from(prompt)], { maxNewTokens: opts.maxTokens, temperature: opts.temperature, topK: opts.topK, seed: opts.seed, stopToken: opts.stopToken });
+  return ids[0];
 }
 
 /**

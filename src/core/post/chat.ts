@@ -8,8 +8,16 @@
  *     <|user|>What does Tom eat?<|end|><|assistant|>Tom eats carrots.<|end|>
  *     ^^^^^^^^ header          ^^^^^^^ end  ^^^^^^^^^^^^^ header   ^^^^^^^^^^^^^^^^^^^^^^^^ counted
  *
- * Loss mask: 1 on the assistant's content and its closing <|end|>, 0 everywhere else (user turns,
- * both role headers). The assistant header is part of the prompt: at inference the prompt ends with
+ * A system message (only ever the first) is plain text closed by <|end|>, with no header:
+ *
+ *     Answer briefly.<|end|><|user|>What does Tom eat?<|end|><|assistant|>…
+ *
+ * It has no reserved token of its own because a new special would shift every character id of the
+ * vocabulary (specials come first) and break every checkpoint made with it; the end of turn still
+ * tells the model where the instruction stops.
+ *
+ * Loss mask: 1 on the assistant's content and its closing <|end|>, 0 everywhere else (system and
+ * user turns, both role headers). The assistant header is part of the prompt: at inference the prompt ends with
  * <|assistant|> and the model writes the rest, so what it learns is exactly what it will be asked
  * to produce, including when to stop.
  *
@@ -27,15 +35,17 @@ export interface RenderedChat {
   mask: Float32Array;
 }
 
-/** One header + content + end-of-turn per message; the mask marks assistant content and its end. */
+/** One header (none for system) + content + end-of-turn per message; the mask marks assistant content and its end. */
 export function renderChat(tok: CharTokenizer, messages: readonly ChatMessage[]): RenderedChat {
   const ids: number[] = [];
   const mask: number[] = [];
   const end = tok.specialId('<|end|>');
   for (const m of messages) {
     const counted = m.role === 'assistant' ? 1 : 0;
-    ids.push(tok.specialId(m.role === 'user' ? '<|user|>' : '<|assistant|>'));
-    mask.push(0);
+    if (m.role !== 'system') {
+      ids.push(tok.specialId(m.role === 'user' ? '<|user|>' : '<|assistant|>'));
+      mask.push(0);
+    }
     for (const id of tok.encode(m.content)) {
       ids.push(id);
       mask.push(counted);
@@ -67,33 +77,52 @@ export function renderReply(tok: CharTokenizer, content: string): Int32Array {
 /**
  * Cuts a rendered conversation to at most `maxTokens` tokens (the block size + 1: inputs and the
  * shifted targets). Whole exchanges are dropped from the front while it is too long and more than
- * one is left, so the last answer keeps its question; a single exchange that is still too long
+ * one is left, so the last answer keeps its question; a system turn stays in front of what is kept
+ * unless the last exchange alone does not fit with it. A single exchange that is still too long
  * loses its tail (and with it the end of turn: such an example teaches the start of the answer only).
  */
 export function fitToBlock(chat: RenderedChat, tok: CharTokenizer, maxTokens: number): RenderedChat {
   let { ids, mask } = chat;
   const userId = tok.specialId('<|user|>');
+  const head = Math.max(0, ids.indexOf(userId)); // the system turn's tokens, if any, come before the first <|user|>
+  const cut = (from: number, to: number) => {
+    ids = without(ids, from, to);
+    mask = without(mask, from, to);
+  };
   while (ids.length > maxTokens) {
-    let next = -1;
-    for (let i = 1; i < ids.length; i++) if (ids[i] === userId) { next = i; break; }
+    const next = ids.indexOf(userId, head + 1);
     if (next < 0) break;
-    ids = ids.subarray(next);
-    mask = mask.subarray(next);
+    cut(head, next);
   }
+  if (ids.length > maxTokens && head > 0) cut(0, head);
   return { ids: ids.subarray(0, maxTokens), mask: mask.subarray(0, maxTokens) };
+}
+
+/** a with the elements [from, to) removed (a copy). */
+function without<A extends Int32Array | Float32Array>(a: A, from: number, to: number): A {
+  const out = a.slice(0, a.length - (to - from)) as A;
+  out.set(a.subarray(to), from);
+  return out;
 }
 
 /**
  * The prompt for the last user turn of a conversation, as the model can see it: like fitToBlock in
- * training, whole earlier exchanges are dropped from the front, here while the prompt fills more
- * than half of the block (the rest is room for the reply). Without this a long conversation would
- * be cut mid-sentence by the sliding window, a context that training never shows.
+ * training, whole earlier exchanges are dropped from the front (a system turn stays, unless the
+ * last exchange does not fit with it), here while the prompt fills more than half of the block
+ * (the rest is room for the reply). Without this a long conversation would be cut mid-sentence by
+ * the sliding window, a context that training never shows.
  */
 export function fitPrompt(tok: CharTokenizer, messages: readonly ChatMessage[], blockSize: number): Int32Array {
+  const system = messages[0]?.role === 'system' ? messages.slice(0, 1) : [];
+  const turns = messages.slice(system.length);
   let prompt = renderPrompt(tok, messages);
-  for (let from = 1; prompt.length > blockSize / 2 && from < messages.length; from++) {
-    if (messages[from].role === 'user') prompt = renderPrompt(tok, messages.slice(from));
+  let from = 0;
+  for (let i = 1; prompt.length > blockSize / 2 && i < turns.length; i++) {
+    if (turns[i].role !== 'user') continue;
+    from = i;
+    prompt = renderPrompt(tok, [...system, ...turns.slice(from)]);
   }
+  if (prompt.length > blockSize / 2 && system.length > 0) prompt = renderPrompt(tok, turns.slice(from));
   return prompt;
 }
 

@@ -25,7 +25,8 @@ import { targetLogProbs } from '../model/ops.ts';
 import { LabSession } from '../train/session.ts';
 import type { ChatSplits } from './sft.ts';
 import type { CharTokenizer } from '../model/tokenizer.ts';
-import { toTimeMajor, type TrainBatch } from '../train/trainer.ts';
+import { batchLoss, toTimeMajor, type TrainBatch } from '../train/trainer.ts';
+import { sampleBatch } from '../train/data.ts';
 
 export type DpoLossType = 'sigmoid' | 'ipo' | 'hinge';
 export const DPO_LOSS_TYPES: readonly DpoLossType[] = ['sigmoid', 'ipo', 'hinge'];
@@ -78,6 +79,16 @@ export function dpoLoss(
       rejectedRewards: tf.mul(tf.sub(policyRejected, refRejected), beta) as tf.Tensor1D,
     };
   });
+}
+
+/**
+ * The "what if the pairs were length-biased" data: only the pairs whose chosen reply is the
+ * shorter one. Trained on these, DPO can raise every margin by making replies shorter (the
+ * rejected reply loses more log-probability than the chosen one for each token dropped), and with
+ * nothing to anchor the chosen replies the policy's replies shrink towards nothing.
+ */
+export function lengthBiased<T extends { chosen: string; rejected: string }>(pairs: readonly T[]): T[] {
+  return pairs.filter((p) => p.chosen.length < p.rejected.length);
 }
 
 /** A pair as the model sees it: prompt + reply for each reply, with the reply's target positions marked. */
@@ -178,12 +189,20 @@ export interface DpoExtra {
   lossType: DpoLossType;
   /** Weight of the chosen replies' NLL in the loss (absent in older checkpoints: 0). */
   rpoAlpha?: number;
+  /** Story windows per pair in each batch, trained with the next-token loss (absent: 0). */
+  pretrainShare?: number;
   /** SHA-256 of the pairs (as JSON) that the reference log-probs belong to, per split. */
   dataSha256: { train: string; val: string };
   reference: { train: { chosen: number[]; rejected: number[] }; val: { chosen: number[]; rejected: number[] } };
 }
 
 export interface DpoOptions {
+  /**
+   * Windows of pretraining text per pair in each batch, whose next-token loss is added to the DPO
+   * loss (as SFT's pretrainShare, and InstructGPT's "ptx" term): it keeps the stories' loss where
+   * SFT left it. 0 (the default) is plain DPO.
+   */
+  pretrainShare?: number;
   beta?: number;
   lossType?: DpoLossType;
   /**
@@ -257,10 +276,17 @@ export class DpoStage {
     const val = await scorePairs(session.model, pairs.val, bs, pad);
     const stage = new DpoStage(session, data, pairs, beta, lossType, rpoAlpha, Object.freeze({ train, val }));
     stage.referencePasses = Math.ceil(data.train.length / bs) + Math.ceil(data.val.length / bs);
+    const pretrainShare = opts.pretrainShare ?? 0;
+    if (!(pretrainShare >= 0 && pretrainShare <= 1)) {
+      session.dispose();
+      throw new Error(`dpo: pretrainShare must be between 0 and 1, got ${pretrainShare}`);
+    }
+    stage.pretrainShare = pretrainShare;
     const extra: DpoExtra = {
       beta,
       lossType,
       rpoAlpha,
+      pretrainShare,
       dataSha256: { train: await pairsSha256(data.train), val: await pairsSha256(data.val) },
       reference: { train: { chosen: [...train.chosen], rejected: [...train.rejected] }, val: { chosen: [...val.chosen], rejected: [...val.rejected] } },
     };
@@ -283,8 +309,13 @@ export class DpoStage {
     }
     const { rpoAlpha } = DpoStage.check(data, extra);
     const f32 = (s: { chosen: number[]; rejected: number[] }) => ({ chosen: Float32Array.from(s.chosen), rejected: Float32Array.from(s.rejected) });
-    return new DpoStage(session, data, DpoStage.encode(session, data), extra.beta, extra.lossType, rpoAlpha, Object.freeze({ train: f32(extra.reference.train), val: f32(extra.reference.val) }));
+    const stage = new DpoStage(session, data, DpoStage.encode(session, data), extra.beta, extra.lossType, rpoAlpha, Object.freeze({ train: f32(extra.reference.train), val: f32(extra.reference.val) }));
+    stage.pretrainShare = extra.pretrainShare ?? 0;
+    return stage;
   }
+
+  /** Story windows per pair in each batch (see DpoOptions.pretrainShare). */
+  pretrainShare = 0;
 
   get done(): boolean {
     return this.session.done;
@@ -301,6 +332,8 @@ export class DpoStage {
     const picks = Array.from({ length: n }, () => rng.int(this.pairs.train.length));
     const batch = pairBatch(picks.map((i) => this.pairs.train[i]), session.tokenizer.specialId('<|end|>'));
     const ref = this.reference.train;
+    const windows = Math.round(this.pretrainShare * n);
+    const stories = windows > 0 ? sampleBatch(session.trainer.corpus.train, windows, batch.seqLen, rng) : null;
     let stats: tf.Tensor1D | null = null;
     const { valLoss } = await session.step({
       lossFn: () => {
@@ -319,9 +352,13 @@ export class DpoStage {
           tf.mean(out.chosenRewards), tf.mean(out.rejectedRewards), tf.mean(margins),
           tf.mean(tf.cast(tf.greater(margins, 0), 'float32')), tf.mean(summed[0]), tf.mean(summed[1]),
         ]) as tf.Tensor1D);
-        if (rpoAlpha === 0) return out.loss;
-        const nll = tf.div(tf.neg(tf.sum(summed[0])), tf.sum(pick(this.tokens.chosen))); // mean per chosen token
-        return tf.add(out.loss, tf.mul(nll, rpoAlpha)) as tf.Scalar;
+        let loss: tf.Scalar = out.loss;
+        if (rpoAlpha > 0) {
+          const nll = tf.div(tf.neg(tf.sum(summed[0])), tf.sum(pick(this.tokens.chosen))); // mean per chosen token
+          loss = tf.add(loss, tf.mul(nll, rpoAlpha));
+        }
+        if (stories) loss = tf.add(loss, batchLoss(session.model, stories)); // the stories' next-token loss
+        return loss;
       },
     });
     const s = stats as tf.Tensor1D | null;

@@ -7,6 +7,11 @@
  * accuracy (how many assistant tokens the model already predicts exactly) and, at each evaluation,
  * the same loss on held-out conversations next to the validation loss on the stories (which shows
  * how much of the story-telling the model forgets).
+ *
+ * Optionally (pretrainShare > 0) a share of each batch's rows are windows of the pretraining text,
+ * trained with the plain next-token loss on every token. This is how labs keep a fine-tuned model's
+ * general ability (InstructGPT's "PPO-ptx" mixes pretraining gradients in the same way; Ouyang et
+ * al., 2022, eq. 2): without it the stories' loss climbs as the model learns to chat.
  */
 import * as tf from '@tensorflow/tfjs';
 import { chatBatch, fitToBlock, padBatch, renderChat, toExample } from './chat.ts';
@@ -15,9 +20,12 @@ import type { CheckpointState, MetricRow } from '../io/checkpoint.ts';
 import type { TrainConfig } from '../model/config.ts';
 import type { Corpus } from '../train/data.ts';
 import type { GPT } from '../model/model.ts';
+import type { CharTokenizer } from '../model/tokenizer.ts';
+import type { Random } from '../random.ts';
 import { maskedCrossEntropy } from '../model/ops.ts';
 import { LabSession } from '../train/session.ts';
 import { toTimeMajor, type TrainBatch } from '../train/trainer.ts';
+import { sampleBatch } from '../train/data.ts';
 
 export interface ChatSplits<T> {
   train: T[];
@@ -31,39 +39,90 @@ const HELD_OUT_LOSS_EXAMPLES = 64;
  * Masked cross-entropy of a chat batch, and the share of counted tokens whose most likely
  * prediction is the target (masked-token accuracy). Both scalars belong to the caller.
  */
-export function sftLossAndAccuracy(model: GPT, batch: TrainBatch & { mask: Float32Array }): { loss: tf.Scalar; accuracy: tf.Scalar } {
+export function sftLossAndAccuracy(model: GPT, batch: TrainBatch & { mask: Float32Array; accuracyMask?: Float32Array }): { loss: tf.Scalar; accuracy: tf.Scalar } {
   const { batchSize: B, seqLen: T } = batch;
   return tf.tidy(() => {
     const x = tf.tensor2d(toTimeMajor(batch.x, B, T), [T, B], 'int32'); // [T, B]
     const y = tf.tensor1d(toTimeMajor(batch.y, B, T), 'int32'); // [T·B]
     const mask = tf.tensor1d(toTimeMajor(batch.mask, B, T)); // [T·B]
+    const counted = batch.accuracyMask ? tf.tensor1d(toTimeMajor(batch.accuracyMask, B, T)) : mask; // the chat tokens only
     const logits = model.forwardTimeMajor(x); // [T·B, V]
     const loss = maskedCrossEntropy(logits, y, mask);
-    const hits = tf.mul(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32'), mask);
-    const accuracy = tf.div(tf.sum(hits), tf.maximum(tf.sum(mask), 1)) as tf.Scalar;
+    const hits = tf.mul(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32'), counted);
+    const accuracy = tf.div(tf.sum(hits), tf.maximum(tf.sum(counted), 1)) as tf.Scalar;
     return { loss, accuracy };
   });
+}
+
+/**
+ * A chat batch of `batchSize` rows of which round(pretrainShare · batchSize) are windows of the
+ * pretraining text, as long as the longest chat row, counted on every token. `accuracyMask` keeps
+ * the chat rows' mask alone, so the masked accuracy stays a measure of the answers.
+ */
+export function mixedBatch(
+  tok: CharTokenizer,
+  conversations: readonly SftExample[],
+  stories: Int32Array,
+  batchSize: number,
+  blockSize: number,
+  pretrainShare: number,
+  rng: Random,
+): TrainBatch & { mask: Float32Array; accuracyMask: Float32Array } {
+  const windows = Math.min(batchSize - 1, Math.round(pretrainShare * batchSize));
+  const chat = chatBatch(tok, conversations, batchSize - windows, blockSize, rng);
+  const T = chat.seqLen;
+  const B = batchSize;
+  const x = new Int32Array(B * T);
+  const y = new Int32Array(B * T);
+  const mask = new Float32Array(B * T);
+  x.set(chat.x);
+  y.set(chat.y);
+  mask.set(chat.mask);
+  const accuracyMask = mask.slice();
+  if (windows > 0) {
+    const text = sampleBatch(stories, windows, T, rng);
+    x.set(text.x, chat.x.length);
+    y.set(text.y, chat.y.length);
+    mask.fill(1, chat.mask.length);
+  }
+  return { x, y, mask, accuracyMask, batchSize: B, seqLen: T };
+}
+
+/** What an SFT checkpoint keeps in `extra.sft`. */
+export interface SftExtra {
+  pretrainShare: number;
+}
+
+export interface SftOptions {
+  /** Share of each batch's rows that are pretraining text (0 to below 1; default 0: chat only). */
+  pretrainShare?: number;
 }
 
 export class SftStage {
   private constructor(
     readonly session: LabSession,
     readonly data: ChatSplits<SftExample>,
+    readonly pretrainShare: number,
   ) {
     if (data.train.length === 0) throw new Error('sft: no training conversations');
+    if (!(pretrainShare >= 0 && pretrainShare < 1)) throw new Error(`sft: pretrainShare must be at least 0 and below 1, got ${pretrainShare}`);
   }
 
   /** A new SFT run from a base (or earlier SFT) checkpoint file. */
-  static async start(parent: Uint8Array, data: ChatSplits<SftExample>, corpus: Corpus, train: Partial<TrainConfig> = {}): Promise<SftStage> {
+  static async start(parent: Uint8Array, data: ChatSplits<SftExample>, corpus: Corpus, train: Partial<TrainConfig> = {}, opts: SftOptions = {}): Promise<SftStage> {
+    const pretrainShare = opts.pretrainShare ?? 0;
+    if (!(pretrainShare >= 0 && pretrainShare < 1)) throw new Error(`sft: pretrainShare must be at least 0 and below 1, got ${pretrainShare}`);
     const session = await LabSession.fromParent(parent, { stage: 'sft', corpus, train });
-    return new SftStage(session, data);
+    const extra: SftExtra = { pretrainShare };
+    session.extra.sft = extra;
+    return new SftStage(session, data, pretrainShare);
   }
 
-  /** Continues an SFT checkpoint where it stopped. */
+  /** Continues an SFT checkpoint where it stopped, with the share of pretraining text it started with. */
   static resume(checkpoint: Uint8Array | CheckpointState, data: ChatSplits<SftExample>, corpus: Corpus, train: Partial<TrainConfig> = {}): SftStage {
     const session = LabSession.fromCheckpoint(checkpoint, corpus, train);
     if (session.stage !== 'sft') throw new Error(`sft: the checkpoint is a ${session.stage} checkpoint, not an sft one`);
-    return new SftStage(session, data);
+    return new SftStage(session, data, (session.extra.sft as SftExtra | undefined)?.pretrainShare ?? 0);
   }
 
   get done(): boolean {
@@ -73,7 +132,11 @@ export class SftStage {
   /** One step on a fresh batch; returns its metric row (loss, gradNorm, lr, maskedAccuracy, and at evaluations valLoss, chatValLoss). */
   async step(): Promise<MetricRow> {
     const { session } = this;
-    const batch = chatBatch(session.tokenizer, this.data.train, session.trainer.config.batchSize, session.model.config.blockSize, session.trainer.rng);
+    const { batchSize } = session.trainer.config;
+    const block = session.model.config.blockSize;
+    const batch = this.pretrainShare > 0
+      ? mixedBatch(session.tokenizer, this.data.train, session.trainer.corpus.train, batchSize, block, this.pretrainShare, session.trainer.rng)
+      : chatBatch(session.tokenizer, this.data.train, batchSize, block, session.trainer.rng);
     let accuracy: tf.Scalar | null = null;
     const { valLoss } = await session.step({
       lossFn: () => {

@@ -43,7 +43,7 @@ export class AdamW {
     this.names = [...params.keys()];
     this.sizes = this.names.map((n) => params.get(n)!.size);
     const total = this.sizes.reduce((a, b) => a + b, 0);
-    // In a tidy: a variable shares its initial tensor's data, and the initial tensor itself must go.
+    // The variables keep their own reference to the data: the zeros they start from are disposed.
     this.m = tf.tidy(() => tf.variable(tf.zeros([total]), false)) as tf.Variable<tf.Rank.R1>;
     this.v = tf.tidy(() => tf.variable(tf.zeros([total]), false)) as tf.Variable<tf.Rank.R1>;
   }

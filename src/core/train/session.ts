@@ -30,6 +30,8 @@ export interface StageInit {
   corpus: Corpus;
   /** Settings that differ from the parent's; everything else is inherited. */
   train?: Partial<TrainConfig>;
+  /** Parameters the new stage adds to the parent's (a reward model's scalar head), with their initial values. */
+  extraWeights?: (model: GPTConfig) => Map<string, Float32Array>;
 }
 
 /** A setting a stage changed from its parent's: which, and from what to what. */
@@ -123,7 +125,8 @@ export class LabSession {
     const parent = decodeCheckpoint(parentBytes);
     checkCorpus(init.corpus, parent.model.blockSize);
     const { config, overridden } = inheritTrainConfig(parent.train, init.train);
-    const model = new GPT(parent.model, parent.weights);
+    const weights = init.extraWeights ? new Map([...parent.weights, ...init.extraWeights(parent.model)]) : parent.weights;
+    const model = new GPT(parent.model, weights);
     const session = new LabSession(model, new Trainer(model, config, init.corpus), CharTokenizer.fromJSON(parent.tokenizer), init.stage);
     session.lineage = [...parent.lineage, { stage: parent.stage, step: parent.step, sha256: await sha256Hex(parentBytes) }];
     session.extra = { inherited: { fromStage: parent.stage, overridden } };

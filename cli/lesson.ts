@@ -1,0 +1,125 @@
+/**
+ * The lesson: pretrain → SFT → DPO with the lesson plan's settings, a report card after each stage.
+ *
+ *   npm run lab -- lesson [--preset P] [--seed N] --out DIR [--json]
+ *
+ * Writes DIR/base.safetensors, DIR/sft.safetensors and DIR/dpo.safetensors, and prints each stage's
+ * report card and wall time (with --json, one JSON object a line; the last is the summary).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isPresetName, PRESETS, type PresetName } from '../src/core/model/config.ts';
+import { parseDpoJsonl, parseSftJsonl } from '../src/core/post/chatdata.ts';
+import { DpoStage } from '../src/core/post/dpo.ts';
+import { SftStage } from '../src/core/post/sft.ts';
+import { corpusWords, type ReportCard, reportCard } from '../src/core/eval/evaluate.ts';
+import { LESSON_PLAN, type LessonPlan, planTrain } from '../src/core/lesson/plan.ts';
+import { LabSession } from '../src/core/train/session.ts';
+import { bundledTexts, CORPORA_DIR, loadCorpus, readTextFile } from './corpora.ts';
+
+export interface LessonOptions {
+  preset?: string;
+  seed?: number;
+  out: string;
+  json: boolean;
+  backend: string;
+}
+
+const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
+
+/** The report card as a student reads it. */
+export function cardText(card: ReportCard): string[] {
+  return [
+    `  stories validation loss   ${card.valLoss.toFixed(3)}${card.storiesNote ? `   ${card.storiesNote}` : ''}`,
+    ...(card.realWordRate !== undefined ? [`  real words in samples     ${pct(card.realWordRate)}`] : []),
+    `  exact match               ${pct(card.exactMatch)} of ${card.questions} held-out questions`,
+    `  format adherence          ${pct(card.formatAdherence)}`,
+    `  empty replies             ${pct(card.emptyReplies)}, mean reply ${card.meanReplyLength.toFixed(1)} characters`,
+    `  preference accuracy       ${pct(card.preferenceAccuracy)} of ${card.pairs} pairs, mean margin ${card.meanMargin.toFixed(3)} (reference: ${card.reference})`,
+    ...card.examples.map((e) => `    ${e.correct ? '✓' : '✗'} ${e.question} → ${JSON.stringify(e.answer)}`),
+  ];
+}
+
+export async function runLesson(opts: LessonOptions): Promise<void> {
+  const plan = lessonPlan();
+  const preset: PresetName = (opts.preset ?? plan.pretrain.preset) as PresetName;
+  if (!isPresetName(preset)) throw new Error(`unknown preset "${preset}"; choose one of ${Object.keys(PRESETS).join(', ')}`);
+  mkdirSync(opts.out, { recursive: true });
+  const say = (obj: Record<string, unknown>, text: string) => console.log(opts.json ? JSON.stringify(obj) : text);
+
+  const { corpus, tokenizer: tok } = loadCorpus({ corpus: 'tales' });
+  const words = corpusWords(bundledTexts('tales').train);
+  const chat = (name: string) => readTextFile(join(CORPORA_DIR, 'chat', name));
+  const sft = { train: parseSftJsonl(chat('sft_train.jsonl')).examples, val: parseSftJsonl(chat('sft_val.jsonl')).examples };
+  const dpo = { train: parseDpoJsonl(chat('dpo_train.jsonl')).examples, val: parseDpoJsonl(chat('dpo_val.jsonl')).examples };
+  const seed = opts.seed ?? 1;
+  const cards: ReportCard[] = [];
+  const seconds: Record<string, number> = {};
+  const t0 = Date.now();
+
+  const card = async (session: LabSession, parent?: ReportCard): Promise<ReportCard> => {
+    const c = await reportCard({
+      model: session.model,
+      tokenizer: tok,
+      stage: session.stage,
+      step: session.stepsTaken,
+      extra: session.extra,
+      stories: { val: corpus.val, batchSize: 16, batches: 8, seed: 1 },
+      sftVal: sft.val,
+      dpoVal: dpo.val,
+      words,
+      parentValLoss: parent?.valLoss,
+      seed,
+    });
+    cards.push(c);
+    return c;
+  };
+  const stage = async (name: string, session: LabSession, run: () => Promise<void>, parent?: ReportCard): Promise<Uint8Array> => {
+    const started = Date.now();
+    say({ event: 'start', stage: name, steps: session.trainer.config.steps, train: session.trainer.config }, `${name}: ${session.trainer.config.steps} steps`);
+    await run();
+    const trained = (Date.now() - started) / 1000;
+    const c = await card(session, parent);
+    seconds[name] = (Date.now() - started) / 1000;
+    const bytes = await session.toCheckpointBytes();
+    const file = join(opts.out, `${name === 'pretrain' ? 'base' : name}.safetensors`);
+    writeFileSync(file, bytes);
+    say({ event: 'card', ...c, seconds: seconds[name], trainSeconds: trained, file },
+      [`${name}: done in ${seconds[name].toFixed(0)} s (training ${trained.toFixed(0)} s), saved ${file}`, ...cardText(c)].join('\n'));
+    return bytes;
+  };
+  const loop = (s: { done: boolean; step(): Promise<unknown> }, session: LabSession) => async () => {
+    while (!s.done) {
+      await s.step();
+      const row = session.metrics[session.metrics.length - 1];
+      if (row.valLoss !== undefined) say({ ...row, stage: session.stage }, `  step ${String(row.step).padStart(5)} | loss ${row.loss.toFixed(4)} | stories val ${row.valLoss.toFixed(4)}`);
+    }
+  };
+
+  // Another preset than the plan's keeps its own learning rate.
+  const lr = preset === plan.pretrain.preset ? plan.pretrain.learningRate : PRESETS[preset].learningRate;
+  const pre = LabSession.create({ preset, corpus, tokenizer: tok, train: planTrain({ ...plan.pretrain, learningRate: lr }, seed) });
+  const baseBytes = await stage('pretrain', pre, loop({ get done() { return pre.done; }, step: () => pre.step() }, pre));
+  pre.dispose();
+
+  const sftStage = await SftStage.start(baseBytes, sft, corpus, planTrain(plan.sft, seed), { pretrainShare: plan.sft.pretrainShare });
+  const sftBytes = await stage('sft', sftStage.session, loop(sftStage, sftStage.session), cards[0]);
+  sftStage.dispose();
+
+  const dpoStage = await DpoStage.start(sftBytes, dpo, corpus, { beta: plan.dpo.beta, lossType: plan.dpo.lossType, rpoAlpha: plan.dpo.rpoAlpha, pretrainShare: plan.dpo.pretrainShare, train: planTrain(plan.dpo, seed) });
+  await stage('dpo', dpoStage.session, loop(dpoStage, dpoStage.session), cards[1]);
+  dpoStage.dispose();
+
+  const total = (Date.now() - t0) / 1000;
+  const brief = (c: ReportCard) => ({
+    stage: c.stage, valLoss: c.valLoss, valLossChange: c.valLossChange, realWordRate: c.realWordRate, exactMatch: c.exactMatch,
+    formatAdherence: c.formatAdherence, emptyReplies: c.emptyReplies, meanReplyLength: c.meanReplyLength, preferenceAccuracy: c.preferenceAccuracy,
+  });
+  say({ summary: true, seed, preset, backend: opts.backend, seconds: { ...seconds, total }, cards: cards.map(brief), out: opts.out },
+    `lesson done in ${total.toFixed(0)} s (${Object.entries(seconds).map(([k, v]) => `${k} ${v.toFixed(0)} s`).join(', ')}), checkpoints in ${opts.out}`);
+}
+
+/** The plan this command runs (the page's defaults come from the same object). */
+export function lessonPlan(): Readonly<LessonPlan> {
+  return LESSON_PLAN;
+}

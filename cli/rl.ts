@@ -1,0 +1,122 @@
+/**
+ * The RL commands: a reward model, and policy optimisation against it or against verifiers.
+ *
+ *   npm run lab -- rm --from SFT --out RM [--steps N] [--json]
+ *   npm run lab -- rl --from SFT --reward verifier|model [--rm RM] [--kl-coef B] [--group-size G]
+ *                     [--steps N] --out FILE [--json]
+ *
+ * rm trains on the bundled preference pairs (corpora/chat/dpo_*.jsonl) unless --train / --val name
+ * the user's own; rl draws its prompts from the SFT conversations (corpora/chat/sft_*.jsonl) and
+ * reports held-out verifiable exact match, pass@1 and pass@8 before and after.
+ */
+import { parseDpoJsonl, parseSftJsonl } from '../src/core/post/chatdata.ts';
+import type { TrainConfig } from '../src/core/model/config.ts';
+import { DEFAULT_CENTER_COEF, RewardModelStage, RM_TRAIN } from '../src/core/rl/rewardmodel.ts';
+import { REWARD_SOURCES, RL_DEFAULTS, RL_TRAIN, type RewardSource, RlStage } from '../src/core/rl/policy.ts';
+import type { VerifiableCard } from '../src/core/rl/evaluate.ts';
+import { chatData, fmt, num, print, readCheckpoint, startLine, type StageOptions, storiesFor, str, trainLoop, useBackend } from './stages.ts';
+
+export type RlCommand = 'rm' | 'rl';
+
+/** Training settings given on the command line; the stage's defaults (or the parent's) fill the rest. */
+function overrides(opts: StageOptions, defaults: Partial<TrainConfig>): Partial<TrainConfig> {
+  const train: Partial<TrainConfig> = { ...defaults };
+  const steps = num(opts, 'steps', { integer: true, min: 1 });
+  if (steps !== undefined) train.steps = steps;
+  const lr = num(opts, 'lr', { min: 0 });
+  if (lr !== undefined) {
+    train.learningRate = lr;
+    train.minLearningRate = lr / 10;
+  }
+  const batchSize = num(opts, 'batch-size', { integer: true, min: 1 });
+  if (batchSize !== undefined) train.batchSize = batchSize;
+  const evalInterval = num(opts, 'eval-interval', { integer: true, min: 1 });
+  if (evalInterval !== undefined) train.evalInterval = evalInterval;
+  const seed = num(opts, 'seed', { integer: true });
+  if (seed !== undefined) train.seed = seed;
+  return train;
+}
+
+
+async function rm(opts: StageOptions): Promise<void> {
+  const json = Boolean(opts.json);
+  const train = overrides(opts, RM_TRAIN);
+  const centerCoef = num(opts, 'center-coef', { min: 0 }) ?? DEFAULT_CENTER_COEF;
+  if (!str(opts, 'out')) throw new Error('--out FILE is required');
+  const parent = readCheckpoint(str(opts, 'from'), '--from');
+  if (parent.state.stage === 'pretrain') throw new Error('--from must be an sft checkpoint (this one is a pretrained base model; run sft first)');
+  if (parent.state.stage === 'rm') throw new Error('--from must be an sft checkpoint (this one is already a reward model)');
+  const data = chatData(opts, 'dpo', parseDpoJsonl);
+  const backend = await useBackend(opts);
+  const stage = await RewardModelStage.start(parent.bytes, data, storiesFor(parent.state, opts), { centerCoef, train });
+  startLine(json, stage, backend, { centerCoef, pairs: { train: data.train.length, val: data.val.length } },
+    `reward model (Bradley–Terry, scalar head score.weight at the reply's last token) from a ${parent.state.stage} checkpoint (step ${parent.state.step})`);
+  await trainLoop(stage, opts, (r) =>
+    `step ${String(r.step).padStart(5)} | loss ${fmt(r.loss)} | accuracy ${fmt(r.accuracy, 2)} | margin ${fmt(r.margin, 3)} | mean reward ${fmt(r.mean_reward, 3)}${r['eval/accuracy'] !== undefined ? ` | held-out acc ${fmt(r['eval/accuracy'], 3)}` : ''} | grad ${fmt(r.gradNorm, 3)}`);
+  const held = await stage.heldOut();
+  print(json, { summary: true, stage: 'rm', steps: stage.session.stepsTaken, heldOutAccuracy: held.accuracy, heldOutMargin: held.margin, pairs: held.pairs, out: str(opts, 'out') },
+    `done: ${stage.session.stepsTaken} steps, held-out pair accuracy ${fmt(held.accuracy, 3)} of ${held.pairs} pairs, mean margin ${fmt(held.margin, 3)}, saved ${str(opts, 'out')}`);
+  stage.dispose();
+}
+
+const cardFields = (c: VerifiableCard) => ({ verifiableExactMatch: c.verifiableExactMatch, passAt1: c.passAt1, passAt8: c.passAt8, checkable: c.checkable });
+const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
+
+async function rl(opts: StageOptions): Promise<void> {
+  const json = Boolean(opts.json);
+  const reward = (str(opts, 'reward') ?? 'verifier') as RewardSource;
+  if (!REWARD_SOURCES.includes(reward)) throw new Error(`--reward must be verifier or model, got "${reward}"`);
+  const train = overrides(opts, RL_TRAIN);
+  const klCoef = num(opts, 'kl-coef', { min: 0 });
+  const groupSize = num(opts, 'group-size', { integer: true, min: 2 });
+  const promptsPerStep = num(opts, 'prompts-per-step', { integer: true, min: 1 });
+  const maxNewTokens = num(opts, 'max-new-tokens', { integer: true, min: 1 });
+  if (!str(opts, 'out')) throw new Error('--out FILE is required');
+  if (reward === 'model' && !str(opts, 'rm')) throw new Error('--reward model needs --rm FILE (a reward model from the rm command)');
+  if (reward === 'verifier' && str(opts, 'rm')) throw new Error('--rm is only used with --reward model');
+  const parent = readCheckpoint(str(opts, 'from'), '--from');
+  if (parent.state.stage === 'pretrain') throw new Error('--from must be an sft checkpoint (this one is a pretrained base model; run sft first)');
+  if (parent.state.stage === 'rm') throw new Error('--from must be an sft checkpoint (this one is a reward model: pass it as --rm)');
+  const rewardModel = reward === 'model' ? readCheckpoint(str(opts, 'rm'), '--rm') : undefined;
+  if (rewardModel && rewardModel.state.stage !== 'rm') throw new Error(`--rm must be a reward model (stage rm), this one is a ${rewardModel.state.stage} checkpoint`);
+  const data = chatData(opts, 'sft', parseSftJsonl);
+  const backend = await useBackend(opts);
+  const stage = await RlStage.start(parent.bytes, data, storiesFor(parent.state, opts), { reward, klCoef, groupSize, promptsPerStep, maxNewTokens, rewardModel: rewardModel?.bytes, train });
+  const s = stage.settings;
+  const noCard = Boolean(opts['no-card']);
+  const before = noCard ? undefined : await stage.evaluate();
+  startLine(json, stage, backend, { ...s, prompts: stage.prompts.length, ...(before ? { before: cardFields(before) } : {}) },
+    `RL (${reward === 'model' ? 'reward model' : 'verifiers'}, RLOO over G=${s.groupSize}, k1 KL in the reward with β ${s.klCoef}) from a ${parent.state.stage} checkpoint (step ${parent.state.step}), ${stage.prompts.length} prompts, ${s.promptsPerStep}×${s.groupSize} samples a step` +
+      (before ? `\nbefore: held-out verifiable exact match ${pct(before.verifiableExactMatch)} of ${before.checkable}, pass@1 ${pct(before.passAt1)}, pass@8 ${pct(before.passAt8)}` : ''));
+  const started = performance.now();
+  await trainLoop(stage, opts, (r) =>
+    `step ${String(r.step).padStart(5)} | reward ${fmt(r.reward, 3)}${r.rewardModelScore !== undefined ? ` | rm score ${fmt(r.rewardModelScore, 3)}` : ''} | verified ${fmt(r.verifiedAccuracy, 3)} | kl ${fmt(r.kl, 3)} | entropy ${fmt(r.entropy, 3)} | length ${fmt(r['completions/mean_length'], 1)} | zero-std ${fmt(r.frac_reward_zero_std, 2)}${r['eval/verifiableExactMatch'] !== undefined ? ` | held-out exact ${fmt(r['eval/verifiableExactMatch'], 3)}` : ''}`);
+  const seconds = (performance.now() - started) / 1000;
+  const after = noCard ? undefined : await stage.evaluate();
+  const last = stage.session.metrics[stage.session.metrics.length - 1];
+  const summary: Record<string, unknown> = {
+    summary: true, stage: 'rl', rewardSource: reward, steps: stage.session.stepsTaken, trainSeconds: seconds,
+    reward: last.reward, kl: last.kl, verifiedAccuracy: last.verifiedAccuracy, out: str(opts, 'out'),
+  };
+  if (last.rewardModelScore !== undefined) summary.rewardModelScore = last.rewardModelScore;
+  if (before && after) Object.assign(summary, { before: cardFields(before), after: cardFields(after) });
+  summary.samples = stage.lastSamples.slice(0, 4);
+  print(json, summary,
+    `done: ${stage.session.stepsTaken} steps in ${seconds.toFixed(0)} s, reward ${fmt(last.reward, 3)}, kl ${fmt(last.kl, 3)}, verified accuracy ${fmt(last.verifiedAccuracy, 3)}` +
+      (before && after ? `\nheld-out verifiable exact match ${pct(before.verifiableExactMatch)} → ${pct(after.verifiableExactMatch)}, pass@1 ${pct(before.passAt1)} → ${pct(after.passAt1)}, pass@8 ${pct(before.passAt8)} → ${pct(after.passAt8)}` : '') +
+      `, saved ${str(opts, 'out')}` +
+      stage.lastSamples.slice(0, 4).map((x) => `\n  ${x.correct === null ? '·' : x.correct ? '✓' : '✗'} ${x.question} → ${JSON.stringify(x.reply)} (reward ${fmt(x.reward, 3)})`).join(''));
+  stage.dispose();
+}
+
+export function runRl(command: RlCommand, opts: StageOptions): Promise<void> {
+  return command === 'rm' ? rm(opts) : rl(opts);
+}
+
+export const RL_HELP = `  npm run lab -- rm       --from SFT --out RM [--steps ${RM_TRAIN.steps}] [--lr ${RM_TRAIN.learningRate}] [--center-coef ${DEFAULT_CENTER_COEF}] [--train FILE.jsonl] [--val FILE.jsonl] [--json]
+                          reward model: the SFT trunk plus a scalar head, Bradley–Terry loss on preference pairs;
+                          the summary carries heldOutAccuracy
+  npm run lab -- rl       --from SFT --reward verifier|model [--rm RM] [--kl-coef B] [--group-size ${RL_DEFAULTS.verifier.groupSize}] [--steps ${RL_TRAIN.steps}]
+                          --out FILE [--prompts-per-step ${RL_DEFAULTS.verifier.promptsPerStep}] [--max-new-tokens ${RL_DEFAULTS.verifier.maxNewTokens}] [--lr ${RL_TRAIN.learningRate}] [--seed N] [--no-card] [--json]
+                          policy optimisation (RLOO, KL to the SFT model as k1 in the reward; β ${RL_DEFAULTS.verifier.klCoef} with
+                          verifiers, ${RL_DEFAULTS.model.klCoef} with a reward model); prints held-out verifiable exact match, pass@1, pass@8`;

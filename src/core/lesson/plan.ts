@@ -1,0 +1,123 @@
+/**
+ * The lesson plan: the one set of settings that the page's defaults, `npm run lab -- lesson`, and
+ * `pretrain` / `sft` / `dpo` without tuning flags all use, so that a student who changes nothing
+ * sees every stage do what it exists to teach:
+ *
+ *   pretrain  the tiny model learns the stories' words and the world's facts
+ *   sft       it learns to answer in the chat format, from what pretraining taught it, while a
+ *             share of every batch is still story text, so it keeps telling stories
+ *   dpo       it learns to prefer the better of two replies (length-balanced pairs), with the
+ *             chosen replies' likelihood in the loss (RPO) so the answers SFT taught stay likely
+ *
+ * The numbers are chosen to fit the whole plan in about eight minutes on a two-core machine
+ * without a GPU (measured with `npm run lab -- lesson`; see README). Stages that later work adds
+ * (a reward model, RL) get their own keys here.
+ */
+import type { PresetName, TrainConfig } from '../model/config.ts';
+import type { DpoLossType } from '../post/dpo.ts';
+
+export interface PretrainPlan {
+  preset: PresetName;
+  steps: number;
+  learningRate: number;
+  /** Steps between validation losses (each costs a few batches of forward passes). */
+  evalInterval: number;
+}
+
+export interface SftPlan {
+  steps: number;
+  learningRate: number;
+  /**
+   * Share of each batch's rows that are windows of pretraining text, trained with the ordinary
+   * next-token loss next to the chat rows: what keeps the stories' loss from rising (forgetting).
+   */
+  pretrainShare: number;
+  evalInterval: number;
+}
+
+export interface DpoPlan {
+  steps: number;
+  learningRate: number;
+  beta: number;
+  lossType: DpoLossType;
+  /** Weight of the chosen replies' mean NLL next to the DPO loss (RPO); 0 is plain DPO. */
+  rpoAlpha: number;
+  /** Story windows per pair in each batch, with their next-token loss added (keeps the stories). */
+  pretrainShare: number;
+  evalInterval: number;
+}
+
+/** The reward model (src/core/rl/rewardmodel.ts), from the SFT model, on the DPO pairs. */
+export interface RmPlan {
+  steps: number;
+  learningRate: number;
+  /** TRL's center_rewards_coefficient: keeps the scores near 0, which RL's β assumes. */
+  centerCoef: number;
+  evalInterval: number;
+}
+
+/** RL from the SFT model (src/core/rl/policy.ts): RLOO, k1 KL in the reward. */
+export interface RlPlan {
+  steps: number;
+  learningRate: number;
+  /** Completions per prompt (the RLOO group) and prompts per step. */
+  groupSize: number;
+  promptsPerStep: number;
+  maxNewTokens: number;
+  /** β with verifiable rewards (nothing to hack) and against the reward model. */
+  klCoef: { verifier: number; model: number };
+  evalInterval: number;
+}
+
+export interface LessonPlan {
+  pretrain: PretrainPlan;
+  sft: SftPlan;
+  dpo: DpoPlan;
+  rm: RmPlan;
+  rl: RlPlan;
+}
+
+const plan: LessonPlan = {
+  pretrain: { preset: 'tiny', steps: 2000, learningRate: 3e-3, evalInterval: 250 },
+  sft: { steps: 800, learningRate: 3e-3, pretrainShare: 0.25, evalInterval: 200 },
+  dpo: { steps: 150, learningRate: 3e-4, beta: 0.1, lossType: 'sigmoid', rpoAlpha: 1, pretrainShare: 0.25, evalInterval: 50 },
+  rm: { steps: 300, learningRate: 1e-3, centerCoef: 0.01, evalInterval: 50 },
+  rl: { steps: 60, learningRate: 1e-4, groupSize: 8, promptsPerStep: 8, maxNewTokens: 48, klCoef: { verifier: 0, model: 0.05 }, evalInterval: 20 },
+};
+for (const stage of Object.values(plan)) Object.freeze(stage);
+Object.freeze(plan.rl.klCoef);
+
+/** The plan (frozen: a page or command that wants other settings copies it). */
+export const LESSON_PLAN: Readonly<LessonPlan> = Object.freeze(plan);
+
+/**
+ * The "what if" switches: the failure modes a lesson can opt into, never the default.
+ *   noPretrainText  SFT on chat alone (pretrainShare 0): the stories' loss rises, the model forgets
+ *   lengthBias      DPO on the pairs whose chosen reply is the shorter one, without the RPO term:
+ *                   the margin grows fastest by making every reply shorter, and replies collapse
+ */
+export const WHAT_IFS = {
+  sft: { 'no-pretrain-text': 'SFT on chat alone, no story text in the batches: watch the stories loss rise (forgetting).' },
+  dpo: {
+    'length-bias':
+      'DPO on pairs whose chosen reply is always the shorter one, without the RPO term: the margin can grow by making both replies unlikely, and the shorter reply always wins, so replies shrink towards nothing.',
+  },
+} as const;
+export type SftWhatIf = keyof typeof WHAT_IFS.sft;
+export type DpoWhatIf = keyof typeof WHAT_IFS.dpo;
+
+/**
+ * A stage's training settings as a TrainConfig override: the plan's steps, learning rate (its
+ * floor a tenth of it, as nanoGPT's), warmup (a tenth of the steps, at most 100) and evaluation
+ * interval, and the seed when one is given.
+ */
+export function planTrain(stage: { steps: number; learningRate: number; evalInterval: number }, seed?: number): Partial<TrainConfig> {
+  return {
+    steps: stage.steps,
+    learningRate: stage.learningRate,
+    minLearningRate: stage.learningRate / 10,
+    warmupSteps: Math.min(100, Math.max(1, Math.floor(stage.steps / 10))),
+    evalInterval: stage.evalInterval,
+    ...(seed !== undefined ? { seed } : {}),
+  };
+}

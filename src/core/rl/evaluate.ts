@@ -1,0 +1,80 @@
+/**
+ * The RL part of the report card: how often the model's replies to held-out checkable questions
+ * are right, as a program checks them (verifiers.ts).
+ *
+ *   verifiableExactMatch  greedy decoding, the reply must be the verified answer and end its turn
+ *   passAt1, passAt8      n = 8 samples per question at temperature 1; pass@k is the unbiased
+ *                         estimate 1 − C(n−c, k)/C(n, k) of Chen et al. 2021, "Evaluating Large
+ *                         Language Models Trained on Code" (c correct of n), averaged over questions:
+ *                         pass@1 = c/n, pass@8 = whether any of the 8 was right
+ *
+ * RL with verifiable rewards should raise pass@1 most; at large k the SFT model can catch up
+ * (Yue et al. 2025, "Does Reinforcement Learning Really Incentivize Reasoning Capacity…").
+ */
+import { fitPrompt } from '../post/chat.ts';
+import type { SftExample } from '../post/chatdata.ts';
+import type { GPT } from '../model/model.ts';
+import type { CharTokenizer } from '../model/tokenizer.ts';
+import { replyIds, sampleCompletions } from './sampler.ts';
+import { verify, type VerifiableKind } from './verifiers.ts';
+
+/** 1 − C(n−c, k)/C(n, k), computed as a product so it never overflows. */
+export function passAtK(n: number, c: number, k: number): number {
+  if (k > n) throw new Error(`pass@k: k (${k}) is larger than the number of samples (${n})`);
+  if (n - c < k) return 1;
+  let fail = 1;
+  for (let i = n - c + 1; i <= n; i++) fail *= 1 - k / i;
+  return 1 - fail;
+}
+
+export interface VerifiableCard {
+  verifiableExactMatch: number;
+  passAt1: number;
+  passAt8: number;
+  /** Checkable held-out questions evaluated. */
+  checkable: number;
+  /** Greedy exact match per question family. */
+  byKind: Partial<Record<VerifiableKind, { correct: number; total: number }>>;
+}
+
+/** The checkable single questions of conversations: the last user turn and its conversation so far. */
+export function checkableQuestions(conversations: readonly SftExample[]): { question: string; messages: SftExample['messages'] }[] {
+  return conversations
+    .map((c) => ({ question: c.messages[c.messages.length - 2]?.content ?? '', messages: c.messages.slice(0, -1) }))
+    .filter((q) => q.messages.length > 0 && verify(q.question, '') !== null);
+}
+
+export async function verifiableCard(model: GPT, tok: CharTokenizer, conversations: readonly SftExample[], opts: { samples?: number; seed?: number; maxNewTokens?: number; limit?: number } = {}): Promise<VerifiableCard> {
+  const questions = checkableQuestions(conversations).slice(0, opts.limit ?? Infinity);
+  const n = opts.samples ?? 8;
+  const endId = tok.specialId('<|end|>');
+  const block = model.config.blockSize;
+  const byKind: VerifiableCard['byKind'] = {};
+  if (questions.length === 0) return { verifiableExactMatch: 0, passAt1: 0, passAt8: 0, checkable: 0, byKind };
+  const prompts = questions.map((q) => fitPrompt(tok, q.messages, block));
+  const maxNewTokens = opts.maxNewTokens ?? block; // the sampler stops each row at the block size
+  const correct = (q: string, c: { ids: number[]; ended: boolean }) => c.ended && verify(q, tok.decode(replyIds(c as never, endId)))!.correct;
+
+  const greedy = await sampleCompletions(model, prompts, { maxNewTokens, temperature: 0, seed: 0, endId });
+  let hits = 0;
+  questions.forEach((q, i) => {
+    const kind = verify(q.question, '')!.kind;
+    const k = (byKind[kind] ??= { correct: 0, total: 0 });
+    k.total++;
+    if (correct(q.question, greedy[i])) {
+      k.correct++;
+      hits++;
+    }
+  });
+
+  const repeated = prompts.flatMap((p) => Array.from({ length: n }, () => p));
+  const samples = await sampleCompletions(model, repeated, { maxNewTokens, temperature: 1, seed: opts.seed ?? 1, endId });
+  let p1 = 0;
+  let p8 = 0;
+  questions.forEach((q, i) => {
+    const c = samples.slice(i * n, (i + 1) * n).filter((s) => correct(q.question, s)).length;
+    p1 += passAtK(n, c, 1);
+    p8 += passAtK(n, c, Math.min(8, n));
+  });
+  return { verifiableExactMatch: hits / questions.length, passAt1: p1 / questions.length, passAt8: p8 / questions.length, checkable: questions.length, byKind };
+}

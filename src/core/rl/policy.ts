@@ -1,0 +1,313 @@
+/**
+ * Policy optimisation: the SFT model, sampled and rewarded, learns to write what earns reward,
+ * held near the SFT model by a KL penalty.
+ *
+ * Each step, in order:
+ *   1. draw P prompts and sample G completions of each from the current policy (temperature 1);
+ *   2. reward every completion: a verifier's check (RL with verifiable rewards) or a reward
+ *      model's score (RLHF, Ouyang et al. 2022);
+ *   3. subtract the KL penalty β · Σₜ k1ₜ, k1 = log π(oₜ) − log π_ref(oₜ) against the frozen SFT
+ *      reference, from each reward (kl.ts: k1 in the reward, as TRL's RLOOTrainer);
+ *   4. RLOO advantages within each prompt's group (advantages.ts);
+ *   5. one on-policy update of the REINFORCE loss −mean(Â · log π(o)), the log-probs recomputed
+ *      with gradients in one teacher-forced forward pass over prompt + completion.
+ *
+ * Logged with TRL's names: reward, reward_std, kl, entropy, completions/mean_length,
+ * completions/clipped_ratio (share that never ended their turn), frac_reward_zero_std; and
+ * verifiedAccuracy (share of samples a verifier marks right, on checkable prompts),
+ * rewardModelScore (with a reward model) and, at evaluations, eval/verifiableExactMatch.
+ *
+ * Without the penalty (β = 0) a policy facing a learned reward model finds what the model
+ * overrates and the score rises while the replies get worse: reward hacking (Gao et al. 2022).
+ */
+import { fitPrompt, padBatch, renderPrompt } from '../post/chat.ts';
+import type { ChatMessage, SftExample } from '../post/chatdata.ts';
+import { sequenceLogProbs } from '../post/dpo.ts';
+import type { ChatSplits } from '../post/sft.ts';
+import { type CheckpointState, decodeCheckpoint, type MetricRow, sha256Hex } from '../io/checkpoint.ts';
+import type { TrainConfig } from '../model/config.ts';
+import { GPT } from '../model/model.ts';
+import type { Corpus } from '../train/data.ts';
+import { LabSession } from '../train/session.ts';
+import { LESSON_PLAN } from '../lesson/plan.ts';
+import { fracRewardZeroStd, policyGradientLoss, rlooAdvantages } from './advantages.ts';
+import { verifiableCard } from './evaluate.ts';
+import { penalisedReward } from './kl.ts';
+import { scoreAll } from './rewardmodel.ts';
+import { replyIds, sampleCompletions, sequenceRow } from './sampler.ts';
+import { verifiableReward, verify } from './verifiers.ts';
+
+export type RewardSource = 'verifier' | 'model';
+export const REWARD_SOURCES: readonly RewardSource[] = ['verifier', 'model'];
+
+/** The RL stage's own settings (the optimiser's come from the TrainConfig). */
+export interface RlSettings {
+  reward: RewardSource;
+  /** β of the KL penalty. 0 for verifiable rewards (nothing to hack), 0.05 against a reward model. */
+  klCoef: number;
+  /** G: completions per prompt, the group the RLOO baseline is taken over. */
+  groupSize: number;
+  /** P: prompts per step; a step samples P·G completions. */
+  promptsPerStep: number;
+  maxNewTokens: number;
+  /** Held-out checkable questions decoded at each evaluation. */
+  evalQuestions: number;
+}
+
+const rl = LESSON_PLAN.rl;
+const SETTING_KEYS: readonly (keyof RlSettings)[] = ['klCoef', 'groupSize', 'promptsPerStep', 'maxNewTokens', 'evalQuestions'];
+export const RL_DEFAULTS: Record<RewardSource, RlSettings> = {
+  verifier: { reward: 'verifier', klCoef: rl.klCoef.verifier, groupSize: rl.groupSize, promptsPerStep: rl.promptsPerStep, maxNewTokens: rl.maxNewTokens, evalQuestions: 64 },
+  model: { reward: 'model', klCoef: rl.klCoef.model, groupSize: rl.groupSize, promptsPerStep: rl.promptsPerStep, maxNewTokens: rl.maxNewTokens, evalQuestions: 64 },
+};
+
+/** One prompt of the RL data: a single user question, with the SFT data's answer to it. */
+export interface RlPrompt {
+  question: string;
+  messages: ChatMessage[];
+  /** The SFT data's reply, the "true" answer of a question no verifier can check. */
+  reference?: string;
+}
+
+/** A verifiable reward: a number for a question it can check, null for one it cannot. */
+export type Verifier = (question: string, reply: string, ended: boolean) => number | null;
+
+/**
+ * RL prompts from SFT conversations: the last user question of each, alone, once per distinct
+ * question. With a verifier (verifiable rewards) only the questions it can check.
+ */
+export function rlPrompts(conversations: readonly SftExample[], verifier?: Verifier): RlPrompt[] {
+  const seen = new Map<string, RlPrompt>();
+  for (const c of conversations) {
+    const m = c.messages;
+    const question = m[m.length - 2]?.content;
+    if (!question || m[m.length - 2].role !== 'user' || seen.has(question)) continue;
+    if (verifier && verifier(question, '', true) === null) continue;
+    seen.set(question, { question, messages: [{ role: 'user', content: question }], reference: m[m.length - 1].content });
+  }
+  return [...seen.values()];
+}
+
+/** Whether a reply is right: by its verifier, else by exact match with the data's answer, else unknown. */
+export function trueCorrect(p: RlPrompt, reply: string, ended: boolean): boolean | null {
+  const v = verify(p.question, reply);
+  if (v) return ended && v.correct;
+  if (p.reference !== undefined) return ended && reply.trim() === p.reference;
+  return null;
+}
+
+/** A row of the live completions table. */
+export interface SampleRow {
+  question: string;
+  reply: string;
+  ended: boolean;
+  reward: number;
+  /** By a verifier or the data's answer; null when neither can tell. */
+  correct: boolean | null;
+  /** The sequence KL estimate Σₜ k1ₜ of this completion, nats. */
+  kl: number;
+}
+
+/** What an RL checkpoint keeps in `extra.rl`. */
+export interface RlExtra extends RlSettings {
+  referenceSha256: string;
+  rewardModelSha256?: string;
+}
+
+export interface RlStartOptions extends Partial<RlSettings> {
+  /** The reward model checkpoint, for reward 'model'. */
+  rewardModel?: Uint8Array;
+  /** A verifier of one's own in place of the chat families' (a toy task); not saved in the checkpoint. */
+  verifier?: Verifier;
+  train?: Partial<TrainConfig>;
+}
+
+/** The default RL training settings (the lesson plan's): a small learning rate (nanochat's RL uses 5% of SFT's), no warm-up. */
+export const RL_TRAIN: Partial<TrainConfig> = { steps: rl.steps, learningRate: rl.learningRate, minLearningRate: rl.learningRate / 10, warmupSteps: 0, evalInterval: rl.evalInterval };
+
+export class RlStage {
+  /** The latest step's first completion of each prompt, for the live table. */
+  lastSamples: SampleRow[] = [];
+  /** The prompts it draws from. */
+  readonly prompts: RlPrompt[];
+
+  private constructor(
+    readonly session: LabSession,
+    readonly reference: GPT,
+    readonly rewardModel: GPT | null,
+    readonly settings: RlSettings,
+    prompts: RlPrompt[],
+    readonly heldOut: SftExample[],
+    readonly verifier: Verifier = verifiableReward,
+  ) {
+    if (prompts.length === 0) throw new Error(`rl: no prompts${settings.reward === 'verifier' ? ' that a verifier can check' : ''} in the data`);
+    // A prompt must leave room in the context for at least one sampled token.
+    const block = session.model.config.blockSize;
+    this.prompts = prompts.filter((p) => fitPrompt(session.tokenizer, p.messages, block).length < block);
+    if (this.prompts.length === 0) throw new Error(`rl: every prompt fills the model's context of ${block} tokens`);
+  }
+
+  private static settingsOf(opts: Partial<RlSettings>): RlSettings {
+    const reward = opts.reward ?? 'verifier';
+    if (!REWARD_SOURCES.includes(reward)) throw new Error(`rl: the reward must be verifier or model, got "${reward}"`);
+    const s: RlSettings = { ...RL_DEFAULTS[reward] };
+    for (const key of SETTING_KEYS) if (opts[key] !== undefined) (s as unknown as Record<string, unknown>)[key] = opts[key]; // only settings: never the reward model's bytes
+    s.reward = reward;
+    if (!(s.klCoef >= 0) || !Number.isFinite(s.klCoef)) throw new Error(`rl: the KL coefficient must be a number ≥ 0, got ${s.klCoef}`);
+    for (const [key, min] of [['groupSize', 2], ['promptsPerStep', 1], ['maxNewTokens', 1], ['evalQuestions', 0]] as const) {
+      if (!Number.isInteger(s[key]) || s[key] < min) throw new Error(`rl: ${key} must be a whole number ≥ ${min}, got ${s[key]}`);
+    }
+    return s;
+  }
+
+  private static models(parent: Uint8Array, settings: RlSettings, rm: Uint8Array | undefined): { reference: GPT; rewardModel: GPT | null } {
+    const p = decodeCheckpoint(parent);
+    let rewardModel: GPT | null = null;
+    if (settings.reward === 'model') {
+      if (!rm) throw new Error('rl: --reward model needs a reward model checkpoint (--rm FILE)');
+      const r = decodeCheckpoint(rm);
+      if (r.stage !== 'rm') throw new Error(`rl: the reward model checkpoint is a ${r.stage} checkpoint; train one with the rm command`);
+      if (JSON.stringify(r.tokenizer) !== JSON.stringify(p.tokenizer)) throw new Error('rl: the reward model uses a different tokenizer from the policy');
+      rewardModel = new GPT(r.model, r.weights);
+    }
+    return { reference: new GPT(p.model, p.weights), rewardModel };
+  }
+
+  /**
+   * A new RL run from an SFT checkpoint. The reference is a frozen copy of it; the reward model,
+   * for reward 'model', is a checkpoint of the rm stage with the same tokenizer.
+   */
+  static async start(parent: Uint8Array, data: ChatSplits<SftExample>, corpus: Corpus, opts: RlStartOptions = {}): Promise<RlStage> {
+    const settings = RlStage.settingsOf(opts);
+    const head = decodeCheckpoint(parent);
+    if (head.stage !== 'sft' && head.stage !== 'dpo' && head.stage !== 'rl') throw new Error(`rl: start from an sft checkpoint (this one is a ${head.stage === 'pretrain' ? 'pretrained base model; run sft first' : `${head.stage} checkpoint`})`);
+    const { reference, rewardModel } = RlStage.models(parent, settings, opts.rewardModel);
+    const session = await LabSession.fromParent(parent, { stage: 'rl', corpus, train: { ...RL_TRAIN, ...opts.train } });
+    const extra: RlExtra = { ...settings, referenceSha256: await sha256Hex(parent) };
+    if (opts.rewardModel) extra.rewardModelSha256 = await sha256Hex(opts.rewardModel);
+    session.extra.rl = extra;
+    const verifier = opts.verifier ?? verifiableReward;
+    return new RlStage(session, reference, rewardModel, settings, rlPrompts(data.train, settings.reward === 'verifier' ? verifier : undefined), data.val, verifier);
+  }
+
+  /**
+   * Continues an RL checkpoint exactly. `reference` must be the checkpoint it started from (and
+   * `rewardModel` its reward model): their SHA-256 are checked against the ones it recorded.
+   */
+  static async resume(checkpoint: Uint8Array | CheckpointState, reference: Uint8Array, data: ChatSplits<SftExample>, corpus: Corpus, opts: { rewardModel?: Uint8Array; verifier?: Verifier; train?: Partial<TrainConfig> } = {}): Promise<RlStage> {
+    const state = checkpoint instanceof Uint8Array ? decodeCheckpoint(checkpoint) : checkpoint;
+    const extra = state.extra.rl as RlExtra | undefined;
+    if (state.stage !== 'rl' || !extra) throw new Error(`rl: the checkpoint is a ${state.stage} checkpoint without RL state; start RL from it instead of resuming`);
+    if ((await sha256Hex(reference)) !== extra.referenceSha256) throw new Error('rl: this is not the checkpoint the run started from (its SHA-256 differs), so it cannot be the KL reference');
+    if (extra.rewardModelSha256 && (!opts.rewardModel || (await sha256Hex(opts.rewardModel)) !== extra.rewardModelSha256)) throw new Error('rl: the run was trained against a different reward model (SHA-256 differs)');
+    const settings = RlStage.settingsOf(extra);
+    const { reference: ref, rewardModel } = RlStage.models(reference, settings, opts.rewardModel);
+    const session = LabSession.fromCheckpoint(state, corpus, opts.train);
+    const verifier = opts.verifier ?? verifiableReward;
+    return new RlStage(session, ref, rewardModel, settings, rlPrompts(data.train, settings.reward === 'verifier' ? verifier : undefined), data.val, verifier);
+  }
+
+  get done(): boolean {
+    return this.session.done;
+  }
+
+  /** The seed of a step's samples: a function of the run's seed and the step, so a resumed run samples the same. */
+  private sampleSeed(step: number): number {
+    return (Math.imul(this.session.trainer.config.seed, 0x9e3779b1) ^ Math.imul(step + 1, 0x85ebca6b)) >>> 0;
+  }
+
+  async step(): Promise<MetricRow> {
+    const { session, settings } = this;
+    const { groupSize: G, promptsPerStep: P, klCoef: beta } = settings;
+    const tok = session.tokenizer;
+    const endId = tok.specialId('<|end|>');
+    const block = session.model.config.blockSize;
+    const rng = session.trainer.rng;
+
+    // 1. prompts and samples
+    const picked = Array.from({ length: P }, () => this.prompts[rng.int(this.prompts.length)]);
+    const rows = picked.flatMap((p) => Array.from({ length: G }, () => p));
+    const promptIds = picked.map((p) => fitPrompt(tok, p.messages, block));
+    const prompts = promptIds.flatMap((p) => Array.from({ length: G }, () => p));
+    const samples = await sampleCompletions(session.model, prompts, { maxNewTokens: settings.maxNewTokens, temperature: 1, seed: this.sampleSeed(session.stepsTaken), endId, withLogProbs: true });
+    const replies = samples.map((c) => tok.decode(replyIds(c, endId)));
+
+    // 2. rewards
+    const truth = rows.map((p, i) => trueCorrect(p, replies[i], samples[i].ended));
+    const checkable = rows.map((p) => verify(p.question, '') !== null);
+    let rewards: number[];
+    let rmScores: Float32Array | null = null;
+    if (this.rewardModel) {
+      rmScores = await scoreAll(this.rewardModel, prompts.map((p, i) => Int32Array.from([...p, ...samples[i].ids].slice(-block))), endId);
+      rewards = [...rmScores];
+    } else {
+      rewards = rows.map((p, i) => this.verifier(p.question, replies[i], samples[i].ended) ?? 0);
+    }
+
+    // 3. KL to the reference, k1 summed over each completion, in the reward
+    const batch = padBatch(prompts.map((p, i) => sequenceRow(p, samples[i].ids)), endId);
+    const refT = sequenceLogProbs(this.reference, batch);
+    const refLogps = (await refT.data()) as Float32Array;
+    refT.dispose();
+    const kls = samples.map((c, i) => c.logProbs.reduce((a, b) => a + b, 0) - refLogps[i]);
+    const shaped = rewards.map((r, i) => penalisedReward(r, kls[i], beta));
+
+    // 4. advantages; 5. the update
+    const advantages = rlooAdvantages(shaped, G);
+    const { valLoss } = await session.step({ lossFn: () => policyGradientLoss(sequenceLogProbs(session.model, batch), advantages) });
+
+    const mean = (xs: ArrayLike<number>) => (xs.length === 0 ? 0 : Array.from(xs).reduce((a, b) => a + b, 0) / xs.length);
+    const groupStd = mean(Array.from({ length: P }, (_, g) => {
+      const r = rewards.slice(g * G, (g + 1) * G);
+      const m = mean(r);
+      return Math.sqrt(r.reduce((a, b) => a + (b - m) ** 2, 0) / (G - 1));
+    }));
+    const tokens = samples.reduce((a, c) => a + c.ids.length, 0);
+    const checked = truth.filter((_, i) => checkable[i]);
+    const known = truth.filter((t) => t !== null);
+    const row: Record<string, number> = {
+      reward: mean(rewards),
+      reward_std: groupStd,
+      kl: mean(kls),
+      entropy: samples.reduce((a, c) => a + c.entropies.reduce((x, y) => x + y, 0), 0) / Math.max(1, tokens),
+      'completions/mean_length': tokens / samples.length,
+      'completions/clipped_ratio': samples.filter((c) => !c.ended).length / samples.length,
+      frac_reward_zero_std: fracRewardZeroStd(rewards, G),
+      verifiedAccuracy: checked.length ? checked.filter(Boolean).length / checked.length : 0,
+      trueAccuracy: known.length ? known.filter(Boolean).length / known.length : 0,
+      sqrtKl: Math.sqrt(Math.max(0, mean(kls))),
+    };
+    if (rmScores) row.rewardModelScore = mean(rmScores);
+    session.annotate(row);
+    this.lastSamples = picked.map((p, g) => {
+      const i = g * G;
+      return { question: p.question, reply: replies[i], ended: samples[i].ended, reward: rewards[i], correct: truth[i], kl: kls[i] };
+    });
+    if (valLoss !== undefined && settings.evalQuestions > 0) {
+      const card = await this.evaluate(settings.evalQuestions, 1);
+      session.annotate({ 'eval/verifiableExactMatch': card.verifiableExactMatch });
+    }
+    return session.metrics[session.metrics.length - 1];
+  }
+
+  /** Greedy exact match (and pass@1/8 when samples > 1) on the first held-out checkable questions. */
+  evaluate(limit = Infinity, samples = 8) {
+    return verifiableCard(this.session.model, this.session.tokenizer, this.heldOut, { limit, samples, maxNewTokens: this.settings.maxNewTokens });
+  }
+
+  /** Frees the reference and reward models (the session is its owner's to dispose). */
+  release(): void {
+    this.reference.dispose();
+    this.rewardModel?.dispose();
+  }
+
+  dispose(): void {
+    this.session.dispose();
+    this.release();
+  }
+}
+
+/** The chat template's prompt for a single question (what the sample table and side-by-side answers use). */
+export function questionPrompt(tok: LabSession['tokenizer'], question: string): Int32Array {
+  return renderPrompt(tok, [{ role: 'user', content: question }]);
+}

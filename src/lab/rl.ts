@@ -1,0 +1,210 @@
+/**
+ * The reward-model and RL stages as the worker runs them, through the runner's loop (pause, stop,
+ * autosave, metric rows) like SFT and DPO: a reward model from the loaded SFT model, and RL from it
+ * against verifiers or against a reward model. Besides training, this file answers what the RL
+ * view asks: the latest sampled completions with their rewards, the stored reward models to choose
+ * from, and every RL run forked from the same SFT checkpoint, to draw β = 0 against β > 0 on one chart.
+ *
+ * A stored RL run names its parent SFT checkpoint (its KL reference, pinned) and, with a reward
+ * model, that model's checkpoint (pinned too), so a reload rebuilds the run exactly.
+ */
+import { inspectCheckpoint, type MetricRow } from '../core/io/checkpoint.ts';
+import type { Corpus } from '../core/train/data.ts';
+import { RewardModelStage, RM_TRAIN } from '../core/rl/rewardmodel.ts';
+import { RL_TRAIN, type RewardSource, RlStage, type SampleRow } from '../core/rl/policy.ts';
+import { type VerifiableCard, verifiableCard } from '../core/rl/evaluate.ts';
+import * as store from '../storage/index.ts';
+import type { LabRunner, StageParent, Stepper } from './runner.ts';
+import type { ChatData, OwnChatData } from './stages.ts';
+
+export type { RewardSource, SampleRow, VerifiableCard };
+
+export interface RmSettings {
+  steps: number;
+  learningRate?: number;
+  ownData?: OwnChatData;
+}
+
+export interface RlRunSettings {
+  steps: number;
+  learningRate?: number;
+  reward: RewardSource;
+  /** β of the KL penalty to the SFT model. */
+  klCoef: number;
+  groupSize?: number;
+  promptsPerStep?: number;
+  /** The reward model's checkpoint (reward 'model'); the newest reward model of this SFT model when absent. */
+  rewardModelCheckpointId?: string;
+  /** Start from this SFT checkpoint instead of the loaded model (the β comparison forks one checkpoint twice). */
+  fromCheckpointId?: string;
+  ownData?: OwnChatData;
+}
+
+/** What an rm or rl run stores under `settings.stageSettings` (the same shape as SFT's and DPO's). */
+interface StoredRlStage {
+  kind: 'rm' | 'rl';
+  parentRunId: string;
+  parentCheckpointId: string;
+  parentStep: number;
+  settings: RmSettings | RlRunSettings;
+  rewardModelCheckpointId?: string;
+}
+
+/** A stored reward model to choose from. */
+export interface RewardModelInfo {
+  checkpointId: string;
+  runId: string;
+  name: string;
+  step: number;
+  heldOutAccuracy?: number;
+}
+
+/** One RL run of a β comparison: its settings and its whole metric history. */
+export interface RlCurve {
+  runId: string;
+  name: string;
+  klCoef: number;
+  reward: RewardSource;
+  rows: MetricRow[];
+  loaded: boolean;
+}
+
+function storedRl(run: store.RunRecord): StoredRlStage | undefined {
+  const s = (run.settings as { stageSettings?: StoredRlStage }).stageSettings;
+  return s && (s.kind === 'rm' || s.kind === 'rl') ? s : undefined;
+}
+
+
+/** Rebuilds a stored rm or rl run from one of its checkpoints: the RL run's reference and reward model come from storage. */
+export async function resumeRlStage(run: store.RunRecord, bytes: Uint8Array, corpus: Corpus, db: store.LabDB, data: ChatData): Promise<Stepper> {
+  const s = storedRl(run);
+  if (run.stage === 'rm') return RewardModelStage.resume(bytes, await data.dpo(s?.settings.ownData), corpus);
+  if (!s) throw new Error('This RL run does not record the SFT checkpoint it started from, so its KL reference is unknown.');
+  const reference = await store.loadCheckpoint(db, s.parentCheckpointId);
+  if (!reference) throw new Error('The SFT checkpoint this RL run started from was deleted, so it cannot continue.');
+  const rm = s.rewardModelCheckpointId ? await store.loadCheckpoint(db, s.rewardModelCheckpointId) : undefined;
+  if (s.rewardModelCheckpointId && !rm) throw new Error('The reward model this RL run trained against was deleted, so it cannot continue.');
+  return RlStage.resume(bytes, reference.bytes, await data.sft(s.settings.ownData), corpus, { rewardModel: rm?.bytes });
+}
+
+function parentLabel(parent: StageParent): string {
+  return parent.run.name.replace(/^(SFT|DPO|RM|RL)[^·]*· /, '');
+}
+
+export class RlLab {
+  readonly #runner: LabRunner;
+  readonly #data: ChatData;
+
+  constructor(runner: LabRunner, data: ChatData) {
+    this.#runner = runner;
+    this.#data = data;
+  }
+
+  /** A reward model from the loaded SFT model, trained on the preference pairs. */
+  async rm(settings: RmSettings): Promise<void> {
+    const data = await this.#data.dpo(settings.ownData);
+    await this.#runner.startStage(async (parent) => {
+      if (parent.run.stage !== 'sft' && parent.run.stage !== 'dpo') throw new Error('A reward model starts from an SFT model: run SFT first.');
+      const train = { ...RM_TRAIN, steps: settings.steps, ...(settings.learningRate ? { learningRate: settings.learningRate, minLearningRate: settings.learningRate / 10 } : {}) };
+      const stepper = await RewardModelStage.start(parent.bytes, data, parent.corpus, { train });
+      return { stepper, name: `RM · ${parentLabel(parent)}`, settings: { stageSettings: this.#stored('rm', parent, settings) } };
+    });
+  }
+
+  /**
+   * RL from the loaded SFT model (or `fromCheckpointId`; from a loaded RL run or reward model, its
+   * SFT parent, so that runs with different β fork one checkpoint).
+   */
+  async rl(settings: RlRunSettings): Promise<void> {
+    const data = await this.#data.sft(settings.ownData);
+    const from = settings.fromCheckpointId ?? (await this.#forkPoint());
+    const rmId = settings.reward === 'model' ? (settings.rewardModelCheckpointId ?? (await this.rewardModels())[0]?.checkpointId) : undefined;
+    if (settings.reward === 'model' && !rmId) throw new Error('RL against a reward model needs one: train a reward model first.');
+    let rewardModel: Uint8Array | undefined;
+    if (rmId) {
+      const record = await this.#runner.inspect(async ({ db }) => {
+        await store.pinCheckpoint(db, rmId, true); // the RL run needs it to resume
+        return store.loadCheckpoint(db, rmId);
+      });
+      if (!record) throw new Error('That reward model no longer exists.');
+      rewardModel = record.bytes;
+    }
+    await this.#runner.startStage(async (parent) => {
+      if (parent.run.stage !== 'sft' && parent.run.stage !== 'dpo') throw new Error('RL starts from an SFT model: run SFT first.');
+      const train = { ...RL_TRAIN, steps: settings.steps, ...(settings.learningRate ? { learningRate: settings.learningRate, minLearningRate: settings.learningRate / 10 } : {}) };
+      const stage = await RlStage.start(parent.bytes, data, parent.corpus, { reward: settings.reward, klCoef: settings.klCoef, groupSize: settings.groupSize, promptsPerStep: settings.promptsPerStep, rewardModel, train });
+      const what = settings.reward === 'model' ? `RL vs RM β ${settings.klCoef}` : `RL verifiers β ${settings.klCoef}`;
+      return { stepper: stage, name: `${what} · ${parentLabel(parent)}`, settings: { stageSettings: { ...this.#stored('rl', parent, settings), rewardModelCheckpointId: rmId } } };
+    }, from);
+  }
+
+  /** The checkpoint a new RL run forks: a loaded RL run's or reward model's SFT parent, else the loaded model itself. */
+  async #forkPoint(): Promise<string | undefined> {
+    return this.#runner.inspect(async ({ run }) => (run?.stage === 'rl' || run?.stage === 'rm' ? storedRl(run)?.parentCheckpointId : undefined));
+  }
+
+  #stored(kind: 'rm' | 'rl', parent: StageParent, settings: RmSettings | RlRunSettings): StoredRlStage {
+    return { kind, parentRunId: parent.run.id, parentCheckpointId: parent.checkpointId, parentStep: inspectCheckpoint(parent.bytes).step, settings };
+  }
+
+  /** The latest step's sampled completions (the first of each prompt), with rewards; empty unless an RL run is loaded. */
+  samples(): Promise<SampleRow[]> {
+    return this.#runner.inspect(async ({ stepper }) => (stepper instanceof RlStage ? stepper.lastSamples : []));
+  }
+
+  /** Held-out verifiable exact match, pass@1 and pass@8 of the loaded RL run now and of its SFT reference. */
+  verifiableCards(limit = 24): Promise<{ reference: VerifiableCard; current: VerifiableCard } | null> {
+    return this.#runner.inspect(async ({ stepper }) => {
+      if (!(stepper instanceof RlStage)) return null;
+      const tok = stepper.session.tokenizer;
+      return {
+        reference: await verifiableCard(stepper.reference, tok, stepper.heldOut, { limit }),
+        current: await verifiableCard(stepper.session.model, tok, stepper.heldOut, { limit }),
+      };
+    });
+  }
+
+  /** Stored reward models, newest first (the latest checkpoint of each rm run). */
+  rewardModels(): Promise<RewardModelInfo[]> {
+    return this.#runner.inspect(async ({ db }) => {
+      const runs = (await store.listRuns(db)).filter((r) => r.stage === 'rm').sort((a, b) => b.updatedAt - a.updatedAt);
+      const out: RewardModelInfo[] = [];
+      for (const r of runs) {
+        const meta = await store.latestCheckpoint(db, r.id);
+        if (!meta) continue;
+        const bytes = await store.loadCheckpointBytes(db, meta.id);
+        const last = bytes ? [...inspectCheckpoint(bytes).metrics].reverse().find((m) => m['eval/accuracy'] !== undefined) : undefined;
+        out.push({ checkpointId: meta.id, runId: r.id, name: r.name, step: meta.step, heldOutAccuracy: last?.['eval/accuracy'] });
+      }
+      return out;
+    });
+  }
+
+  /** Every RL run forked from the same SFT checkpoint as the loaded one, with its rows: the β comparison. */
+  comparison(): Promise<RlCurve[]> {
+    return this.#runner.inspect(async ({ run, session, db }) => {
+      const mine = run && storedRl(run);
+      if (!run || !mine || run.stage !== 'rl') return [];
+      const curves: RlCurve[] = [];
+      for (const r of await store.listRuns(db)) {
+        const s = storedRl(r);
+        if (r.stage !== 'rl' || !s || s.parentCheckpointId !== mine.parentCheckpointId) continue;
+        const settings = s.settings as RlRunSettings;
+        let rows: MetricRow[];
+        if (r.id === run.id && session) rows = session.metrics.slice();
+        else {
+          const meta = await store.latestCheckpoint(db, r.id);
+          const bytes = meta && (await store.loadCheckpointBytes(db, meta.id));
+          rows = bytes ? decodeMetrics(bytes) : [];
+        }
+        curves.push({ runId: r.id, name: r.name, klCoef: settings.klCoef, reward: settings.reward, rows, loaded: r.id === run.id });
+      }
+      return curves.sort((a, b) => a.klCoef - b.klCoef);
+    });
+  }
+}
+
+function decodeMetrics(bytes: Uint8Array): MetricRow[] {
+  const s = inspectCheckpoint(bytes);
+  return s.metrics.filter((m) => m.step < s.step);
+}

@@ -1,0 +1,85 @@
+/**
+ * The RL view's state: its form (reward source, β, group size, steps), the latest sampled
+ * completions with their rewards, the β comparison (every RL run forked from the same SFT
+ * checkpoint) and the verifiable report card. The worker computes everything (src/lab/rl.ts).
+ */
+import type { RewardModelInfo, RewardSource, RlCurve, SampleRow, VerifiableCard } from '../../../lab/rl.ts';
+import type { MetricRow } from '../../../lab/types.ts';
+import type { Lab } from '../../lab.svelte.ts';
+import { LESSON_PLAN } from '../../../core/lesson/plan.ts';
+
+export interface RlForm {
+  reward: RewardSource;
+  klCoef: number;
+  groupSize: number;
+  steps: number;
+  learningRate: number;
+}
+
+const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+export class RlView {
+  readonly #lab: Lab;
+  #form = $state<RlForm>({ reward: 'verifier', klCoef: LESSON_PLAN.rl.klCoef.verifier, groupSize: LESSON_PLAN.rl.groupSize, steps: LESSON_PLAN.rl.steps, learningRate: LESSON_PLAN.rl.learningRate });
+  #samples = $state.raw<SampleRow[]>([]);
+  #curves = $state.raw<RlCurve[]>([]);
+  #models = $state.raw<RewardModelInfo[]>([]);
+  #cards = $state.raw<{ reference: VerifiableCard; current: VerifiableCard } | null>(null);
+  #error = $state<string | null>(null);
+  #refreshing = false;
+
+  constructor(lab: Lab) {
+    this.#lab = lab;
+  }
+
+  get form(): RlForm { return this.#form; }
+  get samples(): SampleRow[] { return this.#samples; }
+  get curves(): RlCurve[] { return this.#curves; }
+  get rewardModels(): RewardModelInfo[] { return this.#models; }
+  get cards() { return this.#cards; }
+  get error(): string | null { return this.#error; }
+  get loadedStage() { return this.#lab.run?.stage ?? null; }
+  /** The loaded RL run's rows (empty unless an RL run is loaded). */
+  get rows(): MetricRow[] { return this.loadedStage === 'rl' ? this.#lab.rows : []; }
+  get canStart(): boolean {
+    const s = this.loadedStage;
+    return !this.#lab.busy && this.#lab.status !== 'running' && (s === 'sft' || s === 'dpo' || s === 'rl' || s === 'rm') && (this.#form.reward === 'verifier' || this.#models.length > 0);
+  }
+
+  /** Picks the reward source and the β that goes with it (0 for verifiers, 0.05 against a reward model). */
+  chooseReward(reward: RewardSource): void {
+    this.#form.reward = reward;
+    this.#form.klCoef = LESSON_PLAN.rl.klCoef[reward];
+  }
+
+  /** Starts RL with the form's settings (from a loaded RL run: from its SFT parent, so runs compare). */
+  start(klCoef = this.#form.klCoef): Promise<void> {
+    const f = $state.snapshot(this.#form);
+    this.#error = null;
+    return this.#lab.send((api) => api.rl({ steps: f.steps, learningRate: f.learningRate, reward: f.reward, klCoef, groupSize: f.groupSize }));
+  }
+
+  /** Reads the samples, the comparison and the reward models again (after new rows arrive). */
+  async refresh(): Promise<void> {
+    if (this.#refreshing || !this.#lab.api) return;
+    this.#refreshing = true;
+    try {
+      this.#samples = await this.#lab.call((api) => api.rlSamples(), false);
+      this.#curves = await this.#lab.call((api) => api.rlComparison(), false);
+      this.#models = await this.#lab.call((api) => api.rewardModels(), false);
+    } catch (e) {
+      this.#error = messageOf(e);
+    } finally {
+      this.#refreshing = false;
+    }
+  }
+
+  /** The verifiable report card of the loaded RL run and of its SFT reference (greedy exact match, pass@1, pass@8). */
+  async scoreCards(): Promise<void> {
+    try {
+      this.#cards = await this.#lab.call((api) => api.rlCards(24));
+    } catch (e) {
+      this.#error = messageOf(e);
+    }
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * The worker's RL surface driven in Node (cpu backend, fake IndexedDB): pretrain → SFT → reward
+ * model → RL with β = 0 and, forked from the same SFT checkpoint, β = 0.05; the completions table,
+ * the β comparison, and a reload that resumes the RL run exactly where its autosave left it.
+ */
+import 'fake-indexeddb/auto';
+import { IDBFactory } from 'fake-indexeddb';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { createLabApi } from '../src/lab/api.ts';
+import type { ChatFile } from '../src/lab/stages.ts';
+import type { LabUpdate, MetricRow, RunSettings } from '../src/lab/types.ts';
+import { openLabStore } from '../src/storage/index.ts';
+
+const CORPORA = resolve(import.meta.dirname, '../corpora');
+
+function env(factory: IDBFactory) {
+  return {
+    loadBundledCorpus: async () => ({
+      train: await readFile(`${CORPORA}/tales/train.txt`, 'utf8'),
+      val: await readFile(`${CORPORA}/tales/val.txt`, 'utf8'),
+    }),
+    loadChatData: (file: ChatFile) => readFile(`${CORPORA}/chat/${file}.jsonl`, 'utf8'),
+    openStore: () => openLabStore('lm-lab-rl-test', factory),
+    logInterval: 5,
+  };
+}
+
+const settings: RunSettings = { corpus: 'tales', preset: 'micro', steps: 6, learningRate: 3e-3, batchSize: 4, seed: 5, autosaveEvery: 2, keepAutosaves: 2 };
+
+async function open(factory: IDBFactory) {
+  const api = createLabApi(env(factory));
+  const updates: LabUpdate[] = [];
+  api.subscribe((u) => updates.push(u));
+  await api.init('cpu');
+  const rows = (): MetricRow[] => {
+    let out: MetricRow[] = [];
+    for (const u of updates) if (u.rows) out = u.resetRows ? [...u.rows] : out.concat(u.rows);
+    return out;
+  };
+  const run = () => [...updates].reverse().find((u) => u.run)?.run;
+  return { api, rows, run };
+}
+
+async function finished(api: ReturnType<typeof createLabApi>): Promise<void> {
+  const deadline = Date.now() + 240_000;
+  while (api.status() === 'running' || api.status() === 'loading') {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('RL in the lab worker', () => {
+  test('reward model, RL at two β from one SFT checkpoint, samples, comparison, reload', { timeout: 400_000 }, async () => {
+    const factory = new IDBFactory();
+    const lab = await open(factory);
+    await lab.api.pretrain(settings);
+    await finished(lab.api);
+    await expect(lab.api.rm({ steps: 2 })).rejects.toThrow(/SFT/);
+    await lab.api.sft({ steps: 4 });
+    await finished(lab.api);
+    const sft = lab.run()!;
+
+    await expect(lab.api.rl({ steps: 2, reward: 'model', klCoef: 0 })).rejects.toThrow(/reward model/);
+    await lab.api.rm({ steps: 4 });
+    await finished(lab.api);
+    expect(lab.run()!.stage).toBe('rm');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(lab.rows().every((r) => typeof r.accuracy === 'number' && typeof r.mean_reward === 'number')).toBe(true);
+    const models = await lab.api.rewardModels();
+    expect(models).toHaveLength(1);
+
+    // With the reward model loaded, RL forks the SFT checkpoint the reward model started from.
+    await lab.api.rl({ steps: 4, reward: 'model', klCoef: 0, groupSize: 2, promptsPerStep: 2 });
+    await finished(lab.api);
+    const first = lab.run()!;
+    expect(first.stage).toBe('rl');
+    await new Promise((r) => setTimeout(r, 20));
+    const rows = lab.rows();
+    expect(rows.map((r) => r.step)).toEqual([0, 1, 2, 3]);
+    for (const key of ['reward', 'kl', 'verifiedAccuracy', 'rewardModelScore', 'entropy', 'completions/mean_length', 'frac_reward_zero_std']) {
+      expect(rows.every((r) => Number.isFinite(r[key])), key).toBe(true);
+    }
+    const samples = await lab.api.rlSamples();
+    expect(samples).toHaveLength(2);
+    expect(samples[0]).toMatchObject({ question: expect.any(String), reply: expect.any(String), reward: expect.any(Number) });
+
+    // From a loaded RL run, a new RL run forks the same SFT checkpoint.
+    await lab.api.rl({ steps: 4, reward: 'model', klCoef: 0.05, groupSize: 2, promptsPerStep: 2 });
+    await finished(lab.api);
+    const curves = await lab.api.rlComparison();
+    expect(curves.map((c) => c.klCoef)).toEqual([0, 0.05]);
+    expect(curves.map((c) => c.rows.length)).toEqual([4, 4]);
+    expect(curves[1].loaded).toBe(true);
+    const history = await lab.api.stageHistory();
+    expect(history.map((h) => h.stage)).toEqual(['pretrain', 'sft']);
+    expect(history[1].runId).toBe(sft.id);
+    const cards = await lab.api.reportCards();
+    expect(cards.map((c) => c.stage)).toEqual(['pretrain', 'sft', 'rl']);
+    expect(cards.every((c) => typeof c.verifiableExactMatch === 'number' && typeof c.passAt8 === 'number')).toBe(true);
+
+    // A reload reopens the RL run at its last autosave, with its reference and reward model.
+    const again = await open(factory);
+    expect(again.run()?.stage).toBe('rl');
+    expect(again.run()?.step).toBe(4);
+    expect((await again.api.rlComparison()).length).toBe(2);
+  });
+});

@@ -1,0 +1,157 @@
+/**
+ * The reward-model and RL stages on the micro model: checkpoints with the score head, a reward
+ * model that learns an easy preference, RL on a toy verifier that raises the reward, flat tensor
+ * counts over RL steps and sampling, and an RL run resumed from its checkpoint that continues exactly.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { DpoExample, SftExample } from '../src/core/post/chatdata.ts';
+import { decodeCheckpoint, encodeCheckpoint, inspectCheckpoint } from '../src/core/io/checkpoint.ts';
+import { exportCheckpoint, prepareImport } from '../src/core/io/share.ts';
+import { SCORE_HEAD } from '../src/core/model/model.ts';
+import { LabSession } from '../src/core/train/session.ts';
+import { RewardModelStage, scoreSequences } from '../src/core/rl/rewardmodel.ts';
+import { RlStage, type Verifier } from '../src/core/rl/policy.ts';
+import { sampleCompletions } from '../src/core/rl/sampler.ts';
+import { renderPrompt } from '../src/core/post/chat.ts';
+import { tinyCorpus, useBackend } from './helpers.ts';
+
+const { corpus, tokenizer } = tinyCorpus();
+
+/** A micro "SFT" checkpoint: untrained weights are enough for what these tests check. */
+async function microSft(seed = 1): Promise<Uint8Array> {
+  const s = LabSession.create({ preset: 'micro', corpus, tokenizer, stage: 'sft', train: { steps: 1, seed } });
+  const bytes = await s.toCheckpointBytes();
+  s.dispose();
+  return bytes;
+}
+
+const pairs: DpoExample[] = Array.from({ length: 8 }, (_, i) => ({ prompt: [{ role: 'user', content: `Is ${i} ok?` }], chosen: 'yes.', rejected: 'no.' }));
+
+/** A toy task: the share of a's in a reply (any question is checkable). */
+const countA: Verifier = (_q, reply) => (reply.length === 0 ? 0 : [...reply].filter((c) => c === 'a').length / reply.length);
+const toyData = { train: [{ messages: [{ role: 'user', content: 'Hi.' }, { role: 'assistant', content: 'aaa' }] }] as SftExample[], val: [] as SftExample[] };
+
+describe('reward model', () => {
+  beforeAll(() => useBackend('cpu'));
+
+  it('is a checkpoint with its own score.weight tensor, through inspect, export and import', async () => {
+    const stage = await RewardModelStage.start(await microSft(), { train: pairs, val: pairs }, corpus, { train: { steps: 2 } });
+    await stage.step();
+    const bytes = await stage.session.toCheckpointBytes();
+    const state = decodeCheckpoint(bytes);
+    expect(state.stage).toBe('rm');
+    expect(state.weights.get(SCORE_HEAD)?.length).toBe(state.model.nEmbd);
+    expect(state.optimizer?.m.has(SCORE_HEAD)).toBe(true);
+    expect(state.lineage.map((e) => e.stage)).toEqual(['sft']);
+    const plain = decodeCheckpoint(await microSft());
+    expect(inspectCheckpoint(bytes).tensorCount).toBe(inspectCheckpoint(encodeCheckpoint(plain)).tensorCount + 3); // head + its two moments
+    const shared = decodeCheckpoint(exportCheckpoint(bytes, { includeOptimizer: false }));
+    expect(Array.from(shared.weights.get(SCORE_HEAD)!)).toEqual(Array.from(state.weights.get(SCORE_HEAD)!));
+    const imported = await prepareImport(bytes);
+    expect(imported.card.notes.join(' ')).toMatch(/reward model/);
+    // a reward model without its head is refused
+    const headless = { ...state, weights: new Map([...state.weights].filter(([k]) => k !== SCORE_HEAD)), optimizer: undefined };
+    expect(() => decodeCheckpoint(encodeCheckpoint(headless))).toThrow(/score\.weight/);
+    stage.dispose();
+  });
+
+  it('learns an easy preference: held-out accuracy from a tie to 1', async () => {
+    const stage = await RewardModelStage.start(await microSft(), { train: pairs, val: pairs }, corpus, { train: { steps: 40, learningRate: 3e-3, warmupSteps: 1, evalInterval: 40 } });
+    expect((await stage.heldOut()).accuracy).toBe(0.5); // a zero head scores every reply 0
+    while (!stage.done) await stage.step();
+    const held = await stage.heldOut();
+    expect(held.accuracy).toBe(1);
+    expect(held.margin).toBeGreaterThan(0.5);
+    const last = stage.session.metrics[stage.session.metrics.length - 1];
+    for (const k of ['accuracy', 'margin', 'mean_reward', 'min_reward', 'max_reward', 'eval/accuracy']) expect(last[k]).toBeTypeOf('number');
+    stage.dispose();
+  });
+
+  it('reads the score at each row\'s last token, whatever the padding', async () => {
+    const stage = await RewardModelStage.start(await microSft(), { train: pairs, val: pairs }, corpus, { train: { steps: 3, learningRate: 3e-3 } });
+    while (!stage.done) await stage.step();
+    const end = tokenizer.specialId('<|end|>');
+    const a = Int32Array.from([...renderPrompt(tokenizer, pairs[0].prompt), ...tokenizer.encode('yes.'), end]);
+    const b = a.subarray(0, 5);
+    const alone = await scoreSequences(stage.session.model, [b], end).data();
+    const padded = await scoreSequences(stage.session.model, [a, b], end).data();
+    expect(padded[1]).toBeCloseTo(alone[0], 5);
+    stage.dispose();
+  });
+
+  it('refuses a base model as its parent', async () => {
+    const s = LabSession.create({ preset: 'micro', corpus, tokenizer, train: { steps: 1 } });
+    const base = await s.toCheckpointBytes();
+    s.dispose();
+    await expect(RewardModelStage.start(base, { train: pairs, val: pairs }, corpus)).rejects.toThrow(/sft checkpoint/);
+  });
+});
+
+describe('RL stage', () => {
+  beforeAll(() => useBackend('cpu'));
+
+  const toyOptions = { reward: 'verifier' as const, verifier: countA, groupSize: 8, promptsPerStep: 2, maxNewTokens: 4, evalQuestions: 0 };
+
+  it('raises the reward on a toy verifier', async () => {
+    const stage = await RlStage.start(await microSft(), toyData, corpus, { ...toyOptions, train: { steps: 40, learningRate: 1e-2, evalInterval: 1000 } });
+    while (!stage.done) await stage.step();
+    const rewards = stage.session.metrics.map((m) => m.reward);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    expect(mean(rewards.slice(0, 5))).toBeLessThan(0.1);
+    expect(mean(rewards.slice(-5))).toBeGreaterThan(mean(rewards.slice(0, 5)) + 0.3);
+    const last = stage.session.metrics[stage.session.metrics.length - 1];
+    for (const k of ['reward', 'reward_std', 'kl', 'entropy', 'completions/mean_length', 'completions/clipped_ratio', 'frac_reward_zero_std', 'verifiedAccuracy']) expect(last[k]).toBeTypeOf('number');
+    expect(last.kl).toBeGreaterThan(0); // it moved away from the reference
+    expect(stage.lastSamples.length).toBe(2);
+    stage.dispose();
+  });
+
+  it('starts with kl 0: the sampler\'s log-probs are the teacher-forced ones of the reference', async () => {
+    const stage = await RlStage.start(await microSft(), toyData, corpus, { ...toyOptions, train: { steps: 1 } });
+    const row = await stage.step();
+    expect(Math.abs(row.kl)).toBeLessThan(1e-4);
+    stage.dispose();
+  });
+
+  it('keeps numTensors flat over steps and sampling', async () => {
+    const stage = await RlStage.start(await microSft(), toyData, corpus, { ...toyOptions, train: { steps: 6, evalInterval: 3 } });
+    await stage.step();
+    const before = tf.memory().numTensors;
+    await stage.step();
+    await stage.step(); // an evaluation step
+    await sampleCompletions(stage.session.model, [renderPrompt(tokenizer, [{ role: 'user', content: 'Hi.' }])], { maxNewTokens: 4, temperature: 1, seed: 3, endId: tokenizer.specialId('<|end|>') });
+    expect(tf.memory().numTensors).toBe(before);
+    stage.dispose();
+  });
+
+  it('resumes from its checkpoint exactly', async () => {
+    const parent = await microSft();
+    const opts = { ...toyOptions, train: { steps: 4, learningRate: 1e-2 } };
+    const straight = await RlStage.start(parent, toyData, corpus, opts);
+    while (!straight.done) await straight.step();
+    const whole = await straight.session.toCheckpoint();
+    straight.dispose();
+
+    const first = await RlStage.start(parent, toyData, corpus, opts);
+    await first.step();
+    await first.step();
+    const saved = await first.session.toCheckpointBytes();
+    first.dispose();
+    await expect(RlStage.resume(saved, await microSft(2), toyData, corpus, { verifier: countA })).rejects.toThrow(/not the checkpoint the run started from/);
+    const resumed = await RlStage.resume(saved, parent, toyData, corpus, { verifier: countA });
+    while (!resumed.done) await resumed.step();
+    const again = await resumed.session.toCheckpoint();
+    resumed.dispose();
+    expect(again.metrics.map((m) => m.reward)).toEqual(whole.metrics.map((m) => m.reward));
+    expect(again.metrics.map((m) => m.loss)).toEqual(whole.metrics.map((m) => m.loss));
+    for (const [name, v] of whole.weights) expect(Array.from(again.weights.get(name)!)).toEqual(Array.from(v));
+  });
+
+  it('refuses what it cannot run', async () => {
+    const parent = await microSft();
+    await expect(RlStage.start(parent, toyData, corpus, { reward: 'model' })).rejects.toThrow(/reward model checkpoint/);
+    await expect(RlStage.start(parent, toyData, corpus, { reward: 'verifier' })).rejects.toThrow(/no prompts that a verifier can check/);
+    await expect(RlStage.start(parent, toyData, corpus, { ...toyOptions, klCoef: -1 })).rejects.toThrow(/KL coefficient/);
+  });
+});

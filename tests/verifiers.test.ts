@@ -1,0 +1,85 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { expectedReply, FORMAT_REWARD, isCheckable, verifiableReward, verify } from '../src/core/rl/verifiers.ts';
+import { ROOT } from './helpers.ts';
+
+const ok = (q: string, r: string) => verify(q, r)?.correct;
+
+describe('verifiers', () => {
+  it('arithmetic: every wording, the right sum or difference only', () => {
+    expect(ok('What is 3 plus 4?', '3 plus 4 is 7.')).toBe(true);
+    expect(ok('What do you get when you add 11 and 12?', '11 plus 12 is 23.')).toBe(true);
+    expect(ok('What is 12 take away 7?', '12 minus 7 is 5.')).toBe(true);
+    expect(ok('What is 9 minus 9?', '9 minus 9 is 0.')).toBe(true);
+    // near misses
+    expect(ok('What is 3 plus 4?', '3 plus 4 is 8.')).toBe(false); // wrong result
+    expect(ok('What is 3 plus 4?', '3 plus 4 is 7')).toBe(false); // no period
+    expect(ok('What is 3 plus 4?', '4 plus 3 is 7.')).toBe(false); // operands swapped
+    expect(ok('What is 3 plus 4?', '3 plus 4 is 7. 3 plus 4 is 7.')).toBe(false); // said twice
+    expect(ok('What is 12 take away 7?', '12 take away 7 is 5.')).toBe(false); // the answer form says minus
+    expect(ok('What is 3 plus 4?', '3 plus 4 is 07.')).toBe(false);
+    expect(verify('What is 3 plus 4?', '')?.kind).toBe('arithmetic');
+  });
+
+  it('two-step: the working, then the result', () => {
+    expect(ok('What is 2 plus 3 minus 4?', '2 plus 3 is 5. 5 minus 4 is 1.')).toBe(true);
+    expect(ok('What is 7 plus 3 plus 4?', '7 plus 3 is 10. 10 plus 4 is 14.')).toBe(true);
+    expect(ok('What is 2 plus 3 minus 4?', '2 plus 3 is 5. 5 minus 4 is 2.')).toBe(false); // second step wrong
+    expect(ok('What is 2 plus 3 minus 4?', '2 plus 3 is 6. 6 minus 4 is 2.')).toBe(false); // first step wrong, carried
+    expect(ok('What is 2 plus 3 minus 4?', '1.')).toBe(false); // result without the working
+    expect(verify('What is 2 plus 3 minus 4?', '')?.kind).toBe('two-step');
+  });
+
+  it('spelling, counting, greeting, repeat', () => {
+    expect(ok('Spell the word owl.', 'The word owl is spelled o-w-l.')).toBe(true);
+    expect(ok('Spell the word owl.', 'The word owl is spelled o-l-w.')).toBe(false);
+    expect(ok('Spell the word owl.', 'The word owl is spelled o-w-l')).toBe(false);
+    expect(ok('Spell the word grey.', 'The word gray is spelled g-r-e-y.')).toBe(false);
+    expect(ok('Count to 5.', '1, 2, 3, 4, 5.')).toBe(true);
+    expect(ok('Count to 5.', '1, 2, 3, 4.')).toBe(false);
+    expect(ok('Count to 5.', '1, 2, 3, 4, 5, 6.')).toBe(false);
+    expect(ok('Count to 3.', '1,2,3.')).toBe(false);
+    expect(ok('Say hello to Mia.', 'Hello, Mia!')).toBe(true);
+    expect(ok('Say good night to Tom.', 'Good night, Tom!')).toBe(true);
+    expect(ok('Say thank you to Ben.', 'Thank you, Ben!')).toBe(true);
+    expect(ok('Say goodbye to Pip.', 'Goodbye, Popy!')).toBe(false);
+    expect(ok('Say hello to Mia.', 'Hello, Mia.')).toBe(false);
+    expect(ok('Say hello to Mia.', 'Goodbye, Mia!')).toBe(false);
+    expect(ok('Repeat after me: the cake is sweet.', 'The cake is sweet.')).toBe(true);
+    expect(ok('Repeat after me: the cake is sweet.', 'the cake is sweet.')).toBe(false);
+    expect(ok('Repeat after me: the cake is sweet.', 'The is sweet.')).toBe(false);
+  });
+
+  it('questions of no family are not checkable', () => {
+    expect(verify('What does Tom eat?', 'Tom eats carrots.')).toBeNull();
+    expect(isCheckable('Where does Luna live?')).toBe(false);
+    expect(isCheckable('What is 3 times 4?')).toBe(false);
+    expect(expectedReply('Count to 0.')).toBeNull();
+  });
+
+  it('the reward: 1 right, the format share for a wrong reply that ends, 0 for one that runs on', () => {
+    expect(verifiableReward('What is 3 plus 4?', '3 plus 4 is 7.', true)).toBe(1);
+    expect(verifiableReward('What is 3 plus 4?', '3 plus 4 is 7.', false)).toBe(0);
+    expect(verifiableReward('What is 3 plus 4?', '3 plus 4 is 9.', true)).toBe(FORMAT_REWARD);
+    expect(verifiableReward('What does Tom eat?', 'Tom eats carrots.', true)).toBeNull();
+  });
+});
+
+describe('verifiers on the bundled chat data', () => {
+  it('accept every reference answer of a checkable question, and name the family its line names', () => {
+    const text = readFileSync(join(ROOT, 'corpora', 'chat', 'sft_train.jsonl'), 'utf8') + readFileSync(join(ROOT, 'corpora', 'chat', 'sft_val.jsonl'), 'utf8');
+    let checked = 0;
+    for (const line of text.split('\n').filter(Boolean)) {
+      const { messages, kind } = JSON.parse(line) as { messages: { content: string }[]; kind?: string };
+      for (let i = 0; i + 1 < messages.length; i += 2) {
+        const v = verify(messages[i].content, messages[i + 1].content);
+        if (!v) continue;
+        checked++;
+        expect(v.correct, `${messages[i].content} → ${messages[i + 1].content}`).toBe(true);
+        if (kind && i + 2 === messages.length) expect(v.kind).toBe(kind);
+      }
+    }
+    expect(checked).toBeGreaterThan(1000);
+  });
+});
