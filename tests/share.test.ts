@@ -18,7 +18,7 @@ import { cardLines, childLineage, exportCheckpoint, fileKind, inspectStateDict, 
 import { bundledTokenizer, ROOT, tinyCorpus, useBackend } from './helpers.ts';
 
 const tokenizer = bundledTokenizer();
-const V = tokenizer.vocabSize;
+const V = tokenizer.vocabSize; // the bundled vocabulary's size, which the data decides
 
 // --- files built by hand ------------------------------------------------------------------------
 
@@ -230,7 +230,7 @@ describe('import of a plain nanoGPT state dict', () => {
     const good = stateDict();
     await refused(rawFile(good, null), /number of heads.*one of 1, 2, 4, 8, 16, 32/, { tokenizer: tokenizer.toJSON() } as never);
     await refused(rawFile(good, null), /nEmbd \(32\) must be a multiple of nHead \(3\)/, { nHead: 3, tokenizer: tokenizer.toJSON() });
-    await refused(rawFile(good, null), /vocabulary has 10 tokens but transformer\.wte\.weight has 72 rows/, { nHead: 2, tokenizer: tokenizerFromVocab([...'abcdefghij']) });
+    await refused(rawFile(good, null), new RegExp(`vocabulary has 10 tokens but transformer\\.wte\\.weight has ${V} rows`), { nHead: 2, tokenizer: tokenizerFromVocab([...'abcdefghij']) });
     await refused(rawFile(good.filter((t) => !t.name.startsWith('transformer.h.0.')), null), 'has layer 1 but no tensors for layer 0', opts);
     await refused(rawFile(good.filter((t) => t.name !== 'transformer.h.1.attn.c_proj.weight'), null), /missing transformer\.h\.1\.attn\.c_proj\.weight/, opts);
     await refused(rawFile(good.filter((t) => t.name !== 'transformer.h.0.ln_2.bias'), null), /missing transformer\.h\.0\.ln_2\.bias/, opts);
@@ -293,7 +293,7 @@ describe('malformed LM Lab checkpoints are refused with one line naming the prob
   it('missing, unexpected and mis-shaped tensors; non-finite values', async () => {
     await refused(rawFile(tensors.filter((t) => t.name !== 'transformer.h.0.attn.c_attn.bias'), labMetadata()), /missing transformer\.h\.0\.attn\.c_attn\.bias/);
     await refused(rawFile([...tensors, { name: 'transformer.h.2.ln_1.weight', shape: [32] }], labMetadata()), /unexpected transformer\.h\.2\.ln_1\.weight/);
-    await refused(rawFile(tensors.map((t) => (t.name === 'transformer.wte.weight' ? { ...t, shape: [32, 72] } : t)), labMetadata()), /transformer\.wte\.weight has shape \[32,72\] but the config .* needs \[72,32\]/);
+    await refused(rawFile(tensors.map((t) => (t.name === 'transformer.wte.weight' ? { ...t, shape: [32, V] } : t)), labMetadata()), new RegExp(`transformer\\.wte\\.weight has shape \\[32,${V}\\] but the config .* needs \\[${V},32\\]`));
     const inf = tensors.map((t) => (t.name === 'transformer.h.1.ln_1.weight' ? { ...t, values: t.values!.map((x, i) => (i === 0 ? Infinity : x)) } : t));
     await refused(rawFile(inf, labMetadata()), /transformer\.h\.1\.ln_1\.weight holds a non-finite value \(Infinity\)/);
     await refused(rawFile([...tensors, { name: '__proto__', shape: [1] }], labMetadata()), /unexpected __proto__/);
@@ -305,7 +305,7 @@ describe('malformed LM Lab checkpoints are refused with one line naming the prob
     await refused(withMeta({ lmlab_schema: '2' }), /schema 2 is newer than this LM Lab understands/);
     await refused(withMeta({ lmlab_schema: 'one' }), /lmlab_schema "one" is not a version number/);
     expect(() => decodeCheckpoint(withMeta({ lmlab_schema: undefined }))).toThrow(/no LM Lab metadata/); // (import then reads it as a plain state dict)
-    await refused(withMeta({ tokenizer: JSON.stringify({ ...tokenizer.toJSON(), chars: tokenizer.chars.slice(1) }) }), /the tokenizer has 71 tokens but model_config\.vocabSize is 72/);
+    await refused(withMeta({ tokenizer: JSON.stringify({ ...tokenizer.toJSON(), chars: tokenizer.chars.slice(1) }) }), new RegExp(`the tokenizer has ${V - 1} tokens but model_config\\.vocabSize is ${V}`));
     await refused(withMeta({ tokenizer: '{"kind":"bpe"}' }), /tokenizer: expected/);
     await refused(withMeta({ model_config: JSON.stringify({ ...micro, bias: false }) }), /model_config has fields this LM Lab does not know \("bias"\)/);
     await refused(withMeta({ model_config: JSON.stringify({ ...micro, nHead: 0 }) }), /nHead must be a positive integer/);
