@@ -10,7 +10,7 @@ import { defaultDpoForm, defaultSettings, defaultSftForm } from '../src/ui/setti
 import { lessonPlan } from '../cli/lesson.ts';
 import { corpusWords, realWordShare, replyStats, reportCard, storiesNote } from '../src/core/eval/evaluate.ts';
 import { FORGETTING_THRESHOLD } from '../src/core/eval/forgetting.ts';
-import { lengthBiased } from '../src/core/post/dpo.ts';
+import { DpoStage, lengthBiased } from '../src/core/post/dpo.ts';
 import { mixedBatch, SftStage } from '../src/core/post/sft.ts';
 import type { SftExample } from '../src/core/post/chatdata.ts';
 import { Random } from '../src/core/random.ts';
@@ -135,6 +135,33 @@ describe('SFT with story text', () => {
     const resumed = SftStage.resume(await stage.session.toCheckpointBytes(), { train: DATA, val: DATA }, corpus);
     expect(resumed.pretrainShare).toBe(0.5);
     stage.dispose();
+    resumed.dispose();
+  });
+
+  it('DPO with story windows adds their next-token loss to log 2 at the first step, and keeps the share across a resume', async () => {
+    const { corpus, tokenizer } = tinyCorpus();
+    const base = LabSession.create({ preset: 'micro', corpus, tokenizer, model: { blockSize: 40 }, train: { steps: 1 } });
+    await base.step();
+    const baseBytes = await base.toCheckpointBytes();
+    base.dispose();
+    const sft = await SftStage.start(baseBytes, { train: DATA, val: DATA }, corpus, { steps: 1 });
+    await sft.step();
+    const sftBytes = await sft.session.toCheckpointBytes();
+    sft.dispose();
+    const pairs = [{ prompt: [{ role: 'user' as const, content: 'Say hello to Tom.' }], chosen: 'Hello, Tom!', rejected: 'No.' }];
+    const firstLoss = async (pretrainShare: number) => {
+      const stage = await DpoStage.start(sftBytes, { train: pairs, val: pairs }, corpus, { rpoAlpha: 0, pretrainShare, train: { steps: 2, batchSize: 2 } });
+      const row = await stage.step();
+      return { stage, loss: row.loss };
+    };
+    const plain = await firstLoss(0);
+    expect(plain.loss).toBeCloseTo(Math.log(2), 5); // the policy is still its reference: every margin is 0
+    plain.stage.dispose();
+    const mixed = await firstLoss(0.5);
+    expect(mixed.loss).toBeGreaterThan(Math.log(2) + 1); // plus the stories' cross-entropy of an untrained model
+    const resumed = await DpoStage.resume(await mixed.stage.session.toCheckpointBytes(), { train: pairs, val: pairs }, corpus);
+    expect(resumed.pretrainShare).toBe(0.5);
+    mixed.stage.dispose();
     resumed.dispose();
   });
 
