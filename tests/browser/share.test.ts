@@ -85,8 +85,10 @@ test('export a micro checkpoint, drop it into a fresh profile, load it and conti
     await expect.poll(() => card.isVisible()).toBe(true);
     await expect.poll(() => page.getByTestId('import-lines').innerText()).toContain('stage: pretrain, step 10');
     const lines = await page.getByTestId('import-lines').innerText();
-    // micro, V = 73: wte 73·32 + wpe 16·32 + 2 blocks · 12,704 + ln_f 64 = 28,320.
-    expect(lines).toContain('28,320 parameters');
+    // micro: wte V·32 + wpe 16·32 + 2 blocks · 12,704 (12·32² + 13·32) + ln_f 64.
+    const vocab = JSON.parse(readFileSync(new URL('../../corpora/vocab.json', import.meta.url), 'utf8')) as { specials: string[]; chars: string[] };
+    const V = vocab.specials.length + vocab.chars.length;
+    expect(lines).toContain(`${(V * 32 + 16 * 32 + 2 * 12_704 + 64).toLocaleString('en-US')} parameters`);
     expect(lines).toContain('optimizer moments included');
     expect(lines).toMatch(/metrics: 10 rows logged/);
     if (SHOTS) await page.screenshot({ path: `${SHOTS}/import-card.png` });
