@@ -14,7 +14,7 @@ import type { TrainConfig } from '../src/core/model/config.ts';
 import { DEFAULT_CENTER_COEF, RewardModelStage, RM_TRAIN } from '../src/core/rl/rewardmodel.ts';
 import { REWARD_SOURCES, RL_DEFAULTS, RL_TRAIN, type RewardSource, RlStage } from '../src/core/rl/policy.ts';
 import type { VerifiableCard } from '../src/core/rl/evaluate.ts';
-import { chatData, fmt, num, print, readCheckpoint, startLine, type StageOptions, storiesFor, str, trainLoop, useBackend } from './stages.ts';
+import { chatData, fmt, num, print, readCheckpoint, startLine, type StageOptions, storiesFor, str, trainLoop, useBackend, withTrainFlags } from './stages.ts';
 
 export type RlCommand = 'rm' | 'rl';
 
@@ -23,18 +23,7 @@ function overrides(opts: StageOptions, defaults: Partial<TrainConfig>): Partial<
   const train: Partial<TrainConfig> = { ...defaults };
   const steps = num(opts, 'steps', { integer: true, min: 1 });
   if (steps !== undefined) train.steps = steps;
-  const lr = num(opts, 'lr', { min: 0 });
-  if (lr !== undefined) {
-    train.learningRate = lr;
-    train.minLearningRate = lr / 10;
-  }
-  const batchSize = num(opts, 'batch-size', { integer: true, min: 1 });
-  if (batchSize !== undefined) train.batchSize = batchSize;
-  const evalInterval = num(opts, 'eval-interval', { integer: true, min: 1 });
-  if (evalInterval !== undefined) train.evalInterval = evalInterval;
-  const seed = num(opts, 'seed', { integer: true });
-  if (seed !== undefined) train.seed = seed;
-  return train;
+  return withTrainFlags(opts, train);
 }
 
 

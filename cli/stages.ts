@@ -97,6 +97,11 @@ function trainOverrides(opts: StageOptions, stage: 'sft' | 'dpo'): Partial<Train
   const train = planTrain(LESSON_PLAN[stage]);
   const steps = num(opts, 'steps', { integer: true, min: 1 });
   if (steps !== undefined) Object.assign(train, { steps, warmupSteps: Math.min(100, Math.max(1, Math.floor(steps / 10))), evalInterval: Math.max(10, Math.floor(steps / 5)) });
+  return withTrainFlags(opts, train);
+}
+
+/** --lr (its floor a tenth of it), --batch-size, --eval-interval and --seed on top of `train`. */
+export function withTrainFlags(opts: StageOptions, train: Partial<TrainConfig>): Partial<TrainConfig> {
   const lr = num(opts, 'lr', { min: 0 });
   if (lr !== undefined) Object.assign(train, { learningRate: lr, minLearningRate: lr / 10 });
   const batchSize = num(opts, 'batch-size', { integer: true, min: 1 });

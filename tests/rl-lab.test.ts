@@ -5,51 +5,13 @@
  */
 import 'fake-indexeddb/auto';
 import { IDBFactory } from 'fake-indexeddb';
-import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { createLabApi } from '../src/lab/api.ts';
-import type { ChatFile } from '../src/lab/stages.ts';
-import type { LabUpdate, MetricRow, RunSettings } from '../src/lab/types.ts';
-import { openLabStore } from '../src/storage/index.ts';
-
-const CORPORA = resolve(import.meta.dirname, '../corpora');
-
-function env(factory: IDBFactory) {
-  return {
-    loadBundledCorpus: async () => ({
-      train: await readFile(`${CORPORA}/tales/train.txt`, 'utf8'),
-      val: await readFile(`${CORPORA}/tales/val.txt`, 'utf8'),
-    }),
-    loadChatData: (file: ChatFile) => readFile(`${CORPORA}/chat/${file}.jsonl`, 'utf8'),
-    openStore: () => openLabStore('lm-lab-rl-test', factory),
-    logInterval: 5,
-  };
-}
+import type { RunSettings } from '../src/lab/types.ts';
+import { finished, openLab } from './lab-harness.ts';
 
 const settings: RunSettings = { corpus: 'tales', preset: 'micro', steps: 6, learningRate: 3e-3, batchSize: 4, seed: 5, autosaveEvery: 2, keepAutosaves: 2 };
 
-async function open(factory: IDBFactory) {
-  const api = createLabApi(env(factory));
-  const updates: LabUpdate[] = [];
-  api.subscribe((u) => updates.push(u));
-  await api.init('cpu');
-  const rows = (): MetricRow[] => {
-    let out: MetricRow[] = [];
-    for (const u of updates) if (u.rows) out = u.resetRows ? [...u.rows] : out.concat(u.rows);
-    return out;
-  };
-  const run = () => [...updates].reverse().find((u) => u.run)?.run;
-  return { api, rows, run };
-}
-
-async function finished(api: ReturnType<typeof createLabApi>): Promise<void> {
-  const deadline = Date.now() + 240_000;
-  while (api.status() === 'running' || api.status() === 'loading') {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const open = (factory: IDBFactory) => openLab(factory, 'lm-lab-rl-test');
 
 describe('RL in the lab worker', () => {
   test('reward model, RL at two β from one SFT checkpoint, samples, comparison, reload', { timeout: 400_000 }, async () => {

@@ -1,0 +1,47 @@
+/**
+ * The worker's lab API driven in Node: the bundled corpora read from disk, a fake IndexedDB, the
+ * cpu backend, and the updates the page would receive collected for the test to read.
+ */
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { createLabApi } from '../src/lab/api.ts';
+import type { ChatFile } from '../src/lab/stages.ts';
+import type { LabUpdate, MetricRow } from '../src/lab/types.ts';
+import { openLabStore } from '../src/storage/index.ts';
+
+export const CORPORA = resolve(import.meta.dirname, '../corpora');
+
+export type LabApi = ReturnType<typeof createLabApi>;
+
+/** A lab over `factory`'s (a fake-indexeddb IDBFactory's) database `dbName`; opening it again on the same factory is a reload. */
+export async function openLab(factory: IDBFactory, dbName: string) {
+  const api = createLabApi({
+    loadBundledCorpus: async () => ({
+      train: await readFile(`${CORPORA}/tales/train.txt`, 'utf8'),
+      val: await readFile(`${CORPORA}/tales/val.txt`, 'utf8'),
+    }),
+    loadChatData: (file: ChatFile) => readFile(`${CORPORA}/chat/${file}.jsonl`, 'utf8'),
+    openStore: () => openLabStore(dbName, factory),
+    logInterval: 5,
+  });
+  const updates: LabUpdate[] = [];
+  api.subscribe((u) => updates.push(u));
+  await api.init('cpu');
+  const rows = (): MetricRow[] => {
+    let out: MetricRow[] = [];
+    for (const u of updates) if (u.rows) out = u.resetRows ? [...u.rows] : out.concat(u.rows);
+    return out;
+  };
+  const run = () => [...updates].reverse().find((u) => u.run)?.run;
+  const notices = () => updates.filter((u) => u.notice).map((u) => u.notice!.text);
+  return { api, rows, run, notices };
+}
+
+/** Resolves once the lab is neither running nor loading (a stage or run has finished). */
+export async function finished(api: LabApi, timeoutMs = 240_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (api.status() === 'running' || api.status() === 'loading') {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
