@@ -153,5 +153,6 @@ describe('RL stage', () => {
     await expect(RlStage.start(parent, toyData, corpus, { reward: 'model' })).rejects.toThrow(/reward model checkpoint/);
     await expect(RlStage.start(parent, toyData, corpus, { reward: 'verifier' })).rejects.toThrow(/no prompts that a verifier can check/);
     await expect(RlStage.start(parent, toyData, corpus, { ...toyOptions, klCoef: -1 })).rejects.toThrow(/KL coefficient/);
+    await expect(RlStage.start(parent, toyData, corpus, { ...toyOptions, partialCredit: 0.9 })).rejects.toThrow(/partial credit/);
   });
 });
