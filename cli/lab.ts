@@ -129,6 +129,7 @@ const OPTIONS = {
   'group-size': { type: 'string' },
   'prompts-per-step': { type: 'string' },
   'max-new-tokens': { type: 'string' },
+  'partial-credit': { type: 'string' },
   'center-coef': { type: 'string' },
   'no-card': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },

@@ -60,6 +60,7 @@ async function rl(opts: StageOptions): Promise<void> {
   const groupSize = num(opts, 'group-size', { integer: true, min: 2 });
   const promptsPerStep = num(opts, 'prompts-per-step', { integer: true, min: 1 });
   const maxNewTokens = num(opts, 'max-new-tokens', { integer: true, min: 1 });
+  const partialCredit = num(opts, 'partial-credit', { min: 0 });
   if (!str(opts, 'out')) throw new Error('--out FILE is required');
   if (reward === 'model' && !str(opts, 'rm')) throw new Error('--reward model needs --rm FILE (a reward model from the rm command)');
   if (reward === 'verifier' && str(opts, 'rm')) throw new Error('--rm is only used with --reward model');
@@ -70,7 +71,7 @@ async function rl(opts: StageOptions): Promise<void> {
   if (rewardModel && rewardModel.state.stage !== 'rm') throw new Error(`--rm must be a reward model (stage rm), this one is a ${rewardModel.state.stage} checkpoint`);
   const data = chatData(opts, 'sft', parseSftJsonl);
   const backend = await useBackend(opts);
-  const stage = await RlStage.start(parent.bytes, data, storiesFor(parent.state, opts), { reward, klCoef, groupSize, promptsPerStep, maxNewTokens, rewardModel: rewardModel?.bytes, train });
+  const stage = await RlStage.start(parent.bytes, data, storiesFor(parent.state, opts), { reward, klCoef, groupSize, promptsPerStep, maxNewTokens, partialCredit, rewardModel: rewardModel?.bytes, train });
   const s = stage.settings;
   const noCard = Boolean(opts['no-card']);
   const before = noCard ? undefined : await stage.evaluate();
@@ -106,6 +107,6 @@ export const RL_HELP = `  npm run lab -- rm       --from SFT --out RM [--steps $
                           reward model: the SFT trunk plus a scalar head, Bradley–Terry loss on preference pairs;
                           the summary carries heldOutAccuracy
   npm run lab -- rl       --from SFT --reward verifier|model [--rm RM] [--kl-coef B] [--group-size ${RL_DEFAULTS.verifier.groupSize}] [--steps ${RL_TRAIN.steps}]
-                          --out FILE [--prompts-per-step ${RL_DEFAULTS.verifier.promptsPerStep}] [--max-new-tokens ${RL_DEFAULTS.verifier.maxNewTokens}] [--lr ${RL_TRAIN.learningRate}] [--seed N] [--no-card] [--json]
+                          --out FILE [--prompts-per-step ${RL_DEFAULTS.verifier.promptsPerStep}] [--max-new-tokens ${RL_DEFAULTS.verifier.maxNewTokens}] [--partial-credit ${RL_DEFAULTS.verifier.partialCredit}] [--lr ${RL_TRAIN.learningRate}] [--seed N] [--no-card] [--json]
                           policy optimisation (RLOO, KL to the SFT model as k1 in the reward; β ${RL_DEFAULTS.verifier.klCoef} with
                           verifiers, ${RL_DEFAULTS.model.klCoef} with a reward model); prints held-out verifiable exact match, pass@1, pass@8`;

@@ -143,9 +143,9 @@ describe('RL stage', () => {
     while (!resumed.done) await resumed.step();
     const again = await resumed.session.toCheckpoint();
     resumed.dispose();
-    const plusZero = (v: unknown) => (typeof v === 'number' ? v + 0 : v); // -0 and 0 are one loss
-    expect(again.metrics.map((m) => plusZero(m.reward))).toEqual(whole.metrics.map((m) => plusZero(m.reward)));
-    expect(again.metrics.map((m) => plusZero(m.loss))).toEqual(whole.metrics.map((m) => plusZero(m.loss)));
+    // + 0 turns −0 into 0: a step whose groups all agree has loss −0, and the saved metrics are JSON, which writes −0 as 0
+    expect(again.metrics.map((m) => m.reward + 0)).toEqual(whole.metrics.map((m) => m.reward + 0));
+    expect(again.metrics.map((m) => m.loss + 0)).toEqual(whole.metrics.map((m) => m.loss + 0));
     for (const [name, v] of whole.weights) expect(Array.from(again.weights.get(name)!)).toEqual(Array.from(v));
   });
 
@@ -154,5 +154,6 @@ describe('RL stage', () => {
     await expect(RlStage.start(parent, toyData, corpus, { reward: 'model' })).rejects.toThrow(/reward model checkpoint/);
     await expect(RlStage.start(parent, toyData, corpus, { reward: 'verifier' })).rejects.toThrow(/no prompts that a verifier can check/);
     await expect(RlStage.start(parent, toyData, corpus, { ...toyOptions, klCoef: -1 })).rejects.toThrow(/KL coefficient/);
+    await expect(RlStage.start(parent, toyData, corpus, { ...toyOptions, partialCredit: 0.9 })).rejects.toThrow(/partial credit/);
   });
 });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { expectedReply, FORMAT_REWARD, isCheckable, verifiableReward, verify } from '../src/core/rl/verifiers.ts';
+import { expectedReply, FORMAT_REWARD, isCheckable, prefixShare, verifiableReward, verify } from '../src/core/rl/verifiers.ts';
 import { ROOT } from './helpers.ts';
 
 const ok = (q: string, r: string) => verify(q, r)?.correct;
@@ -63,6 +63,21 @@ describe('verifiers', () => {
     expect(verifiableReward('What is 3 plus 4?', '3 plus 4 is 7.', false)).toBe(0);
     expect(verifiableReward('What is 3 plus 4?', '3 plus 4 is 9.', true)).toBe(FORMAT_REWARD);
     expect(verifiableReward('What does Tom eat?', 'Tom eats carrots.', true)).toBeNull();
+  });
+
+  it('partial credit: the right prefix over the longer length, only for a wrong reply that ends its turn', () => {
+    // "3 plus 4 is 7." (14 characters) against "3 plus 4 is 9.": 12 characters agree
+    expect(prefixShare('3 plus 4 is 7.', '3 plus 4 is 9.')).toBeCloseTo(12 / 14, 12);
+    expect(prefixShare('3 plus 4 is 7.', '9')).toBe(0);
+    expect(prefixShare('Hello, Mia!', 'Hello, Mia!')).toBe(1);
+    // running on past the right answer: 14 right of 29
+    expect(prefixShare('3 plus 4 is 7.', '3 plus 4 is 7. 3 plus 4 is 7.')).toBeCloseTo(14 / 29, 12);
+    expect(prefixShare('', '')).toBe(1);
+    expect(verifiableReward('What is 3 plus 4?', '3 plus 4 is 9.', true, 0.4)).toBeCloseTo(FORMAT_REWARD + 0.4 * (12 / 14), 12);
+    expect(verifiableReward('What is 3 plus 4?', '3 plus 4 is 9.', false, 0.4)).toBe(0);
+    expect(verifiableReward('What is 3 plus 4?', '3 plus 4 is 7.', true, 0.4)).toBe(1);
+    // the longest wrong reply that ends still earns less than the right one
+    expect(verifiableReward('What is 3 plus 4?', '3 plus 4 is 7.!', true, 0.89)!).toBeLessThan(1);
   });
 });
 

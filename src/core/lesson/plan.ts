@@ -64,6 +64,8 @@ export interface RlPlan {
   groupSize: number;
   promptsPerStep: number;
   maxNewTokens: number;
+  /** Partial credit for a wrong reply's right prefix with verifiable rewards (src/core/rl/verifiers.ts). */
+  partialCredit: number;
   /** β with verifiable rewards (nothing to hack) and against the reward model. */
   klCoef: { verifier: number; model: number };
   evalInterval: number;
@@ -82,7 +84,7 @@ const plan: LessonPlan = {
   sft: { steps: 1400, learningRate: 3e-3, pretrainShare: 0.25, evalInterval: 200 },
   dpo: { steps: 150, learningRate: 3e-4, beta: 0.1, lossType: 'sigmoid', rpoAlpha: 1, pretrainShare: 0.25, evalInterval: 50 },
   rm: { steps: 300, learningRate: 1e-3, centerCoef: 0.01, evalInterval: 50 },
-  rl: { steps: 60, learningRate: 1e-4, groupSize: 8, promptsPerStep: 8, maxNewTokens: 48, klCoef: { verifier: 0, model: 0.05 }, evalInterval: 20 },
+  rl: { steps: 300, learningRate: 3e-4, groupSize: 8, promptsPerStep: 8, maxNewTokens: 48, partialCredit: 0.4, klCoef: { verifier: 0, model: 0.05 }, evalInterval: 100 },
 };
 for (const stage of Object.values(plan)) Object.freeze(stage);
 Object.freeze(plan.rl.klCoef);

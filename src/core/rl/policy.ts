@@ -35,7 +35,7 @@ import { verifiableCard } from './evaluate.ts';
 import { penalisedReward } from './kl.ts';
 import { scoreAll } from './rewardmodel.ts';
 import { replyIds, sampleCompletions, sequenceRow } from './sampler.ts';
-import { verifiableReward, verify } from './verifiers.ts';
+import { FORMAT_REWARD, verifiableReward, verify } from './verifiers.ts';
 
 export type RewardSource = 'verifier' | 'model';
 export const REWARD_SOURCES: readonly RewardSource[] = ['verifier', 'model'];
@@ -52,13 +52,15 @@ export interface RlSettings {
   maxNewTokens: number;
   /** Held-out checkable questions decoded at each evaluation. */
   evalQuestions: number;
+  /** Weight of the verifiers' partial credit for a wrong reply's right prefix (verifiers.ts), in [0, 1 − FORMAT_REWARD). */
+  partialCredit: number;
 }
 
 const rl = LESSON_PLAN.rl;
-const SETTING_KEYS: readonly (keyof RlSettings)[] = ['klCoef', 'groupSize', 'promptsPerStep', 'maxNewTokens', 'evalQuestions'];
+const SETTING_KEYS: readonly (keyof RlSettings)[] = ['klCoef', 'groupSize', 'promptsPerStep', 'maxNewTokens', 'evalQuestions', 'partialCredit'];
 export const RL_DEFAULTS: Record<RewardSource, RlSettings> = {
-  verifier: { reward: 'verifier', klCoef: rl.klCoef.verifier, groupSize: rl.groupSize, promptsPerStep: rl.promptsPerStep, maxNewTokens: rl.maxNewTokens, evalQuestions: 64 },
-  model: { reward: 'model', klCoef: rl.klCoef.model, groupSize: rl.groupSize, promptsPerStep: rl.promptsPerStep, maxNewTokens: rl.maxNewTokens, evalQuestions: 64 },
+  verifier: { reward: 'verifier', klCoef: rl.klCoef.verifier, groupSize: rl.groupSize, promptsPerStep: rl.promptsPerStep, maxNewTokens: rl.maxNewTokens, evalQuestions: 64, partialCredit: rl.partialCredit },
+  model: { reward: 'model', klCoef: rl.klCoef.model, groupSize: rl.groupSize, promptsPerStep: rl.promptsPerStep, maxNewTokens: rl.maxNewTokens, evalQuestions: 64, partialCredit: 0 },
 };
 
 /** One prompt of the RL data: a single user question, with the SFT data's answer to it. */
@@ -138,7 +140,7 @@ export class RlStage {
     readonly settings: RlSettings,
     prompts: RlPrompt[],
     readonly heldOut: SftExample[],
-    readonly verifier: Verifier = verifiableReward,
+    readonly verifier: Verifier = (q, r, e) => verifiableReward(q, r, e, settings.partialCredit),
   ) {
     if (prompts.length === 0) throw new Error(`rl: no prompts${settings.reward === 'verifier' ? ' that a verifier can check' : ''} in the data`);
     // A prompt must leave room in the context for at least one sampled token.
@@ -153,6 +155,7 @@ export class RlStage {
     const s: RlSettings = { ...RL_DEFAULTS[reward] };
     for (const key of SETTING_KEYS) if (opts[key] !== undefined) (s as unknown as Record<string, unknown>)[key] = opts[key]; // only settings: never the reward model's bytes
     s.reward = reward;
+    if (!(s.partialCredit >= 0 && s.partialCredit < 1 - FORMAT_REWARD)) throw new Error(`rl: the partial credit must be a number in [0, ${1 - FORMAT_REWARD}), got ${s.partialCredit}`);
     if (!(s.klCoef >= 0) || !Number.isFinite(s.klCoef)) throw new Error(`rl: the KL coefficient must be a number ≥ 0, got ${s.klCoef}`);
     for (const [key, min] of [['groupSize', 2], ['promptsPerStep', 1], ['maxNewTokens', 1], ['evalQuestions', 0]] as const) {
       if (!Number.isInteger(s[key]) || s[key] < min) throw new Error(`rl: ${key} must be a whole number ≥ ${min}, got ${s[key]}`);
@@ -186,7 +189,7 @@ export class RlStage {
     const extra: RlExtra = { ...settings, referenceSha256: await sha256Hex(parent) };
     if (opts.rewardModel) extra.rewardModelSha256 = await sha256Hex(opts.rewardModel);
     session.extra.rl = extra;
-    const verifier = opts.verifier ?? verifiableReward;
+    const verifier = opts.verifier ?? ((q: string, r: string, e: boolean) => verifiableReward(q, r, e, settings.partialCredit));
     return new RlStage(session, reference, rewardModel, settings, rlPrompts(data.train, settings.reward === 'verifier' ? verifier : undefined), data.val, verifier);
   }
 
@@ -203,7 +206,7 @@ export class RlStage {
     const settings = RlStage.settingsOf(extra);
     const { reference: ref, rewardModel } = RlStage.models(reference, settings, opts.rewardModel);
     const session = LabSession.fromCheckpoint(state, corpus, opts.train);
-    const verifier = opts.verifier ?? verifiableReward;
+    const verifier = opts.verifier ?? ((q: string, r: string, e: boolean) => verifiableReward(q, r, e, settings.partialCredit));
     return new RlStage(session, ref, rewardModel, settings, rlPrompts(data.train, settings.reward === 'verifier' ? verifier : undefined), data.val, verifier);
   }
 

@@ -131,13 +131,33 @@ export function endsTurn(ended: boolean): boolean {
 export const FORMAT_REWARD = 0.1;
 
 /**
+ * How much of the accepted reply a wrong one got right before it went astray: the length of the
+ * longest common prefix over the longer of the two, in [0, 1]; 1 only when they are equal.
+ * "3 plus 4 is 8." against "3 plus 4 is 7." → 12/14: the question copied, the sum wrong.
+ * Dividing by the longer length makes running on past the right answer cost credit too.
+ */
+export function prefixShare(expected: string, reply: string): number {
+  const n = Math.max(expected.length, reply.length);
+  if (n === 0) return 1;
+  let k = 0;
+  while (k < expected.length && k < reply.length && expected[k] === reply[k]) k++;
+  return k / n;
+}
+
+/**
  * The RLVR reward of one reply: 1 when it is right and ends its turn, FORMAT_REWARD when it only
  * ends its turn, 0 otherwise (the "+0.1 for format" of small-scale RLVR recipes). Null for a
  * question no program can check.
+ *
+ * With `partial` > 0 a wrong reply that ends its turn also earns partial · prefixShare: partial
+ * credit for the part of the answer it got right, so that a family the model never solves
+ * outright (every sample of a group scoring 0.1, no gradient) still ranks its samples. It is
+ * reward shaping (Ng et al. 1999): partial < 1 − FORMAT_REWARD keeps every wrong reply below a
+ * right one, so the best policy is still the one that answers exactly.
  */
-export function verifiableReward(question: string, reply: string, ended: boolean): number | null {
+export function verifiableReward(question: string, reply: string, ended: boolean, partial = 0): number | null {
   const v = verify(question, reply);
   if (!v) return null;
   if (!endsTurn(ended)) return 0;
-  return v.correct ? 1 : FORMAT_REWARD;
+  return v.correct ? 1 : FORMAT_REWARD + partial * prefixShare(v.expected, reply.trim());
 }
