@@ -105,7 +105,7 @@ describe('auto, with only a software WebGPU adapter', () => {
       // Timing a tiny step on SwiftShader takes several seconds; the lab is idle once it has chosen.
       const ready = await waitForLab(page, (s) => s.status === 'idle', 300_000);
       expect(ready.backend).toBe('wasm');
-      const measured = await page.getByTestId('backend-measured').innerText();
+      const measured = (await page.getByTestId('backend-measured').textContent())!.trim(); // inside the collapsed Backend details
       expect(measured).toMatch(/^wasm [\d,]+ tok\/s · WebGPU \(software adapter\) [\d,]+ tok\/s → wasm$/);
       const [wasmRate, gpuRate] = [...measured.matchAll(/([\d,]+) tok\/s/g)].map((m) => Number(m[1].replaceAll(',', '')));
       expect(wasmRate).toBeGreaterThan(gpuRate); // the choice follows the figures shown

@@ -53,7 +53,9 @@ test('export a micro checkpoint, drop it into a fresh profile, load it and conti
   let sentLoss: number[];
   try {
     const { page } = sender;
-    await page.goto(`${server.url}#corpus=tales&preset=micro&steps=30&save=10&seed=4`);
+    // Long enough that it cannot finish before Pause (fused wasm trains micro at ~100 steps/s), and
+    // keeping enough autosaves that the step-10 one is still there when it pauses.
+    await page.goto(`${server.url}#corpus=tales&preset=micro&steps=2000&save=10&keep=100&seed=4`);
     await waitForLab(page, (s) => s.status === 'idle');
     await page.getByRole('checkbox', { name: 'Refresh while training' }).uncheck();
     await page.getByRole('checkbox', { name: 'Live samples' }).uncheck();

@@ -116,7 +116,7 @@ test('a lesson link from the teacher panel schedules the injection and hides the
     await waitForLab(page, (s) => s.status === 'paused');
     const events = await logEvents(page);
     expect(events.filter((e) => e.startsWith('inject@'))).toEqual(['inject@16', 'inject@15']); // two batches, newest first
-    expect(events).toContain('spike@15');
+    expect(events.filter((e) => e === 'spike@15' || e === 'spike@16').length).toBeGreaterThan(0); // caught at an injected batch
     expect(await annotations(page, 'chart-loss')).toContainEqual(expect.stringMatching(/^inject-14-/));
     // The link is kept while the student works: a reload keeps the lesson.
     expect(page.url()).toMatch(/hide=[^&]*inject/);
