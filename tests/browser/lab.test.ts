@@ -109,7 +109,7 @@ describe('auto, with only a software WebGPU adapter', () => {
       expect(measured).toMatch(/^wasm [\d,]+ tok\/s · WebGPU \(software adapter\) [\d,]+ tok\/s → wasm$/);
       const [wasmRate, gpuRate] = [...measured.matchAll(/([\d,]+) tok\/s/g)].map((m) => Number(m[1].replaceAll(',', '')));
       expect(wasmRate).toBeGreaterThan(gpuRate); // the choice follows the figures shown
-      expect(await page.getByTestId('capability').innerText()).toMatch(/Measured on tiny/);
+      expect(await page.getByTestId('capability').textContent()).toMatch(/Measured on tiny/);
 
       await page.getByRole('button', { name: 'Step' }).click();
       const stepped = await waitForLab(page, (s) => s.step === 1 && s.status === 'paused', 60_000);
@@ -120,7 +120,7 @@ describe('auto, with only a software WebGPU adapter', () => {
       await page.reload();
       await waitForLab(page, (s) => s.status !== 'starting', 60_000);
       expect((await snapshot(page)).backend).toBe('wasm');
-      await expect.poll(() => page.getByTestId('capability').innerText()).toMatch(/Measured on tiny \(remembered\)/);
+      await expect.poll(() => page.getByTestId('capability').textContent()).toMatch(/Measured on tiny \(remembered\)/);
       expect(errors).toEqual([]);
     } finally {
       await browser.close();
