@@ -127,6 +127,20 @@ for (const backend of ['cpu', 'wasm'] as const) {
       expect(stops.size).toBeGreaterThanOrEqual(3); // rows finish at different steps
     });
 
+    it('keepGoing stops a row early, unended, at the first token it refuses; the other rows go on unchanged', async () => {
+      const opts: DecodeOptions = { maxNewTokens: 8, temperature: 1, topK: 0, seed: 9 };
+      const free = await sampleBatch(m, PROMPTS, opts);
+      const seen: number[] = [];
+      const keepGoing = (row: number, ids: readonly number[]) => {
+        seen.push(row);
+        return row % 2 === 1 || ids.length < 3; // even rows stop after their third token
+      };
+      const { ids, ended } = await sampleBatch(m, PROMPTS, { ...opts, keepGoing });
+      PROMPTS.forEach((_, b) => expect(ids[b], `row ${b}`).toEqual(b % 2 === 1 ? free.ids[b] : free.ids[b].slice(0, 3)));
+      expect(ended).toEqual(PROMPTS.map(() => false));
+      expect(new Set(seen)).toEqual(new Set(PROMPTS.map((_, b) => b)));
+    });
+
     it('the same prompt repeated gives different samples, and row 0 is what generate gives', async () => {
       const same = Array.from({ length: 4 }, () => PROMPTS[1]);
       const { ids } = await sampleBatch(m, same, { maxNewTokens: 8, temperature: 3, topK: 0, seed: 11 });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { expectedReply, FORMAT_REWARD, isCheckable, prefixShare, verifiableReward, verify } from '../src/core/rl/verifiers.ts';
+import { canStillMatch, expectedReply, FORMAT_REWARD, isCheckable, prefixShare, verifiableReward, verify } from '../src/core/rl/verifiers.ts';
 import { ROOT } from './helpers.ts';
 
 const ok = (q: string, r: string) => verify(q, r)?.correct;
@@ -49,6 +49,21 @@ describe('verifiers', () => {
     expect(ok('Repeat after me: the cake is sweet.', 'The cake is sweet.')).toBe(true);
     expect(ok('Repeat after me: the cake is sweet.', 'the cake is sweet.')).toBe(false);
     expect(ok('Repeat after me: the cake is sweet.', 'The is sweet.')).toBe(false);
+  });
+
+  it('canStillMatch: a reply can still be right while it is a beginning of the answer (whitespace aside), never after it strays', () => {
+    const answer = '3 plus 4 is 7.';
+    for (let k = 0; k <= answer.length; k++) expect(canStillMatch(answer, answer.slice(0, k)), answer.slice(0, k)).toBe(true);
+    expect(canStillMatch(answer, '  3 plus')).toBe(true); // leading whitespace, which verify trims
+    expect(canStillMatch(answer, '3 plus 4 is 7. \n')).toBe(true); // trailing whitespace too
+    expect(canStillMatch(answer, '3 plus 4 is 8')).toBe(false);
+    expect(canStillMatch(answer, '3 plus 4 is 7.5')).toBe(false);
+    expect(canStillMatch(answer, '3 plus 4 is 7. And')).toBe(false);
+    expect(canStillMatch(answer, '4')).toBe(false);
+    // Whenever it says false, no continuation of that text is accepted by verify.
+    for (const partial of ['3 plus 4 is 8', '3 plus 4 is 7. And', 'x']) {
+      for (const more of ['', '.', ' is 7.', ' 3 plus 4 is 7.']) expect(ok('What is 3 plus 4?', partial + more)).toBe(false);
+    }
   });
 
   it('questions of no family are not checkable', () => {

@@ -42,6 +42,12 @@ export interface DecodeOptions {
    * already gets no tokens. RL needs this: every token it samples must be scoreable in training.
    */
   capAtBlock?: boolean;
+  /**
+   * Called after each new token of a row that has not stopped, with the row's index and its new
+   * tokens so far; returning false stops the row there, unended. A checker that already knows a
+   * reply cannot be right uses it so that nobody pays for the rest of that reply.
+   */
+  keepGoing?: (row: number, ids: readonly number[]) => boolean;
 }
 
 /** What sampleBatch returns, per prompt. */
@@ -116,7 +122,7 @@ async function decode(prompts: readonly Int32Array[], opts: DecodeOptions, block
         logProbs[i].push(logProb);
         entropies[i].push(entropy);
         if (next === opts.stopToken) ended[i] = true;
-        else if (ids[i].length < limits[i]) {
+        else if (ids[i].length < limits[i] && (opts.keepGoing?.(i, ids[i]) ?? true)) {
           going.push(i);
           kept.push(b);
         }

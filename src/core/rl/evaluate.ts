@@ -16,7 +16,7 @@ import type { SftExample } from '../post/chatdata.ts';
 import type { GPT } from '../model/model.ts';
 import type { CharTokenizer } from '../model/tokenizer.ts';
 import { replyIds, sampleCompletions } from './sampler.ts';
-import { verify, type VerifiableKind } from './verifiers.ts';
+import { canStillMatch, expectedReply, verify, type VerifiableKind } from './verifiers.ts';
 
 /** 1 − C(n−c, k)/C(n, k), computed as a product so it never overflows. */
 export function passAtK(n: number, c: number, k: number): number {
@@ -54,8 +54,12 @@ export async function verifiableCard(model: GPT, tok: CharTokenizer, conversatio
   const prompts = questions.map((q) => fitPrompt(tok, q.messages, block));
   const maxNewTokens = opts.maxNewTokens ?? block; // the sampler stops each row at the block size
   const correct = (q: string, c: { ids: number[]; ended: boolean }) => c.ended && verify(q, tok.decode(replyIds(c as never, endId)))!.correct;
+  // Only whether a reply is right counts here, so a reply stops as soon as it cannot be: a base
+  // model, which never ends its turn, is scored in a moment instead of writing to the block's end.
+  const expected = questions.map((q) => expectedReply(q.question)!.expected);
+  const keepGoing = (per: number) => (row: number, ids: readonly number[]) => canStillMatch(expected[Math.floor(row / per)], tok.decode(ids));
 
-  const greedy = await sampleCompletions(model, prompts, { maxNewTokens, temperature: 0, seed: 0, endId });
+  const greedy = await sampleCompletions(model, prompts, { maxNewTokens, temperature: 0, seed: 0, endId, keepGoing: keepGoing(1) });
   let hits = 0;
   questions.forEach((q, i) => {
     const kind = verify(q.question, '')!.kind;
@@ -68,7 +72,7 @@ export async function verifiableCard(model: GPT, tok: CharTokenizer, conversatio
   });
 
   const repeated = prompts.flatMap((p) => Array.from({ length: n }, () => p));
-  const samples = await sampleCompletions(model, repeated, { maxNewTokens, temperature: 1, seed: opts.seed ?? 1, endId });
+  const samples = await sampleCompletions(model, repeated, { maxNewTokens, temperature: 1, seed: opts.seed ?? 1, endId, keepGoing: keepGoing(n) });
   let p1 = 0;
   let p8 = 0;
   questions.forEach((q, i) => {

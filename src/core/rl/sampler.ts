@@ -36,6 +36,8 @@ export interface SampleCompletionsOptions {
   /** Also read log π and the entropy of every sampled token (one more forward pass). */
   withLogProbs?: boolean;
   batchSize?: number;
+  /** Stops a row early, unended (decode.ts's keepGoing; `row` indexes `prompts`). */
+  keepGoing?: (row: number, ids: readonly number[]) => boolean;
 }
 
 /** prompt ++ completion as inputs, targets and a mask on the completion's tokens. */
@@ -57,7 +59,8 @@ export async function sampleCompletions(model: GPT, prompts: readonly Int32Array
   for (let start = 0; start < prompts.length; start += batchSize) {
     const chunk = prompts.slice(start, start + batchSize);
     const room = Math.max(1, Math.min(opts.maxNewTokens, block - Math.min(...chunk.map((p) => p.length))));
-    const { ids, ended } = await sampleBatch(model, chunk, { maxNewTokens: room, temperature: opts.temperature, topK: 0, seed: opts.seed + start, stopToken: opts.endId });
+    const keepGoing = opts.keepGoing && ((i: number, row: readonly number[]) => opts.keepGoing!(start + i, row));
+    const { ids, ended } = await sampleBatch(model, chunk, { maxNewTokens: room, temperature: opts.temperature, topK: 0, seed: opts.seed + start, stopToken: opts.endId, keepGoing });
     chunk.forEach((p, i) => {
       const fits = Math.max(1, block - p.length);
       const cut = ids[i].length > fits;

@@ -114,6 +114,16 @@ export function verify(question: string, reply: string): Verdict | null {
   return e ? { ...e, correct: reply.trim() === e.expected } : null;
 }
 
+/**
+ * Whether a reply that begins with `partial` can still be accepted as `expected` once it goes on:
+ * its text, leading whitespace aside, is a beginning of the accepted reply, or the whole of it
+ * followed by whitespace only (the same rule as verify's trim).
+ */
+export function canStillMatch(expected: string, partial: string): boolean {
+  const text = partial.trimStart();
+  return expected.startsWith(text) || (text.startsWith(expected) && text.slice(expected.length).trim() === '');
+}
+
 /** True when the question belongs to a checkable family. */
 export function isCheckable(question: string): boolean {
   return expectedReply(question) !== null;
