@@ -439,6 +439,14 @@ export const DIFFERENCES: readonly [number, number][] = Array.from({ length: 2 *
   Array.from({ length: Math.min(a, MAX_TERM) + 1 }, (_, b): [number, number] => [a, b])).flat();
 
 /**
+ * How much each school lesson works: its sums (fewest, most), spelled words and counts. A model of
+ * this size learns a table of sums only from many worked lines, so the lessons are dense with them.
+ */
+const SUMS_PER_LESSON: [number, number] = [8, 12];
+const WORDS_PER_LESSON = 2;
+const COUNTS_PER_LESSON = 2;
+
+/**
  * A school lesson: the teacher writes sums on the board in digits and the pupils read out the
  * results, then spell a word and count. This is where the model meets arithmetic, spelling and
  * counting in the exact forms the chat data answers with.
@@ -453,7 +461,7 @@ function school(rng: Random): string[][] {
     quote(rng, teacher, rng.pick(['Today we will do sums.', 'Let us do some sums.', 'Look at the board, everyone.'])),
   ];
   const middle: string[] = [];
-  for (let n = 4 + rng.int(4); n > 0; n--) {
+  for (let n = SUMS_PER_LESSON[0] + rng.int(SUMS_PER_LESSON[1] - SUMS_PER_LESSON[0] + 1); n > 0; n--) {
     const pupil = rng.pick(pupils);
     if (rng.chance(0.45)) {
       const [a, b] = rng.pick(SUMS);
@@ -469,13 +477,19 @@ function school(rng: Random): string[][] {
       middle.push(rng.chance(0.6) ? `${pupil.name} said, "${differenceSentence(a, b)}"` : quote(rng, pupil, differenceSentence(a, b)));
     }
   }
-  const word = rng.pick(SPELLING_WORDS);
   const speller = rng.pick(pupils);
-  const n = 2 + rng.int(11);
+  const spelled = Array.from({ length: WORDS_PER_LESSON }, () => {
+    const word = rng.pick(SPELLING_WORDS);
+    return `${rng.pick(pupils).name} said, "The word ${word} is spelled ${word.split('').join('-')}."`;
+  });
+  const counted = Array.from({ length: COUNTS_PER_LESSON }, () => {
+    const n = 2 + rng.int(11);
+    return `Then ${rng.pick(pupils).name} counted to ${n}: ${countSentence(n)}`;
+  });
   const end = [
     `Then they spelled words.`,
-    `${speller.name} said, "The word ${word} is spelled ${word.split('').join('-')}."`,
-    ...(rng.chance(0.5) ? [`Then ${rng.pick(pupils).name} counted to ${n}: ${countSentence(n)}`] : []),
+    ...spelled,
+    ...counted,
     quote(rng, teacher, rng.pick(['Well done, everyone!', 'Good work today.', `Very good, ${speller.name}!`])),
   ];
   return [start, middle, end];
@@ -503,7 +517,8 @@ function newNeighbour(rng: Random): string[][] {
   return [start, middle, end];
 }
 
-const STORY_SHAPES = [lostTreasure, sharingFood, visitFriend, dayAtWork, rainyDay, countingWalk, party, beingBrave, school, school, school, newNeighbour, newNeighbour];
+// School lessons are 7 of every 18 stories: they carry the sums, spellings and counts the chat data asks about.
+const STORY_SHAPES = [lostTreasure, sharingFood, visitFriend, dayAtWork, rainyDay, countingWalk, party, beingBrave, newNeighbour, newNeighbour, newNeighbour, ...Array(7).fill(school)];
 
 /** One story: paragraphs separated by a newline, sentences by a space. */
 export function generateStory(rng: Random): string {

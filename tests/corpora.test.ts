@@ -307,7 +307,8 @@ describe('what a tiny model can learn and cannot game', () => {
     const asked = [...sftTrain, ...sftVal].flatMap((e) => e.messages.filter((m) => m.role === 'assistant').map((m) => m.content))
       .flatMap((answer) => answer.match(/\b\d+ (?:plus|minus) \d+ is \d+\./g) ?? []);
     expect(asked.length).toBeGreaterThan(500);
-    for (const step of new Set(asked)) expect(lines.get(step) ?? 0, step).toBeGreaterThanOrEqual(5);
+    // Often: a tiny model learns the table only from many worked lines (with a handful each it never adds).
+    for (const step of new Set(asked)) expect(lines.get(step) ?? 0, step).toBeGreaterThanOrEqual(60);
   });
 
   it('holds out questions that are never a line of any training file, and arithmetic whose numbers training never asks', () => {

@@ -80,9 +80,9 @@ export interface LessonPlan {
 }
 
 const plan: LessonPlan = {
-  pretrain: { preset: 'tiny', steps: 2000, learningRate: 3e-3, evalInterval: 250 },
+  pretrain: { preset: 'tiny', steps: 3000, learningRate: 3e-3, evalInterval: 250 },
   sft: { steps: 1400, learningRate: 3e-3, pretrainShare: 0.25, evalInterval: 200 },
-  dpo: { steps: 150, learningRate: 3e-4, beta: 0.1, lossType: 'sigmoid', rpoAlpha: 1, pretrainShare: 0.25, evalInterval: 50 },
+  dpo: { steps: 150, learningRate: 3e-4, beta: 0.1, lossType: 'sigmoid', rpoAlpha: 2, pretrainShare: 0.25, evalInterval: 50 },
   rm: { steps: 300, learningRate: 1e-3, centerCoef: 0.01, evalInterval: 50 },
   rl: { steps: 300, learningRate: 3e-4, groupSize: 8, promptsPerStep: 8, maxNewTokens: 48, partialCredit: 0.4, klCoef: { verifier: 0, model: 0.05 }, evalInterval: 100 },
 };
