@@ -77,18 +77,20 @@ test('a lesson link from the teacher panel schedules the injection and hides the
   let link: string;
   try {
     const { page } = teacher;
-    await page.goto(`${server.url}#corpus=tales&preset=micro&steps=40&save=20&seed=3&view=spikes`);
+    await page.goto(`${server.url}#corpus=tales&preset=micro&steps=200&save=20&seed=3&view=spikes`);
     await waitForLab(page, (s) => s.status === 'idle');
     const panel = page.getByTestId('teacher-panel');
     await panel.getByLabel('Injection of the lesson').selectOption('microwavegang');
-    await panel.getByLabel('Injection step').fill('14');
+    // Step 24, not earlier: before it the detector's 16-step window still holds the steep fall of
+    // the first steps, whose spread hides a batch of M (at step 14 it is missed on every seed).
+    await panel.getByLabel('Injection step').fill('24');
     await panel.getByLabel('Injection size').fill('2');
     await panel.getByLabel('Recovery policy of the lesson').selectOption('skip');
     await panel.getByLabel('Detector warm-up').fill('8');
     await panel.getByLabel('Hide inject buttons').check();
     await panel.getByLabel('Lock run settings').check();
     link = await page.getByTestId('lesson-link').inputValue();
-    expect(link).toContain('inject=microwavegang%4014x2');
+    expect(link).toContain('inject=microwavegang%4024x2');
     expect(link).toMatch(/hide=[^&]*inject/);
     expect(link).toContain('view=spikes'); // the student lands in the spike lab
   } finally {
@@ -110,14 +112,14 @@ test('a lesson link from the teacher panel schedules the injection and hides the
     expect(await snapshot(page)).toMatchObject({ view: 'spikes' });
     await page.getByRole('checkbox', { name: 'Live samples' }).uncheck();
     await page.getByRole('button', { name: 'Pretrain' }).click();
-    await expect.poll(() => page.getByTestId('spike-status').innerText()).toContain('microwavegang@14x2');
-    await waitForLab(page, (s) => s.step >= 17, 120_000);
+    await expect.poll(() => page.getByTestId('spike-status').innerText()).toContain('microwavegang@24x2');
+    await waitForLab(page, (s) => s.step >= 27, 120_000);
     await page.getByRole('button', { name: 'Pause' }).click();
     await waitForLab(page, (s) => s.status === 'paused');
     const events = await logEvents(page);
-    expect(events.filter((e) => e.startsWith('inject@'))).toEqual(['inject@16', 'inject@15']); // two batches, newest first
-    expect(events.filter((e) => e === 'spike@15' || e === 'spike@16').length).toBeGreaterThan(0); // caught at an injected batch
-    expect(await annotations(page, 'chart-loss')).toContainEqual(expect.stringMatching(/^inject-14-/));
+    expect(events.filter((e) => e.startsWith('inject@'))).toEqual(['inject@26', 'inject@25']); // two batches, newest first
+    expect(events.filter((e) => e === 'spike@25' || e === 'spike@26').length).toBeGreaterThan(0); // caught at an injected batch
+    expect(await annotations(page, 'chart-loss')).toContainEqual(expect.stringMatching(/^inject-24-/));
     // The link is kept while the student works: a reload keeps the lesson.
     expect(page.url()).toMatch(/hide=[^&]*inject/);
     expect(errors).toEqual([]);
