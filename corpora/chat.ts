@@ -15,13 +15,12 @@
  * are those of a cast of twelve, four facts each, and the stories state every one of them many
  * times in exactly the answer's words; every sum and difference asked about is worked on the
  * board in the stories' school lessons. So SFT has knowledge to turn into answers, and the
- * held-out questions test that: a fact asked in a wording training never used for it, a sum or
- * a two-step sum whose numbers training never asked, a word never spelled, a name never greeted,
- * a phrase never repeated. Copy-like families (greeting, repeat, spelling, counting) generalise
- * from the pattern alone.
+ * held-out questions test that: a fact, a spelling or a count asked in a wording training never
+ * used for it, a sum or a two-step sum whose numbers training never asked, a name never greeted,
+ * a phrase never repeated. Greeting and repeating generalise from the pattern alone.
  *
  * All question instances are listed once and split by a fixed shuffle (arithmetic by its numbers,
- * spelling by its word, the rest by the question itself), so no held-out question is ever a line
+ * the rest by the question itself), so no held-out question is ever a line
  * of a training file. DPO pairs are built from the same split's questions, each pair differing in
  * one visible way: a wrong answer, a story instead of an answer, rudeness, or an answer that does
  * not stop where it should (running on, or cut short). In every kind the chosen reply is the longer
@@ -179,6 +178,15 @@ const GREETED = CHARACTERS.map((c) => c.name);
 const REPEAT_WHO = ['the sun', 'the cat', 'my friend', 'the bird', 'the dog', 'the moon', 'the baby', 'the frog', 'the fish', 'the bee'];
 const REPEAT_WHAT = ['is warm', 'is happy', 'can sing', 'likes cake', 'is small', 'can jump', 'is asleep', 'is very big', 'likes to play', 'is here'];
 
+/**
+ * The wordings of a spelling and of a counting question, each with one answer form. As with the
+ * facts, a held-out question asks about a word (a number) that training asks in another wording:
+ * a model this size learns to spell the words the stories spell, but not to copy the letters of a
+ * word it never saw spelled, nor to stop at a number it was never asked to count to.
+ */
+export const SPELLING_QUESTIONS: ((word: string) => string)[] = [(w) => `Spell the word ${w}.`, (w) => `How do you spell ${w}?`, (w) => `What are the letters of ${w}?`];
+export const COUNTING_QUESTIONS: ((n: number) => string)[] = [(n) => `Count to ${n}.`, (n) => `Can you count to ${n}?`, (n) => `Count from 1 to ${n}.`];
+
 /** The words the stories' school lessons spell, in the answer's form. */
 function spellingWords(): string[] {
   return [...SPELLING_WORDS];
@@ -206,22 +214,23 @@ function instructionQuestions(): Pooled[] {
   }
   const count = countSentence;
   for (let k = 2; k <= 12; k++) {
-    const question = `Count to ${k}.`;
-    out.push({ question, answer: count(k), kind: 'counting', wrong: (rng) => count(k + (rng.chance(0.5) || k === 2 ? 1 : -1)), group: question });
+    const wrong = (rng: Random) => count(k + (rng.chance(0.5) || k === 2 ? 1 : -1));
+    for (const ask of COUNTING_QUESTIONS) {
+      const question = ask(k);
+      out.push({ question, answer: count(k), kind: 'counting', wrong, group: question });
+    }
   }
   for (const word of spellingWords()) {
     const spell = (letters: string) => `The word ${word} is spelled ${letters.split('').join('-')}.`;
-    out.push({
-      question: `Spell the word ${word}.`,
-      answer: spell(word),
-      kind: 'spelling',
-      wrong: (rng) => {
-        const i = rng.int(word.length - 1); // swap two neighbouring letters that differ
-        const swapped = word.slice(0, i) + word[i + 1] + word[i] + word.slice(i + 2);
-        return spell(swapped === word ? word.split('').reverse().join('') : swapped);
-      },
-      group: word,
-    });
+    const wrong = (rng: Random) => {
+      const i = rng.int(word.length - 1); // swap two neighbouring letters that differ
+      const swapped = word.slice(0, i) + word[i + 1] + word[i] + word.slice(i + 2);
+      return spell(swapped === word ? word.split('').reverse().join('') : swapped);
+    };
+    for (const ask of SPELLING_QUESTIONS) {
+      const question = ask(word);
+      out.push({ question, answer: spell(word), kind: 'spelling', wrong, group: question });
+    }
   }
   for (const who of REPEAT_WHO) {
     for (const what of REPEAT_WHAT) {

@@ -50,10 +50,10 @@ function expectedAnswer(question: string): string {
     const word = { hello: 'Hello', goodbye: 'Goodbye', 'thank you': 'Thank you', 'good night': 'Good night' }[m[1]];
     return `${word}, ${m[2]}!`;
   }
-  if ((m = question.match(/^Count to (\d+)\.$/))) {
+  if ((m = question.match(/^(?:Count to|Can you count to|Count from 1 to) (\d+)[.?]$/))) {
     return Array.from({ length: Number(m[1]) }, (_, i) => i + 1).join(', ') + '.';
   }
-  if ((m = question.match(/^Spell the word (\w+)\.$/))) return `The word ${m[1]} is spelled ${[...m[1]].join('-')}.`;
+  if ((m = question.match(/^(?:Spell the word|How do you spell|What are the letters of) (\w+)[.?]$/))) return `The word ${m[1]} is spelled ${[...m[1]].join('-')}.`;
   if ((m = question.match(/^Repeat after me: (.+)\.$/))) return m[1].charAt(0).toUpperCase() + m[1].slice(1) + '.';
 
   const name = question.match(/\b([A-Z][a-z]+)\b(?!.*\b[A-Z][a-z]+\b)/)?.[1] ?? '';
@@ -266,8 +266,8 @@ describe('chat data', () => {
 function familyOf(question: string): string {
   if (/^What is \d+ plus \d+ (plus|minus) \d+\?$/.test(question)) return 'two-step';
   if (/\d+ (plus|minus|take away|and) \d+\?$/.test(question)) return 'arithmetic';
-  if (/^Spell the word /.test(question)) return 'spelling';
-  if (/^Count to /.test(question)) return 'counting';
+  if (/^(Spell the word|How do you spell|What are the letters of) /.test(question)) return 'spelling';
+  if (/^(Count to|Can you count to|Count from 1 to) /.test(question)) return 'counting';
   if (/^Say /.test(question)) return 'greeting';
   if (/^Repeat after me: /.test(question)) return 'repeat';
   return 'facts';
@@ -336,11 +336,14 @@ describe('what a tiny model can learn and cannot game', () => {
       expect(trainNumbers.has(n), q).toBe(false);
     }
     expect(arithmetic).toBeGreaterThan(20);
-    // A held-out fact question asks about a fact that training asks in another wording, or a known fact anew.
+    // A held-out fact, spelling or count question asks, mostly, about a fact, word or number that
+    // training asks in another wording.
     const trainAnswers = new Set(sftTrain.flatMap((e) => e.messages.filter((m) => m.role === 'assistant').map((m) => m.content)));
-    const heldFacts = userTurns(sftVal).filter((q) => familyOf(q) === 'facts');
-    expect(heldFacts.length).toBeGreaterThan(20);
-    expect(heldFacts.filter((q) => trainAnswers.has(expectedAnswer(q))).length / heldFacts.length).toBeGreaterThan(0.8);
+    for (const [family, least] of [['facts', 20], ['spelling', 10], ['counting', 3]] as const) {
+      const heldOut = new Set(userTurns(sftVal).filter((q) => familyOf(q) === family));
+      expect(heldOut.size, family).toBeGreaterThanOrEqual(least);
+      expect([...heldOut].filter((q) => trainAnswers.has(expectedAnswer(q))).length / heldOut.size, family).toBeGreaterThan(0.8);
+    }
   });
 
   it('names the family of every SFT line, and every family is in both splits', () => {

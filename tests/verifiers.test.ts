@@ -40,6 +40,14 @@ describe('verifiers', () => {
     expect(ok('Count to 5.', '1, 2, 3, 4.')).toBe(false);
     expect(ok('Count to 5.', '1, 2, 3, 4, 5, 6.')).toBe(false);
     expect(ok('Count to 3.', '1,2,3.')).toBe(false);
+    // The other wordings of the data ask for the same replies.
+    expect(ok('How do you spell owl?', 'The word owl is spelled o-w-l.')).toBe(true);
+    expect(ok('What are the letters of cake?', 'The word cake is spelled c-a-k-e.')).toBe(true);
+    expect(ok('What are the letters of cake?', 'The word cake is spelled c-a-k-e-s.')).toBe(false);
+    expect(ok('Can you count to 3?', '1, 2, 3.')).toBe(true);
+    expect(ok('Count from 1 to 12.', '1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12.')).toBe(true);
+    expect(ok('Count from 1 to 12.', '1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11.')).toBe(false);
+    expect(verify('How do you spell owl.', 'The word owl is spelled o-w-l.')).toBeNull(); // not a wording of the data
     expect(ok('Say hello to Mia.', 'Hello, Mia!')).toBe(true);
     expect(ok('Say good night to Tom.', 'Good night, Tom!')).toBe(true);
     expect(ok('Say thank you to Ben.', 'Thank you, Ben!')).toBe(true);
@@ -71,6 +79,7 @@ describe('verifiers', () => {
     expect(isCheckable('Where does Luna live?')).toBe(false);
     expect(isCheckable('What is 3 times 4?')).toBe(false);
     expect(expectedReply('Count to 0.')).toBeNull();
+    expect(expectedReply('Count from 2 to 5.')).toBeNull();
   });
 
   it('the reward: 1 right, the format share for a wrong reply that ends, 0 for one that runs on', () => {

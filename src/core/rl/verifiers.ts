@@ -10,8 +10,9 @@
  *   arithmetic  "What is A plus B?" / "What do you get when you add A and B?" → "A plus B is C."
  *               "What is A minus B?" / "What is A take away B?"               → "A minus B is C."
  *   two-step    "What is A plus B minus C?"  → "A plus B is X. X minus C is Y." (the working, then the result)
- *   spelling    "Spell the word W."          → "The word W is spelled w-o-r-d."
- *   counting    "Count to N."                → "1, 2, 3, …, N."
+ *   spelling    "Spell the word W." / "How do you spell W?" / "What are the letters of W?"
+ *                                            → "The word W is spelled w-o-r-d."
+ *   counting    "Count to N." / "Can you count to N?" / "Count from 1 to N."  → "1, 2, 3, …, N."
  *   greeting    "Say hello to NAME."         → "Hello, NAME!" (also goodbye, thank you, good night)
  *   repeat      "Repeat after me: PHRASE."   → "Phrase." (first letter capitalised)
  *
@@ -56,17 +57,22 @@ export function twoStepAnswer(question: string): string | null {
   return `${a} ${op1} ${b} is ${x}. ${x} ${op2} ${c} is ${apply(x, op2, c)}.`;
 }
 
-/** "Spell the word owl." → "The word owl is spelled o-w-l." */
+/** "Spell the word owl." (or "How do you spell owl?", "What are the letters of owl?") → "The word owl is spelled o-w-l." */
 export function spellingAnswer(question: string): string | null {
-  const m = /^Spell the word ([a-z]+)\.$/.exec(question);
-  return m ? `The word ${m[1]} is spelled ${m[1].split('').join('-')}.` : null;
+  const m = /^(?:Spell the word ([a-z]+)\.|How do you spell ([a-z]+)\?|What are the letters of ([a-z]+)\?)$/.exec(question);
+  const word = m && (m[1] ?? m[2] ?? m[3]);
+  return word ? `The word ${word} is spelled ${word.split('').join('-')}.` : null;
 }
 
-/** "Count to 4." → "1, 2, 3, 4." (counting starts at 1; "Count to 0." is not a question of this family). */
+/**
+ * "Count to 4." (or "Can you count to 4?", "Count from 1 to 4.") → "1, 2, 3, 4." (counting starts
+ * at 1; "Count to 0." is not a question of this family).
+ */
 export function countingAnswer(question: string): string | null {
-  const m = /^Count to (\d+)\.$/.exec(question);
-  if (!m || Number(m[1]) < 1 || Number(m[1]) > 100) return null;
-  return `${Array.from({ length: Number(m[1]) }, (_, i) => i + 1).join(', ')}.`;
+  const m = /^(?:Count to (\d+)\.|Can you count to (\d+)\?|Count from 1 to (\d+)\.)$/.exec(question);
+  const n = m ? Number(m[1] ?? m[2] ?? m[3]) : NaN;
+  if (!(n >= 1 && n <= 100)) return null;
+  return `${Array.from({ length: n }, (_, i) => i + 1).join(', ')}.`;
 }
 
 const GREETINGS: Record<string, string> = { hello: 'Hello', goodbye: 'Goodbye', 'thank you': 'Thank you', 'good night': 'Good night' };
