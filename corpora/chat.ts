@@ -180,9 +180,10 @@ const REPEAT_WHAT = ['is warm', 'is happy', 'can sing', 'likes cake', 'is small'
 
 /**
  * The wordings of a spelling and of a counting question, each with one answer form. As with the
- * facts, a held-out question asks about a word (a number) that training asks in another wording:
- * a model this size learns to spell the words the stories spell, but not to copy the letters of a
- * word it never saw spelled, nor to stop at a number it was never asked to count to.
+ * facts, a held-out question asks about a word (a number) that training asks in another wording.
+ * With the words and numbers themselves held out, SFT answered none of them: a model this size
+ * does not learn to copy the letters of a word it was never asked to spell, nor to stop at a
+ * number it was never asked to count to. Asked another way, it gets some of them right.
  */
 export const SPELLING_QUESTIONS: ((word: string) => string)[] = [(w) => `Spell the word ${w}.`, (w) => `How do you spell ${w}?`, (w) => `What are the letters of ${w}?`];
 export const COUNTING_QUESTIONS: ((n: number) => string)[] = [(n) => `Count to ${n}.`, (n) => `Can you count to ${n}?`, (n) => `Count from 1 to ${n}.`];
