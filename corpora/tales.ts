@@ -518,7 +518,7 @@ function newNeighbour(rng: Random): string[][] {
 }
 
 // School lessons are 7 of every 18 stories: they carry the sums, spellings and counts the chat data asks about.
-const STORY_SHAPES = [lostTreasure, sharingFood, visitFriend, dayAtWork, rainyDay, countingWalk, party, beingBrave, newNeighbour, newNeighbour, newNeighbour, ...Array(7).fill(school)];
+const STORY_SHAPES = [lostTreasure, sharingFood, visitFriend, dayAtWork, rainyDay, countingWalk, party, beingBrave, newNeighbour, newNeighbour, newNeighbour, ...Array<typeof school>(7).fill(school)];
 
 /** One story: paragraphs separated by a newline, sentences by a space. */
 export function generateStory(rng: Random): string {
