@@ -3,7 +3,8 @@
  * prints the median step time (over ≥ 20 steps after 3 warm-up steps), tokens/s, achieved GFLOP/s
  * and the number of kernels one training step dispatches. With --browser it also serves bench.html
  * and measures the same in headless Chromium on webgpu (its software adapter here) and wasm.
- * --profile lists each step's kernels by total time; --vs-pytorch times tests/interop/nanogpt.py's model in
+ * On wasm each preset is measured on one thread and on one a core (--threads 1,2: the step's rows
+ * shared between worker threads, cli/gradient-threads.ts). --profile lists each step's kernels by total time; --vs-pytorch times tests/interop/nanogpt.py's model in
  * PyTorch (2 threads) on the same shapes right after each Node row and prints the ratio.
  * The FLOP formula is in src/core/backend/benchmark.ts.
  */
@@ -14,6 +15,8 @@ import { benchmarkPreset, type BenchRow, formatBenchHeader, formatBenchRow, form
 import { isPresetName, PRESETS, type PresetName } from '../src/core/model/config.ts';
 import { loadCorpus } from './corpora.ts';
 import { setFusedKernels } from '../src/core/kernels/array-kernel.ts';
+import type { Trainer } from '../src/core/train/trainer.ts';
+import { defaultThreads, shareSteps } from './gradient-threads.ts';
 
 export interface BenchOptions {
   json: boolean;
@@ -29,6 +32,8 @@ export interface BenchOptions {
   kernels?: string;
   /** --browser: WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE for the WebGPU rows. */
   submit?: number;
+  /** Node wasm: the thread counts to measure, e.g. "1,2" (default: 1 and one a core). */
+  threads?: string;
 }
 
 const PYTHON = '/usr/bin/python3';
@@ -61,6 +66,8 @@ export async function runBench(opts: BenchOptions): Promise<void> {
   if (opts.vsPytorch && !existsSync(PYTHON)) throw new Error(`--vs-pytorch needs ${PYTHON} with python3-torch`);
   if (!opts.json) console.log(formatBenchHeader(steps));
   const backends = opts.backends?.split(',') ?? Object.keys(NODE_PLAN);
+  const threadCounts = opts.threads ? opts.threads.split(',').map(Number) : [...new Set([1, defaultThreads()])];
+  if (threadCounts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--threads must be whole numbers ≥ 1, e.g. 1,2; got "${opts.threads}"`);
   for (const backend of backends) {
     if (backend === 'webgpu') continue; // Node has no WebGPU; measured in the browser
     if (!['wasm', 'cpu'].includes(backend)) throw new Error(`unknown backend "${backend}"`);
@@ -69,20 +76,24 @@ export async function runBench(opts: BenchOptions): Promise<void> {
     const { corpus, tokenizer } = loadCorpus({ corpus: 'tales' });
     for (const preset of opts.presets?.split(',') ?? NODE_PLAN[backend]) {
       if (!isPresetName(preset)) throw new Error(`unknown preset "${preset}"`);
-      let row!: BenchRow;
+      const rows: BenchRow[] = [];
       for (const variant of opts.kernels?.split(',') ?? ['fused']) {
         if (variant !== 'fused' && variant !== 'reference') throw new Error(`unknown kernels "${variant}" (fused or reference)`);
         setFusedKernels(variant === 'fused');
-        row = await benchmarkPreset(preset, corpus, tokenizer, steps, { profile: opts.profile });
-        emit(opts, variant === 'fused' ? 'node' : 'node ref', row);
+        for (const threads of backend === 'wasm' ? threadCounts : [1]) {
+          const share = threads > 1 ? (trainer: Trainer) => shareSteps(trainer, threads, backend, (m) => console.log(`node     ${m}`)) : undefined;
+          const row = await benchmarkPreset(preset, corpus, tokenizer, steps, { profile: opts.profile && threads === 1, share });
+          emit(opts, variant === 'fused' ? 'node' : 'node ref', row);
+          if (variant === 'fused') rows.push(row);
+        }
       }
       setFusedKernels(true);
-      if (opts.vsPytorch) {
-        const torch = pytorchStep(row, tokenizer.vocabSize, steps);
-        const ratio = row.tokensPerSec / torch.tokensPerSec;
+      if (opts.vsPytorch && rows.length > 0) {
+        const torch = pytorchStep(rows[0], tokenizer.vocabSize, steps);
+        const ratios = rows.map((r) => ({ threads: r.threads ?? 1, ratio: r.tokensPerSec / torch.tokensPerSec }));
         console.log(opts.json
-          ? JSON.stringify({ where: 'pytorch', preset, ...torch, ratio })
-          : `pytorch  cpu×${torch.threads}    ${preset.padEnd(8)} ${`${row.batchSize}×${row.seqLen}`.padEnd(9)} ${torch.medianStepMs.toFixed(1).padStart(8)} ${Math.round(torch.tokensPerSec).toLocaleString('en').padStart(10)}   LM Lab ${backend} / PyTorch = ${ratio.toFixed(2)}×`);
+          ? JSON.stringify({ where: 'pytorch', preset, ...torch, ratio: ratios[ratios.length - 1].ratio, ratios })
+          : `pytorch  cpu×${torch.threads}    ${preset.padEnd(8)} ${`${rows[0].batchSize}×${rows[0].seqLen}`.padEnd(9)} ${torch.medianStepMs.toFixed(1).padStart(8)} ${Math.round(torch.tokensPerSec).toLocaleString('en').padStart(10)}   LM Lab ${backend} / PyTorch = ${ratios.map((r) => `${r.ratio.toFixed(2)}× (${r.threads} thread${r.threads > 1 ? 's' : ''})`).join(', ')}`);
       }
     }
     await samplingBench(opts, backend);

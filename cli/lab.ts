@@ -20,17 +20,18 @@ import { exportCommand, importCommand } from './share.ts';
 import { runStage } from './stages.ts';
 import { RL_HELP, runRl } from './rl.ts';
 import { runLesson } from './lesson.ts';
+import { defaultThreads, shareSteps } from './gradient-threads.ts';
 import { LESSON_PLAN, planTrain } from '../src/core/lesson/plan.ts';
 
 const HELP = `LM Lab command line
 
-  npm run lab -- lesson   --out DIR [--preset tiny] [--seed 1] [--json]
+  npm run lab -- lesson   --out DIR [--preset tiny] [--seed 1] [--threads N] [--json]
                           the lesson plan: pretrain → SFT → DPO with the defaults below, writing DIR/base,
                           DIR/sft and DIR/dpo .safetensors and each stage's report card and wall time
   npm run lab -- pretrain [--corpus tales | --text FILE] [--preset tiny] [--steps ${LESSON_PLAN.pretrain.steps}] [--backend auto|wasm|cpu]
                           [--seed 1] [--lr 3e-3] [--batch-size 16] [--eval-interval N] [--log-interval 10]
                           [--schedule cosine|wsd] [--warmup N] [--anneal STEPS[:LR]]
-                          [--resume CKPT] [--out FILE] [--json]
+                          [--resume CKPT] [--out FILE] [--threads N] [--json]
                           [--inject microwavegang@STEP[xK] | random-bytes@STEP[xK] | lr-spike@STEP[xN]] (repeatable)
                           [--recovery none|skip|rollback|lower-lr|filter] [--spike-window 128] [--spike-warmup 64]
                           [--spike-z 6] [--rollback-every 25] [--rollback-skip 20] [--lr-cut 0.1:50]
@@ -47,7 +48,7 @@ const HELP = `LM Lab command line
                           id order) or the bundled corpora/vocab.json
   npm run lab -- sft      --from BASE [--steps ${LESSON_PLAN.sft.steps}] [--lr ${LESSON_PLAN.sft.learningRate}] [--pretrain-share ${LESSON_PLAN.sft.pretrainShare}] [--out FILE]
                           [--batch-size N] [--eval-interval N] [--train FILE.jsonl] [--val FILE.jsonl] [--text FILE]
-                          [--what-if no-pretrain-text] [--log-interval 10] [--json]
+                          [--what-if no-pretrain-text] [--log-interval 10] [--threads N] [--json]
                           fine-tunes a base checkpoint on chat (bundled corpora/chat unless --train/--val), with
                           a share of each batch's rows story text; --what-if no-pretrain-text trains on chat
                           alone and shows forgetting. Other settings are the parent's
@@ -63,10 +64,11 @@ const HELP = `LM Lab command line
                           the stories loss from it
 ${RL_HELP}
   npm run lab -- bench    [--json] [--steps 20] [--presets micro,tiny] [--backends wasm,cpu] [--browser] [--profile] [--vs-pytorch]
-                          [--kernels fused,reference] [--submit 15]
+                          [--kernels fused,reference] [--submit 15] [--threads 1,2]
 
 Presets: ${Object.keys(PRESETS).join(', ')}. With --json every log line is one JSON object and the
-last line of pretrain is a summary with the final validation loss.`;
+last line of pretrain is a summary with the final validation loss. On wasm, pretraining and SFT share
+each step's rows between --threads N worker threads (default: one a core, at most 4; 1: one thread).`;
 
 const OPTIONS = {
   corpus: { type: 'string' },
@@ -107,6 +109,7 @@ const OPTIONS = {
   'vs-pytorch': { type: 'boolean' },
   kernels: { type: 'string' },
   submit: { type: 'string' },
+  threads: { type: 'string' },
   file: { type: 'string' },
   'n-head': { type: 'string' },
   vocab: { type: 'string' },
@@ -222,8 +225,10 @@ async function pretrain(opts: Options): Promise<void> {
   const lab = spikeLabFor(session, opts);
   const cfg = session.trainer.config;
   const summary0 = session.summary();
-  print(json, { event: 'start', backend, model: session.model.config, train: cfg, parameters: summary0.parameters },
-    `pretraining ${summary0.parameters.toLocaleString()} parameters on ${backend}, ${cfg.steps} steps of ${cfg.batchSize}×${session.model.config.blockSize} tokens`);
+  const stopThreads = await shareSteps(session.trainer, num(opts, 'threads', defaultThreads(), { integer: true, min: 1 }), backend, (message) => print(json, { event: 'note', message }, message));
+  const threads = session.trainer.helpers.length + 1;
+  print(json, { event: 'start', backend, threads, model: session.model.config, train: cfg, parameters: summary0.parameters },
+    `pretraining ${summary0.parameters.toLocaleString()} parameters on ${backend}${threads > 1 ? ` (${threads} threads)` : ''}, ${cfg.steps} steps of ${cfg.batchSize}×${session.model.config.blockSize} tokens`);
 
   const speeds: number[] = [];
   let lastVal: number | undefined;
@@ -237,6 +242,7 @@ async function pretrain(opts: Options): Promise<void> {
       print(json, row, `step ${String(result.step).padStart(5)} | loss ${result.loss.toFixed(4)}${valLoss !== undefined ? ` | val ${valLoss.toFixed(4)}` : ''} | grad ${result.gradNorm.toFixed(3)} | lr ${result.lr.toExponential(2)} | ${Math.round(result.tokensPerSec).toLocaleString()} tok/s`);
     }
   }
+  await stopThreads();
   const finalValLoss = lastVal ?? (await session.evaluate());
   if (opts.out) writeFileSync(opts.out, await session.toCheckpointBytes());
   speeds.sort((a, b) => a - b);
@@ -347,9 +353,9 @@ async function main(argv: string[]): Promise<void> {
     case 'lesson': {
       if (!opts.out) throw new Error('--out DIR is required (the three checkpoints are written there)');
       const backend = await useBackend(opts);
-      return runLesson({ preset: opts.preset, seed: opts.seed !== undefined ? num(opts, 'seed', 1, { integer: true }) : undefined, out: opts.out, json: Boolean(opts.json), backend });
+      return runLesson({ preset: opts.preset, seed: opts.seed !== undefined ? num(opts, 'seed', 1, { integer: true }) : undefined, out: opts.out, json: Boolean(opts.json), backend, threads: num(opts, 'threads', defaultThreads(), { integer: true, min: 1 }) });
     }
-    case 'bench': return void (await runBench({ json: Boolean(opts.json), steps: num(opts, 'steps', 20, { integer: true, min: 1 }), presets: opts.presets, backends: opts.backends, browser: Boolean(opts.browser), profile: Boolean(opts.profile), vsPytorch: Boolean(opts['vs-pytorch']), kernels: opts.kernels, submit: opts.submit === undefined ? undefined : num(opts, 'submit', 15, { integer: true, min: 1 }) }));
+    case 'bench': return void (await runBench({ json: Boolean(opts.json), steps: num(opts, 'steps', 20, { integer: true, min: 1 }), presets: opts.presets, backends: opts.backends, browser: Boolean(opts.browser), profile: Boolean(opts.profile), vsPytorch: Boolean(opts['vs-pytorch']), kernels: opts.kernels, submit: opts.submit === undefined ? undefined : num(opts, 'submit', 15, { integer: true, min: 1 }), threads: opts.threads }));
     default: throw new Error(`unknown command "${command}"; try: npm run lab -- help`);
   }
 }

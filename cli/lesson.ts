@@ -16,6 +16,7 @@ import { corpusWords, type ReportCard, reportCard } from '../src/core/eval/evalu
 import { LESSON_PLAN, type LessonPlan, planTrain } from '../src/core/lesson/plan.ts';
 import { LabSession } from '../src/core/train/session.ts';
 import { bundledTexts, CORPORA_DIR, loadCorpus, readTextFile } from './corpora.ts';
+import { shareSteps } from './gradient-threads.ts';
 
 export interface LessonOptions {
   preset?: string;
@@ -23,6 +24,8 @@ export interface LessonOptions {
   out: string;
   json: boolean;
   backend: string;
+  /** Threads that share each pretraining and SFT step (data parallelism; 1: this thread alone). */
+  threads: number;
 }
 
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
@@ -74,10 +77,14 @@ export async function runLesson(opts: LessonOptions): Promise<void> {
     cards.push(c);
     return c;
   };
+  // DPO's objective is its own loss function, which the threads do not share (see Trainer.trainStep).
   const stage = async (name: string, session: LabSession, run: () => Promise<void>, parent?: ReportCard): Promise<Uint8Array> => {
     const started = Date.now();
-    say({ event: 'start', stage: name, steps: session.trainer.config.steps, train: session.trainer.config }, `${name}: ${session.trainer.config.steps} steps`);
+    const stopThreads = await shareSteps(session.trainer, name === 'dpo' ? 1 : opts.threads, opts.backend, (message) => say({ event: 'note', message }, `  ${message}`));
+    const threads = session.trainer.helpers.length + 1;
+    say({ event: 'start', stage: name, steps: session.trainer.config.steps, threads, train: session.trainer.config }, `${name}: ${session.trainer.config.steps} steps${threads > 1 ? ` on ${threads} threads` : ''}`);
     await run();
+    await stopThreads();
     const trained = (Date.now() - started) / 1000;
     const c = await card(session, parent);
     seconds[name] = (Date.now() - started) / 1000;
@@ -115,7 +122,7 @@ export async function runLesson(opts: LessonOptions): Promise<void> {
     stage: c.stage, valLoss: c.valLoss, valLossChange: c.valLossChange, realWordRate: c.realWordRate, exactMatch: c.exactMatch,
     formatAdherence: c.formatAdherence, emptyReplies: c.emptyReplies, meanReplyLength: c.meanReplyLength, preferenceAccuracy: c.preferenceAccuracy,
   });
-  say({ summary: true, seed, preset, backend: opts.backend, seconds: { ...seconds, total }, cards: cards.map(brief), out: opts.out },
+  say({ summary: true, seed, preset, backend: opts.backend, threads: opts.threads, seconds: { ...seconds, total }, cards: cards.map(brief), out: opts.out },
     `lesson done in ${total.toFixed(0)} s (${Object.entries(seconds).map(([k, v]) => `${k} ${v.toFixed(0)} s`).join(', ')}), checkpoints in ${opts.out}`);
 }
 

@@ -24,6 +24,7 @@ import { evaluateLoss } from '../src/core/train/trainer.ts';
 import { type ChatSplits, SftStage } from '../src/core/post/sft.ts';
 import { CharTokenizer } from '../src/core/model/tokenizer.ts';
 import { BUNDLED_CORPORA, bundledTexts, CORPORA_DIR, loadCorpus, readTextFile } from './corpora.ts';
+import { defaultThreads, shareSteps } from './gradient-threads.ts';
 
 export type StageCommand = 'sft' | 'dpo' | 'eval';
 export type StageOptions = Readonly<Record<string, unknown>>;
@@ -61,6 +62,16 @@ export async function useBackend(opts: StageOptions): Promise<string> {
   const info = await selectBackend(pref);
   if (pref !== 'auto' && info.backend !== pref) throw new Error(`backend ${pref} is not available here (${info.reason})`);
   return info.backend;
+}
+
+/** How many threads share each step (--threads; one a core by default, up to 4). */
+export function threadCount(opts: StageOptions): number {
+  return num(opts, 'threads', { integer: true, min: 1 }) ?? defaultThreads();
+}
+
+/** Lets `threads` − 1 helper threads share a stage's steps; the returned function stops them. */
+export function shareStageSteps(stage: StageLike, opts: StageOptions, backend: string): Promise<() => Promise<void>> {
+  return shareSteps(stage.session.trainer, threadCount(opts), backend, (message) => print(Boolean(opts.json), { event: 'note', message }, message));
 }
 
 /** The stories the checkpoint was trained on (for the validation loss), with its tokenizer. */
@@ -176,11 +187,13 @@ async function sft(opts: StageOptions): Promise<void> {
   const stage = await SftStage.start(parent.bytes, data, storiesFor(parent.state, opts), train, { pretrainShare });
   if (what) print(json, { event: 'what-if', name: what, why: WHAT_IFS.sft[what] }, `what if: ${WHAT_IFS.sft[what]}`);
   startLine(json, stage, backend, { conversations: { train: data.train.length, val: data.val.length }, pretrainShare }, `SFT from a ${parent.state.stage} checkpoint (step ${parent.state.step}), ${Math.round(pretrainShare * 100)}% of each batch story text,`);
+  const stopThreads = await shareStageSteps(stage, opts, backend);
   const rows = await trainLoop(stage, opts, (r) =>
     `step ${String(r.step).padStart(5)} | loss ${fmt(r.loss)} | masked acc ${fmt(r.maskedAccuracy, 3)}${r.valLoss !== undefined ? ` | chat val ${fmt(r.chatValLoss)} | stories val ${fmt(r.valLoss)}` : ''} | grad ${fmt(r.gradNorm, 3)} | lr ${r.lr.toExponential(2)}`);
   const last = rows[rows.length - 1];
   print(json, { summary: true, stage: 'sft', steps: stage.session.stepsTaken, loss: last.loss, maskedAccuracy: last.maskedAccuracy, chatValLoss: last.chatValLoss, valLoss: last.valLoss, out: str(opts, 'out') ?? null },
     `done: ${stage.session.stepsTaken} steps, masked accuracy ${fmt(last.maskedAccuracy, 3)}, held-out chat loss ${fmt(last.chatValLoss)}${str(opts, 'out') ? `, saved ${str(opts, 'out')}` : ''}`);
+  await stopThreads();
   stage.dispose();
 }
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { LabSession } from '../src/core/train/session.ts';
-import { batchLoss } from '../src/core/train/trainer.ts';
+import { batchLoss } from '../src/core/train/objective.ts';
 import { CharTokenizer } from '../src/core/model/tokenizer.ts';
 import { corpusFromText } from '../src/core/train/data.ts';
 import { GPT } from '../src/core/model/model.ts';

@@ -10,7 +10,7 @@ import { type GPTConfig, modelConfig } from '../src/core/model/config.ts';
 import { sampleBatch } from '../src/core/train/data.ts';
 import { GPT, initialValues, parameterName } from '../src/core/model/model.ts';
 import { Random } from '../src/core/random.ts';
-import { batchLoss, type TrainBatch } from '../src/core/train/trainer.ts';
+import { batchLoss, type TrainBatch } from '../src/core/train/objective.ts';
 import { attentionRef, centralDifference, crossEntropyRef, geluRef, layerNormRef, linearRef, randomArray, relativeError, tinyCorpus, useBackend } from './helpers.ts';
 
 type Weights = Map<string, ArrayLike<number>>;

@@ -15,7 +15,7 @@ import { Random } from '../src/core/random.ts';
 import { LabSession } from '../src/core/train/session.ts';
 import { DEFAULT_RECOVERY, MemorySnapshots, type RecoveryConfig, SpikeLab } from '../src/core/spikes/spikelab.ts';
 import { createSpikeHistory, DEFAULT_SPIKE_CONFIG, detectSpike, observe, type SpikeConfig, type SpikeResult } from '../src/core/spikes/spikes.ts';
-import { batchLoss, toTimeMajor } from '../src/core/train/trainer.ts';
+import { batchLoss, toTimeMajor } from '../src/core/train/objective.ts';
 import { ROOT, tinyCorpus, useBackend } from './helpers.ts';
 
 interface Trace {

@@ -10,7 +10,7 @@ import { sampleBatch } from '../src/core/train/data.ts';
 import { GPT } from '../src/core/model/model.ts';
 import { Random } from '../src/core/random.ts';
 import { LabSession } from '../src/core/train/session.ts';
-import { batchLoss, toTimeMajor } from '../src/core/train/trainer.ts';
+import { batchLoss, toTimeMajor } from '../src/core/train/objective.ts';
 import { tinyCorpus, useBackend } from './helpers.ts';
 
 const { corpus, tokenizer } = tinyCorpus();

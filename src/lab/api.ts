@@ -31,6 +31,7 @@ export function createLabApi(env: LabEnv & StageEnv) {
         ...chosen,
         preference,
         crossOriginIsolated: Boolean((globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated),
+        ...(chosen.backend === 'wasm' ? { workers: 1 + (env.gradientHelpers?.count() ?? 0) } : {}),
       };
       await runner.init(info);
       return info;

@@ -1,12 +1,9 @@
 /**
  * The worker's surroundings in a browser: the bundled corpus is fetched on first use (so the page
- * itself stays light), checkpoints live in the browser's IndexedDB, and the wasm backend is told
- * where the bundler put its .wasm files.
+ * itself stays light), checkpoints live in the browser's IndexedDB, the wasm backend is told
+ * where the bundler put its .wasm files, and helper workers share the wasm training steps.
  */
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
-import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
-import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
+import './wasm-paths.ts';
 import talesTrain from '../../corpora/tales/train.txt?url';
 import talesVal from '../../corpora/tales/val.txt?url';
 import dpoTrain from '../../corpora/chat/dpo_train.jsonl?url';
@@ -16,12 +13,7 @@ import sftVal from '../../corpora/chat/sft_val.jsonl?url';
 import { openLabStore } from '../storage/index.ts';
 import type { LabEnv } from './runner.ts';
 import type { ChatFile, StageEnv } from './stages.ts';
-
-setWasmPaths({
-  'tfjs-backend-wasm.wasm': wasmPlain,
-  'tfjs-backend-wasm-simd.wasm': wasmSimd,
-  'tfjs-backend-wasm-threaded-simd.wasm': wasmThreaded,
-});
+import { gradientWorkerCount, startGradientWorkers } from './gradient-workers.ts';
 
 async function fetchText(url: string): Promise<string> {
   const response = await fetch(url);
@@ -39,4 +31,5 @@ export const browserEnv: LabEnv & StageEnv = {
   loadChatData: (file) => fetchText(CHAT_FILES[file]),
   openStore: () => openLabStore(),
   logInterval: 250,
+  gradientHelpers: { count: gradientWorkerCount, start: startGradientWorkers },
 };

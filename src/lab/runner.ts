@@ -14,7 +14,9 @@ import { cardLines, exportCheckpoint, fileKind, inspectStateDict, prepareImport,
 import { CharTokenizer, type TokenizerJSON } from '../core/model/tokenizer.ts';
 import type { Injection } from '../core/spikes/inject.ts';
 import { isRecoveryPolicy, type RecoveryPolicy, SpikeLab } from '../core/spikes/spikelab.ts';
+import type { GPTConfig } from '../core/model/config.ts';
 import type { Corpus } from '../core/train/data.ts';
+import { type GradientHelper, sliceCount } from '../core/train/parallel.ts';
 import { LabSession } from '../core/train/session.ts';
 import * as store from '../storage/index.ts';
 import { TrainingLoop } from './loop.ts';
@@ -43,6 +45,11 @@ export interface LabEnv {
   openStore(): Promise<store.LabDB>;
   /** Milliseconds between metric batches sent to the page. */
   logInterval?: number;
+  /** Helpers that share each wasm training step's rows (data parallelism, core/train/parallel.ts); none when absent. */
+  gradientHelpers?: {
+    count(): number;
+    start(count: number, config: GPTConfig, names: readonly string[]): Promise<GradientHelper[]>;
+  };
 }
 
 /** A later stage's step around its session (SFT, DPO); a pretraining run steps its session itself. */
@@ -81,6 +88,8 @@ export class LabRunner {
   #corpusName = '';
   #restoredFrom: RunInfo['restoredFrom'];
   #lastSavedStep = -1;
+  /** The helpers of the loaded model's shape, started once and kept while later stages keep that shape. */
+  #helpers: { key: string; ready: Promise<GradientHelper[]>; failed?: boolean } | null = null;
 
   readonly #loop: TrainingLoop;
   readonly #outbox: Outbox;
@@ -451,8 +460,37 @@ export class LabRunner {
     this.#restoredFrom = restoredFrom;
     this.#lastSavedStep = -1;
     this.#loop.reset(session, elapsed);
+    this.#shareSteps(session);
     const spikeLab = this.#spikeLab && spikeLabInfo(this.#spikeLab);
     this.#emit({ run: this.#runInfo(), rows: session.metrics.slice(), events: session.events.slice(), resetRows: true, summary: this.#summary(), spikeLab }, true);
+  }
+
+  /**
+   * Gives the session's trainer the helper workers, on wasm, once they have started (its first
+   * steps run alone meanwhile). Helpers of another model shape are closed and new ones started.
+   */
+  #shareSteps(session: LabSession): void {
+    const env = this.#env.gradientHelpers;
+    const count = sliceCount(session.trainer.config.batchSize, session.model.config.blockSize, env?.count() ?? 0) - 1;
+    if (!env || count === 0 || this.#backend?.backend !== 'wasm') return; // micro's batches are too small to share
+    const { names } = session.trainer.optimizer;
+    const key = JSON.stringify([session.model.config, names]);
+    if (this.#helpers?.failed) return; // said once; this worker trains alone from then on
+    if (this.#helpers?.key !== key) {
+      void this.#helpers?.ready.then((old) => Promise.all(old.map((h) => h.close()))).catch(() => undefined);
+      this.#helpers = { key, ready: env.start(count, session.model.config, names) };
+    }
+    const helpers = this.#helpers;
+    helpers.ready.then(
+      (started) => {
+        if (this.#session === session) session.trainer.helpers = started;
+      },
+      (e) => {
+        if (helpers.failed) return;
+        helpers.failed = true;
+        this.#emit({ notice: { level: 'warning', text: `Training on one worker: the helper workers did not start (${messageOf(e)}).` } }, true);
+      },
+    );
   }
 
   /** Pretraining steps go through the spike lab: injections, detection before the update, recovery. */
@@ -551,6 +589,7 @@ export class LabRunner {
       gradClip: session.trainer.config.gradClip,
       vocabSize: session.model.config.vocabSize,
       liveShare: this.#loop.liveShare,
+      workers: session.trainer.lastStepThreads,
     };
   }
 

@@ -25,6 +25,8 @@ export interface BackendInfo {
   adapter?: AdapterInfo;
   /** wasm only: whether it runs with threads (needs a cross-origin isolated page). */
   threads?: boolean;
+  /** wasm only: workers that share each training step's rows, the training worker included (1: it alone). */
+  workers?: number;
   /** The page is cross-origin isolated, so wasm may use threads. */
   crossOriginIsolated: boolean;
   /** `auto`: tokens/s of each backend on `measuredPreset` (null: did not start), and whether remembered. */
@@ -91,6 +93,8 @@ export interface RunSummary {
   vocabSize: number;
   /** Share of this loop's time spent writing live samples (the first line left out); 0 when none. */
   liveShare: number;
+  /** Workers that shared the latest step: the training worker and its helpers (data parallelism). */
+  workers: number;
 }
 
 /** One logged step as the charts receive it. */

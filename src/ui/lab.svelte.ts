@@ -281,6 +281,7 @@ export class Lab {
       elsewhere: this.#elsewhere,
       live: this.#live.map((l) => l.step),
       backend: this.#backend?.backend ?? null,
+      workers: this.#summary?.workers ?? null,
       runId: this.#run?.id ?? null,
       points: { loss: s.loss.length, valLoss: s.valLoss.length, gradNorm: s.gradNorm.length, lr: s.lr.length, tokensPerSec: s.tokensPerSec.length },
       loss: s.loss.map((p) => p.y),

@@ -39,6 +39,8 @@ export interface LabSnapshot {
   elsewhere: boolean;
   live: number[];
   backend: string | null;
+  /** Workers sharing each step (data parallelism), from the run's summary. */
+  workers: number | null;
   runId: string | null;
   points: Record<'loss' | 'valLoss' | 'gradNorm' | 'lr' | 'tokensPerSec', number>;
   loss: number[];

@@ -145,9 +145,40 @@ describe('without WebGPU', () => {
       await page.getByRole('button', { name: 'Pretrain' }).click();
       const done = await waitForLab(page, (s) => s.status === 'done', 120_000);
       expect(done.step).toBe(20);
+      expect(done.workers).toBe(1); // micro's 64-token batches are too small to share
       expect(done.points.loss).toBe(20);
       expect(mean(done.loss.slice(-5))).toBeLessThan(mean(done.loss.slice(0, 5)));
       await shot(page, 'fallback');
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+      removeProfile(browser.profile);
+    }
+  });
+});
+
+describe('data parallelism on wasm', () => {
+  test('helper workers, one a core, share the tiny steps and the run trains on', async () => {
+    const browser = await launch({ webgpu: false });
+    const { page, errors } = browser;
+    try {
+      await page.goto(`${server.url}#corpus=tales&preset=tiny&steps=400&save=100&seed=4`);
+      await waitForLab(page, (s) => s.status === 'idle');
+      const workers = Math.min(4, await page.evaluate(() => navigator.hardwareConcurrency));
+      expect(workers).toBeGreaterThan(1); // the test machines have two cores
+      await page.getByTestId('backend-toggle').click();
+      expect(await page.getByTestId('backend-workers').innerText()).toBe(`${workers} workers share each pretraining and SFT step (data parallel; micro's batches are too small to share)`);
+      await page.getByTestId('backend-toggle').click();
+
+      await page.getByRole('button', { name: 'Pretrain' }).click();
+      // The first steps may run alone while the helpers start; then every step is shared.
+      const shared = await waitForLab(page, (s) => s.workers === workers && s.step >= 30, 180_000);
+      await page.getByRole('button', { name: 'Pause' }).click();
+      const paused = await waitForLab(page, (s) => s.status === 'paused');
+      expect(paused.workers).toBe(workers);
+      expect(paused.loss.every(Number.isFinite)).toBe(true);
+      expect(mean(paused.loss.slice(-5))).toBeLessThan(mean(paused.loss.slice(0, 5)));
+      expect(shared.notice ?? '').not.toMatch(/one worker/);
       expect(errors).toEqual([]);
     } finally {
       await browser.close();

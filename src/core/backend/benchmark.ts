@@ -10,6 +10,7 @@ import { flopsPerToken, type PresetName } from '../model/config.ts';
 import type { Corpus } from '../train/data.ts';
 import { LabSession } from '../train/session.ts';
 import type { CharTokenizer } from '../model/tokenizer.ts';
+import type { Trainer } from '../train/trainer.ts';
 
 export interface BenchRow {
   backend: string;
@@ -22,6 +23,8 @@ export interface BenchRow {
   gflops: number;
   kernelsPerStep: number;
   parameters: number;
+  /** Threads that shared each step (data parallelism), when more than one. */
+  threads?: number;
   /** WebGPU: the adapter measured on. */
   adapter?: string;
   /** 'reference' when the project's own kernels were off. */
@@ -62,9 +65,20 @@ export function kernelTotals(kernels: ProfiledKernel[], byShape = false): Kernel
   return [...byName.values()].sort((a, b) => b.totalMs - a.totalMs);
 }
 
-/** Trains `preset` for 3 warm-up steps, profiles one, then times `steps` more and reports the median. */
-export async function benchmarkPreset(preset: PresetName, corpus: Corpus, tokenizer: CharTokenizer, steps: number, opts: { profile?: boolean } = {}): Promise<BenchRow> {
+/**
+ * Trains `preset` for 3 warm-up steps, profiles one, then times `steps` more and reports the median.
+ * `share` gives the trainer helper threads after the profiled step (which counts this thread's
+ * kernels alone) and returns what stops them.
+ */
+export async function benchmarkPreset(
+  preset: PresetName,
+  corpus: Corpus,
+  tokenizer: CharTokenizer,
+  steps: number,
+  opts: { profile?: boolean; share?: (trainer: Trainer) => Promise<() => Promise<void>> } = {},
+): Promise<BenchRow> {
   const session = LabSession.create({ preset, corpus, tokenizer, train: { steps: 1_000_000, evalInterval: 1_000_000 } });
+  let stopSharing = async () => {};
   try {
     const { batchSize } = session.trainer.config;
     const seqLen = session.model.config.blockSize;
@@ -72,6 +86,11 @@ export async function benchmarkPreset(preset: PresetName, corpus: Corpus, tokeni
     const profile = await tf.profile(async () => {
       await session.step();
     });
+    if (opts.share) {
+      stopSharing = await opts.share(session.trainer);
+      for (let i = 0; i < 3; i++) await session.step(); // the helpers' own first steps
+    }
+    const threads = session.trainer.helpers.length + 1;
     const times: number[] = [];
     for (let i = 0; i < steps; i++) {
       const t0 = performance.now();
@@ -96,9 +115,11 @@ export async function benchmarkPreset(preset: PresetName, corpus: Corpus, tokeni
       gflops: (tokens * flopsPerToken(session.model.config, seqLen)) / medianStepMs / 1e6,
       kernelsPerStep: profile.kernels.length,
       parameters: session.summary().parameters,
+      ...(threads > 1 ? { threads } : {}),
       ...(opts.profile ? { profile: kernelTotals(profile.kernels), profileByShape: kernelTotals(profile.kernels, true) } : {}),
     };
   } finally {
+    await stopSharing();
     session.dispose();
   }
 }
@@ -109,6 +130,7 @@ export function formatBenchHeader(steps: number): string {
 
 export function formatBenchRow(where: string, row: BenchRow): string {
   if (row.kernels === 'reference' && !where.includes('ref')) where = `${where} ref`;
+  if (row.threads && !where.includes('×')) where = `${where}×${row.threads}`;
   return `${where.padEnd(8)} ${row.backend.padEnd(8)} ${row.preset.padEnd(8)} ${`${row.batchSize}×${row.seqLen}`.padEnd(9)} ${row.medianStepMs.toFixed(1).padStart(8)} ${Math.round(row.tokensPerSec).toLocaleString('en').padStart(10)} ${row.gflops.toFixed(2).padStart(9)} ${String(row.kernelsPerStep).padStart(13)}  ${row.parameters.toLocaleString('en')}`;
 }
 

@@ -27,7 +27,7 @@
 import type { ChatMessage } from './chatdata.ts';
 import type { Random } from '../random.ts';
 import type { CharTokenizer } from '../model/tokenizer.ts';
-import type { TrainBatch } from '../train/trainer.ts';
+import type { TrainBatch } from '../train/objective.ts';
 
 /** A conversation as token ids, with mask[i] = 1 when token i is assistant content or its end of turn. */
 export interface RenderedChat {

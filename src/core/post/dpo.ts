@@ -25,7 +25,7 @@ import { targetLogProbs } from '../model/ops.ts';
 import { LabSession } from '../train/session.ts';
 import type { ChatSplits } from './sft.ts';
 import type { CharTokenizer } from '../model/tokenizer.ts';
-import { batchLoss, toTimeMajor, type TrainBatch } from '../train/trainer.ts';
+import { batchLoss, toTimeMajor, type TrainBatch } from '../train/objective.ts';
 import { sampleBatch } from '../train/data.ts';
 
 export type DpoLossType = 'sigmoid' | 'ipo' | 'hinge';

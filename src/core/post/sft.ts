@@ -22,9 +22,8 @@ import type { Corpus } from '../train/data.ts';
 import type { GPT } from '../model/model.ts';
 import type { CharTokenizer } from '../model/tokenizer.ts';
 import type { Random } from '../random.ts';
-import { maskedCrossEntropy } from '../model/ops.ts';
 import { LabSession } from '../train/session.ts';
-import { toTimeMajor, type TrainBatch } from '../train/trainer.ts';
+import { maskedObjective, type TrainBatch } from '../train/objective.ts';
 import { sampleBatch } from '../train/data.ts';
 
 export interface ChatSplits<T> {
@@ -39,18 +38,12 @@ const HELD_OUT_LOSS_EXAMPLES = 64;
  * Masked cross-entropy of a chat batch, and the share of counted tokens whose most likely
  * prediction is the target (masked-token accuracy). Both scalars belong to the caller.
  */
-export function sftLossAndAccuracy(model: GPT, batch: TrainBatch & { mask: Float32Array; accuracyMask?: Float32Array }): { loss: tf.Scalar; accuracy: tf.Scalar } {
-  const { batchSize: B, seqLen: T } = batch;
+export function sftLossAndAccuracy(model: GPT, batch: TrainBatch & { mask: Float32Array }): { loss: tf.Scalar; accuracy: tf.Scalar } {
+  const scored = batch.accuracyMask ?? batch.mask; // the chat tokens only
+  const count = scored.reduce((a, v) => a + v, 0);
   return tf.tidy(() => {
-    const x = tf.tensor2d(toTimeMajor(batch.x, B, T), [T, B], 'int32'); // [T, B]
-    const y = tf.tensor1d(toTimeMajor(batch.y, B, T), 'int32'); // [T·B]
-    const mask = tf.tensor1d(toTimeMajor(batch.mask, B, T)); // [T·B]
-    const counted = batch.accuracyMask ? tf.tensor1d(toTimeMajor(batch.accuracyMask, B, T)) : mask; // the chat tokens only
-    const logits = model.forwardTimeMajor(x); // [T·B, V]
-    const loss = maskedCrossEntropy(logits, y, mask);
-    const hits = tf.mul(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32'), counted);
-    const accuracy = tf.div(tf.sum(hits), tf.maximum(tf.sum(counted), 1)) as tf.Scalar;
-    return { loss, accuracy };
+    const { loss, hits } = maskedObjective(model, { ...batch, accuracyMask: scored });
+    return { loss, accuracy: tf.div(hits!, Math.max(count, 1)) as tf.Scalar };
   });
 }
 
@@ -137,19 +130,9 @@ export class SftStage {
     const batch = this.pretrainShare > 0
       ? mixedBatch(session.tokenizer, this.data.train, session.trainer.corpus.train, batchSize, block, this.pretrainShare, session.trainer.rng)
       : chatBatch(session.tokenizer, this.data.train, batchSize, block, session.trainer.rng);
-    let accuracy: tf.Scalar | null = null;
-    const { valLoss } = await session.step({
-      lossFn: () => {
-        const out = sftLossAndAccuracy(session.model, batch);
-        accuracy = tf.keep(out.accuracy);
-        return out.loss;
-      },
-    });
-    const acc = accuracy as tf.Scalar | null;
-    if (acc) {
-      session.annotate({ maskedAccuracy: (await acc.data())[0] });
-      acc.dispose();
-    }
+    // SFT's loss has no z-loss term, whatever the parent's settings.
+    const { result, valLoss } = await session.step({ batch: { ...batch, accuracyMask: batch.accuracyMask ?? batch.mask }, zLoss: 0 });
+    if (result.maskedAccuracy !== undefined) session.annotate({ maskedAccuracy: result.maskedAccuracy });
     if (valLoss !== undefined && this.data.val.length > 0) session.annotate({ chatValLoss: await this.heldOutLoss() });
     return session.metrics[session.metrics.length - 1];
   }

@@ -15,7 +15,7 @@ import * as tf from '@tensorflow/tfjs';
 import { padBatch } from '../post/chat.ts';
 import { sampleBatch } from '../model/decode.ts';
 import type { GPT } from '../model/model.ts';
-import { toTimeMajor } from '../train/trainer.ts';
+import { toTimeMajor } from '../train/objective.ts';
 
 export interface Completion {
   /** Sampled token ids, the closing <|end|> included when the row ended its turn. */

@@ -4,7 +4,6 @@
  * checkpoint, and written back to one. The loop around `step` (pause, autosave, spike recovery)
  * belongs to the caller.
  */
-import * as tf from '@tensorflow/tfjs';
 import { AdamW } from './adamw.ts';
 import { type CheckpointState, decodeCheckpoint, encodeCheckpoint, type LabEvent, type LineageEntry, type MetricRow, sha256Hex, type Stage } from '../io/checkpoint.ts';
 import { countParameters, defaultTrainConfig, type GPTConfig, modelConfig, type PresetName, type TrainConfig } from '../model/config.ts';
@@ -12,7 +11,7 @@ import { checkCorpus, type Corpus } from './data.ts';
 import { GPT } from '../model/model.ts';
 import { generate } from '../model/sample.ts';
 import { CharTokenizer } from '../model/tokenizer.ts';
-import { type StepDecision, type StepResult, Trainer, type TrainBatch } from './trainer.ts';
+import { type StepResult, Trainer } from './trainer.ts';
 
 export interface SessionInit {
   preset: PresetName;
@@ -150,7 +149,7 @@ export class LabSession {
   }
 
   /** One training step; evaluates on the validation text every evalInterval steps and at the end. */
-  async step(opts: { batch?: TrainBatch; decide?: (loss: number, gradNorm: number) => StepDecision; lossFn?: () => tf.Scalar; lrMultiplier?: number } = {}): Promise<SessionStep> {
+  async step(opts: Parameters<Trainer['trainStep']>[0] = {}): Promise<SessionStep> {
     const result = await this.trainer.trainStep(opts);
     const row: MetricRow = { step: result.step, loss: result.loss, gradNorm: result.gradNorm, lr: result.lr, tokensPerSec: result.tokensPerSec };
     const { evalInterval, steps } = this.trainer.config;

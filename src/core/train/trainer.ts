@@ -10,16 +10,12 @@
 import * as tf from '@tensorflow/tfjs';
 import type { TrainConfig } from '../model/config.ts';
 import { AdamW } from './adamw.ts';
-import { type Batch, type Corpus, sampleBatch } from './data.ts';
+import { type Corpus, sampleBatch } from './data.ts';
 import { GPT, parameterName } from '../model/model.ts';
-import { maskedCrossEntropy } from '../model/ops.ts';
+import { batchLoss, maskedObjective, type TrainBatch } from './objective.ts';
+import { type GradientHelper, parallelGradient, sliceCount } from './parallel.ts';
 import { Random } from '../random.ts';
 import { learningRate, type ScheduleConfig } from './schedule.ts';
-
-/** A batch of token windows with an optional loss mask (1 where a token counts; SFT uses it). */
-export interface TrainBatch extends Batch {
-  mask?: Float32Array;
-}
 
 export interface StepResult {
   step: number; // the step number this result belongs to (0-based)
@@ -28,6 +24,7 @@ export interface StepResult {
   lr: number;
   tokensPerSec: number;
   applied: boolean; // false when the update was skipped
+  maskedAccuracy?: number; // share of the scored tokens predicted exactly, for a batch with an accuracy mask
 }
 
 /** What the caller may decide once the loss and gradient norm of a step are known. */
@@ -45,40 +42,6 @@ export function scheduleOf(c: TrainConfig): ScheduleConfig {
   };
 }
 
-/** Reorders a [B, T] row-major array to [T, B], the model's time-major row order. */
-export function toTimeMajor<A extends Int32Array | Float32Array>(values: A, B: number, T: number): A {
-  const out = new (values.constructor as { new (n: number): A })(values.length);
-  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) out[t * B + b] = values[b * T + t];
-  return out;
-}
-
-/**
- * Mean masked cross-entropy of a batch: the pretraining and SFT objective. With `zLoss` > 0 the
- * PaLM z-loss is added (Chowdhery et al. 2022, §5): zLoss · mean over counted tokens of log²Z,
- * Z = Σ_v exp(logit_v) the softmax normaliser, which keeps log Z near 0 and the logits from
- * drifting to sizes where float32 softmax loses precision. PaLM uses zLoss = 1e-4.
- */
-export function batchLoss(model: GPT, batch: TrainBatch, zLoss = 0): tf.Scalar {
-  const { batchSize: B, seqLen: T } = batch;
-  return tf.tidy((): tf.Scalar => {
-    const x = tf.tensor2d(toTimeMajor(batch.x, B, T), [T, B], 'int32');
-    const y = tf.tensor1d(toTimeMajor(batch.y, B, T), 'int32');
-    const mask = (batch.mask ? tf.tensor1d(toTimeMajor(batch.mask, B, T)) : tf.ones([B * T])) as tf.Tensor1D;
-    const logits = model.forwardTimeMajor(x); // [N, V]
-    const ce = maskedCrossEntropy(logits, y, mask);
-    if (zLoss === 0) return ce;
-    return tf.add(ce, tf.mul(zLoss, zLossTerm(logits, mask))) as tf.Scalar;
-  });
-}
-
-/** mean over counted rows of (log Σ_v exp(logits[n, v]))², logits: [N, V], mask: [N]; 0 for an empty mask. */
-export function zLossTerm(logits: tf.Tensor2D, mask: tf.Tensor1D): tf.Scalar {
-  return tf.tidy(() => {
-    const logZ = tf.logSumExp(logits, 1); // [N]
-    return tf.div(tf.sum(tf.mul(tf.square(logZ), mask)), tf.maximum(tf.sum(mask), 1)) as tf.Scalar;
-  });
-}
-
 export class Trainer {
   /** Steps taken so far, applied or skipped; the next step is number `step`. */
   step = 0;
@@ -87,6 +50,10 @@ export class Trainer {
   /** Multiplies the scheduled learning rate (the `lower-lr` recovery, or a spike for a lesson). */
   lrScale = 1;
   readonly optimizer: AdamW;
+  /** Other threads that compute a share of each batch's gradient (none: this thread does it all). */
+  helpers: GradientHelper[] = [];
+  /** Threads that computed the latest step's gradient, this one included. */
+  lastStepThreads = 1;
 
   constructor(
     readonly model: GPT,
@@ -113,23 +80,20 @@ export class Trainer {
   /**
    * Trains on one batch (by default the next one from the corpus). `decide` sees the loss and
    * gradient norm before the update and may skip it; a non-finite loss or norm is never applied.
-   * `lossFn` replaces the cross-entropy objective (DPO brings its own).
+   * `lossFn` replaces the cross-entropy objective (DPO brings its own); `zLoss` replaces the
+   * config's z-loss coefficient for this batch. A batch's gradient is shared with the `helpers`
+   * when there are any (data parallelism, parallel.ts); a `lossFn`'s never is.
    */
   async trainStep(opts: {
     batch?: TrainBatch;
     decide?: (loss: number, gradNorm: number) => StepDecision;
     lossFn?: () => tf.Scalar;
     lrMultiplier?: number;
+    zLoss?: number;
   } = {}): Promise<StepResult> {
     const started = performance.now();
     const batch = opts.lossFn ? undefined : (opts.batch ?? this.nextBatch());
-    const lossFn = opts.lossFn ?? (() => batchLoss(this.model, batch!, this.config.zLoss ?? 0));
-
-    const { value: lossT, grads: byVariable } = tf.variableGrads(lossFn, [...this.model.params.values()]);
-    const grads: Record<string, tf.Tensor> = {};
-    for (const [variableName, g] of Object.entries(byVariable)) grads[parameterName({ name: variableName } as tf.Variable)] = g;
-    const flatGrad = this.optimizer.flatten(grads);
-    tf.dispose(Object.values(grads));
+    const { lossT, flatGrad, accuracy } = await this.gradient(opts.lossFn ?? batch!, opts.zLoss ?? this.config.zLoss ?? 0);
     const normT = tf.tidy(() => tf.sqrt(tf.sum(tf.square(flatGrad))));
     const both = tf.stack([lossT, normT]);
     const [loss, gradNorm] = (await both.data()) as Float32Array;
@@ -148,7 +112,33 @@ export class Trainer {
     this.step += 1;
     const seconds = (performance.now() - started) / 1000;
     const tokens = batch ? batch.x.length : this.tokensPerBatch;
-    return { step: stepNumber, loss, gradNorm, lr, tokensPerSec: tokens / seconds, applied };
+    return { step: stepNumber, loss, gradNorm, lr, tokensPerSec: tokens / seconds, applied, ...(accuracy !== undefined ? { maskedAccuracy: accuracy } : {}) };
+  }
+
+  /** The loss and the flat gradient (optimizer order) of a loss function or of a batch's masked objective. */
+  private async gradient(objective: (() => tf.Scalar) | TrainBatch, zLoss: number): Promise<{ lossT: tf.Scalar; flatGrad: tf.Tensor1D; accuracy?: number }> {
+    const helpers = typeof objective === 'function' ? [] : this.helpers.slice(0, sliceCount(objective.batchSize, objective.seqLen, this.helpers.length) - 1);
+    this.lastStepThreads = helpers.length + 1;
+    if (typeof objective !== 'function' && helpers.length > 0) {
+      const { loss, grad, accuracy } = await parallelGradient(this.model, this.optimizer.names, helpers, objective, zLoss);
+      return { lossT: tf.scalar(loss), flatGrad: tf.tensor1d(grad), accuracy: objective.accuracyMask ? accuracy : undefined };
+    }
+    let hits: tf.Scalar | undefined;
+    const lossFn = typeof objective === 'function' ? objective : () => {
+      const out = maskedObjective(this.model, objective, zLoss);
+      if (out.hits) hits = tf.keep(out.hits);
+      return out.loss;
+    };
+    const { value: lossT, grads: byVariable } = tf.variableGrads(lossFn, [...this.model.params.values()]);
+    const grads: Record<string, tf.Tensor> = {};
+    for (const [variableName, g] of Object.entries(byVariable)) grads[parameterName({ name: variableName } as tf.Variable)] = g;
+    const flatGrad = this.optimizer.flatten(grads);
+    tf.dispose(Object.values(grads));
+    if (!hits || typeof objective === 'function' || !objective.accuracyMask) return { lossT, flatGrad };
+    const scored = objective.accuracyMask.reduce((a, v) => a + v, 0);
+    const hitCount = (await hits.data())[0];
+    hits.dispose();
+    return { lossT, flatGrad, accuracy: scored > 0 ? hitCount / scored : 0 };
   }
 
   /**

@@ -1,0 +1,37 @@
+/**
+ * Data parallelism in the browser: helper workers (workers/gradient.worker.ts) that the training
+ * worker shares each wasm step's rows with, as Node's worker threads do for the command line.
+ */
+import { wrap } from 'comlink';
+import type { GPTConfig } from '../core/model/config.ts';
+import type { GradientHelper, SliceJob, SliceResult } from '../core/train/parallel.ts';
+
+/** Helpers besides the training worker: one a core, four workers in all at most. */
+export function gradientWorkerCount(): number {
+  const cores = (globalThis.navigator as { hardwareConcurrency?: number } | undefined)?.hardwareConcurrency ?? 1;
+  return Math.max(0, Math.min(4, cores) - 1);
+}
+
+interface GradientWorkerApi {
+  start(config: GPTConfig, names: string[]): Promise<void>;
+  gradient(job: SliceJob): Promise<SliceResult>;
+}
+
+/** Starts `count` helper workers for a model of `config` (weights flat in `names` order); resolves when all are ready. */
+export async function startGradientWorkers(count: number, config: GPTConfig, names: readonly string[]): Promise<GradientHelper[]> {
+  const workers = Array.from({ length: count }, (_, i) => new Worker(new URL('../../workers/gradient.worker.ts', import.meta.url), { type: 'module', name: `gradient-${i + 1}` }));
+  try {
+    const helpers = await Promise.all(workers.map(async (worker): Promise<GradientHelper> => {
+      const api = wrap<GradientWorkerApi>(worker);
+      await api.start(config, [...names]);
+      return {
+        gradient: (job) => api.gradient(job),
+        close: async () => worker.terminate(),
+      };
+    }));
+    return helpers;
+  } catch (e) {
+    for (const w of workers) w.terminate();
+    throw e;
+  }
+}

@@ -1,0 +1,27 @@
+/**
+ * A helper of the training worker: a copy of the model on wasm that computes the gradient of its
+ * share of each batch (src/core/train/parallel.ts). Its wasm runs on one thread: the helpers are
+ * the parallelism, and a thread pool in each would only compete for the same cores.
+ */
+import { expose, transfer } from 'comlink';
+import { setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
+import '../src/lab/wasm-paths.ts';
+import { selectBackend } from '../src/core/backend/backend.ts';
+import type { GPTConfig } from '../src/core/model/config.ts';
+import { type SliceJob, SliceWorker } from '../src/core/train/parallel.ts';
+
+let worker: SliceWorker | null = null;
+
+expose({
+  async start(config: GPTConfig, names: string[]): Promise<void> {
+    setThreadsCount(1);
+    const info = await selectBackend('wasm');
+    if (info.backend !== 'wasm') throw new Error(`the wasm backend did not start (${info.reason})`);
+    worker = new SliceWorker(config, names);
+  },
+  async gradient(job: SliceJob) {
+    if (!worker) throw new Error('gradient worker: not started');
+    const result = await worker.gradient(job);
+    return transfer(result, [result.grad.buffer as ArrayBuffer]);
+  },
+});
