@@ -112,6 +112,7 @@ export async function shareSteps(trainer: Trainer, threads: number, backend: str
   try {
     const helpers = await startGradientThreads(slices - 1, trainer.model.config, trainer.optimizer.names);
     trainer.helpers = helpers;
+    trainer.onHelpersLost = (reason) => warn(`training on one thread from here on: ${reason}`);
     return async () => {
       trainer.helpers = [];
       await closeGradientThreads(helpers);

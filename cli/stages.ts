@@ -160,7 +160,7 @@ export function startLine(json: boolean, stage: StageLike, backend: string, extr
   const inherited = (s.extra.inherited ?? {}) as { overridden?: { key: string; from: unknown; to: unknown }[] };
   const overridden = inherited.overridden ?? [];
   print(json, { event: 'start', stage: s.stage, backend, model: s.model.config, train: s.trainer.config, overridden, lineage: s.lineage, ...extra },
-    `${text} on ${backend}, ${s.trainer.config.steps} steps; settings inherited from the parent` +
+    `${text} on ${backend}${Number(extra.threads) > 1 ? ` (${extra.threads} threads)` : ''}, ${s.trainer.config.steps} steps; settings inherited from the parent` +
       (overridden.length ? ` except ${overridden.map((o) => `${o.key} ${short(o.from)} → ${short(o.to)}`).join(', ')}` : ''));
 }
 
@@ -186,8 +186,9 @@ async function sft(opts: StageOptions): Promise<void> {
   const backend = await useBackend(opts);
   const stage = await SftStage.start(parent.bytes, data, storiesFor(parent.state, opts), train, { pretrainShare });
   if (what) print(json, { event: 'what-if', name: what, why: WHAT_IFS.sft[what] }, `what if: ${WHAT_IFS.sft[what]}`);
-  startLine(json, stage, backend, { conversations: { train: data.train.length, val: data.val.length }, pretrainShare }, `SFT from a ${parent.state.stage} checkpoint (step ${parent.state.step}), ${Math.round(pretrainShare * 100)}% of each batch story text,`);
   const stopThreads = await shareStageSteps(stage, opts, backend);
+  const threads = stage.session.trainer.helpers.length + 1;
+  startLine(json, stage, backend, { conversations: { train: data.train.length, val: data.val.length }, pretrainShare, threads }, `SFT from a ${parent.state.stage} checkpoint (step ${parent.state.step}), ${Math.round(pretrainShare * 100)}% of each batch story text,`);
   const rows = await trainLoop(stage, opts, (r) =>
     `step ${String(r.step).padStart(5)} | loss ${fmt(r.loss)} | masked acc ${fmt(r.maskedAccuracy, 3)}${r.valLoss !== undefined ? ` | chat val ${fmt(r.chatValLoss)} | stories val ${fmt(r.valLoss)}` : ''} | grad ${fmt(r.gradNorm, 3)} | lr ${r.lr.toExponential(2)}`);
   const last = rows[rows.length - 1];

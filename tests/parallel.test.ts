@@ -177,6 +177,25 @@ describe('the data-parallel gradient is the whole batch\'s (wasm)', () => {
     alone.dispose();
     shared.dispose();
   });
+
+  it('a helper that fails costs speed, not the step: it is computed alone, the helpers dropped and the reason told', async () => {
+    const make = () => LabSession.create({ preset: 'micro', corpus, tokenizer, train: { steps: 3, seed: 6, evalBatches: 1, batchSize: 32 } });
+    const alone = make();
+    const shared = make();
+    const reasons: string[] = [];
+    shared.trainer.helpers = [{ gradient: () => Promise.reject(new Error('thread crashed')), close: async () => {} }];
+    shared.trainer.onHelpersLost = (reason) => reasons.push(reason);
+    const [a, b] = [await alone.step(), await shared.step()];
+    expect(b.result.applied).toBe(true);
+    expect(Math.abs(a.result.loss - b.result.loss)).toBeLessThan(1e-6);
+    expect(reasons).toEqual(['thread crashed']);
+    expect(shared.trainer.helpers).toEqual([]);
+    expect(shared.trainer.lastStepThreads).toBe(1);
+    await shared.step();
+    expect(reasons).toHaveLength(1);
+    alone.dispose();
+    shared.dispose();
+  });
 });
 
 describe('worker threads (Node, wasm)', () => {

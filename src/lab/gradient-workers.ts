@@ -23,9 +23,15 @@ export async function startGradientWorkers(count: number, config: GPTConfig, nam
   try {
     const helpers = await Promise.all(workers.map(async (worker): Promise<GradientHelper> => {
       const api = wrap<GradientWorkerApi>(worker);
-      await api.start(config, [...names]);
+      // comlink does not notice a worker that dies (an error outside a call, out of memory): its
+      // calls would wait for ever, so each call also waits on the worker's error event.
+      const died = new Promise<never>((_, reject) => {
+        worker.addEventListener('error', (e) => reject(new Error(`gradient worker failed: ${e.message || 'unknown error'}`)), { once: true });
+      });
+      died.catch(() => undefined); // observed by the calls that race it
+      await Promise.race([api.start(config, [...names]), died]);
       return {
-        gradient: (job) => api.gradient(job),
+        gradient: (job) => Promise.race([api.gradient(job), died]),
         close: async () => worker.terminate(),
       };
     }));

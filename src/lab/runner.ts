@@ -483,7 +483,12 @@ export class LabRunner {
     const helpers = this.#helpers;
     helpers.ready.then(
       (started) => {
-        if (this.#session === session) session.trainer.helpers = started;
+        if (this.#session !== session) return;
+        session.trainer.helpers = started;
+        session.trainer.onHelpersLost = (reason) => {
+          helpers.failed = true; // not started again for later runs: they would fail the same way
+          this.#emit({ notice: { level: 'warning', text: `A helper worker stopped (${reason}); training goes on in one worker, more slowly. Nothing is lost.` } }, true);
+        };
       },
       (e) => {
         if (helpers.failed) return;

@@ -54,6 +54,8 @@ export class Trainer {
   helpers: GradientHelper[] = [];
   /** Threads that computed the latest step's gradient, this one included. */
   lastStepThreads = 1;
+  /** Told why, when a helper fails: the trainer then drops its helpers and goes on alone. */
+  onHelpersLost?: (reason: string) => void;
 
   constructor(
     readonly model: GPT,
@@ -120,8 +122,16 @@ export class Trainer {
     const helpers = typeof objective === 'function' ? [] : this.helpers.slice(0, sliceCount(objective.batchSize, objective.seqLen, this.helpers.length) - 1);
     this.lastStepThreads = helpers.length + 1;
     if (typeof objective !== 'function' && helpers.length > 0) {
-      const { loss, grad, accuracy } = await parallelGradient(this.model, this.optimizer.names, helpers, objective, zLoss);
-      return { lossT: tf.scalar(loss), flatGrad: tf.tensor1d(grad), accuracy: objective.accuracyMask ? accuracy : undefined };
+      try {
+        const { loss, grad, accuracy } = await parallelGradient(this.model, this.optimizer.names, helpers, objective, zLoss);
+        return { lossT: tf.scalar(loss), flatGrad: tf.tensor1d(grad), accuracy: objective.accuracyMask ? accuracy : undefined };
+      } catch (e) {
+        // A helper that died (a crashed thread, a worker out of memory) costs speed, not the run:
+        // this step, and every later one, is computed here alone.
+        this.helpers = [];
+        this.lastStepThreads = 1;
+        this.onHelpersLost?.(e instanceof Error ? e.message : String(e));
+      }
     }
     let hits: tf.Scalar | undefined;
     const lossFn = typeof objective === 'function' ? objective : () => {
