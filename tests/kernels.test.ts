@@ -42,13 +42,13 @@ describe('wasm kernels against their tfjs-op references', () => {
   afterEach(() => setFusedKernels(true));
 
   it('are registered for wasm and used only when enabled', () => {
-    expect(fusedAvailable('LMLabGelu')).toBe(true);
+    expect(fusedAvailable('LMLabGeluSlope')).toBe(true);
     setFusedKernels(false);
-    expect(fusedAvailable('LMLabGelu')).toBe(false);
+    expect(fusedAvailable('LMLabGeluSlope')).toBe(false);
   });
 
-  it('GELU forward and backward, across the curve (|x| up to 6)', async () => {
-    await bothPaths((x) => gelu(x), [rand([37, 53], 1, 6)], 'LMLabGelu');
+  it('GELU forward with its slope, and backward as one multiply, across the curve (|x| up to 6)', async () => {
+    await bothPaths((x) => gelu(x), [rand([37, 53], 1, 6)], 'LMLabGeluSlope');
   });
 
   it('LayerNorm forward and backward (x, weight and bias gradients)', async () => {

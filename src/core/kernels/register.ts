@@ -6,10 +6,10 @@ import { registerArrayKernel } from './array-kernel.ts';
 import { adamwKernel } from './wasm/adamw.ts';
 import { crossEntropyGradKernel, crossEntropyKernel } from './wasm/crossentropy.ts';
 import { embeddingGradKernel, embeddingKernel } from './wasm/embedding.ts';
-import { geluGradKernel, geluKernel } from './wasm/gelu.ts';
+import { geluSlopeKernel } from './wasm/gelu.ts';
 import { layerNormGradKernel, layerNormKernel } from './wasm/layernorm.ts';
 import { transposeKernel } from './wasm/transpose.ts';
 
-for (const k of [adamwKernel, crossEntropyKernel, crossEntropyGradKernel, embeddingKernel, embeddingGradKernel, geluKernel, geluGradKernel, layerNormKernel, layerNormGradKernel, transposeKernel]) {
+for (const k of [adamwKernel, crossEntropyKernel, crossEntropyGradKernel, embeddingKernel, embeddingGradKernel, geluSlopeKernel, layerNormKernel, layerNormGradKernel, transposeKernel]) {
   registerArrayKernel(k as never);
 }

@@ -20,7 +20,7 @@ import { fusedAvailable, runFused } from '../kernels/array-kernel.ts';
 import '../kernels/register.ts';
 import { crossEntropyGradKernel, crossEntropyKernel } from '../kernels/wasm/crossentropy.ts';
 import { embeddingGradKernel, embeddingKernel } from '../kernels/wasm/embedding.ts';
-import { geluGradKernel, geluKernel } from '../kernels/wasm/gelu.ts';
+import { geluSlopeKernel } from '../kernels/wasm/gelu.ts';
 import { layerNormGradKernel, layerNormKernel } from '../kernels/wasm/layernorm.ts';
 import { transposeKernel } from '../kernels/wasm/transpose.ts';
 
@@ -157,13 +157,23 @@ const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
  * d/dx = Φ(x) + x·φ(x), φ(x) = exp(−x²/2)/√(2π); Φ is saved from the forward pass.
  */
 export function gelu<T extends tf.Tensor>(x: T): T {
-  return fusedAvailable(geluKernel.name) ? geluFused(x) : geluReference(x);
+  if (fusedAvailable(geluSlopeKernel.name)) return geluWithSlope(x);
+  return fusedAvailable(GELU_WEBGPU.name) ? geluFused(x) : geluReference(x);
 }
 
-/** The same GELU as one kernel each way (kernels/wasm/gelu.ts, kernels/webgpu/gelu.ts). */
+/** wasm: y and its slope in one pass (kernels/wasm/gelu.ts); the backward pass is dy · slope. */
+const geluWithSlope = withGradient<<T extends tf.Tensor>(x: T) => T>((x: tf.Tensor, save: Save) => {
+  const [y, slope] = runFused(geluSlopeKernel, [x]);
+  save([slope]);
+  return { value: y, gradFunc: (dy: tf.Tensor, [s]: tf.Tensor[]) => tf.mul(dy, s) };
+});
+
+/** WebGPU: one program each way (kernels/webgpu/gelu.ts); a program has one output, so backward recomputes Φ. */
+const GELU_WEBGPU = { name: 'LMLabGelu', inputs: ['x'] };
+const GELU_GRAD_WEBGPU = { name: 'LMLabGeluGrad', inputs: ['x', 'dy'] };
 const geluFused = withGradient<<T extends tf.Tensor>(x: T) => T>((x: tf.Tensor, save: Save) => {
   save([x]);
-  return { value: runFused(geluKernel, [x])[0], gradFunc: (dy: tf.Tensor, [xs]: tf.Tensor[]) => runFused(geluGradKernel, [xs, dy]) };
+  return { value: runFused(GELU_WEBGPU, [x])[0], gradFunc: (dy: tf.Tensor, [xs]: tf.Tensor[]) => runFused(GELU_GRAD_WEBGPU, [xs, dy]) };
 });
 
 const geluReference = withGradient<<T extends tf.Tensor>(x: T) => T>((x: tf.Tensor, save: Save) => {

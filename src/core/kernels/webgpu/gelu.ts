@@ -1,6 +1,6 @@
 /**
- * GELU forward and backward on WebGPU, one dispatch each; the contract and formula of
- * kernels/wasm/gelu.ts (reference: `gelu` in model/ops.ts):
+ * GELU forward and backward on WebGPU, one dispatch each (reference: `gelu` in model/ops.ts; the
+ * wasm kernel, kernels/wasm/gelu.ts, writes the slope in the forward pass instead):
  *   y = x·Φ(x),  dx = dy·(Φ(x) + x·φ(x)),  Φ(x) = ½(1 + erf(x/√2)),  φ(x) = exp(−x²/2)/√(2π)
  * One invocation per element.
  */
