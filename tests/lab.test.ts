@@ -10,6 +10,7 @@ import { describe, expect, test } from 'vitest';
 import { createLabApi, type LabEnv } from '../src/lab/api.ts';
 import type { LabUpdate, MetricRow, RunSettings } from '../src/lab/types.ts';
 import { openLabStore } from '../src/storage/index.ts';
+import { startGradientThreads } from '../cli/gradient-threads.ts';
 import { appendRows, emptySeries, smooth } from '../src/ui/series.ts';
 import { defaultSettings, settingsFromHash, settingsToHash } from '../src/ui/settings.ts';
 
@@ -112,6 +113,41 @@ describe('lab api', () => {
     const sample = await api.sample({ prompt: 'Once', maxTokens: 20, temperature: 0.8, topK: 10, seed: 1 });
     expect(sample.text.length).toBeGreaterThan(0);
     expect(sample.step).toBe(12);
+  });
+});
+
+describe('helpers in the lab worker (wasm, Node worker threads)', () => {
+  test("a run whose batches pay is shared with the helpers, with the losses of training alone; micro's batches are not", async () => {
+    const starts: number[] = [];
+    const lab = (count: number, factory = new IDBFactory()) => {
+      const api = createLabApi({ ...env(factory), gradientHelpers: { count: () => count, start: (n, config, names) => (starts.push(n), startGradientThreads(n, config, names)) } });
+      const updates: LabUpdate[] = [];
+      api.subscribe((u) => updates.push(u));
+      return { api, updates };
+    };
+    const shared = lab(1);
+    await shared.api.init('wasm');
+    const big: RunSettings = { ...settings, batchSize: 32 }; // micro with 32 rows: 512 tokens, two slices
+    await shared.api.stepOnce(big); // the helpers start meanwhile: this first step may run alone
+    await until(() => shared.updates.some((u) => u.summary?.workers === 1));
+    await new Promise((r) => setTimeout(r, 1500));
+    for (let i = 0; i < 3; i++) await shared.api.stepOnce(big);
+    await until(() => [...shared.updates].reverse().find((u) => u.summary)?.summary?.workers === 2);
+    expect(starts).toEqual([1]);
+
+    // The same steps alone give the same losses (rows from both labs, steps 1-3).
+    const alone = lab(0);
+    await alone.api.init('wasm');
+    for (let i = 0; i < 4; i++) await alone.api.stepOnce(big);
+    const losses = (updates: LabUpdate[]) => updates.flatMap((u) => u.rows ?? []).filter((r) => r.step >= 1).map((r) => r.loss);
+    await until(() => losses(shared.updates).length === 3 && losses(alone.updates).length === 3);
+    losses(shared.updates).forEach((l, i) => expect(Math.abs(l - losses(alone.updates)[i])).toBeLessThan(1e-5));
+
+    // micro's own batches (4 × 16 tokens) are too small to share: no helper is started for them.
+    const small = lab(1);
+    await small.api.init('wasm');
+    await small.api.stepOnce(settings);
+    expect(starts).toEqual([1]);
   });
 });
 
