@@ -6,6 +6,7 @@
 import 'fake-indexeddb/auto';
 import { IDBFactory } from 'fake-indexeddb';
 import { describe, expect, test } from 'vitest';
+import { decodeCheckpoint } from '../src/core/io/checkpoint.ts';
 import type { RunSettings } from '../src/lab/types.ts';
 import { finished, openLab } from './lab-harness.ts';
 
@@ -67,5 +68,11 @@ describe('RL in the lab worker', () => {
     expect(again.run()?.stage).toBe('rl');
     expect(again.run()?.step).toBe(4);
     expect((await again.api.rlComparison()).length).toBe(2);
+
+    // With verifiers, the form's partial credit reaches the stage and is kept in its checkpoint.
+    await again.api.rl({ steps: 2, reward: 'verifier', klCoef: 0, groupSize: 2, promptsPerStep: 2, partialCredit: 0.2 });
+    await finished(again.api);
+    const rl = decodeCheckpoint((await again.api.currentFile()).bytes).extra.rl as { reward: string; partialCredit: number };
+    expect(rl).toMatchObject({ reward: 'verifier', partialCredit: 0.2 });
   });
 });

@@ -33,6 +33,8 @@ export interface RlRunSettings {
   klCoef: number;
   groupSize?: number;
   promptsPerStep?: number;
+  /** With verifiers: credit for a wrong reply's right beginning (src/core/rl/verifiers.ts); the plan's when absent. */
+  partialCredit?: number;
   /** The reward model's checkpoint (reward 'model'); the newest reward model of this SFT model when absent. */
   rewardModelCheckpointId?: string;
   /** Start from this SFT checkpoint instead of the loaded model (the β comparison forks one checkpoint twice). */
@@ -132,7 +134,7 @@ export class RlLab {
     await this.#runner.startStage(async (parent) => {
       if (parent.run.stage !== 'sft' && parent.run.stage !== 'dpo') throw new Error('RL starts from an SFT model: run SFT first.');
       const train = { ...RL_TRAIN, steps: settings.steps, ...(settings.learningRate ? { learningRate: settings.learningRate, minLearningRate: settings.learningRate / 10 } : {}) };
-      const stage = await RlStage.start(parent.bytes, data, parent.corpus, { reward: settings.reward, klCoef: settings.klCoef, groupSize: settings.groupSize, promptsPerStep: settings.promptsPerStep, rewardModel, train });
+      const stage = await RlStage.start(parent.bytes, data, parent.corpus, { reward: settings.reward, klCoef: settings.klCoef, groupSize: settings.groupSize, promptsPerStep: settings.promptsPerStep, partialCredit: settings.reward === 'verifier' ? settings.partialCredit : undefined, rewardModel, train });
       const what = settings.reward === 'model' ? `RL vs RM β ${settings.klCoef}` : `RL verifiers β ${settings.klCoef}`;
       return { stepper: stage, name: `${what} · ${parentLabel(parent)}`, settings: { stageSettings: { ...this.#stored('rl', parent, settings), rewardModelCheckpointId: rmId } } };
     }, from);

@@ -14,13 +14,15 @@ export interface RlForm {
   groupSize: number;
   steps: number;
   learningRate: number;
+  /** Verifiers only: the share of credit a wrong reply earns for its right beginning. */
+  partialCredit: number;
 }
 
 const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 export class RlView {
   readonly #lab: Lab;
-  #form = $state<RlForm>({ reward: 'verifier', klCoef: LESSON_PLAN.rl.klCoef.verifier, groupSize: LESSON_PLAN.rl.groupSize, steps: LESSON_PLAN.rl.steps, learningRate: LESSON_PLAN.rl.learningRate });
+  #form = $state<RlForm>({ reward: 'verifier', klCoef: LESSON_PLAN.rl.klCoef.verifier, groupSize: LESSON_PLAN.rl.groupSize, steps: LESSON_PLAN.rl.steps, learningRate: LESSON_PLAN.rl.learningRate, partialCredit: LESSON_PLAN.rl.partialCredit });
   #samples = $state.raw<SampleRow[]>([]);
   #curves = $state.raw<RlCurve[]>([]);
   #models = $state.raw<RewardModelInfo[]>([]);
@@ -56,7 +58,7 @@ export class RlView {
   start(klCoef = this.#form.klCoef): Promise<void> {
     const f = $state.snapshot(this.#form);
     this.#error = null;
-    return this.#lab.send((api) => api.rl({ steps: f.steps, learningRate: f.learningRate, reward: f.reward, klCoef, groupSize: f.groupSize }));
+    return this.#lab.send((api) => api.rl({ steps: f.steps, learningRate: f.learningRate, reward: f.reward, klCoef, groupSize: f.groupSize, ...(f.reward === 'verifier' ? { partialCredit: f.partialCredit } : {}) }));
   }
 
   /** Reads the samples, the comparison and the reward models again (after new rows arrive). */
