@@ -127,20 +127,26 @@ describe('helpers in the lab worker (wasm, Node worker threads)', () => {
     };
     const shared = lab(1);
     await shared.api.init('wasm');
-    const big: RunSettings = { ...settings, batchSize: 32 }; // micro with 32 rows: 512 tokens, two slices
-    await shared.api.stepOnce(big); // the helpers start meanwhile: this first step may run alone
-    await until(() => shared.updates.some((u) => u.summary?.workers === 1));
-    await new Promise((r) => setTimeout(r, 1500));
+    const big: RunSettings = { ...settings, steps: 400, batchSize: 32 }; // micro with 32 rows: 512 tokens, two slices
+    const workers = () => [...shared.updates].reverse().find((u) => u.summary)?.summary?.workers;
+    // The helpers start while the first steps run alone; step until a step is shared, then three more.
+    let taken = 0;
+    while (workers() !== 2 && taken < 300) {
+      await shared.api.stepOnce(big);
+      taken += 1;
+      await new Promise((r) => setTimeout(r, 10)); // the summary arrives through the outbox
+    }
+    expect(workers()).toBe(2);
     for (let i = 0; i < 3; i++) await shared.api.stepOnce(big);
-    await until(() => [...shared.updates].reverse().find((u) => u.summary)?.summary?.workers === 2);
+    taken += 3;
     expect(starts).toEqual([1]);
 
-    // The same steps alone give the same losses (rows from both labs, steps 1-3).
+    // The same steps alone give the same losses, the shared ones and the ones before them.
     const alone = lab(0);
     await alone.api.init('wasm');
-    for (let i = 0; i < 4; i++) await alone.api.stepOnce(big);
-    const losses = (updates: LabUpdate[]) => updates.flatMap((u) => u.rows ?? []).filter((r) => r.step >= 1).map((r) => r.loss);
-    await until(() => losses(shared.updates).length === 3 && losses(alone.updates).length === 3);
+    for (let i = 0; i < taken; i++) await alone.api.stepOnce(big);
+    const losses = (updates: LabUpdate[]) => updates.flatMap((u) => u.rows ?? []).map((r) => r.loss);
+    await until(() => losses(shared.updates).length === taken && losses(alone.updates).length === taken);
     losses(shared.updates).forEach((l, i) => expect(Math.abs(l - losses(alone.updates)[i])).toBeLessThan(1e-5));
 
     // micro's own batches (4 × 16 tokens) are too small to share: no helper is started for them.
