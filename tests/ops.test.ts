@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { causalAttention, embedding, gelu, groupedMatMul, layerNorm, linear, linearNoBias, maskedCrossEntropy } from '../src/core/model/ops.ts';
+import { causalAttention, embedding, gelu, groupedMatMul, layerNorm, linear, linearNoBias, maskedCrossEntropy, qkvAttention } from '../src/core/model/ops.ts';
 import {
   attentionRef,
   crossEntropyRef,
@@ -175,6 +175,18 @@ describe.each(['cpu', 'wasm'] as const)('ops on the %s backend', (backend) => {
       [input([T, G, hs], 22), input([T, G, hs], 23), input([T, G, hs], 24)],
       (q, k, v) => causalAttention(q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D),
       (q, k, v) => attentionRef(q, k, v, T, G, hs),
+    );
+  });
+
+  it('qkvAttention: the heads of the fused projection, time-major, through causal attention', async () => {
+    // qkv [T·B, 3C]: row t·B + b, columns q | k | v, head h in columns h·hs … of each.
+    const [T, B, nh, hs] = [4, 3, 2, 3];
+    const C = nh * hs;
+    const part = (x: ArrayLike<number>, which: number) => Float64Array.from({ length: T * B * C }, (_, i) => x[Math.floor(i / C) * 3 * C + which * C + (i % C)]);
+    await checkAgainstFormula(
+      [input([T * B, 3 * C], 25, 1.5)],
+      (qkv) => qkvAttention(qkv as tf.Tensor2D, T, nh),
+      (qkv) => attentionRef(part(qkv, 0), part(qkv, 1), part(qkv, 2), T, B * nh, hs),
     );
   });
 

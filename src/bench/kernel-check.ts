@@ -9,7 +9,8 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
 import { tryWebGPU } from '../core/backend/backend.ts';
 import { setFusedKernels } from '../core/kernels/array-kernel.ts';
-import { embedding, gelu, layerNorm, maskedCrossEntropy } from '../core/model/ops.ts';
+import { embedding, gelu, layerNorm, maskedCrossEntropy, qkvAttention } from '../core/model/ops.ts';
+import { countDispatches } from '../core/backend/benchmark.ts';
 import { AdamW } from '../core/train/adamw.ts';
 import { LabSession } from '../core/train/session.ts';
 import { CharTokenizer, type TokenizerJSON } from '../core/model/tokenizer.ts';
@@ -67,7 +68,7 @@ async function runOn(backend: 'cpu' | 'webgpu', spec: Spec): Promise<{ outs: Flo
 
 const f = (shape: number[], seed: number, scale = 1, grad = true) => ({ shape, values: seeded(shape.reduce((a, b) => a * b, 1), seed, scale), grad });
 
-export async function checkWebGPUKernels(): Promise<{ adapter: unknown; checks: KernelCheck[]; training: { cpu: number[]; webgpu: number[] }; kernelsPerStep: { fused: number; reference: number } }> {
+export async function checkWebGPUKernels(): Promise<{ adapter: unknown; checks: KernelCheck[]; training: { cpu: number[]; webgpu: number[] }; kernelsPerStep: StepCounts }> {
   const started = await tryWebGPU();
   if (!started.ok) throw new Error(`no WebGPU here: ${started.why}`);
   tf.env().set('WEBGPU_CPU_FORWARD', false); // run every op on the GPU, as in training
@@ -86,6 +87,8 @@ export async function checkWebGPUKernels(): Promise<{ adapter: unknown; checks: 
       inputs: [{ shape: [N], values: Int32Array.from({ length: N }, (_, i) => (i * 5) % V), grad: false }, f([V, 16], 6)],
       op: (ids, t) => embedding(ids as tf.Tensor1D, t as tf.Tensor2D),
     },
+    // T = 6 positions of B = 4 sequences, 2 heads of 4 channels: qkv [24, 3·8].
+    { name: 'causal attention', kernel: 'LMLabAttention', inputs: [f([N, 24], 7, 2)], op: (qkv) => qkvAttention(qkv as tf.Tensor2D, 6, 2) },
   ];
   const checks: KernelCheck[] = [];
   for (const spec of specs) {
@@ -96,6 +99,12 @@ export async function checkWebGPUKernels(): Promise<{ adapter: unknown; checks: 
   checks.push(await checkAdamW());
   const training = { cpu: await trainLosses('cpu'), webgpu: await trainLosses('webgpu') };
   return { adapter: started.adapter, checks, training, kernelsPerStep: { fused: await stepKernels(true), reference: await stepKernels(false) } };
+}
+
+/** What one training step of micro runs, fused and reference: tf.profile's kernels, and compute dispatches. */
+export interface StepCounts {
+  fused: { kernels: number; dispatches: number };
+  reference: { kernels: number; dispatches: number };
 }
 
 /** Four AdamW steps with clipping and decay on both backends: parameters and moments. */
@@ -147,8 +156,8 @@ async function trainLosses(backend: 'cpu' | 'webgpu'): Promise<number[]> {
   return losses;
 }
 
-/** Kernels one WebGPU training step of micro dispatches, as `npm run bench` counts them. */
-async function stepKernels(fused: boolean): Promise<number> {
+/** Kernels and dispatches of one WebGPU training step of micro, as `npm run bench` counts them. */
+async function stepKernels(fused: boolean): Promise<{ kernels: number; dispatches: number }> {
   await tf.setBackend('webgpu');
   setFusedKernels(fused);
   const session = microSession();
@@ -157,7 +166,8 @@ async function stepKernels(fused: boolean): Promise<number> {
     const profile = await tf.profile(async () => {
       await session.step();
     });
-    return profile.kernels.length;
+    const dispatches = (await countDispatches(() => session.step())) ?? NaN;
+    return { kernels: profile.kernels.length, dispatches };
   } finally {
     session.dispose();
     setFusedKernels(true);

@@ -21,7 +21,10 @@ export interface BenchRow {
   medianStepMs: number;
   tokensPerSec: number;
   gflops: number;
+  /** Kernels and scopes one step runs, as tf.profile lists them (reshapes and identities included). */
   kernelsPerStep: number;
+  /** WebGPU: compute dispatches one step makes (a reshape or an identity makes none). */
+  dispatchesPerStep?: number;
   parameters: number;
   /** Threads that shared each step (data parallelism), when more than one. */
   threads?: number;
@@ -86,6 +89,7 @@ export async function benchmarkPreset(
     const profile = await tf.profile(async () => {
       await session.step();
     });
+    const dispatchesPerStep = await countDispatches(() => session.step());
     if (opts.share) {
       stopSharing = await opts.share(session.trainer);
       for (let i = 0; i < 3; i++) await session.step(); // the helpers' own first steps
@@ -114,6 +118,7 @@ export async function benchmarkPreset(
       tokensPerSec: (tokens / medianStepMs) * 1000,
       gflops: (tokens * flopsPerToken(session.model.config, seqLen)) / medianStepMs / 1e6,
       kernelsPerStep: profile.kernels.length,
+      ...(dispatchesPerStep !== undefined ? { dispatchesPerStep } : {}),
       parameters: session.summary().parameters,
       ...(threads > 1 ? { threads } : {}),
       ...(opts.profile ? { profile: kernelTotals(profile.kernels), profileByShape: kernelTotals(profile.kernels, true) } : {}),
@@ -124,6 +129,28 @@ export async function benchmarkPreset(
   }
 }
 
+/**
+ * WebGPU: the compute dispatches `run` makes, counted where the backend records each program into
+ * its command encoder (every tfjs or project program is one dispatch; a reshape or an identity only
+ * renames a buffer). Undefined on other backends.
+ */
+export async function countDispatches(run: () => Promise<unknown>): Promise<number | undefined> {
+  const backend = tf.backend() as unknown as { recordAndSubmit?: (...args: unknown[]) => unknown };
+  if (tf.getBackend() !== 'webgpu' || typeof backend.recordAndSubmit !== 'function') return undefined;
+  const record = backend.recordAndSubmit;
+  let dispatches = 0;
+  backend.recordAndSubmit = function (this: unknown, ...args: unknown[]) {
+    dispatches++;
+    return record.apply(this, args);
+  };
+  try {
+    await run();
+  } finally {
+    delete backend.recordAndSubmit; // the prototype's method again
+  }
+  return dispatches;
+}
+
 export function formatBenchHeader(steps: number): string {
   return `where    backend  preset   batch×T    step ms   tokens/s   GFLOP/s  kernels/step  params   (median of ${steps} steps)`;
 }
@@ -131,7 +158,7 @@ export function formatBenchHeader(steps: number): string {
 export function formatBenchRow(where: string, row: BenchRow): string {
   if (row.kernels === 'reference' && !where.includes('ref')) where = `${where} ref`;
   if (row.threads && !where.includes('×')) where = `${where}×${row.threads}`;
-  return `${where.padEnd(8)} ${row.backend.padEnd(8)} ${row.preset.padEnd(8)} ${`${row.batchSize}×${row.seqLen}`.padEnd(9)} ${row.medianStepMs.toFixed(1).padStart(8)} ${Math.round(row.tokensPerSec).toLocaleString('en').padStart(10)} ${row.gflops.toFixed(2).padStart(9)} ${String(row.kernelsPerStep).padStart(13)}  ${row.parameters.toLocaleString('en')}`;
+  return `${where.padEnd(8)} ${row.backend.padEnd(8)} ${row.preset.padEnd(8)} ${`${row.batchSize}×${row.seqLen}`.padEnd(9)} ${row.medianStepMs.toFixed(1).padStart(8)} ${Math.round(row.tokensPerSec).toLocaleString('en').padStart(10)} ${row.gflops.toFixed(2).padStart(9)} ${String(row.kernelsPerStep).padStart(13)}  ${row.parameters.toLocaleString('en')}${row.dispatchesPerStep !== undefined ? `  ${row.dispatchesPerStep} dispatches/step` : ''}`;
 }
 
 /** The profile as lines: kernel, calls, total ms, share of the profiled total. */

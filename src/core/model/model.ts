@@ -17,7 +17,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { type GPTConfig, validateModelConfig } from './config.ts';
 import { Random } from '../random.ts';
-import { causalAttention, embedding, gelu, layerNorm, linear, linearNoBias } from './ops.ts';
+import { causalAttention, embedding, gelu, layerNorm, linear, linearNoBias, qkvAttention } from './ops.ts';
 
 export type Params = Map<string, tf.Variable>;
 
@@ -169,14 +169,15 @@ export class GPT {
     const { nHead: nh, nEmbd: C } = this.config;
     const hs = C / nh;
     const qkv = linear(x, this.p(`${h}.attn.c_attn.weight`) as tf.Tensor2D, this.p(`${h}.attn.c_attn.bias`) as tf.Tensor1D); // [N, 3C]
-    let [q, k, v] = tf.split(qkv, 3, 1).map((t) => t.reshape([T, B * nh, hs]) as tf.Tensor3D); // each [T, B·nh, hs]
+    let y: tf.Tensor2D;
     if (this.config.qkLayerNorm) {
+      const [q, k, v] = tf.split(qkv, 3, 1).map((t) => t.reshape([T, B * nh, hs]) as tf.Tensor3D); // each [T, B·nh, hs]
       const norm = (t: tf.Tensor3D, name: string) =>
         layerNorm(t.reshape([T * B * nh, hs]) as tf.Tensor2D, this.p(`${h}.attn.${name}.weight`) as tf.Tensor1D, this.p(`${h}.attn.${name}.bias`) as tf.Tensor1D).reshape([T, B * nh, hs]) as tf.Tensor3D;
-      q = norm(q, 'q_ln');
-      k = norm(k, 'k_ln');
+      y = causalAttention(norm(q, 'q_ln'), norm(k, 'k_ln'), v).reshape([T * B, C]) as tf.Tensor2D; // heads side by side again: [N, C]
+    } else {
+      y = qkvAttention(qkv, T, nh);
     }
-    const y = causalAttention(q, k, v).reshape([T * B, C]) as tf.Tensor2D; // heads side by side again: [N, C]
     return linear(y, this.p(`${h}.attn.c_proj.weight`) as tf.Tensor2D, this.p(`${h}.attn.c_proj.bias`) as tf.Tensor1D);
   }
 

@@ -240,6 +240,31 @@ export const causalAttention = withGradient<(q: tf.Tensor3D, k: tf.Tensor3D, v: 
   };
 });
 
+/**
+ * Causal self-attention from the fused projection: qkv [N, 3C] (time-major rows, N = T·B,
+ * columns q | k | v) → y [N, C], the heads side by side again. Where the backend has the project's
+ * kernel (WebGPU: kernels/webgpu/attention.ts) it reads q, k and v in place, 2 dispatches forward
+ * and 1 backward; elsewhere the split heads go through `causalAttention`, its reference.
+ */
+export function qkvAttention(qkv: tf.Tensor2D, T: number, nh: number): tf.Tensor2D {
+  if (fusedAvailable(ATTENTION.name)) return fusedAttention(qkv, T, nh);
+  const [N, C3] = qkv.shape;
+  const [q, k, v] = tf.split(qkv, 3, 1).map((t) => t.reshape([T, (N / T) * nh, C3 / 3 / nh]) as tf.Tensor3D); // each [T, B·nh, hs]
+  return causalAttention(q, k, v).reshape([N, C3 / 3]) as tf.Tensor2D;
+}
+
+const ATTENTION = { name: 'LMLabAttention', inputs: ['qkv'] };
+const ATTENTION_GRAD = { name: 'LMLabAttentionGrad', inputs: ['dy', 'qkv', 'y', 'lse'] };
+function fusedAttention(qkv: tf.Tensor2D, T: number, nh: number): tf.Tensor2D {
+  const attrs = { T, nh };
+  const f = withGradient<(x: tf.Tensor2D) => tf.Tensor2D>((x: tf.Tensor2D, save: Save) => {
+    const [y, lse] = runFused(ATTENTION, [x], attrs);
+    save([x, y, lse]);
+    return { value: y, gradFunc: (dy: tf.Tensor2D, [xs, ys, l]: tf.Tensor[]) => runFused(ATTENTION_GRAD, [dy, xs, ys, l], attrs) };
+  });
+  return f(qkv);
+}
+
 const maskCache = new Map<string, tf.Tensor3D>();
 /** [Tᵢ, 1, Tⱼ] additive mask, 0 where j ≤ i, −1e9 above the diagonal; kept for the life of the backend. */
 function causalMask(T: number): tf.Tensor3D {

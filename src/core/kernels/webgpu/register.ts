@@ -4,11 +4,12 @@
  */
 import { registerWebGPUKernel } from './program.ts';
 import { adamwWebGPU } from './adamw.ts';
+import { attentionGradWebGPU, attentionWebGPU } from './attention.ts';
 import { crossEntropyGradWebGPU, crossEntropyWebGPU } from './crossentropy.ts';
 import { embeddingGradWebGPU, embeddingWebGPU } from './embedding.ts';
 import { geluGradWebGPU, geluWebGPU } from './gelu.ts';
 import { layerNormGradWebGPU, layerNormWebGPU } from './layernorm.ts';
 
-for (const k of [adamwWebGPU, crossEntropyWebGPU, crossEntropyGradWebGPU, embeddingWebGPU, embeddingGradWebGPU, geluWebGPU, geluGradWebGPU, layerNormWebGPU, layerNormGradWebGPU]) {
+for (const k of [adamwWebGPU, attentionWebGPU, attentionGradWebGPU, crossEntropyWebGPU, crossEntropyGradWebGPU, embeddingWebGPU, embeddingGradWebGPU, geluWebGPU, geluGradWebGPU, layerNormWebGPU, layerNormGradWebGPU]) {
   registerWebGPUKernel(k as never);
 }
