@@ -48,8 +48,9 @@ async function rm(opts: StageOptions): Promise<void> {
   stage.dispose();
 }
 
-const cardFields = (c: VerifiableCard) => ({ verifiableExactMatch: c.verifiableExactMatch, passAt1: c.passAt1, passAt8: c.passAt8, checkable: c.checkable });
+const cardFields = (c: VerifiableCard) => ({ verifiableExactMatch: c.verifiableExactMatch, passAt1: c.passAt1, passAt8: c.passAt8, checkable: c.checkable, unanswerable: c.unanswerable });
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
+const unanswered = (c: { unanswerable: number }) => (c.unanswerable ? ` (${c.unanswerable} more whose answer does not fit in the context)` : '');
 
 async function rl(opts: StageOptions): Promise<void> {
   const json = Boolean(opts.json);
@@ -77,7 +78,7 @@ async function rl(opts: StageOptions): Promise<void> {
   const before = noCard ? undefined : await stage.evaluate();
   startLine(json, stage, backend, { ...s, prompts: stage.prompts.length, ...(before ? { before: cardFields(before) } : {}) },
     `RL (${reward === 'model' ? 'reward model' : 'verifiers'}, RLOO over G=${s.groupSize}, k1 KL in the reward with β ${s.klCoef}) from a ${parent.state.stage} checkpoint (step ${parent.state.step}), ${stage.prompts.length} prompts, ${s.promptsPerStep}×${s.groupSize} samples a step` +
-      (before ? `\nbefore: held-out verifiable exact match ${pct(before.verifiableExactMatch)} of ${before.checkable}, pass@1 ${pct(before.passAt1)}, pass@8 ${pct(before.passAt8)}` : ''));
+      (before ? `\nbefore: held-out verifiable exact match ${pct(before.verifiableExactMatch)} of ${before.checkable}${unanswered(before)}, pass@1 ${pct(before.passAt1)}, pass@8 ${pct(before.passAt8)}` : ''));
   const started = performance.now();
   await trainLoop(stage, opts, (r) =>
     `step ${String(r.step).padStart(5)} | reward ${fmt(r.reward, 3)}${r.rewardModelScore !== undefined ? ` | rm score ${fmt(r.rewardModelScore, 3)}` : ''} | verified ${fmt(r.verifiedAccuracy, 3)} | kl ${fmt(r.kl, 3)} | entropy ${fmt(r.entropy, 3)} | length ${fmt(r['completions/mean_length'], 1)} | zero-std ${fmt(r.frac_reward_zero_std, 2)}${r['eval/verifiableExactMatch'] !== undefined ? ` | held-out exact ${fmt(r['eval/verifiableExactMatch'], 3)}` : ''}`);

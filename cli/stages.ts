@@ -265,7 +265,7 @@ async function evaluate(opts: StageOptions): Promise<void> {
       ...(card.realWordRate !== undefined ? [`  real words in samples        ${pct(card.realWordRate)}`] : []),
       `  exact match (held-out Q&A)   ${pct(card.exactMatch)} of ${card.questions}`,
       `  format adherence             ${pct(card.formatAdherence)}`,
-      `  verifiable exact match       ${pct(card.verifiableExactMatch)} of ${card.checkable} checkable, pass@1 ${pct(card.passAt1)}, pass@8 ${pct(card.passAt8)}`,
+      `  verifiable exact match       ${pct(card.verifiableExactMatch)} of ${card.checkable} checkable${card.unanswerable ? ` (${card.unanswerable} left out: the answer does not fit in the context)` : ''}, pass@1 ${pct(card.passAt1)}, pass@8 ${pct(card.passAt8)}`,
       `  empty replies                ${pct(card.emptyReplies)}, mean reply ${card.meanReplyLength.toFixed(1)} characters`,
       `  preference accuracy          ${pct(card.preferenceAccuracy)} of ${card.pairs} pairs, mean margin ${card.meanMargin.toFixed(3)} (β ${card.beta}, reference: ${card.reference})`,
       ...card.examples.map((e) => `  ${e.correct ? '✓' : '✗'} ${e.question} → ${JSON.stringify(e.answer)}${e.ended ? '' : ' (no end of turn)'}`),

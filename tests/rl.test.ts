@@ -8,7 +8,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { DpoExample, SftExample } from '../src/core/post/chatdata.ts';
 import { decodeCheckpoint, encodeCheckpoint, inspectCheckpoint } from '../src/core/io/checkpoint.ts';
 import { exportCheckpoint, prepareImport } from '../src/core/io/share.ts';
-import { SCORE_HEAD } from '../src/core/model/model.ts';
+import { GPT, SCORE_HEAD } from '../src/core/model/model.ts';
+import { modelConfig } from '../src/core/model/config.ts';
+import { replyFits, verifiableCard } from '../src/core/rl/evaluate.ts';
+import { expectedReply } from '../src/core/rl/verifiers.ts';
 import { LabSession } from '../src/core/train/session.ts';
 import { RewardModelStage, scoreSequences } from '../src/core/rl/rewardmodel.ts';
 import { RlStage, type Verifier } from '../src/core/rl/policy.ts';
@@ -155,5 +158,50 @@ describe('RL stage', () => {
     await expect(RlStage.start(parent, toyData, corpus, { reward: 'verifier' })).rejects.toThrow(/no prompts that a verifier can check/);
     await expect(RlStage.start(parent, toyData, corpus, { ...toyOptions, klCoef: -1 })).rejects.toThrow(/KL coefficient/);
     await expect(RlStage.start(parent, toyData, corpus, { ...toyOptions, partialCredit: 0.9 })).rejects.toThrow(/partial credit/);
+  });
+});
+
+describe('verifiable card', () => {
+  beforeAll(() => useBackend('cpu'));
+
+  // "Repeat after me: aaa…a." asks for "Aaa…a.": the phrase's length sets how much room the answer needs.
+  const repeat = (n: number) => `Repeat after me: ${'a'.repeat(n)}.`;
+  const need = (n: number) => renderPrompt(tokenizer, [{ role: 'user', content: repeat(n) }]).length + expectedReply(repeat(n))!.expected.length + 1;
+
+  it('counts a question as answerable only when the reply and its end of turn fit after the prompt', () => {
+    // 40 prompt tokens + "Aaa." (4) + <|end|> (1) = 45
+    expect(replyFits(tokenizer, 40, 'Aaa.', 45)).toBe(true);
+    expect(replyFits(tokenizer, 40, 'Aaa.', 44)).toBe(false);
+  });
+
+  it('scores each distinct question that fits once and counts the others apart', async () => {
+    const block = 64;
+    const model = GPT.init(modelConfig('micro', tokenizer.vocabSize, { blockSize: block }), 1);
+    const fits = [...Array(40).keys()].filter((n) => n > 0 && need(n) <= block).pop()!;
+    expect(need(fits + 1)).toBe(block + 1); // the boundary, one character apart
+    const conversation = (q: string): SftExample => ({ messages: [{ role: 'user', content: q }, { role: 'assistant', content: expectedReply(q)!.expected }] });
+    const card = await verifiableCard(model, tokenizer, [conversation(repeat(fits)), conversation(repeat(fits + 1)), conversation('Say hello to Mia.'), conversation('Say hello to Mia.')], { samples: 1, maxNewTokens: 8 });
+    expect(card.checkable).toBe(2); // the question asked twice counts once
+    expect(card.unanswerable).toBe(1);
+    expect(card.byKind.repeat?.total).toBe(1);
+    model.dispose();
+  });
+
+  it('leaves out of RL with verifiers the prompts whose answer cannot fit, unless none fits', async () => {
+    const s = LabSession.create({ preset: 'micro', corpus, tokenizer, stage: 'sft', model: { blockSize: 64 }, train: { steps: 1 } });
+    const parent = await s.toCheckpointBytes();
+    s.dispose();
+    const fits = [...Array(40).keys()].filter((n) => n > 0 && need(n) <= 64).pop()!;
+    const conversation = (q: string): SftExample => ({ messages: [{ role: 'user', content: q }, { role: 'assistant', content: expectedReply(q)!.expected }] });
+    const data = { train: [conversation(repeat(fits)), conversation(repeat(fits + 1))], val: [] };
+    const stage = await RlStage.start(parent, data, corpus, { evalQuestions: 0, train: { steps: 1 } });
+    expect(stage.prompts.map((p) => p.question)).toEqual([repeat(fits)]);
+    stage.dispose();
+    // micro's 16-token context leaves room after "Count to 9." (14 tokens) but not for "1, 2, …, 9.":
+    // with no answer that fits, the prompts stay, so a micro run still shows its mechanics
+    const short = { train: [conversation('Count to 9.'), conversation('Count to 4.')], val: [] };
+    const micro = await RlStage.start(await microSft(), short, corpus, { evalQuestions: 0, train: { steps: 1 } });
+    expect(micro.prompts).toHaveLength(2);
+    micro.dispose();
   });
 });

@@ -149,8 +149,10 @@ export interface ReportCard {
   verifiableExactMatch: number;
   passAt1: number;
   passAt8: number;
-  /** Held-out questions a verifier can check. */
+  /** Held-out questions a verifier can check (and whose answer fits in the context). */
   checkable: number;
+  /** Checkable questions left out because their answer cannot fit in the context after the prompt. */
+  unanswerable: number;
   preferenceAccuracy: number;
   meanMargin: number;
   pairs: number;
@@ -226,6 +228,7 @@ export async function reportCard(inp: ReportInputs): Promise<ReportCard> {
     passAt1: verifiable.passAt1,
     passAt8: verifiable.passAt8,
     checkable: verifiable.checkable,
+    unanswerable: verifiable.unanswerable,
     preferenceAccuracy: pref.accuracy,
     meanMargin: pref.meanMargin,
     pairs: pref.pairs,

@@ -8,6 +8,11 @@
  *                         Language Models Trained on Code" (c correct of n), averaged over questions:
  *                         pass@1 = c/n, pass@8 = whether any of the 8 was right
  *
+ * Only questions whose accepted reply fits in the model's context after the prompt are scored: at
+ * tiny's 64 characters, "What are the letters of yellow?" leaves too little room for "The word
+ * yellow is spelled y-e-l-l-o-w.", and no model with that context could answer it. Those are
+ * counted apart (`unanswerable`) instead of as wrong.
+ *
  * RL with verifiable rewards should raise pass@1 most; at large k the SFT model can catch up
  * (Yue et al. 2025, "Does Reinforcement Learning Really Incentivize Reasoning Capacity…").
  */
@@ -33,25 +38,45 @@ export interface VerifiableCard {
   passAt8: number;
   /** Checkable held-out questions evaluated. */
   checkable: number;
+  /** Checkable questions left out because their accepted reply cannot fit in the context after the prompt. */
+  unanswerable: number;
   /** Greedy exact match per question family. */
   byKind: Partial<Record<VerifiableKind, { correct: number; total: number }>>;
 }
 
-/** The checkable single questions of conversations: the last user turn and its conversation so far. */
+/**
+ * The checkable questions of conversations: the last user turn and its conversation so far, each
+ * distinct one once. A question the data asks five times is still one question: greedy decoding
+ * answers it the same way every time, and counting it five times would let it outweigh four others.
+ */
 export function checkableQuestions(conversations: readonly SftExample[]): { question: string; messages: SftExample['messages'] }[] {
+  const seen = new Set<string>();
   return conversations
     .map((c) => ({ question: c.messages[c.messages.length - 2]?.content ?? '', messages: c.messages.slice(0, -1) }))
-    .filter((q) => q.messages.length > 0 && verify(q.question, '') !== null);
+    .filter((q) => {
+      const key = JSON.stringify(q.messages);
+      if (q.messages.length === 0 || verify(q.question, '') === null || seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
+}
+
+/** Whether a prompt of `promptLength` tokens leaves room in a context of `block` for the accepted reply and its end-of-turn token. */
+export function replyFits(tok: CharTokenizer, promptLength: number, expected: string, block: number): boolean {
+  return promptLength + tok.encode(expected).length + 1 <= block;
 }
 
 export async function verifiableCard(model: GPT, tok: CharTokenizer, conversations: readonly SftExample[], opts: { samples?: number; seed?: number; maxNewTokens?: number; limit?: number } = {}): Promise<VerifiableCard> {
-  const questions = checkableQuestions(conversations).slice(0, opts.limit ?? Infinity);
+  const block = model.config.blockSize;
+  const all = checkableQuestions(conversations).map((q) => ({ ...q, prompt: fitPrompt(tok, q.messages, block) }));
+  const answerable = all.filter((q) => replyFits(tok, q.prompt.length, expectedReply(q.question)!.expected, block));
+  const unanswerable = all.length - answerable.length;
+  const questions = answerable.slice(0, opts.limit ?? Infinity);
   const n = opts.samples ?? 8;
   const endId = tok.specialId('<|end|>');
-  const block = model.config.blockSize;
   const byKind: VerifiableCard['byKind'] = {};
-  if (questions.length === 0) return { verifiableExactMatch: 0, passAt1: 0, passAt8: 0, checkable: 0, byKind };
-  const prompts = questions.map((q) => fitPrompt(tok, q.messages, block));
+  if (questions.length === 0) return { verifiableExactMatch: 0, passAt1: 0, passAt8: 0, checkable: 0, unanswerable, byKind };
+  const prompts = questions.map((q) => q.prompt);
   const maxNewTokens = opts.maxNewTokens ?? block; // the sampler stops each row at the block size
   const correct = (q: string, c: { ids: number[]; ended: boolean }) => c.ended && verify(q, tok.decode(replyIds(c as never, endId)))!.correct;
   // Only whether a reply is right counts here, so a reply stops as soon as it cannot be: a base
@@ -80,5 +105,5 @@ export async function verifiableCard(model: GPT, tok: CharTokenizer, conversatio
     p1 += passAtK(n, c, 1);
     p8 += passAtK(n, c, Math.min(8, n));
   });
-  return { verifiableExactMatch: hits / questions.length, passAt1: p1 / questions.length, passAt8: p8 / questions.length, checkable: questions.length, byKind };
+  return { verifiableExactMatch: hits / questions.length, passAt1: p1 / questions.length, passAt8: p8 / questions.length, checkable: questions.length, unanswerable, byKind };
 }

@@ -31,11 +31,11 @@ import type { Corpus } from '../train/data.ts';
 import { LabSession } from '../train/session.ts';
 import { LESSON_PLAN } from '../lesson/plan.ts';
 import { fracRewardZeroStd, policyGradientLoss, rlooAdvantages } from './advantages.ts';
-import { verifiableCard } from './evaluate.ts';
+import { replyFits, verifiableCard } from './evaluate.ts';
 import { penalisedReward } from './kl.ts';
 import { scoreAll } from './rewardmodel.ts';
 import { replyIds, sampleCompletions, sequenceRow } from './sampler.ts';
-import { FORMAT_REWARD, verifiableReward, verify } from './verifiers.ts';
+import { expectedReply, FORMAT_REWARD, verifiableReward, verify } from './verifiers.ts';
 
 export type RewardSource = 'verifier' | 'model';
 export const REWARD_SOURCES: readonly RewardSource[] = ['verifier', 'model'];
@@ -143,9 +143,18 @@ export class RlStage {
     readonly verifier: Verifier = (q, r, e) => verifiableReward(q, r, e, settings.partialCredit),
   ) {
     if (prompts.length === 0) throw new Error(`rl: no prompts${settings.reward === 'verifier' ? ' that a verifier can check' : ''} in the data`);
-    // A prompt must leave room in the context for at least one sampled token.
+    // A prompt must leave room in the context for at least one sampled token and, against a
+    // verifier, for the whole accepted reply: a question whose answer cannot fit only ever scores 0,
+    // a group with no gradient. (A context too short for every answer, micro's 16, keeps them all:
+    // the run shows the mechanics, and the card says that none of its answers fit.)
     const block = session.model.config.blockSize;
-    this.prompts = prompts.filter((p) => fitPrompt(session.tokenizer, p.messages, block).length < block);
+    const tok = session.tokenizer;
+    const room = prompts.map((p) => ({ p, length: fitPrompt(tok, p.messages, block).length })).filter((x) => x.length < block);
+    const answerable = room.filter(({ p, length }) => {
+      const expected = settings.reward === 'verifier' ? expectedReply(p.question)?.expected : undefined;
+      return expected === undefined || replyFits(tok, length, expected, block);
+    });
+    this.prompts = (answerable.length > 0 ? answerable : room).map((x) => x.p);
     if (this.prompts.length === 0) throw new Error(`rl: every prompt fills the model's context of ${block} tokens`);
   }
 
