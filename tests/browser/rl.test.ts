@@ -70,6 +70,7 @@ describe('RL in the browser', () => {
       // micro's 16-character context leaves no room for any held-out answer: the card says so rather than scoring 0%
       await page.getByTestId('rl-score').click();
       await expect.poll(() => page.getByTestId('rl-card-count').textContent(), { timeout: 30_000 }).toMatch(/None of the \d+ held-out questions/);
+      expect(await page.getByTestId('rl-card').count()).toBe(0); // no table of 0% rows
       expect(errors).toEqual([]);
     } finally {
       await browser.close();
