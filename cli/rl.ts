@@ -1,7 +1,7 @@
 /**
  * The RL commands: a reward model, and policy optimisation against it or against verifiers.
  *
- *   npm run lab -- rm --from SFT --out RM [--steps N] [--json]
+ *   npm run lab -- rm --from SFT --out RM [--steps N] [--lm-coef A] [--json]
  *   npm run lab -- rl --from SFT --reward verifier|model [--rm RM] [--kl-coef B] [--group-size G]
  *                     [--steps N] --out FILE [--json]
  *
@@ -11,7 +11,7 @@
  */
 import { parseDpoJsonl, parseSftJsonl } from '../src/core/post/chatdata.ts';
 import type { TrainConfig } from '../src/core/model/config.ts';
-import { DEFAULT_CENTER_COEF, RewardModelStage, RM_TRAIN } from '../src/core/rl/rewardmodel.ts';
+import { DEFAULT_CENTER_COEF, DEFAULT_LM_COEF, RewardModelStage, RM_TRAIN } from '../src/core/rl/rewardmodel.ts';
 import { REWARD_SOURCES, RL_DEFAULTS, RL_TRAIN, type RewardSource, RlStage } from '../src/core/rl/policy.ts';
 import type { VerifiableCard } from '../src/core/rl/evaluate.ts';
 import { chatData, fmt, num, print, readCheckpoint, startLine, type StageOptions, storiesFor, str, trainLoop, useBackend, withTrainFlags } from './stages.ts';
@@ -31,17 +31,18 @@ async function rm(opts: StageOptions): Promise<void> {
   const json = Boolean(opts.json);
   const train = overrides(opts, RM_TRAIN);
   const centerCoef = num(opts, 'center-coef', { min: 0 }) ?? DEFAULT_CENTER_COEF;
+  const lmCoef = num(opts, 'lm-coef', { min: 0 }) ?? DEFAULT_LM_COEF;
   if (!str(opts, 'out')) throw new Error('--out FILE is required');
   const parent = readCheckpoint(str(opts, 'from'), '--from');
   if (parent.state.stage === 'pretrain') throw new Error('--from must be an sft checkpoint (this one is a pretrained base model; run sft first)');
   if (parent.state.stage === 'rm') throw new Error('--from must be an sft checkpoint (this one is already a reward model)');
   const data = chatData(opts, 'dpo', parseDpoJsonl);
   const backend = await useBackend(opts);
-  const stage = await RewardModelStage.start(parent.bytes, data, storiesFor(parent.state, opts), { centerCoef, train });
-  startLine(json, stage, backend, { centerCoef, pairs: { train: data.train.length, val: data.val.length } },
-    `reward model (Bradley–Terry, scalar head score.weight at the reply's last token) from a ${parent.state.stage} checkpoint (step ${parent.state.step})`);
+  const stage = await RewardModelStage.start(parent.bytes, data, storiesFor(parent.state, opts), { centerCoef, lmCoef, train });
+  startLine(json, stage, backend, { centerCoef, lmCoef, pairs: { train: data.train.length, val: data.val.length } },
+    `reward model (Bradley–Terry${lmCoef > 0 ? ` + ${lmCoef} × the chosen replies' next-token loss` : ''}, scalar head score.weight at the reply's last token) from a ${parent.state.stage} checkpoint (step ${parent.state.step})`);
   await trainLoop(stage, opts, (r) =>
-    `step ${String(r.step).padStart(5)} | loss ${fmt(r.loss)} | accuracy ${fmt(r.accuracy, 2)} | margin ${fmt(r.margin, 3)} | mean reward ${fmt(r.mean_reward, 3)}${r['eval/accuracy'] !== undefined ? ` | held-out acc ${fmt(r['eval/accuracy'], 3)}` : ''} | grad ${fmt(r.gradNorm, 3)}`);
+    `step ${String(r.step).padStart(5)} | loss ${fmt(r.loss)} | accuracy ${fmt(r.accuracy, 2)} | margin ${fmt(r.margin, 3)} | mean reward ${fmt(r.mean_reward, 3)}${r.lm_loss !== undefined ? ` | lm ${fmt(r.lm_loss, 3)}` : ''}${r['eval/accuracy'] !== undefined ? ` | held-out acc ${fmt(r['eval/accuracy'], 3)}` : ''} | grad ${fmt(r.gradNorm, 3)}`);
   const held = await stage.heldOut();
   print(json, { summary: true, stage: 'rm', steps: stage.session.stepsTaken, heldOutAccuracy: held.accuracy, heldOutMargin: held.margin, pairs: held.pairs, out: str(opts, 'out') },
     `done: ${stage.session.stepsTaken} steps, held-out pair accuracy ${fmt(held.accuracy, 3)} of ${held.pairs} pairs, mean margin ${fmt(held.margin, 3)}, saved ${str(opts, 'out')}`);

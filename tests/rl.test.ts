@@ -71,6 +71,32 @@ describe('reward model', () => {
     stage.dispose();
   });
 
+  it('adds lmCoef × the chosen replies\' mean next-token loss: log 2 + α·log V for a model of zeros', async () => {
+    // All weights 0: every score is 0 (Bradley–Terry log 2, centring 0) and every next-token
+    // distribution is uniform over the vocabulary (NLL log V per token).
+    const state = decodeCheckpoint(await microSft());
+    for (const w of state.weights.values()) w.fill(0);
+    const zeros = encodeCheckpoint(state);
+    const V = state.model.vocabSize;
+    const withLm = await RewardModelStage.start(zeros, { train: pairs, val: pairs }, corpus, { lmCoef: 2, train: { steps: 3, evalInterval: 100 } });
+    const row = await withLm.step();
+    expect(row.lm_loss).toBeCloseTo(Math.log(V), 5);
+    expect(row.loss).toBeCloseTo(Math.log(2) + 2 * Math.log(V), 5);
+    await withLm.step();
+    const tensors = tf.memory().numTensors;
+    await withLm.step();
+    expect(tf.memory().numTensors).toBe(tensors); // the kept scores and LM term are freed
+    const resumed = RewardModelStage.resume(await withLm.session.toCheckpointBytes(), { train: pairs, val: pairs }, corpus);
+    expect(resumed.lmCoef).toBe(2); // the weight travels with the checkpoint
+    resumed.dispose();
+    withLm.dispose();
+    const pairOnly = await RewardModelStage.start(zeros, { train: pairs, val: pairs }, corpus, { lmCoef: 0, train: { steps: 1 } });
+    const plain = await pairOnly.step();
+    expect(plain.loss).toBeCloseTo(Math.log(2), 6);
+    expect(plain.lm_loss).toBeUndefined();
+    pairOnly.dispose();
+  });
+
   it('reads the score at each row\'s last token, whatever the padding', async () => {
     const stage = await RewardModelStage.start(await microSft(), { train: pairs, val: pairs }, corpus, { train: { steps: 3, learningRate: 3e-3 } });
     while (!stage.done) await stage.step();

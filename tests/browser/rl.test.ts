@@ -1,12 +1,13 @@
 /**
  * The reward-model and RL views in real Chromium on wasm, on the micro model: pretrain → SFT →
- * reward model → RL against the reward model at β = 0 and β = 0.05 (forked from one SFT
+ * reward model → RL against the reward model at β = 0 and the default β (forked from one SFT
  * checkpoint) → RL with verifiers; the charts fill, the completions table shows the latest
  * samples with their rewards, and the β comparison draws both runs.
  */
 import type { Page } from 'playwright-core';
 import { describe, expect, test } from 'vitest';
 import { launch, removeProfile, SHOTS, useDevServer, waitForLab } from './harness.ts';
+import { LESSON_PLAN } from '../../src/core/lesson/plan.ts';
 
 const server = useDevServer();
 const points = async (page: Page, id: string) => Number(await page.getByTestId(id).getAttribute('data-points'));
@@ -39,20 +40,20 @@ describe('RL in the browser', () => {
       await fill(page, 'rm-steps', '4');
       await page.getByTestId('rm-start').click();
       await stageDone(page, 'rm', 4);
-      await expect.poll(() => points(page, 'rm-chart-loss')).toBe(4);
+      await expect.poll(() => points(page, 'rm-chart-loss')).toBe(8); // the loss and its next-token term, 4 steps each
       expect(await points(page, 'rm-chart-accuracy')).toBeGreaterThanOrEqual(4);
 
       await view(page, /RL/);
       await expect.poll(() => page.getByTestId('rl-reward').locator('option[value="model"]').isDisabled()).toBe(false);
       await page.getByTestId('rl-reward').selectOption('model');
-      expect(await page.getByTestId('rl-kl').inputValue()).toBe('0.05');
+      expect(await page.getByTestId('rl-kl').inputValue()).toBe(String(LESSON_PLAN.rl.klCoef.model));
       await fill(page, 'rl-steps', '3');
       await page.getByTestId('rl-beta0').click();
       await stageDone(page, 'rl', 3);
       await expect.poll(() => points(page, 'rl-chart-reward')).toBe(6); // reward and reward-model score
       expect(await points(page, 'rl-chart-kl')).toBe(3);
       await expect.poll(() => page.getByTestId('rl-samples').locator('tbody tr').count()).toBeGreaterThan(1);
-      await page.getByTestId('rl-start').click(); // β = 0.05, from the same SFT checkpoint
+      await page.getByTestId('rl-start').click(); // the default β, from the same SFT checkpoint
       await waitForLab(page, (s) => s.status === 'running' || s.status === 'loading', 30_000).catch(() => undefined);
       await stageDone(page, 'rl', 3);
       await expect.poll(() => points(page, 'rl-chart-hacking')).toBe(12); // two runs × (proxy, true) × 3 steps

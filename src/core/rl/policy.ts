@@ -43,7 +43,11 @@ export const REWARD_SOURCES: readonly RewardSource[] = ['verifier', 'model'];
 /** The RL stage's own settings (the optimiser's come from the TrainConfig). */
 export interface RlSettings {
   reward: RewardSource;
-  /** β of the KL penalty. 0 for verifiable rewards (nothing to hack), 0.05 against a reward model. */
+  /**
+   * β of the KL penalty. 0 for verifiable rewards (nothing to hack); 0.2 against a reward model, whose
+   * scores spread about 0.3 within a group: at TRL's 0.05 the policy still drifts 2–3 nats and the
+   * reward model is hacked, more slowly (README).
+   */
   klCoef: number;
   /** G: completions per prompt, the group the RLOO baseline is taken over. */
   groupSize: number;

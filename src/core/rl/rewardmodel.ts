@@ -5,12 +5,18 @@
  *
  * The score of a conversation is the final hidden state at its last token (the reply's <|end|>)
  * times the head `score.weight` [1, C], as Hugging Face's `*ForSequenceClassification` reads it at
- * the last non-padding token. Training minimises the Bradley–Terry loss on (chosen, rejected) pairs.
+ * the last non-padding token. Training minimises the Bradley–Terry loss on (chosen, rejected) pairs,
+ * plus (lmCoef > 0) the chosen replies' next-token loss through the trunk's own LM head: Yang et
+ * al. 2024, "Regularizing Hidden States Enables Learning Generalizable Reward Models" (GRM). The
+ * pair loss alone lets the trunk forget language and learn whatever separates the training pairs;
+ * still having to predict good replies keeps features that carry to new pairs. From the lesson's
+ * seed-1 SFT model, held-out pair accuracy 87.0% → 91.0% (README).
  * Logged with TRL RewardTrainer's names: accuracy, margin, mean_reward, min_reward, max_reward.
  */
 import * as tf from '@tensorflow/tfjs';
-import { renderPrompt, renderReply } from '../post/chat.ts';
+import { padBatch, renderPrompt, renderReply } from '../post/chat.ts';
 import type { ChatMessage, DpoExample } from '../post/chatdata.ts';
+import { type EncodedPair, encodePair, sequenceLogProbs } from '../post/dpo.ts';
 import type { ChatSplits } from '../post/sft.ts';
 import type { CheckpointState, MetricRow } from '../io/checkpoint.ts';
 import type { TrainConfig } from '../model/config.ts';
@@ -101,10 +107,13 @@ export function pairStats(chosen: ArrayLike<number>, rejected: ArrayLike<number>
 export interface RewardModelOptions {
   /** TRL's center_rewards_coefficient; 0.01 keeps the scores near 0, which the RL stage's β assumes. */
   centerCoef?: number;
+  /** Weight of the chosen replies' mean next-token NLL in the loss (GRM's regulariser); 0 for the pair loss alone. */
+  lmCoef?: number;
   train?: Partial<TrainConfig>;
 }
 
 export const DEFAULT_CENTER_COEF = LESSON_PLAN.rm.centerCoef;
+export const DEFAULT_LM_COEF = LESSON_PLAN.rm.lmCoef;
 
 /** The reward model's default training settings (the lesson plan's). */
 export const RM_TRAIN: Partial<TrainConfig> = planTrain(LESSON_PLAN.rm);
@@ -112,6 +121,13 @@ export const RM_TRAIN: Partial<TrainConfig> = planTrain(LESSON_PLAN.rm);
 interface EncodedPairRows {
   chosen: Int32Array;
   rejected: Int32Array;
+  /** The chosen conversation as next-token targets, the reply's tokens masked in (DPO's encoding). */
+  chosenTargets: EncodedPair['chosen'];
+}
+
+function checkCoef(name: string, value: number): number {
+  if (!(value >= 0) || !Number.isFinite(value)) throw new Error(`rm: ${name} must be a number ≥ 0, got ${value}`);
+  return value;
 }
 
 export class RewardModelStage {
@@ -120,6 +136,7 @@ export class RewardModelStage {
     readonly data: ChatSplits<DpoExample>,
     readonly pairs: ChatSplits<EncodedPairRows>,
     readonly centerCoef: number,
+    readonly lmCoef: number,
   ) {
     if (data.train.length === 0) throw new Error('rm: no training pairs');
   }
@@ -127,22 +144,26 @@ export class RewardModelStage {
   private static encode(session: LabSession, data: ChatSplits<DpoExample>): ChatSplits<EncodedPairRows> {
     const { tokenizer: tok } = session;
     const block = session.model.config.blockSize;
-    const enc = (e: DpoExample) => ({ chosen: encodeScored(tok, e.prompt, e.chosen, block), rejected: encodeScored(tok, e.prompt, e.rejected, block) });
+    const enc = (e: DpoExample) => ({
+      chosen: encodeScored(tok, e.prompt, e.chosen, block),
+      rejected: encodeScored(tok, e.prompt, e.rejected, block),
+      chosenTargets: encodePair(tok, e, block).chosen,
+    });
     return { train: data.train.map(enc), val: data.val.map(enc) };
   }
 
   /** A new reward model from an SFT (or DPO) checkpoint: its weights plus a zero scalar head. */
   static async start(parent: Uint8Array, data: ChatSplits<DpoExample>, corpus: Corpus, opts: RewardModelOptions = {}): Promise<RewardModelStage> {
-    const centerCoef = opts.centerCoef ?? DEFAULT_CENTER_COEF;
-    if (!(centerCoef >= 0) || !Number.isFinite(centerCoef)) throw new Error(`rm: centerCoef must be a number ≥ 0, got ${centerCoef}`);
+    const centerCoef = checkCoef('centerCoef', opts.centerCoef ?? DEFAULT_CENTER_COEF);
+    const lmCoef = checkCoef('lmCoef', opts.lmCoef ?? DEFAULT_LM_COEF);
     const session = await LabSession.fromParent(parent, { stage: 'rm', corpus, train: opts.train, extraWeights: (c) => new Map([[SCORE_HEAD, new Float32Array(c.nEmbd)]]) });
     const from = session.lineage[session.lineage.length - 1].stage;
     if (from === 'pretrain' || from === 'rm') {
       session.dispose();
       throw new Error(`rm: start from an sft checkpoint (this one is a ${from === 'rm' ? 'reward model already' : 'pretrained base model; run sft first'})`);
     }
-    session.extra.rm = { centerCoef };
-    return new RewardModelStage(session, data, RewardModelStage.encode(session, data), centerCoef);
+    session.extra.rm = { centerCoef, lmCoef };
+    return new RewardModelStage(session, data, RewardModelStage.encode(session, data), centerCoef, lmCoef);
   }
 
   /** Continues a reward-model checkpoint where it stopped. */
@@ -152,29 +173,43 @@ export class RewardModelStage {
       session.dispose();
       throw new Error(`rm: the checkpoint is a ${session.stage} checkpoint, not a reward model`);
     }
-    const centerCoef = (session.extra.rm as { centerCoef?: number } | undefined)?.centerCoef ?? DEFAULT_CENTER_COEF;
-    return new RewardModelStage(session, data, RewardModelStage.encode(session, data), centerCoef);
+    const saved = session.extra.rm as { centerCoef?: number; lmCoef?: number } | undefined;
+    // A reward model saved before the LM term existed was trained on the pair loss alone.
+    const lmCoef = saved?.lmCoef ?? (saved ? 0 : DEFAULT_LM_COEF);
+    return new RewardModelStage(session, data, RewardModelStage.encode(session, data), saved?.centerCoef ?? DEFAULT_CENTER_COEF, lmCoef);
   }
 
   get done(): boolean {
     return this.session.done;
   }
 
-  /** One step on batchSize random pairs; at evaluations the row gains eval/accuracy and eval/margin. */
+  /** One step on batchSize random pairs; at evaluations the row gains eval/accuracy and eval/margin; with lmCoef > 0, lm_loss. */
   async step(): Promise<MetricRow> {
     const { session } = this;
     const n = Math.min(session.trainer.config.batchSize, this.pairs.train.length);
     const rng = session.trainer.rng;
     const picks = Array.from({ length: n }, () => this.pairs.train[rng.int(this.pairs.train.length)]);
     const pad = session.tokenizer.specialId('<|end|>');
+    const targets = this.lmCoef > 0 ? padBatch(picks.map((p) => p.chosenTargets), pad) : null;
     let scores: tf.Tensor1D | null = null;
+    let lmLoss: tf.Scalar | null = null;
     const { valLoss } = await session.step({
       lossFn: () => {
         const s = scoreSequences(session.model, [...picks.map((p) => p.chosen), ...picks.map((p) => p.rejected)], pad); // [2n]
         scores = tf.keep(s);
-        return bradleyTerryLoss(tf.slice(s, 0, n), tf.slice(s, n, n), this.centerCoef);
+        const bt = bradleyTerryLoss(tf.slice(s, 0, n), tf.slice(s, n, n), this.centerCoef);
+        if (!targets) return bt;
+        const replyTokens = targets.mask.reduce((a, b) => a + b, 0);
+        const nll = tf.div(tf.neg(tf.sum(sequenceLogProbs(session.model, targets))), replyTokens) as tf.Scalar; // mean per reply token
+        lmLoss = tf.keep(nll);
+        return tf.add(bt, tf.mul(nll, this.lmCoef)) as tf.Scalar;
       },
     });
+    const lm = lmLoss as tf.Scalar | null;
+    if (lm) {
+      session.annotate({ lm_loss: (await lm.data())[0] });
+      lm.dispose();
+    }
     const held = scores as tf.Tensor1D | null;
     if (held) {
       const values = (await held.data()) as Float32Array;

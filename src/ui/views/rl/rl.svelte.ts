@@ -48,7 +48,7 @@ export class RlView {
     return !this.#lab.busy && this.#lab.status !== 'running' && (s === 'sft' || s === 'dpo' || s === 'rl' || s === 'rm') && (this.#form.reward === 'verifier' || this.#models.length > 0);
   }
 
-  /** Picks the reward source and the β that goes with it (0 for verifiers, 0.05 against a reward model). */
+  /** Picks the reward source and the β that goes with it (0 for verifiers, the lesson plan's β against a reward model). */
   chooseReward(reward: RewardSource): void {
     this.#form.reward = reward;
     this.#form.klCoef = LESSON_PLAN.rl.klCoef[reward];
