@@ -134,6 +134,7 @@ const OPTIONS = {
   'max-new-tokens': { type: 'string' },
   'partial-credit': { type: 'string' },
   'center-coef': { type: 'string' },
+  'lm-coef': { type: 'string' },
   'no-card': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;

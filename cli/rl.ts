@@ -105,9 +105,9 @@ export function runRl(command: RlCommand, opts: StageOptions): Promise<void> {
   return command === 'rm' ? rm(opts) : rl(opts);
 }
 
-export const RL_HELP = `  npm run lab -- rm       --from SFT --out RM [--steps ${RM_TRAIN.steps}] [--lr ${RM_TRAIN.learningRate}] [--center-coef ${DEFAULT_CENTER_COEF}] [--train FILE.jsonl] [--val FILE.jsonl] [--json]
-                          reward model: the SFT trunk plus a scalar head, Bradley–Terry loss on preference pairs;
-                          the summary carries heldOutAccuracy
+export const RL_HELP = `  npm run lab -- rm       --from SFT --out RM [--steps ${RM_TRAIN.steps}] [--lr ${RM_TRAIN.learningRate}] [--center-coef ${DEFAULT_CENTER_COEF}] [--lm-coef ${DEFAULT_LM_COEF}] [--train FILE.jsonl] [--val FILE.jsonl] [--json]
+                          reward model: the SFT trunk plus a scalar head, Bradley–Terry loss on preference pairs plus
+                          lm-coef × the chosen replies' next-token loss (0: the pair loss alone); the summary carries heldOutAccuracy
   npm run lab -- rl       --from SFT --reward verifier|model [--rm RM] [--kl-coef B] [--group-size ${RL_DEFAULTS.verifier.groupSize}] [--steps ${RL_TRAIN.steps}]
                           --out FILE [--prompts-per-step ${RL_DEFAULTS.verifier.promptsPerStep}] [--max-new-tokens ${RL_DEFAULTS.verifier.maxNewTokens}] [--partial-credit ${RL_DEFAULTS.verifier.partialCredit}] [--lr ${RL_TRAIN.learningRate}] [--seed N] [--no-card] [--json]
                           policy optimisation (RLOO, KL to the SFT model as k1 in the reward; β ${RL_DEFAULTS.verifier.klCoef} with

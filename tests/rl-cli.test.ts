@@ -3,10 +3,11 @@
  * "error:", before any training starts.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeCheckpoint } from '../src/core/io/checkpoint.ts';
 import { LabSession } from '../src/core/train/session.ts';
 import { RewardModelStage } from '../src/core/rl/rewardmodel.ts';
 import { tinyCorpus, ROOT, useBackend } from './helpers.ts';
@@ -29,10 +30,10 @@ beforeAll(async () => {
   rm.dispose();
 });
 
-function lab(...args: string[]): Promise<{ code: number | null; stderr: string }> {
+function lab(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(join(ROOT, 'node_modules', '.bin', 'tsx'), ['cli/lab.ts', ...args], { cwd: ROOT, timeout: 60_000 }, (error, _stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stderr });
+    execFile(join(ROOT, 'node_modules', '.bin', 'tsx'), ['cli/lab.ts', ...args], { cwd: ROOT, timeout: 60_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr });
     });
   });
 }
@@ -45,6 +46,18 @@ function oneLineError(run: { code: number | null; stderr: string }, fragment: Re
   expect(lines[0]).toMatch(fragment);
 }
 
+describe('rm command', () => {
+  it('--lm-coef sets the weight of the next-token term; 0 trains on the pair loss alone', { timeout: 120_000 }, async () => {
+    const out = join(dir, 'lm0.safetensors');
+    const run = await lab('rm', '--from', paths.sft, '--out', out, '--steps', '1', '--lm-coef', '0', '--json');
+    expect(run.code, run.stderr).toBe(0);
+    const [start, step] = run.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(start.lmCoef).toBe(0);
+    expect(step.lm_loss).toBeUndefined();
+    expect((decodeCheckpoint(new Uint8Array(readFileSync(out))).extra.rm as { lmCoef: number }).lmCoef).toBe(0);
+  });
+});
+
 describe('rm and rl commands: bad input', () => {
   it('rm', { timeout: 120_000 }, async () => {
     const out = join(dir, 'x.safetensors');
@@ -54,6 +67,7 @@ describe('rm and rl commands: bad input', () => {
     oneLineError(await lab('rm', '--from', paths.rm, '--out', out), /already a reward model/);
     oneLineError(await lab('rm', '--from', paths.sft, '--out', out, '--steps', '0'), /--steps must be a whole number ≥ 1/);
     oneLineError(await lab('rm', '--from', join(dir, 'missing'), '--out', out), /cannot read checkpoint/);
+    oneLineError(await lab('rm', '--from', paths.sft, '--out', out, '--lm-coef=-1'), /--lm-coef must be a number ≥ 0/);
   });
 
   it('rl', { timeout: 120_000 }, async () => {
