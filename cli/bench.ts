@@ -5,14 +5,17 @@
  * and measures the same in headless Chromium on webgpu (its software adapter here) and wasm.
  * On wasm each preset is measured on one thread and on one a core (--threads 1,2: the step's rows
  * shared between worker threads, cli/gradient-threads.ts). --profile lists each step's kernels by total time; --vs-pytorch times tests/interop/nanogpt.py's model in
- * PyTorch (2 threads) on the same shapes right after each Node row and prints the ratio.
+ * PyTorch (2 threads) on the same shapes right after each Node row and prints the ratio, then times the
+ * step's matrix products alone on both (src/core/backend/matmul-bench.ts, one thread each) and
+ * prints the bound they put on that ratio.
  * The FLOP formula is in src/core/backend/benchmark.ts.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { selectBackend, type BackendName } from '../src/core/backend/backend.ts';
 import { benchmarkPreset, type BenchRow, formatBenchHeader, formatBenchRow, formatProfile } from '../src/core/backend/benchmark.ts';
-import { isPresetName, PRESETS, type PresetName } from '../src/core/model/config.ts';
+import { isPresetName, modelConfig, PRESETS, type PresetName } from '../src/core/model/config.ts';
+import { type Product, stepProducts, timeProducts } from '../src/core/backend/matmul-bench.ts';
 import { loadCorpus } from './corpora.ts';
 import { setFusedKernels } from '../src/core/kernels/array-kernel.ts';
 import type { Trainer } from '../src/core/train/trainer.ts';
@@ -44,6 +47,29 @@ function pytorchStep(row: BenchRow, vocab: number, steps: number): { medianStepM
   const spec = { batch: row.batchSize, block: row.seqLen, layers: p.nLayer, heads: p.nHead, embd: p.nEmbd, vocab, steps };
   const out = execFileSync(PYTHON, [new URL('../tests/interop/bench.py', import.meta.url).pathname, JSON.stringify(spec)], { encoding: 'utf8' });
   return JSON.parse(out.trim().split('\n').pop()!);
+}
+
+/** The step's matrix products in PyTorch, one thread, from tests/interop/bench.py. */
+function pytorchProducts(products: readonly Product[]): { totalMs: number; gflops: number; threads: number } {
+  const spec = { threads: 1, products: products.map((p) => [p.groups, p.m, p.k, p.n]) };
+  const out = execFileSync(PYTHON, [new URL('../tests/interop/bench.py', import.meta.url).pathname, JSON.stringify(spec)], { encoding: 'utf8' });
+  return JSON.parse(out.trim().split('\n').pop()!);
+}
+
+/**
+ * The matmuls-alone row: the step's products timed on this backend and in PyTorch, one thread
+ * each, and the best ratio to PyTorch's step they leave for each thread count measured: with the
+ * products spread perfectly over n threads and everything around them free, a step still takes
+ * products ÷ n.
+ */
+async function productsRow(opts: BenchOptions, preset: PresetName, row: BenchRow, vocab: number, torch: { medianStepMs: number }, threads: number[]): Promise<void> {
+  const products = stepProducts(modelConfig(preset, vocab), row.batchSize, row.seqLen);
+  const ours = await timeProducts(products);
+  const theirs = pytorchProducts(products);
+  const bounds = threads.map((n) => ({ threads: n, ratio: torch.medianStepMs / (ours.totalMs / n) }));
+  console.log(opts.json
+    ? JSON.stringify({ where: 'matmuls', preset, products: products.length, ms: ours.totalMs, gflops: ours.gflops, pytorchMs: theirs.totalMs, pytorchGflops: theirs.gflops, bounds })
+    : `matmuls  ${row.backend.padEnd(8)} ${preset.padEnd(8)} the step's ${products.length} matrix products alone, 1 thread: ${ours.totalMs.toFixed(1)} ms (${ours.gflops.toFixed(1)} GFLOP/s), PyTorch ${theirs.totalMs.toFixed(1)} ms (${theirs.gflops.toFixed(1)} GFLOP/s); they cap LM Lab / PyTorch at ${bounds.map((b) => `${b.ratio.toFixed(2)}× (${b.threads} thread${b.threads > 1 ? 's' : ''})`).join(', ')}, however fast the rest`);
 }
 
 /** Which presets each backend is measured on by default (the cpu backend is ~1 GFLOP/s). */
@@ -94,6 +120,7 @@ export async function runBench(opts: BenchOptions): Promise<void> {
         console.log(opts.json
           ? JSON.stringify({ where: 'pytorch', preset, ...torch, ratio: ratios[ratios.length - 1].ratio, ratios })
           : `pytorch  cpu×${torch.threads}    ${preset.padEnd(8)} ${`${rows[0].batchSize}×${rows[0].seqLen}`.padEnd(9)} ${torch.medianStepMs.toFixed(1).padStart(8)} ${Math.round(torch.tokensPerSec).toLocaleString('en').padStart(10)}   LM Lab ${backend} / PyTorch = ${ratios.map((r) => `${r.ratio.toFixed(2)}× (${r.threads} thread${r.threads > 1 ? 's' : ''})`).join(', ')}`);
+        await productsRow(opts, preset, rows[0], tokenizer.vocabSize, torch, ratios.map((r) => r.threads));
       }
     }
     await samplingBench(opts, backend);

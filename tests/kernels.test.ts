@@ -10,6 +10,8 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fusedAvailable, setFusedKernels } from '../src/core/kernels/array-kernel.ts';
 import { embedding, gelu, layerNorm, linear, linearNoBias, maskedCrossEntropy, transpose } from '../src/core/model/ops.ts';
 import { AdamW } from '../src/core/train/adamw.ts';
+import { erf } from '../src/core/kernels/wasm/erf.ts';
+import { geluSlopeKernel } from '../src/core/kernels/wasm/gelu.ts';
 import { randomArray, relativeError, useBackend } from './helpers.ts';
 
 const TOL = 1e-4;
@@ -49,6 +51,39 @@ describe('wasm kernels against their tfjs-op references', () => {
 
   it('GELU forward with its slope, and backward as one multiply, across the curve (|x| up to 6)', async () => {
     await bothPaths((x) => gelu(x), [rand([37, 53], 1, 6)], 'LMLabGeluSlope');
+  });
+
+  it('GELU by its tables: y and the slope within 2.5e-7 of the float64 formula on a dense grid, exact past ±8, NaN kept', () => {
+    const xs = [...Array.from({ length: 40_001 }, (_, i) => -10 + i * 0.0005), -8, 8, 1e6, -1e6, Infinity, -Infinity, NaN];
+    const x = Float32Array.from(xs);
+    const [y, slope] = [new Float32Array(x.length), new Float32Array(x.length)];
+    geluSlopeKernel.run([x], [y, slope], [[x.length]], {});
+    let worst = 0;
+    for (let i = 0; i < x.length - 7; i++) {
+      const v = x[i]; // the float32 input the kernel saw
+      const cdf = 0.5 * (1 + erf(v * Math.SQRT1_2));
+      const exact = [v * cdf, cdf + (v * Math.exp(-0.5 * v * v)) / Math.sqrt(2 * Math.PI)];
+      // 1e-7 of interpolation, and float32's rounding of the result (half an ulp, up to 5e-7 at |y| = 10)
+      worst = Math.max(worst, ...[y[i], slope[i]].map((got, k) => Math.abs(got - exact[k]) / (1e-7 + 2 ** -24 * Math.abs(exact[k]))));
+    }
+    expect(worst).toBeLessThan(2.5);
+    const tail = (k: number) => [y[x.length - 7 + k], slope[x.length - 7 + k]];
+    expect(tail(2)).toEqual([1e6, 1]);
+    expect(tail(3)).toEqual([0, 0]);
+    expect(tail(4)).toEqual([Infinity, 1]);
+    expect(tail(5)).toEqual([0, 0]);
+    expect(tail(6).every(Number.isNaN)).toBe(true);
+  });
+
+  it('the tables\' erf: float64 against published values, odd, and continuous where its two methods meet at 2', () => {
+    // Abramowitz & Stegun table 7.1 and erf(x) = 1 − erfc(x) for the tail.
+    const known: [number, number][] = [[0.1, 0.1124629160182849], [0.5, 0.5204998778130465], [1, 0.8427007929497149], [1.5, 0.9661051464753108], [2, 0.9953222650189527], [3, 0.9999779095030014], [4, 0.9999999845827421], [5, 1 - 1.5374597944280349e-12]];
+    for (const [x, v] of known) {
+      expect(Math.abs(erf(x) - v)).toBeLessThan(1e-15);
+      expect(erf(-x)).toBe(-erf(x));
+    }
+    expect(erf(0)).toBe(0);
+    expect(Math.abs(erf(2 - 1e-12) - erf(2))).toBeLessThan(1e-13);
   });
 
   it('LayerNorm forward and backward (x, weight and bias gradients)', async () => {

@@ -7,12 +7,36 @@
  * which is then one multiply, dx = dy·slope. Recomputing erf and exp there instead cost 6 ms per
  * [1024, 256] call on tiny against 0.1 ms for the multiply (measured), for 1 MB more memory per layer
  * (the slope is saved in place of x, which nothing else keeps).
+ *
+ * y and the slope are read from tables on [−8, 8] at 1/1024 steps, interpolated linearly: an
+ * error of at most h²/8 · max|f''| = 2⁻²³ · 0.8 ≈ 1e-7 (y'' = φ(x)(2 − x²) peaks at 2φ(0) ≈ 0.8,
+ * the slope's second derivative at 3φ(√3)·√3 ≈ 0.46 nearby), the size of float32's own rounding.
+ * Beyond ±8, Φ is 0 or 1 to float32 (1 − Φ(8) = 6e-16): y is 0 or x, the slope 0 or 1. Computing
+ * erf and exp per element instead took 3.8–4.3 ms per [1024, 256] call, the tables 1.2 (measured).
+ * A NaN stays NaN (the spike detector looks for it).
  */
 import type { ArrayKernel } from '../array-kernel.ts';
-import { erf, exp } from './erf.ts';
+import { erf } from './erf.ts';
 
-const SQRT1_2 = Math.SQRT1_2;
-const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+const RANGE = 8;
+const PER_UNIT = 1024;
+
+let tables: { y: Float64Array; slope: Float64Array } | null = null;
+
+/** y and the slope at x = −RANGE + i/PER_UNIT, i = 0 … 2·RANGE·PER_UNIT, from float64 erf and exp. */
+export function geluTables(): { y: Float64Array; slope: Float64Array } {
+  if (tables) return tables;
+  const n = 2 * RANGE * PER_UNIT + 1;
+  const y = new Float64Array(n);
+  const slope = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const x = -RANGE + i / PER_UNIT;
+    const cdf = 0.5 * (1 + erf(x * Math.SQRT1_2));
+    y[i] = x * cdf;
+    slope[i] = cdf + (x * Math.exp(-0.5 * x * x)) / Math.sqrt(2 * Math.PI);
+  }
+  return (tables = { y, slope });
+}
 
 /** inputs: x → y, slope (both the shape of x). */
 export const geluSlopeKernel: ArrayKernel = {
@@ -20,11 +44,22 @@ export const geluSlopeKernel: ArrayKernel = {
   inputs: ['x'],
   outputShapes: ([x]) => [x, x],
   run([x], [y, slope]) {
+    const { y: Y, slope: S } = geluTables();
     for (let i = 0; i < x.length; i++) {
       const xi = x[i];
-      const cdf = 0.5 * (1 + erf(xi * SQRT1_2));
-      y[i] = xi * cdf;
-      slope[i] = cdf + xi * exp(-0.5 * xi * xi) * INV_SQRT_2PI;
+      if (xi >= RANGE) {
+        y[i] = xi;
+        slope[i] = 1;
+      } else if (xi <= -RANGE) {
+        y[i] = 0;
+        slope[i] = 0;
+      } else {
+        const t = (xi + RANGE) * PER_UNIT;
+        const j = t | 0; // t ≥ 0 here, so this is floor (and 0 for NaN, whose f keeps the result NaN)
+        const f = t - j;
+        y[i] = Y[j] + f * (Y[j + 1] - Y[j]);
+        slope[i] = S[j] + f * (S[j + 1] - S[j]);
+      }
     }
   },
 };

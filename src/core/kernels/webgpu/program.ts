@@ -76,7 +76,7 @@ export function registerWebGPUKernel<A>(k: WebGPUKernel<A>): void {
   });
 }
 
-/** exp-free erf of Abramowitz & Stegun 7.1.28, as kernels/wasm/erf.ts. */
+/** exp-free erf of Abramowitz & Stegun 7.1.28 (|error| ≤ 3e-7): one polynomial, four squarings and a division, cheap on a GPU. */
 export const ERF_WGSL = `
   fn erf_as(x : f32) -> f32 {
     let a = abs(x);
