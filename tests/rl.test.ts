@@ -143,6 +143,30 @@ describe('RL stage', () => {
     stage.dispose();
   });
 
+  it("the sampler's log-probs and entropies are the policy's: a teacher-forced pass gives them to float32 rounding", async () => {
+    const model = GPT.init(modelConfig('micro', 40, { blockSize: 24 }), 5);
+    const prompts = [3, 9, 14, 20].map((n, r) => Int32Array.from({ length: n }, (_, i) => (i * 7 + r * 3) % 40));
+    const samples = await sampleCompletions(model, prompts, { maxNewTokens: 30, temperature: 1, seed: 11, endId: 39 });
+    let checked = 0;
+    for (const [r, c] of samples.entries()) {
+      expect(c.logProbs).toHaveLength(c.ids.length);
+      expect(prompts[r].length + c.ids.length).toBeLessThanOrEqual(24); // cut at the block size
+      const seq = Int32Array.from([...prompts[r], ...c.ids]);
+      const [logp, entropy] = tf.tidy(() => {
+        const lp = tf.logSoftmax(model.forwardTimeMajor(tf.tensor2d(seq.subarray(0, -1), [seq.length - 1, 1], 'int32')));
+        return [lp.arraySync() as number[][], tf.neg(tf.sum(tf.mul(tf.exp(lp), lp), 1)).arraySync() as number[]];
+      });
+      c.ids.forEach((id, t) => {
+        const pos = prompts[r].length - 1 + t; // the position that predicts the completion's t-th token
+        expect(Math.abs(c.logProbs[t] - logp[pos][id])).toBeLessThan(1e-5);
+        expect(Math.abs(c.entropies[t] - entropy[pos])).toBeLessThan(1e-5);
+        checked++;
+      });
+    }
+    expect(checked).toBeGreaterThan(20);
+    model.dispose();
+  });
+
   it('keeps numTensors flat over steps and sampling', async () => {
     const stage = await RlStage.start(await microSft(), toyData, corpus, { ...toyOptions, train: { steps: 6, evalInterval: 3 } });
     await stage.step();

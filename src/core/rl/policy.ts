@@ -245,7 +245,7 @@ export class RlStage {
     const rows = picked.flatMap((p) => Array.from({ length: G }, () => p));
     const promptIds = picked.map((p) => fitPrompt(tok, p.messages, block));
     const prompts = promptIds.flatMap((p) => Array.from({ length: G }, () => p));
-    const samples = await sampleCompletions(session.model, prompts, { maxNewTokens: settings.maxNewTokens, temperature: 1, seed: this.sampleSeed(session.stepsTaken), endId, withLogProbs: true });
+    const samples = await sampleCompletions(session.model, prompts, { maxNewTokens: settings.maxNewTokens, temperature: 1, seed: this.sampleSeed(session.stepsTaken), endId });
     const replies = samples.map((c) => tok.decode(replyIds(c, endId)));
 
     // 2. rewards
