@@ -65,8 +65,9 @@ export interface ProductTiming {
 }
 
 /**
- * Times each product on the active backend with random operands: the median of `repeats` calls
- * after two warm-up calls (XNNPACK builds its operator on the first), read back each time.
+ * Times each product on the active backend: the median of `repeats` calls after two warm-up
+ * calls, each on new random operands (as in a step, where every product meets tensors it has not
+ * seen: XNNPACK packs its right-hand matrix anew for each), read back each time.
  */
 export async function timeProducts(products: readonly Product[], repeats = 7): Promise<ProductTiming> {
   const cache = new Map<string, number>();
@@ -75,19 +76,17 @@ export async function timeProducts(products: readonly Product[], repeats = 7): P
     const key = `${p.groups}:${p.m}:${p.k}:${p.n}`;
     let ms = cache.get(key);
     if (ms === undefined) {
-      // a: [m, k, g] and b: [k, g, n] for groups, as groupedMatMul takes them; plain 2-D otherwise.
-      const [a, b] = p.groups === 1 ? [tf.randomNormal([p.m, p.k]), tf.randomNormal([p.k, p.n])] : [tf.randomNormal([p.m, p.k, p.groups]), tf.randomNormal([p.k, p.groups, p.n])];
-      const run = () => (p.groups === 1 ? tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D) : groupedMatMul(a as tf.Tensor3D, b as tf.Tensor3D));
       const times: number[] = [];
       for (let i = 0; i < repeats + 2; i++) {
+        // a: [m, k, g] and b: [k, g, n] for groups, as groupedMatMul takes them; plain 2-D otherwise.
+        const [a, b] = p.groups === 1 ? [tf.randomNormal([p.m, p.k]), tf.randomNormal([p.k, p.n])] : [tf.randomNormal([p.m, p.k, p.groups]), tf.randomNormal([p.k, p.groups, p.n])];
+        await Promise.all([a.data(), b.data()]);
         const t0 = performance.now();
-        const out = tf.tidy(run); // groupedMatMul reshapes on the way
+        const out = tf.tidy(() => (p.groups === 1 ? tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D) : groupedMatMul(a as tf.Tensor3D, b as tf.Tensor3D))); // groupedMatMul reshapes on the way
         await out.data();
         if (i >= 2) times.push(performance.now() - t0);
-        out.dispose();
+        tf.dispose([a, b, out]);
       }
-      a.dispose();
-      b.dispose();
       times.sort((x, y) => x - y);
       ms = times[Math.floor(times.length / 2)];
       cache.set(key, ms);
