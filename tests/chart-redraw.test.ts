@@ -3,7 +3,7 @@
  * turn redraws once, a cancelled (destroyed) chart is never redrawn, and each chart gets a task of
  * its own, so the main thread is free between them.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { cancelRedraw, queueRedraw } from '../src/ui/charts.ts';
 
 /**
@@ -30,5 +30,19 @@ describe('chart redraw queue', () => {
     queueRedraw(b); // the queue starts again after it has drained
     await settle();
     expect(log).toEqual(['a', 'a-end', 'b', 'b-end', 'b', 'b-end']);
+  });
+
+  it('keeps redrawing the other charts when one throws', async () => {
+    const log: string[] = [];
+    const broken = { update: () => { throw new Error('no canvas'); } };
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+    queueRedraw(broken);
+    queueRedraw(fakeChart(log, 'a'));
+    await settle();
+    queueRedraw(fakeChart(log, 'b')); // and the queue still starts again afterwards
+    await settle();
+    expect(log).toEqual(['a', 'a-end', 'b', 'b-end']);
+    expect(errors).toHaveBeenCalledTimes(1);
+    errors.mockRestore();
   });
 });

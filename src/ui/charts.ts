@@ -79,8 +79,12 @@ function redrawOne(): void {
     return;
   }
   queued.delete(chart);
-  chart.update('none');
-  nextTask(redrawOne);
+  nextTask(redrawOne); // first: a chart that throws must not stop the others' redraws
+  try {
+    chart.update('none');
+  } catch (e) {
+    console.error('a chart failed to redraw', e);
+  }
 }
 
 /** Redraws the chart in a task of its own, soon. */
