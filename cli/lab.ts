@@ -65,6 +65,9 @@ const HELP = `LM Lab command line
 ${RL_HELP}
   npm run lab -- bench    [--json] [--steps 20] [--presets micro,tiny] [--backends wasm,cpu] [--browser] [--profile] [--vs-pytorch]
                           [--kernels fused,reference] [--submit 15] [--threads 1,2]
+                          step time per preset and backend; --profile lists the step's kernels by time;
+                          --vs-pytorch adds nanoGPT in PyTorch on the same shapes, and the step's matrix
+                          products alone on both with the best ratio they allow
 
 Presets: ${Object.keys(PRESETS).join(', ')}. With --json every log line is one JSON object and the
 last line of pretrain is a summary with the final validation loss. On wasm, pretraining and SFT share
