@@ -7,8 +7,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { fusedAvailable, setFusedKernels } from '../src/core/kernels/array-kernel.ts';
-import { embedding, gelu, layerNorm, linear, linearNoBias, maskedCrossEntropy, transpose } from '../src/core/model/ops.ts';
+import { fusedAvailable, runFused, setFusedKernels } from '../src/core/kernels/array-kernel.ts';
+import { embedding, gelu, groupedMatMul, layerNorm, linear, linearNoBias, maskedCrossEntropy, qkvAttention } from '../src/core/model/ops.ts';
+import { MATMUL_KERNEL, plainLayout } from '../src/core/kernels/wasm/matmul.ts';
 import { AdamW } from '../src/core/train/adamw.ts';
 import { erf } from '../src/core/kernels/wasm/erf.ts';
 import { geluSlopeKernel } from '../src/core/kernels/wasm/gelu.ts';
@@ -111,11 +112,64 @@ describe('wasm kernels against their tfjs-op references', () => {
     ids.dispose();
   });
 
-  it('2-D transpose (inside Linear forward and backward), at sizes that are not multiples of the tile', async () => {
-    await bothPaths((x, w, b) => linear(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D), [rand([70, 45], 10), rand([33, 45], 11), rand([33], 12)], 'LMLabTranspose');
-    await bothPaths((x, w) => linearNoBias(x as tf.Tensor2D, w as tf.Tensor2D), [rand([70, 45], 13), rand([50, 45], 14)], 'LMLabTranspose');
-    const x = rand([3, 5], 15);
-    expect(Array.from(await transpose(x).data())).toEqual(Array.from(await tf.transpose(x).data()));
+  it('strided matmul: Linear forward and backward (W and dyᵀ read transposed in place), at sizes off the 4 × 8 block', async () => {
+    await bothPaths((x, w, b) => linear(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D), [rand([70, 45], 10), rand([33, 45], 11), rand([33], 12)], 'LMLabMatMul');
+    await bothPaths((x, w) => linearNoBias(x as tf.Tensor2D, w as tf.Tensor2D), [rand([70, 45], 13), rand([50, 45], 14)], 'LMLabMatMul');
+    await bothPaths((x, w, b) => linear(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D), [rand([1, 3], 15), rand([1, 3], 16), rand([1], 17)], 'LMLabMatMul');
+  });
+
+  it('strided matmul: every transpose combination, with and without bias, against a float64 product', async () => {
+    for (const [M, K, N] of [[9, 7, 13], [4, 1, 8], [1, 5, 1], [12, 16, 24]]) {
+      for (const ta of [false, true]) {
+        for (const tb of [false, true]) {
+          const a = rand(ta ? [K, M] : [M, K], M + K), b = rand(tb ? [N, K] : [K, N], K + N), bias = rand([N], N);
+          const [A, B, bv] = [await a.data(), await b.data(), await bias.data()];
+          for (const withBias of [false, true]) {
+            const before = tf.memory().numTensors;
+            const out = runFused({ name: MATMUL_KERNEL, inputs: ['a', 'b', 'bias'] }, withBias ? [a, b, bias] : [a, b], plainLayout(a.shape, b.shape, ta, tb) as never)[0];
+            expect(out.shape).toEqual([M, N]);
+            const want = new Float64Array(M * N);
+            for (let m = 0; m < M; m++) {
+              for (let n = 0; n < N; n++) {
+                let s = withBias ? bv[n] : 0;
+                for (let k = 0; k < K; k++) s += A[ta ? k * M + m : m * K + k] * B[tb ? n * K + k : k * N + n];
+                want[m * N + n] = s;
+              }
+            }
+            expect(relativeError((await out.data()) as Float32Array, want), `${M}×${K}×${N} ta=${ta} tb=${tb} bias=${withBias}`).toBeLessThan(1e-6);
+            out.dispose();
+            expect(tf.memory().numTensors).toBe(before);
+          }
+          tf.dispose([a, b, bias]);
+        }
+      }
+    }
+  });
+
+  it('strided matmul refuses a layout that would read outside its tensors', () => {
+    const [a, b] = [tf.zeros([4, 4]), tf.zeros([4, 4])];
+    const layout = plainLayout([4, 4], [4, 4]);
+    expect(() => runFused({ name: MATMUL_KERNEL, inputs: ['a', 'b'] }, [a, b], { ...layout, K: 5 } as never)).toThrow(/outside/);
+    expect(() => runFused({ name: MATMUL_KERNEL, inputs: ['a', 'b'] }, [a, b], { ...layout, a: { ...layout.a, offset: 1 } } as never)).toThrow(/outside/);
+    tf.dispose([a, b]);
+  });
+
+  it('strided matmul: attention read in place from q | k | v (values and the gradient of qkv), and the grouped product', async () => {
+    const [T, B, nh, hs] = [6, 3, 2, 4];
+    tf.dispose(qkvAttention(tf.zeros([T, 3 * nh]) as tf.Tensor2D, T, 1)); // makes (and keeps) the causal mask for T first
+    await bothPaths((qkv) => qkvAttention(qkv as tf.Tensor2D, T, nh), [rand([T * B, 3 * nh * hs], 18, 2)], 'LMLabMatMul');
+    // groupedMatMul has no gradient of its own (it is used inside ones written out): values only.
+    const [a, b] = [rand([5, 3, 7], 19) as tf.Tensor3D, rand([3, 7, 9], 20) as tf.Tensor3D];
+    const values: Float32Array[] = [];
+    for (const fused of [false, true]) {
+      setFusedKernels(fused);
+      const out = groupedMatMul(a, b);
+      expect(out.shape).toEqual([5, 7, 9]);
+      values.push((await out.data()) as Float32Array);
+      out.dispose();
+    }
+    expect(relativeError(values[1], Float64Array.from(values[0]))).toBeLessThan(1e-6);
+    tf.dispose([a, b]);
   });
 
   it('AdamW with clipping and decay, several steps: parameters and both moments', async () => {

@@ -13,15 +13,15 @@
  * step's FLOP estimate (benchmark.ts), without the biases and LayerNorm gains that estimate
  * rounds in.
  *
- * The products are timed as the engine issues them (model/ops.ts): a Linear's as plain untransposed
- * matMuls (each backward transposes its operand first, a copy not timed here), attention's as
- * groupedMatMul. The same list, timed in PyTorch (tests/interop/bench.py), says how much of the
+ * The products are timed as the engine issues them (model/ops.ts): a Linear's as plain matMuls
+ * (on wasm the strided kernel reads a transposed operand in place; elsewhere each backward
+ * transposes first, a copy not timed here), attention's as groupedMatMul. The same list, timed in PyTorch (tests/interop/bench.py), says how much of the
  * gap to PyTorch's step is the multiply itself: if the products alone take P ms here, no change
  * around them brings the step under P ms.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { GPTConfig } from '../model/config.ts';
-import { groupedMatMul } from '../model/ops.ts';
+import { groupedMatMul, matMul } from '../model/ops.ts';
 
 /** One product: `groups` independent [m, k] · [k, n] multiplies (1 for a Linear's). */
 export interface Product {
@@ -67,7 +67,7 @@ export interface ProductTiming {
 /**
  * Times each product on the active backend: the median of `repeats` calls after two warm-up
  * calls, each on new random operands (as in a step, where every product meets tensors it has not
- * seen: XNNPACK packs its right-hand matrix anew for each), read back each time.
+ * seen: XNNPACK, where it is used, packs its right-hand matrix anew for each), read back each time.
  */
 export async function timeProducts(products: readonly Product[], repeats = 7): Promise<ProductTiming> {
   const cache = new Map<string, number>();
@@ -82,7 +82,7 @@ export async function timeProducts(products: readonly Product[], repeats = 7): P
         const [a, b] = p.groups === 1 ? [tf.randomNormal([p.m, p.k]), tf.randomNormal([p.k, p.n])] : [tf.randomNormal([p.m, p.k, p.groups]), tf.randomNormal([p.k, p.groups, p.n])];
         await Promise.all([a.data(), b.data()]);
         const t0 = performance.now();
-        const out = tf.tidy(() => (p.groups === 1 ? tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D) : groupedMatMul(a as tf.Tensor3D, b as tf.Tensor3D))); // groupedMatMul reshapes on the way
+        const out = tf.tidy(() => (p.groups === 1 ? matMul(a as tf.Tensor2D, b as tf.Tensor2D) : groupedMatMul(a as tf.Tensor3D, b as tf.Tensor3D))); // groupedMatMul reshapes on the way
         await out.data();
         if (i >= 2) times.push(performance.now() - t0);
         tf.dispose([a, b, out]);

@@ -5,7 +5,8 @@
  * Why: on wasm every tfjs kernel is a dispatch through the engine (tape, bookkeeping, a heap
  * allocation), and a chain such as GELU's seven elementwise ops makes seven passes over memory.
  * One loop over views into the wasm heap does the whole chain in one pass and one dispatch. The
- * matmuls stay in tfjs (XNNPACK); these kernels take everything around them.
+ * matrix products have their own kernel in WebAssembly SIMD (wasm/matmul.ts); these take
+ * everything around them.
  *
  * Each kernel lives in its own file under wasm/ with its formula and shapes, next to the tfjs-op
  * version in model/ops.ts, which stays the reference and the fallback on every other backend

@@ -8,8 +8,9 @@ import { crossEntropyGradKernel, crossEntropyKernel } from './wasm/crossentropy.
 import { embeddingGradKernel, embeddingKernel } from './wasm/embedding.ts';
 import { geluSlopeKernel } from './wasm/gelu.ts';
 import { layerNormGradKernel, layerNormKernel } from './wasm/layernorm.ts';
-import { transposeKernel } from './wasm/transpose.ts';
+import { registerMatMulKernel } from './wasm/matmul.ts';
 
-for (const k of [adamwKernel, crossEntropyKernel, crossEntropyGradKernel, embeddingKernel, embeddingGradKernel, geluSlopeKernel, layerNormKernel, layerNormGradKernel, transposeKernel]) {
+for (const k of [adamwKernel, crossEntropyKernel, crossEntropyGradKernel, embeddingKernel, embeddingGradKernel, geluSlopeKernel, layerNormKernel, layerNormGradKernel]) {
   registerArrayKernel(k as never);
 }
+registerMatMulKernel();

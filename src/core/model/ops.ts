@@ -4,13 +4,16 @@
  * Why not let tfjs differentiate them: its automatic gradients of matMul use the transposeA /
  * transposeB flags, and on the wasm backend only an untransposed, unbatched matMul reaches
  * XNNPACK; a transposed one runs a naive loop about ten times slower (measured: 13 GFLOP/s vs
- * 1 GFLOP/s at 1024×64×256). Each backward pass below transposes explicitly (a cheap copy) and
- * then multiplies plainly. The hand-written LayerNorm, GELU and cross-entropy gradients also use
- * fewer kernels than the automatic ones, and every kernel costs a dispatch.
+ * 1 GFLOP/s at 1024×64×256). The reference backward passes below transpose explicitly (a copy)
+ * and then multiply plainly; on wasm every product goes instead through the project's strided
+ * matmul (kernels/wasm/matmul.ts, WebAssembly SIMD), which reads a transposed operand, or one
+ * head inside the fused q | k | v projection, where it lies. The hand-written LayerNorm, GELU and
+ * cross-entropy gradients also use fewer kernels than the automatic ones, and every kernel costs
+ * a dispatch.
  *
  * Where the active backend has the project's own kernel for an operation (core/kernels/: wasm
- * loops over heap views, WebGPU programs), the operation runs that one kernel forward and one
- * backward; the tfjs ops written here stay as the reference and as the path of every other backend
+ * loops over heap views and SIMD products, WebGPU programs), the operation runs that one kernel
+ * forward and one backward; the tfjs ops written here stay as the reference and as the path of every other backend
  * (cpu, and all of them with `setFusedKernels(false)`). Every function here is
  * checked against finite differences in tests/ops.test.ts, and each fused kernel against its
  * reference in tests/kernels.test.ts.
@@ -22,7 +25,7 @@ import { crossEntropyGradKernel, crossEntropyKernel } from '../kernels/wasm/cros
 import { embeddingGradKernel, embeddingKernel } from '../kernels/wasm/embedding.ts';
 import { geluSlopeKernel } from '../kernels/wasm/gelu.ts';
 import { layerNormGradKernel, layerNormKernel } from '../kernels/wasm/layernorm.ts';
-import { transposeKernel } from '../kernels/wasm/transpose.ts';
+import { MATMUL_KERNEL, plainLayout, type MatMulAttrs, type OperandLayout } from '../kernels/wasm/matmul.ts';
 
 type Save = tf.GradSaveFunc;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -33,13 +36,24 @@ function withGradient<Op>(forward: ForwardWithGradient): Op {
   return tf.customGrad(forward as never) as unknown as Op;
 }
 
-/** tf.transpose, by the project's kernel where the backend has it (kernels/wasm/transpose.ts). No gradient: for use inside the functions here that write their own. */
-export function transpose<T extends tf.Tensor>(x: T, perm?: number[]): T {
-  // 2-D only: for the 3-D transposes of attention tfjs's own kernel is as fast or faster (measured).
-  if (x.rank === 2 && fusedAvailable(transposeKernel.name)) {
-    return runFused(transposeKernel, [x], { perm: perm ?? [...x.shape.keys()].reverse() })[0] as T;
-  }
-  return tf.transpose(x, perm);
+const MATMUL = { name: MATMUL_KERNEL, inputs: ['a', 'b', 'bias'] };
+
+/** Whether products go through the project's strided matmul kernel (wasm: kernels/wasm/matmul.ts). */
+const stridedProducts = () => fusedAvailable(MATMUL_KERNEL);
+
+/** The strided kernel's product of a and b laid out as `layout` says (kernels/wasm/matmul.ts), plus bias. */
+function stridedMatMul(a: tf.Tensor, b: tf.Tensor, layout: MatMulAttrs, bias?: tf.Tensor1D): tf.Tensor {
+  return runFused(MATMUL, bias ? [a, b, bias] : [a, b], layout as never)[0];
+}
+
+/** a · b for 2-D tensors as the engine multiplies them: by the strided kernel where the backend has it. */
+export function matMul(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  return stridedProducts() ? plainMatMul(a, b, false, false) : tf.matMul(a, b);
+}
+
+/** op(a) · op(b) (+ bias) for 2-D tensors, op a transpose where asked, by the strided kernel. */
+function plainMatMul(a: tf.Tensor2D, b: tf.Tensor2D, transposeA: boolean, transposeB: boolean, bias?: tf.Tensor1D): tf.Tensor2D {
+  return stridedMatMul(a, b, plainLayout(a.shape, b.shape, transposeA, transposeB), bias) as tf.Tensor2D;
 }
 
 /**
@@ -52,10 +66,10 @@ export function transpose<T extends tf.Tensor>(x: T, perm?: number[]): T {
 function linearGradients(dy: tf.Tensor2D, x: tf.Tensor2D): [tf.Tensor2D, tf.Tensor1D] {
   const [N, out] = dy.shape;
   if (out <= x.shape[1]) {
-    const dyT = transpose(dy); // [out, N]
+    const dyT = tf.transpose(dy); // [out, N]
     return [tf.matMul(dyT, x), tf.matMul(dyT, tf.ones([N, 1])).reshape([out]) as tf.Tensor1D];
   }
-  const dW = transpose(tf.matMul(transpose(x), dy)) as tf.Tensor2D; // ([in, N] @ [N, out])ᵀ
+  const dW = tf.transpose(tf.matMul(tf.transpose(x), dy)) as tf.Tensor2D; // ([in, N] @ [N, out])ᵀ
   return [dW, columnSum(dy)];
 }
 
@@ -67,7 +81,18 @@ export function columnSum(x: tf.Tensor2D): tf.Tensor1D {
 /** y = x Wᵀ + b, with W in PyTorch's [out, in] layout. x: [N, in] → [N, out]. */
 export const linear = withGradient<(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D>((x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, save: Save) => {
   save([x, w]);
-  const value = tf.fused.matMul({ a: x, b: transpose(w), bias: b });
+  if (stridedProducts()) {
+    // W is read transposed in place, and dyᵀ likewise in the backward pass: no transposes at all.
+    return {
+      value: plainMatMul(x, w, false, true, b),
+      gradFunc: (dy: tf.Tensor2D, [xs, ws]: tf.Tensor[]) => [
+        plainMatMul(dy, ws as tf.Tensor2D, false, false), // dx = dy W
+        plainMatMul(dy, xs as tf.Tensor2D, true, false), // dW = dyᵀ x
+        plainMatMul(tf.ones([1, dy.shape[0]]), dy, false, false).reshape([dy.shape[1]]), // db = 1ᵀ dy
+      ],
+    };
+  }
+  const value = tf.fused.matMul({ a: x, b: tf.transpose(w), bias: b });
   return {
     value,
     gradFunc: (dy: tf.Tensor2D, [xs, ws]: tf.Tensor[]) => [
@@ -80,8 +105,14 @@ export const linear = withGradient<(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor
 /** y = x Wᵀ without bias: the tied LM head, logits = h · wteᵀ. */
 export const linearNoBias = withGradient<(x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D>((x: tf.Tensor2D, w: tf.Tensor2D, save: Save) => {
   save([x, w]);
+  if (stridedProducts()) {
+    return {
+      value: plainMatMul(x, w, false, true),
+      gradFunc: (dy: tf.Tensor2D, [xs, ws]: tf.Tensor[]) => [plainMatMul(dy, ws as tf.Tensor2D, false, false), plainMatMul(dy, xs as tf.Tensor2D, true, false)],
+    };
+  }
   return {
-    value: tf.matMul(x, transpose(w)),
+    value: tf.matMul(x, tf.transpose(w)),
     gradFunc: (dy: tf.Tensor2D, [xs, ws]: tf.Tensor[]) => [tf.matMul(dy, ws), linearGradients(dy, xs as tf.Tensor2D)[0]],
   };
 });
@@ -110,7 +141,7 @@ export function embedding(ids: tf.Tensor1D, table: tf.Tensor2D): tf.Tensor2D {
     save([oneHot]);
     return {
       value: tf.matMul(oneHot, t),
-      gradFunc: (dy: tf.Tensor2D, [oh]: tf.Tensor[]) => [tf.matMul(transpose(oh), dy)], // [V, N] @ [N, C]
+      gradFunc: (dy: tf.Tensor2D, [oh]: tf.Tensor[]) => [tf.matMul(tf.transpose(oh), dy)], // [V, N] @ [N, C]
     };
   });
   return lookup(table);
@@ -200,12 +231,16 @@ const geluReference = withGradient<<T extends tf.Tensor>(x: T) => T>((x: tf.Tens
 export function groupedMatMul(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
   const [M, K, G] = a.shape;
   const N = b.shape[2];
+  if (stridedProducts()) {
+    const layout: MatMulAttrs = { groups: [1, G], M, N, K, a: { group: [0, 1], row: K * G, col: G }, b: { group: [0, N], row: G * N, col: 1 }, c: { group: [0, N], row: G * N }, outShape: [M, G, N] };
+    return stridedMatMul(a, b, layout) as tf.Tensor3D;
+  }
   if (tf.getBackend() === 'wasm') {
     const out = tf.depthwiseConv2d(a.reshape([1, M, K, G]) as tf.Tensor4D, b.reshape([1, K, G, N]) as tf.Tensor4D, 1, 'valid'); // [1, M, 1, G·N]
     return out.reshape([M, G, N]);
   }
-  const product = tf.matMul(transpose(a, [2, 0, 1]), transpose(b, [1, 0, 2])); // [G, M, N]
-  return transpose(product, [1, 0, 2]) as tf.Tensor3D;
+  const product = tf.matMul(tf.transpose(a, [2, 0, 1]), tf.transpose(b, [1, 0, 2])); // [G, M, N]
+  return tf.transpose(product, [1, 0, 2]) as tf.Tensor3D;
 }
 
 /**
@@ -220,22 +255,22 @@ export function groupedMatMul(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
 export const causalAttention = withGradient<(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D) => tf.Tensor3D>((q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, save: Save) => {
   const [T, , hs] = q.shape;
   const scale = 1 / Math.sqrt(hs);
-  const qT = transpose(q, [0, 2, 1]); // [Tᵢ, hs, G]
-  const kT = transpose(k, [2, 1, 0]); // [hs, G, Tⱼ]
+  const qT = tf.transpose(q, [0, 2, 1]); // [Tᵢ, hs, G]
+  const kT = tf.transpose(k, [2, 1, 0]); // [hs, G, Tⱼ]
   const scores = tf.add(tf.mul(groupedMatMul(qT, kT), scale), causalMask(T)); // [Tᵢ, G, Tⱼ]
   const probs = tf.softmax(scores) as tf.Tensor3D;
   save([q, k, v, probs]);
   return {
-    value: groupedMatMul(transpose(probs, [0, 2, 1]), v), // [Tᵢ, Tⱼ, G] · [Tⱼ, G, hs] → [Tᵢ, G, hs]
+    value: groupedMatMul(tf.transpose(probs, [0, 2, 1]), v), // [Tᵢ, Tⱼ, G] · [Tⱼ, G, hs] → [Tᵢ, G, hs]
     gradFunc: (dy: tf.Tensor3D, [qs, ks, vs, p]: tf.Tensor[]) => {
       // dv and dk are computed transposed (dvᵀ = dyᵀ P, dkᵀ = qᵀ dS) so that P and dS, the large
       // [T, G, T] tensors, enter as they are and only the small [T, G, hs] ones are transposed.
-      const dvT = groupedMatMul(transpose(dy, [2, 0, 1]), p as tf.Tensor3D); // [hs, Tᵢ, G] · [Tᵢ, G, Tⱼ] → [hs, G, Tⱼ]
-      const dp = groupedMatMul(transpose(dy, [0, 2, 1]), transpose(vs, [2, 1, 0]) as tf.Tensor3D); // [Tᵢ, G, Tⱼ]
+      const dvT = groupedMatMul(tf.transpose(dy, [2, 0, 1]), p as tf.Tensor3D); // [hs, Tᵢ, G] · [Tᵢ, G, Tⱼ] → [hs, G, Tⱼ]
+      const dp = groupedMatMul(tf.transpose(dy, [0, 2, 1]), tf.transpose(vs, [2, 1, 0]) as tf.Tensor3D); // [Tᵢ, G, Tⱼ]
       const ds = tf.mul(tf.mul(p, tf.sub(dp, tf.sum(tf.mul(dp, p), -1, true))), scale) as tf.Tensor3D;
-      const dq = groupedMatMul(transpose(ds, [0, 2, 1]), ks as tf.Tensor3D); // [Tᵢ, Tⱼ, G] · [Tⱼ, G, hs]
-      const dkT = groupedMatMul(transpose(qs, [2, 0, 1]) as tf.Tensor3D, ds); // [hs, Tᵢ, G] · [Tᵢ, G, Tⱼ] → [hs, G, Tⱼ]
-      return [dq, transpose(dkT, [2, 1, 0]), transpose(dvT, [2, 1, 0])];
+      const dq = groupedMatMul(tf.transpose(ds, [0, 2, 1]), ks as tf.Tensor3D); // [Tᵢ, Tⱼ, G] · [Tⱼ, G, hs]
+      const dkT = groupedMatMul(tf.transpose(qs, [2, 0, 1]) as tf.Tensor3D, ds); // [hs, Tᵢ, G] · [Tᵢ, G, Tⱼ] → [hs, G, Tⱼ]
+      return [dq, tf.transpose(dkT, [2, 1, 0]), tf.transpose(dvT, [2, 1, 0])];
     },
   };
 });
@@ -248,9 +283,53 @@ export const causalAttention = withGradient<(q: tf.Tensor3D, k: tf.Tensor3D, v: 
  */
 export function qkvAttention(qkv: tf.Tensor2D, T: number, nh: number): tf.Tensor2D {
   if (fusedAvailable(ATTENTION.name)) return fusedAttention(qkv, T, nh);
+  if (stridedProducts()) return stridedAttention(qkv, T, nh);
   const [N, C3] = qkv.shape;
   const [q, k, v] = tf.split(qkv, 3, 1).map((t) => t.reshape([T, (N / T) * nh, C3 / 3 / nh]) as tf.Tensor3D); // each [T, B·nh, hs]
   return causalAttention(q, k, v).reshape([N, C3 / 3]) as tf.Tensor2D;
+}
+
+/**
+ * `causalAttention` on the strided matmul kernel (wasm): its six products read q, k and v where
+ * they lie in qkv and write y and the gradients straight into [N, C], so neither the split of
+ * qkv nor any transpose runs. Heads are groups g = (b, h):
+ *   in qkv [T·B, 3C], head (b, h) of q starts at b·3C + h·hs (k at +C, v at +2C), rows B·3C apart;
+ *   in y, dy, dq, dk, dv [T·B, C] it starts at b·C + h·hs, rows B·C apart;
+ *   in S, P, dP, dS [Tᵢ, B·nh, Tⱼ] it starts at (b·nh + h)·T, rows B·nh·T apart.
+ * A transposed operand is the same layout with its row and column strides swapped.
+ */
+function stridedAttention(qkv: tf.Tensor2D, T: number, nh: number): tf.Tensor2D {
+  const [N, C3] = qkv.shape;
+  const C = C3 / 3;
+  const B = N / T;
+  const hs = C / nh;
+  const scale = 1 / Math.sqrt(hs);
+  const strided = (row: number, col: number, transposed: boolean) => (transposed ? { row: col, col: row } : { row, col });
+  const inQkv = (part: number, transposed = false): OperandLayout => ({ offset: part * C, group: [C3, hs], ...strided(B * C3, 1, transposed) });
+  const inHeads = (transposed = false): OperandLayout => ({ group: [C, hs], ...strided(B * C, 1, transposed) });
+  const inScores = (transposed = false): OperandLayout => ({ group: [nh * T, T], ...strided(B * nh * T, 1, transposed) });
+  const toHeads = { c: { group: [C, hs] as [number, number], row: B * C }, outShape: [N, C] };
+  const toScores = { c: { group: [nh * T, T] as [number, number], row: B * nh * T }, outShape: [T, B * nh, T] };
+  const product = (a: tf.Tensor, la: OperandLayout, b: tf.Tensor, lb: OperandLayout, M: number, K: number, Nc: number, to: typeof toHeads) =>
+    stridedMatMul(a, b, { groups: [B, nh], M, N: Nc, K, a: la, b: lb, ...to });
+  const [Q, K_, V] = [0, 1, 2];
+  const f = withGradient<(x: tf.Tensor2D) => tf.Tensor2D>((x: tf.Tensor2D, save: Save) => {
+    const scores = tf.add(tf.mul(product(x, inQkv(Q), x, inQkv(K_, true), T, hs, T, toScores), scale), causalMask(T)); // S = q kᵀ
+    const probs = tf.softmax(scores);
+    save([x, probs]);
+    return {
+      value: product(probs, inScores(), x, inQkv(V), T, T, hs, toHeads) as tf.Tensor2D, // y = P v
+      gradFunc: (dy: tf.Tensor2D, [xs, p]: tf.Tensor[]) => {
+        const dv = product(p, inScores(true), dy, inHeads(), T, T, hs, toHeads); // dv = Pᵀ dy
+        const dp = product(dy, inHeads(), xs, inQkv(V, true), T, hs, T, toScores); // dP = dy vᵀ
+        const ds = tf.mul(tf.mul(p, tf.sub(dp, tf.sum(tf.mul(dp, p), -1, true))), scale);
+        const dq = product(ds, inScores(), xs, inQkv(K_), T, T, hs, toHeads); // dq = dS k
+        const dk = product(ds, inScores(true), xs, inQkv(Q), T, T, hs, toHeads); // dk = dSᵀ q
+        return [tf.concat([dq, dk, dv], 1)];
+      },
+    };
+  });
+  return f(qkv);
 }
 
 const ATTENTION = { name: 'LMLabAttention', inputs: ['qkv'] };
