@@ -7,7 +7,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
-import { tryWebGPU } from '../core/backend/backend.ts';
+import '../lab/wasm-paths.ts'; // where the page finds the wasm backend's binaries
+import { tryWebGPU, tryWasm, wasmThreads } from '../core/backend/backend.ts';
 import { setFusedKernels } from '../core/kernels/array-kernel.ts';
 import { embedding, gelu, layerNorm, maskedCrossEntropy, qkvAttention } from '../core/model/ops.ts';
 import { countDispatches } from '../core/backend/benchmark.ts';
@@ -141,10 +142,20 @@ function microSession(): LabSession {
   return LabSession.create({ preset: 'micro', corpus, tokenizer, train: { steps: 20, evalInterval: 1_000_000, seed: 4 } });
 }
 
-/** 20 training steps of micro: the reference ops on cpu, the project's kernels on WebGPU. */
-async function trainLosses(backend: 'cpu' | 'webgpu'): Promise<number[]> {
+/**
+ * The same 20 steps on the wasm backend with the project's kernels (its SIMD matmul among them),
+ * and whether its heap is shared (threads: a cross-origin isolated page), which selects the
+ * shared-memory build of the SIMD module. Compared with the cpu losses of `checkWebGPUKernels`.
+ */
+export async function wasmTrainingLosses(): Promise<{ threads: boolean; losses: number[] }> {
+  if (!(await tryWasm())) throw new Error('the wasm backend did not start');
+  return { threads: wasmThreads(), losses: await trainLosses('wasm') };
+}
+
+/** 20 training steps of micro: the reference ops on cpu, the project's kernels on WebGPU (or wasm). */
+async function trainLosses(backend: 'cpu' | 'webgpu' | 'wasm'): Promise<number[]> {
   await tf.setBackend(backend);
-  setFusedKernels(backend === 'webgpu');
+  setFusedKernels(backend !== 'cpu');
   const session = microSession();
   const losses: number[] = [];
   try {

@@ -1,7 +1,8 @@
 /**
  * The project's WebGPU kernels in real Chromium (software adapter, SwiftShader) against the cpu
  * backend's tfjs-op references (GELU, LayerNorm, cross-entropy, embedding, causal attention): values and gradients to 1e-4, the AdamW update over four steps,
- * and 20 training steps of micro whose losses match the cpu backend's to 1e-4. The checks run in
+ * and 20 training steps of micro whose losses match the cpu backend's to 1e-4, on WebGPU and on
+ * wasm with threads (the shared-memory build of the SIMD matmul). The checks run in
  * the page (src/bench/kernel-check.ts); this file asserts on what they return.
  */
 import { describe, expect, test } from 'vitest';
@@ -32,6 +33,11 @@ describe('WebGPU kernels', () => {
       expect(fused.dispatches).toBeGreaterThan(0); // counted where the backend records its programs
       expect(fused.dispatches).toBeLessThan(reference.dispatches);
       expect(fused.dispatches).toBeLessThanOrEqual(fused.kernels);
+      // wasm with threads (this page is cross-origin isolated): the shared-memory build of the SIMD
+      // matmul, and every other wasm kernel, give the cpu backend's losses too.
+      const wasm = (await page.evaluate("import('/src/bench/kernel-check.ts').then((m) => m.wasmTrainingLosses())")) as { threads: boolean; losses: number[] };
+      expect(wasm.threads).toBe(true);
+      wasm.losses.forEach((loss, i) => expect(Math.abs(loss - result.training.cpu[i]), `wasm loss at step ${i}`).toBeLessThan(1e-4));
       expect(errors).toEqual([]);
     } finally {
       await browser.close();

@@ -45,7 +45,9 @@ export const MATMUL_KERNEL = 'LMLabMatMul';
 type Gemm = (...args: number[]) => void;
 
 interface WasmModuleLike {
-  asm: { memory: WebAssembly.Memory };
+  /** The heap: exported by the single-threaded build, created by the threaded build and kept on the module. */
+  asm: { memory?: WebAssembly.Memory };
+  wasmMemory?: WebAssembly.Memory;
   _malloc(bytes: number): number;
   _free(ptr: number): void;
 }
@@ -68,6 +70,12 @@ function gemmFor(memory: WebAssembly.Memory): Gemm {
     instances.set(memory, gemm);
   }
   return gemm;
+}
+
+function heapOf(wasm: WasmModuleLike): WebAssembly.Memory {
+  const memory = wasm.asm.memory ?? wasm.wasmMemory;
+  if (!(memory instanceof WebAssembly.Memory)) throw new Error(`${MATMUL_KERNEL}: the wasm backend's memory is not reachable`);
+  return memory;
 }
 
 /** The largest element index an operand's layout reaches (every stride is ≥ 0). */
@@ -111,7 +119,7 @@ export function registerMatMulKernel(): void {
       const { groups, M, N, K, a: la, b: lb, c: lc } = at;
       const scratch = lb.col === 1 ? 0 : be.wasm._malloc(K * N * 4);
       try {
-        gemmFor(be.wasm.asm.memory)(
+        gemmFor(heapOf(be.wasm))(
           groups[0], groups[1], M, N, K,
           ptr(a) + 4 * (la.offset ?? 0), la.group[0], la.group[1], la.row, la.col,
           ptr(b) + 4 * (lb.offset ?? 0), lb.group[0], lb.group[1], lb.row, lb.col,
