@@ -14,8 +14,8 @@
  * projection's gradient needs, so no split, concat or transpose runs either way: 2 dispatches
  * forward, 1 backward. Causality is the loops' bounds, so no mask is added.
  *
- * WebGPU only: on wasm the reference's batched products already run as XNNPACK depthwise
- * convolutions (ops.ts, groupedMatMul), which plain loops would not beat.
+ * WebGPU only: on wasm attention's products run on the SIMD matmul, which reads q, k and v in
+ * place the same way (ops.ts, stridedAttention).
  */
 import { f32, runProgram, type WebGPUKernel } from './program.ts';
 
