@@ -140,26 +140,54 @@ async function samplingBench(opts: BenchOptions, backend: string): Promise<void>
   }
 }
 
+/**
+ * The extra Chromium flags for the WebGPU rows: none, unless this machine has a GPU that the plain
+ * launch does not reach (Linux headless Chromium needs Vulkan turned on) and LM_LAB_CHROMIUM_ARGS
+ * does not already say how; then the first of LINUX_GPU_FLAGS that gives a hardware adapter.
+ */
+async function gpuFlags(opts: BenchOptions, url: string): Promise<readonly string[]> {
+  const { findGpuFlags, gpuDevices, LINUX_GPU_FLAGS, probeChromium } = await import('./chromium.ts');
+  const say = (line: string, fields: object) => console.log(opts.json ? JSON.stringify({ where: 'browser', ...fields }) : `browser  ${line}`);
+  const devices = gpuDevices();
+  if (devices.length === 0 || process.env.LM_LAB_CHROMIUM_ARGS) return [];
+  const plain = await probeChromium(url, []);
+  if ('adapter' in plain && !plain.adapter.isFallbackAdapter) return [];
+  say(`${devices.join(', ')} present, but WebGPU gives ${'label' in plain ? plain.label : `no adapter (${plain.why})`}: trying Chromium's Linux GPU flags`, { gpuDevices: devices, plainAdapter: plain });
+  const found = await findGpuFlags(async (flags) => {
+    const probe = await probeChromium(url, flags);
+    return 'adapter' in probe ? probe.adapter : null;
+  });
+  if (!found) {
+    say(`none of ${LINUX_GPU_FLAGS.length} flag sets gave WebGPU a hardware adapter; measuring what Chromium offers (README, "Benchmarks on a GPU")`, { gpuFlags: null });
+    return [];
+  }
+  say(`WebGPU reaches the GPU with LM_LAB_CHROMIUM_ARGS="${found.flags.join(' ')}"`, { gpuFlags: found.flags });
+  return found.flags;
+}
+
 async function browserBench(opts: BenchOptions, steps: number): Promise<void> {
   const { CHROMIUM, launch, removeProfile, startServer } = await import('./chromium.ts');
   if (!existsSync(CHROMIUM)) throw new Error(`--browser needs Chromium at ${CHROMIUM} (npm run setup installs it)`);
   const server = await startServer();
-  const browser = await launch({ webgpu: true });
   try {
-    for (const [backend, plan] of Object.entries(BROWSER_PLAN)) {
-      const presets = opts.presets ?? plan.join(',');
-      const query = new URLSearchParams({ backends: backend, presets, steps: String(steps), kernels: opts.kernels ?? 'fused', ...(opts.submit ? { submit: String(opts.submit) } : {}) });
-      await browser.page.goto(`${server.url}bench.html?${query}`);
-      await browser.page.waitForFunction(() => (window as unknown as { __bench?: { done: boolean } }).__bench?.done === true, null, { timeout: 30 * 60_000 });
-      const result = (await browser.page.evaluate(() => (window as unknown as { __bench: { rows: BenchRow[]; errors: string[] } }).__bench)) as { rows: BenchRow[]; errors: string[] };
-      const adapter = result.rows.find((r) => r.adapter)?.adapter;
-      if (adapter) console.log(opts.json ? JSON.stringify({ where: 'browser', adapter }) : `browser  webgpu adapter: ${adapter}`);
-      for (const row of result.rows) emit(opts, 'browser', row);
-      for (const error of result.errors) console.log(opts.json ? JSON.stringify({ where: 'browser', error }) : `browser  not measured: ${error}`);
+    const browser = await launch({ webgpu: true, flags: await gpuFlags(opts, server.url) });
+    try {
+      for (const [backend, plan] of Object.entries(BROWSER_PLAN)) {
+        const presets = opts.presets ?? plan.join(',');
+        const query = new URLSearchParams({ backends: backend, presets, steps: String(steps), kernels: opts.kernels ?? 'fused', ...(opts.submit ? { submit: String(opts.submit) } : {}) });
+        await browser.page.goto(`${server.url}bench.html?${query}`);
+        await browser.page.waitForFunction(() => (window as unknown as { __bench?: { done: boolean } }).__bench?.done === true, null, { timeout: 30 * 60_000 });
+        const result = (await browser.page.evaluate(() => (window as unknown as { __bench: { rows: BenchRow[]; errors: string[] } }).__bench)) as { rows: BenchRow[]; errors: string[] };
+        const adapter = result.rows.find((r) => r.adapter)?.adapter;
+        if (adapter) console.log(opts.json ? JSON.stringify({ where: 'browser', adapter }) : `browser  webgpu adapter: ${adapter}`);
+        for (const row of result.rows) emit(opts, 'browser', row);
+        for (const error of result.errors) console.log(opts.json ? JSON.stringify({ where: 'browser', error }) : `browser  not measured: ${error}`);
+      }
+    } finally {
+      await browser.close();
+      removeProfile(browser.profile);
     }
   } finally {
-    await browser.close();
-    removeProfile(browser.profile);
     await server.close();
   }
 }

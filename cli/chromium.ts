@@ -3,11 +3,12 @@
  * Debian's headless Chromium driven by playwright-core (never a downloaded browser), with a fresh
  * profile each time. Used by the browser tests and by `npm run bench -- --browser`.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { build, createServer, preview, type ViteDevServer } from 'vite';
+import type { AdapterProbe } from '../src/core/backend/adapter.ts';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ROOT = resolve(import.meta.dirname, '..');
@@ -60,12 +61,53 @@ export interface Browser {
   close: () => Promise<void>;
 }
 
-/** Launches Chromium with a fresh profile (or `profile`, to reopen one), WebGPU on unless told otherwise. */
-export async function launch(opts: { webgpu?: boolean; profile?: string } = {}): Promise<Browser & { profile: string }> {
+/**
+ * Chromium flag sets that reach a GPU from headless Linux, tried in order by `npm run bench --
+ * --browser` when the plain launch offers WebGPU only its software adapter on a machine that has a
+ * GPU. Chromium's WebGPU (Dawn) runs on Vulkan there. The first set is the one Chrome's developers
+ * give for headless Chrome on NVIDIA; ANGLE on Vulkan needs surface extensions that some drivers
+ * lack without a display (the GPU process then exits), so the next two leave GL to the default or to
+ * ANGLE's SwiftShader and only WebGPU on the Vulkan driver; the last puts GL on the EGL driver.
+ */
+export const LINUX_GPU_FLAGS: readonly (readonly string[])[] = [
+  ['--enable-features=Vulkan', '--use-angle=vulkan', '--disable-vulkan-surface', '--ignore-gpu-blocklist'],
+  ['--enable-features=Vulkan', '--ignore-gpu-blocklist', '--disable-gpu-sandbox'],
+  ['--enable-features=Vulkan', '--use-vulkan=native', '--use-angle=swiftshader', '--ignore-gpu-blocklist', '--disable-gpu-sandbox'],
+  ['--use-gl=angle', '--use-angle=gl-egl', '--enable-features=Vulkan', '--ignore-gpu-blocklist', '--disable-gpu-sandbox'],
+];
+
+/** This machine's GPU device nodes (NVIDIA's, DRM render nodes, AMD's compute node): where a hardware adapter could come from. */
+export function gpuDevices(dev = '/dev'): string[] {
+  const found = ['nvidia0', 'kfd'].map((name) => join(dev, name)).filter((path) => existsSync(path));
+  const dri = join(dev, 'dri');
+  if (existsSync(dri)) found.push(...readdirSync(dri).filter((name) => name.startsWith('renderD')).map((name) => join(dri, name)));
+  return found;
+}
+
+/**
+ * The first flag set with which Chromium gives WebGPU a hardware adapter, and that adapter; null
+ * when none does. `probe` launches Chromium with the extra flags and returns the adapter it got.
+ */
+export async function findGpuFlags<A extends { isFallbackAdapter: boolean }>(
+  probe: (flags: readonly string[]) => Promise<A | null>,
+  sets: readonly (readonly string[])[] = LINUX_GPU_FLAGS,
+): Promise<{ flags: readonly string[]; adapter: A } | null> {
+  for (const flags of sets) {
+    const adapter = await probe(flags);
+    if (adapter && !adapter.isFallbackAdapter) return { flags, adapter };
+  }
+  return null;
+}
+
+/**
+ * Launches Chromium with a fresh profile (or `profile`, to reopen one), WebGPU on unless told
+ * otherwise; `flags` are added after LM_LAB_CHROMIUM_ARGS's.
+ */
+export async function launch(opts: { webgpu?: boolean; profile?: string; flags?: readonly string[] } = {}): Promise<Browser & { profile: string }> {
   const profile = opts.profile ?? mkdtempSync(join(tmpdir(), 'lm-lab-chromium-'));
   // LM_LAB_CHROMIUM_ARGS adds flags a machine needs, e.g. a real GPU's (README, "Benchmarks on a GPU").
   const extra = process.env.LM_LAB_CHROMIUM_ARGS?.split(/\s+/).filter(Boolean) ?? [];
-  const args = [...BASE_ARGS, ...(opts.webgpu === false ? [] : ['--enable-unsafe-webgpu']), ...extra];
+  const args = [...BASE_ARGS, ...(opts.webgpu === false ? [] : ['--enable-unsafe-webgpu']), ...extra, ...(opts.flags ?? [])];
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     ignoreDefaultArgs: ['--headless'],
@@ -87,6 +129,19 @@ export async function launch(opts: { webgpu?: boolean; profile?: string } = {}):
       await context.close();
     },
   };
+}
+
+/** The WebGPU adapter that Chromium, launched with `flags`, gives the lab's bench.html (`?probe`) at `url`. */
+export async function probeChromium(url: string, flags: readonly string[] = []): Promise<AdapterProbe> {
+  const browser = await launch({ webgpu: true, flags });
+  try {
+    await browser.page.goto(`${url}bench.html?probe`);
+    await browser.page.waitForFunction(() => (window as unknown as { __bench?: { done: boolean } }).__bench?.done === true, null, { timeout: 60_000 });
+    return (await browser.page.evaluate(() => (window as unknown as { __bench: { probe: unknown } }).__bench.probe)) as AdapterProbe;
+  } finally {
+    await browser.close();
+    removeProfile(browser.profile);
+  }
 }
 
 export function removeProfile(profile: string): void {

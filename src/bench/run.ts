@@ -1,5 +1,6 @@
 /** Worker side of the browser benchmark: the same measurement as `npm run bench`, on the page's backends. */
 import * as tf from '@tensorflow/tfjs';
+import { describeAdapter } from '../core/backend/adapter.ts';
 import { probeAdapter, selectBackend, type BackendName } from '../core/backend/backend.ts';
 import { setFusedKernels } from '../core/kernels/array-kernel.ts';
 import { benchmarkPreset, type BenchRow } from '../core/backend/benchmark.ts';
@@ -22,7 +23,7 @@ export async function runBrowserBench(backend: BackendName, presets: string[], s
   const info = await selectBackend(backend);
   if (info.backend !== backend) throw new Error(`${backend} is not available in this browser (${info.reason})`);
   const probe = backend === 'webgpu' ? await probeAdapter() : null;
-  const adapter = probe?.ok ? `${probe.adapter.vendor} · ${probe.adapter.architecture}${probe.adapter.isFallbackAdapter ? ' (software adapter)' : ''}` : undefined;
+  const adapter = probe?.ok ? describeAdapter(probe.adapter) : undefined;
   if (presets.length === 1 && presets[0] === 'auto') presets = backend === 'webgpu' && probe?.ok && !probe.adapter.isFallbackAdapter ? WEBGPU_AUTO.hardware : backend === 'webgpu' ? WEBGPU_AUTO.software : ['micro', 'tiny'];
   if (opts.submit && backend === 'webgpu') tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', opts.submit);
   setFusedKernels(opts.kernels !== 'reference');

@@ -7,6 +7,8 @@
  */
 import { describe, expect, test } from 'vitest';
 import type { checkWebGPUKernels } from '../../src/bench/kernel-check.ts';
+import { probeChromium } from '../../cli/chromium.ts';
+import { describeAdapter } from '../../src/core/backend/adapter.ts';
 import { launch, removeProfile, useDevServer } from './harness.ts';
 
 const server = useDevServer();
@@ -43,5 +45,18 @@ describe('WebGPU kernels', () => {
       await browser.close();
       removeProfile(browser.profile);
     }
+  });
+
+  test('bench.html?probe reports the adapter the WebGPU backend will get', async () => {
+    // How `npm run bench -- --browser` tells a GPU from the software adapter before it measures.
+    const probe = await probeChromium(server.url);
+    if (!('adapter' in probe)) throw new Error(`no adapter: ${probe.why}`);
+    expect(probe.adapter.vendor).not.toBe('unknown');
+    expect(probe.label).toBe(describeAdapter(probe.adapter));
+    // With Chromium's Vulkan flags on a machine without a GPU driver, WebGPU has no adapter or the
+    // software one, never a pretend GPU; with a driver, a hardware one.
+    const vulkan = await probeChromium(server.url, ['--enable-features=Vulkan', '--ignore-gpu-blocklist']);
+    if ('adapter' in vulkan && !vulkan.adapter.isFallbackAdapter) expect(vulkan.adapter.vendor).not.toBe('google');
+    else expect('why' in vulkan ? vulkan.why : vulkan.label).toMatch(/no GPU adapter|software adapter/);
   });
 });

@@ -4,6 +4,9 @@
  * The same function runs in the browser worker and in Node (where there is no WebGPU).
  */
 import * as tf from '@tensorflow/tfjs';
+import { type AdapterInfo, probeAdapter } from './adapter.ts';
+
+export { probeAdapter };
 
 export type BackendName = 'webgpu' | 'wasm' | 'cpu';
 export type BackendPreference = 'auto' | BackendName;
@@ -12,7 +15,7 @@ export interface BackendInfo {
   backend: BackendName;
   /** Why this backend: chosen, or why the better ones were not available. */
   reason: string;
-  adapter?: { vendor: string; architecture: string; isFallbackAdapter: boolean };
+  adapter?: AdapterInfo;
   /** wasm only: whether it runs with threads (needs a cross-origin isolated page). */
   threads?: boolean;
   /** `auto` by measurement: tokens/s of each backend that started, on the preset measured. */
@@ -21,27 +24,6 @@ export interface BackendInfo {
   measuredPreset?: string;
   /** The measurements were remembered from an earlier start (IndexedDB), not taken now. */
   remembered?: boolean;
-}
-
-interface GpuLike {
-  requestAdapter(): Promise<{ info?: { vendor?: string; architecture?: string; isFallbackAdapter?: boolean }; isFallbackAdapter?: boolean } | null>;
-}
-
-/** The WebGPU adapter this context would get, without starting the backend; a reason when there is none. */
-export async function probeAdapter(): Promise<{ ok: true; adapter: NonNullable<BackendInfo['adapter']> } | { ok: false; why: string }> {
-  const gpu = (globalThis.navigator as { gpu?: GpuLike } | undefined)?.gpu;
-  if (!gpu) return { ok: false, why: 'this browser exposes no WebGPU (navigator.gpu is missing)' };
-  const adapter = await gpu.requestAdapter().catch(() => null);
-  if (!adapter) return { ok: false, why: 'WebGPU is present but no GPU adapter is available' };
-  const info = adapter.info ?? {};
-  return {
-    ok: true,
-    adapter: {
-      vendor: info.vendor || 'unknown',
-      architecture: info.architecture || 'unknown',
-      isFallbackAdapter: Boolean(info.isFallbackAdapter ?? adapter.isFallbackAdapter),
-    },
-  };
 }
 
 export async function tryWebGPU(): Promise<{ ok: true; adapter: BackendInfo['adapter'] } | { ok: false; why: string }> {
