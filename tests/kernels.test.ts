@@ -119,7 +119,8 @@ describe('wasm kernels against their tfjs-op references', () => {
   });
 
   it('strided matmul: every transpose combination, with and without bias, against a float64 product', async () => {
-    for (const [M, K, N] of [[9, 7, 13], [4, 1, 8], [1, 5, 1], [12, 16, 24]]) {
+    // K past one 256-deep block (the module packs K in blocks: later ones add to C), edges on every side.
+    for (const [M, K, N] of [[9, 7, 13], [4, 1, 8], [1, 5, 1], [12, 16, 24], [6, 600, 11], [5, 513, 16]]) {
       for (const ta of [false, true]) {
         for (const tb of [false, true]) {
           const a = rand(ta ? [K, M] : [M, K], M + K), b = rand(tb ? [N, K] : [K, N], K + N), bias = rand([N], N);
@@ -136,7 +137,8 @@ describe('wasm kernels against their tfjs-op references', () => {
                 want[m * N + n] = s;
               }
             }
-            expect(relativeError((await out.data()) as Float32Array, want), `${M}×${K}×${N} ta=${ta} tb=${tb} bias=${withBias}`).toBeLessThan(1e-6);
+            // float32 sums of K terms: rounding grows like √K.
+            expect(relativeError((await out.data()) as Float32Array, want), `${M}×${K}×${N} ta=${ta} tb=${tb} bias=${withBias}`).toBeLessThan(1e-6 * Math.max(1, Math.sqrt(K / 16)));
             out.dispose();
             expect(tf.memory().numTensors).toBe(before);
           }

@@ -42,7 +42,11 @@ export interface MatMulAttrs {
 
 export const MATMUL_KERNEL = 'LMLabMatMul';
 
-type Gemm = (...args: number[]) => void;
+/** The module's exports: the product, and the scratch it needs for an N-column, K-deep one. */
+interface Gemm {
+  gemm: (...args: number[]) => void;
+  scratchBytes: (N: number, K: number) => number;
+}
 
 interface WasmModuleLike {
   /** The heap: exported by the single-threaded build, created by the threaded build and kept on the module. */
@@ -66,7 +70,7 @@ function gemmFor(memory: WebAssembly.Memory): Gemm {
     const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
     const bytes = Uint8Array.from(atob(shared ? GEMM_WASM_SHARED : GEMM_WASM), (ch) => ch.charCodeAt(0));
     const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
-    gemm = instance.exports.gemm as Gemm;
+    gemm = { gemm: instance.exports.gemm as Gemm['gemm'], scratchBytes: instance.exports.scratchBytes as Gemm['scratchBytes'] };
     instances.set(memory, gemm);
   }
   return gemm;
@@ -117,9 +121,10 @@ export function registerMatMulKernel(): void {
       const out = be.makeOutput(at.outShape, 'float32'); // allocate first: it may grow the heap
       const ptr = (t: tf.TensorInfo) => be.typedArrayFromHeap(t).byteOffset;
       const { groups, M, N, K, a: la, b: lb, c: lc } = at;
-      const scratch = lb.col === 1 ? 0 : be.wasm._malloc(K * N * 4);
+      const module = gemmFor(heapOf(be.wasm));
+      const scratch = be.wasm._malloc(module.scratchBytes(N, K)); // the packed panels
       try {
-        gemmFor(heapOf(be.wasm))(
+        module.gemm(
           groups[0], groups[1], M, N, K,
           ptr(a) + 4 * (la.offset ?? 0), la.group[0], la.group[1], la.row, la.col,
           ptr(b) + 4 * (lb.offset ?? 0), lb.group[0], lb.group[1], lb.row, lb.col,
@@ -127,7 +132,7 @@ export function registerMatMulKernel(): void {
           bias ? ptr(bias) : 0, scratch,
         );
       } finally {
-        if (scratch) be.wasm._free(scratch);
+        be.wasm._free(scratch);
       }
       return out;
     },
