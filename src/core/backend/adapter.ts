@@ -10,10 +10,15 @@ export interface AdapterInfo {
 /** What bench.html's `?probe` reports: the adapter and its label, or why there is none. */
 export type AdapterProbe = { adapter: AdapterInfo; label: string } | { why: string };
 
-/** "nvidia · hopper (NVIDIA H200)", or "google · swiftshader (software adapter)". */
-export function describeAdapter(adapter: AdapterInfo): string {
+/** "nvidia · hopper (NVIDIA H200)": vendor, architecture and the driver's name for the device. */
+export function adapterName(adapter: AdapterInfo): string {
   const description = adapter.description && adapter.description !== adapter.architecture ? ` (${adapter.description})` : '';
-  return `${adapter.vendor} · ${adapter.architecture}${description}${adapter.isFallbackAdapter ? ' (software adapter)' : ''}`;
+  return `${adapter.vendor} · ${adapter.architecture}${description}`;
+}
+
+/** The name, and whether it is a software adapter: "google · swiftshader (software adapter)". */
+export function describeAdapter(adapter: AdapterInfo): string {
+  return `${adapterName(adapter)}${adapter.isFallbackAdapter ? ' (software adapter)' : ''}`;
 }
 
 interface GpuLike {
