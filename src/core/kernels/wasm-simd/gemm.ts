@@ -102,20 +102,7 @@ function packB(kc: i32, N: i32, src: usize, row: i32, col: i32, dst: usize): voi
       // Any other layout (a Linear's weight read transposed runs along k): one column at a time.
       for (let j = 0; j < 8; j++) {
         const n = n0 + j;
-        let d = panel + (<usize>j << 2);
-        if (n < N) {
-          let s = src + (<usize>(n * col) << 2);
-          for (let k = 0; k < kc; k++) {
-            store<f32>(d, load<f32>(s));
-            s += <usize>row << 2;
-            d += 32;
-          }
-        } else {
-          for (let k = 0; k < kc; k++) {
-            store<f32>(d, 0);
-            d += 32;
-          }
-        }
+        gather(kc, n < N ? src + (<usize>(n * col) << 2) : 0, <usize>row << 2, panel + (<usize>j << 2), 32);
       }
     }
   }
@@ -132,21 +119,15 @@ function packA(kc: i32, rows: i32, src: usize, row: i32, col: i32, dst: usize): 
     }
     return;
   }
-  for (let r = 0; r < 4; r++) {
-    let d = dst + (<usize>r << 2);
-    if (r < rows) {
-      let s = src + (<usize>(r * row) << 2);
-      for (let k = 0; k < kc; k++) {
-        store<f32>(d, load<f32>(s));
-        s += <usize>col << 2;
-        d += 16;
-      }
-    } else {
-      for (let k = 0; k < kc; k++) {
-        store<f32>(d, 0);
-        d += 16;
-      }
-    }
+  for (let r = 0; r < 4; r++) gather(kc, r < rows ? src + (<usize>(r * row) << 2) : 0, <usize>col << 2, dst + (<usize>r << 2), 16);
+}
+
+/** count floats from `src` (0: zeros instead), `srcStep` bytes apart, to `dst`, `dstStep` bytes apart. */
+function gather(count: i32, src: usize, srcStep: usize, dst: usize, dstStep: usize): void {
+  if (src) {
+    for (let i = 0; i < count; i++, src += srcStep, dst += dstStep) store<f32>(dst, load<f32>(src));
+  } else {
+    for (let i = 0; i < count; i++, dst += dstStep) store<f32>(dst, 0);
   }
 }
 
