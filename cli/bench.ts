@@ -140,37 +140,14 @@ async function samplingBench(opts: BenchOptions, backend: string): Promise<void>
   }
 }
 
-/**
- * The extra Chromium flags for the WebGPU rows: none, unless this machine has a GPU that the plain
- * launch does not reach (Linux headless Chromium needs Vulkan turned on) and LM_LAB_CHROMIUM_ARGS
- * does not already say how; then the first of LINUX_GPU_FLAGS that gives a hardware adapter.
- */
-async function gpuFlags(opts: BenchOptions, url: string): Promise<readonly string[]> {
-  const { findGpuFlags, gpuDevices, LINUX_GPU_FLAGS, probeChromium } = await import('./chromium.ts');
-  const say = (line: string, fields: object) => console.log(opts.json ? JSON.stringify({ where: 'browser', ...fields }) : `browser  ${line}`);
-  const devices = gpuDevices();
-  if (devices.length === 0 || process.env.LM_LAB_CHROMIUM_ARGS) return [];
-  const plain = await probeChromium(url, []);
-  if ('adapter' in plain && !plain.adapter.isFallbackAdapter) return [];
-  say(`${devices.join(', ')} present, but WebGPU gives ${'label' in plain ? plain.label : `no adapter (${plain.why})`}: trying Chromium's Linux GPU flags`, { gpuDevices: devices, plainAdapter: plain });
-  const found = await findGpuFlags(async (flags) => {
-    const probe = await probeChromium(url, flags);
-    return 'adapter' in probe ? probe.adapter : null;
-  });
-  if (!found) {
-    say(`none of ${LINUX_GPU_FLAGS.length} flag sets gave WebGPU a hardware adapter; measuring what Chromium offers (README, "Benchmarks on a GPU")`, { gpuFlags: null });
-    return [];
-  }
-  say(`WebGPU reaches the GPU with LM_LAB_CHROMIUM_ARGS="${found.flags.join(' ')}"`, { gpuFlags: found.flags });
-  return found.flags;
-}
-
 async function browserBench(opts: BenchOptions, steps: number): Promise<void> {
-  const { CHROMIUM, launch, removeProfile, startServer } = await import('./chromium.ts');
+  const { CHROMIUM, gpuDevices, gpuFlagsFor, launch, probeChromium, removeProfile, startServer } = await import('./chromium.ts');
   if (!existsSync(CHROMIUM)) throw new Error(`--browser needs Chromium at ${CHROMIUM} (npm run setup installs it)`);
   const server = await startServer();
   try {
-    const browser = await launch({ webgpu: true, flags: await gpuFlags(opts, server.url) });
+    const say = (line: string, fields: object) => console.log(opts.json ? JSON.stringify({ where: 'browser', ...fields }) : `browser  ${line}`);
+    const flags = await gpuFlagsFor(gpuDevices(), process.env.LM_LAB_CHROMIUM_ARGS, (f) => probeChromium(server.url, f), say);
+    const browser = await launch({ webgpu: true, flags });
     try {
       for (const [backend, plan] of Object.entries(BROWSER_PLAN)) {
         const presets = opts.presets ?? plan.join(',');

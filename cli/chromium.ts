@@ -100,6 +100,33 @@ export async function findGpuFlags<A extends { isFallbackAdapter: boolean }>(
 }
 
 /**
+ * The extra flags the benchmark's Chromium needs: none, unless the machine has a GPU device, no
+ * flags were given by hand (`given`, LM_LAB_CHROMIUM_ARGS), and the plain launch gets no hardware
+ * adapter; then the first of LINUX_GPU_FLAGS that does. `say` reports what it tried.
+ */
+export async function gpuFlagsFor(
+  devices: readonly string[],
+  given: string | undefined,
+  probe: (flags: readonly string[]) => Promise<AdapterProbe>,
+  say: (line: string, fields: object) => void,
+): Promise<readonly string[]> {
+  if (devices.length === 0 || given) return [];
+  const plain = await probe([]);
+  if ('adapter' in plain && !plain.adapter.isFallbackAdapter) return [];
+  say(`${devices.join(', ')} present, but WebGPU gives ${'label' in plain ? plain.label : `no adapter (${plain.why})`}: trying Chromium's Linux GPU flags`, { gpuDevices: devices, plainAdapter: plain });
+  const found = await findGpuFlags(async (flags) => {
+    const p = await probe(flags);
+    return 'adapter' in p ? p.adapter : null;
+  });
+  if (!found) {
+    say(`none of ${LINUX_GPU_FLAGS.length} flag sets gave WebGPU a hardware adapter; measuring what Chromium offers (README, "Benchmarks on a GPU")`, { gpuFlags: null });
+    return [];
+  }
+  say(`WebGPU reaches the GPU with LM_LAB_CHROMIUM_ARGS="${found.flags.join(' ')}"`, { gpuFlags: found.flags });
+  return found.flags;
+}
+
+/**
  * Launches Chromium with a fresh profile (or `profile`, to reopen one), WebGPU on unless told
  * otherwise; `flags` are added after LM_LAB_CHROMIUM_ARGS's.
  */

@@ -67,7 +67,8 @@ ${RL_HELP}
                           [--kernels fused,reference] [--submit 15] [--threads 1,2]
                           step time per preset and backend; --profile lists the step's kernels by time;
                           --vs-pytorch adds nanoGPT in PyTorch on the same shapes, and the step's matrix
-                          products alone on both with the best ratio they allow
+                          products alone on both; --browser adds headless Chromium (on a Linux machine with
+                          a GPU it finds the flags that reach it, unless LM_LAB_CHROMIUM_ARGS gives them)
 
 Presets: ${Object.keys(PRESETS).join(', ')}. With --json every log line is one JSON object and the
 last line of pretrain is a summary with the final validation loss. On wasm, pretraining and SFT share

@@ -6,7 +6,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { findGpuFlags, gpuDevices, LINUX_GPU_FLAGS } from '../cli/chromium.ts';
+import { findGpuFlags, gpuDevices, gpuFlagsFor, LINUX_GPU_FLAGS } from '../cli/chromium.ts';
+import type { AdapterProbe } from '../src/core/backend/adapter.ts';
 import { describeAdapter } from '../src/core/backend/adapter.ts';
 
 describe('GPU device nodes', () => {
@@ -52,5 +53,52 @@ describe('finding the flags', () => {
     expect(describeAdapter(hardware)).toBe('nvidia · hopper (NVIDIA H200)');
     expect(describeAdapter(software)).toBe('google · swiftshader (software adapter)');
     expect(describeAdapter({ ...hardware, description: 'hopper' })).toBe('nvidia · hopper');
+  });
+
+  describe('when the bench searches', () => {
+    const asProbe = (adapter: typeof software | null): AdapterProbe => (adapter ? { adapter, label: describeAdapter(adapter) } : { why: 'WebGPU is present but no GPU adapter is available' });
+    /** A Chromium whose answer depends on the flags: hardware only with set `works` (-1: never). */
+    const chromium = (works: number, plain: typeof software | null = software) => {
+      const launched: (readonly string[])[] = [];
+      const probe = async (flags: readonly string[]) => {
+        launched.push(flags);
+        if (flags.length === 0) return asProbe(plain);
+        return asProbe(LINUX_GPU_FLAGS.indexOf(flags) === works ? hardware : software);
+      };
+      return { launched, probe };
+    };
+    const said: string[] = [];
+    const say = (line: string) => void said.push(line);
+
+    test('not at all without a GPU device, or with flags given by hand', async () => {
+      for (const [devices, given] of [[[], undefined], [['/dev/nvidia0'], '--enable-features=Vulkan']] as const) {
+        const c = chromium(0);
+        expect(await gpuFlagsFor(devices, given, c.probe, say)).toEqual([]);
+        expect(c.launched).toEqual([]); // no launch spent
+      }
+    });
+
+    test('not when the plain launch already reaches the GPU', async () => {
+      const c = chromium(0, hardware);
+      expect(await gpuFlagsFor(['/dev/nvidia0'], undefined, c.probe, say)).toEqual([]);
+      expect(c.launched).toEqual([[]]);
+    });
+
+    test('with a GPU the plain launch misses: the set that reaches it, said on the way', async () => {
+      said.length = 0;
+      const c = chromium(1, null);
+      expect(await gpuFlagsFor(['/dev/nvidia0'], undefined, c.probe, say)).toEqual(LINUX_GPU_FLAGS[1]);
+      expect(c.launched).toEqual([[], LINUX_GPU_FLAGS[0], LINUX_GPU_FLAGS[1]]);
+      expect(said[0]).toMatch(/\/dev\/nvidia0 present, but WebGPU gives no adapter/);
+      expect(said[1]).toContain(`LM_LAB_CHROMIUM_ARGS="${LINUX_GPU_FLAGS[1].join(' ')}"`);
+    });
+
+    test('none found: no flags, and it says so', async () => {
+      said.length = 0;
+      const c = chromium(-1);
+      expect(await gpuFlagsFor(['/dev/dri/renderD128'], undefined, c.probe, say)).toEqual([]);
+      expect(c.launched).toHaveLength(1 + LINUX_GPU_FLAGS.length);
+      expect(said[1]).toMatch(/none of 4 flag sets/);
+    });
   });
 });
