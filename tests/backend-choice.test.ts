@@ -5,7 +5,7 @@
 import 'fake-indexeddb/auto';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { type Candidate, describeMeasurements, measureAndChoose, trainingStepRate } from '../src/core/backend/measure.ts';
+import { type Candidate, describeMeasurements, describeProgress, type MeasureProgress, measureAndChoose, trainingStepRate } from '../src/core/backend/measure.ts';
 import { CHOICE_SCHEMA_VERSION, choiceKey, forgetChoices, loadChoice, openChoiceStore, saveChoice } from '../src/storage/backend-choice.ts';
 import { tinyCorpus, useBackend } from './helpers.ts';
 
@@ -40,6 +40,17 @@ describe('measureAndChoose', () => {
     expect(started).toEqual(['wasm', 'webgpu', 'wasm']);
     expect(describeMeasurements({ backend: 'wasm', measurements: choice.measurements, adapter: { vendor: 'google', architecture: 'swiftshader', isFallbackAdapter: true } }))
       .toBe('wasm 7,100 tok/s · WebGPU (software adapter) 140 tok/s → wasm');
+  });
+
+  it('says what it is timing, with the figures so far, before each backend is timed', async () => {
+    const { candidates } = scripted(['wasm', 'webgpu', 'cpu'], ['cpu']);
+    const heard: MeasureProgress[] = [];
+    let call = 0;
+    await measureAndChoose(candidates, async () => [7100, 140][call++], (p) => heard.push(p));
+    expect(heard).toEqual([{ timing: 'wasm', measurements: [] }, { timing: 'webgpu', measurements: [{ backend: 'wasm', tokensPerSec: 7100 }] }]);
+    const software = { vendor: 'google', architecture: 'swiftshader', isFallbackAdapter: true };
+    expect(heard.map((p) => describeProgress(p, software))).toEqual(['timing wasm…', 'wasm 7,100 tok/s · timing WebGPU (software adapter)…']);
+    expect(describeProgress({ timing: 'cpu', measurements: [{ backend: 'wasm', tokensPerSec: null, note: 'no' }] }, undefined)).toBe('wasm unavailable · timing cpu…');
   });
 
   it('takes WebGPU when it is faster', async () => {

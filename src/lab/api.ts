@@ -23,10 +23,11 @@ export function createLabApi(env: LabEnv & StageEnv) {
     /**
      * Chooses the backend, then restores the last run. `auto` times a few steps of `preset` on each
      * backend that starts and takes the faster (remembered per preset and adapter; `remeasure`
-     * times them again); a named backend is tried first, then WebGPU → wasm → cpu.
+     * times them again); a named backend is tried first, then WebGPU → wasm → cpu. While it
+     * measures, `onProgress` hears what it is timing (from the page: a `Comlink.proxy`).
      */
-    async init(preference: BackendPreference = 'auto', opts: { preset?: PresetName; remeasure?: boolean } = {}): Promise<BackendInfo> {
-      const chosen = preference === 'auto' ? await measuredBackend(env, opts.preset ?? 'tiny', opts.remeasure) : await selectBackend(preference);
+    async init(preference: BackendPreference = 'auto', opts: { preset?: PresetName; remeasure?: boolean } = {}, onProgress?: (text: string) => void): Promise<BackendInfo> {
+      const chosen = preference === 'auto' ? await measuredBackend(env, opts.preset ?? 'tiny', opts.remeasure, onProgress) : await selectBackend(preference);
       const info: BackendInfo = {
         ...chosen,
         preference,

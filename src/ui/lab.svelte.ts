@@ -55,6 +55,8 @@ export class Lab {
 
   #status = $state<LabStatus>('starting');
   #backend = $state<BackendInfo | null>(null);
+  /** While `auto` times the backends (first visit, or re-measure): what it has timed and is timing. */
+  #measuring = $state<string | null>(null);
   #backendPreference = $state<BackendPreference>('auto');
   #run = $state<RunInfo | null>(null);
   #series = $state.raw<Series>(emptySeries());
@@ -78,6 +80,7 @@ export class Lab {
 
   get status(): LabStatus { return this.#status; }
   get backend(): BackendInfo | null { return this.#backend; }
+  get measuring(): string | null { return this.#measuring; }
   get backendPreference(): BackendPreference { return this.#backendPreference; }
   get run(): RunInfo | null { return this.#run; }
   get series(): Series { return this.#series; }
@@ -176,7 +179,12 @@ export class Lab {
     this.#api = Comlink.wrap<LabApi>(this.#worker);
     await this.#api.subscribe(Comlink.proxy((update: LabUpdate) => this.#apply(update)));
     await this.#command(async (api) => {
-      this.#backend = await api.init(this.#backendPreference, { preset: this.#settings.preset }); // auto measures on this preset
+      const progress = Comlink.proxy((text: string) => { this.#measuring = text; });
+      try {
+        this.#backend = await api.init(this.#backendPreference, { preset: this.#settings.preset }, progress); // auto measures on this preset
+      } finally {
+        this.#measuring = null;
+      }
     });
     void this.refreshStorage(true);
   }

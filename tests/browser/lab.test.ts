@@ -105,9 +105,14 @@ describe('auto, with only a software WebGPU adapter', () => {
     const { page, errors } = browser;
     try {
       await page.goto(`${server.url}#corpus=tales&preset=tiny&steps=30&save=10&seed=3`);
-      // Timing a tiny step on SwiftShader takes several seconds; the lab is idle once it has chosen.
+      // Timing a tiny step on SwiftShader takes several seconds, and the page says what it waits for.
+      await expect.poll(() => page.getByTestId('measuring').textContent(), { timeout: 120_000 })
+        .toMatch(/^\s*Choosing the faster backend for tiny .*: wasm [\d,]+ tok\/s · timing WebGPU \(software adapter\)…\s*$/);
+      expect(await page.getByTestId('status').textContent()).toBe('Measuring');
+      // The lab is idle once it has chosen, and the note is gone.
       const ready = await waitForLab(page, (s) => s.status === 'idle', 300_000);
       expect(ready.backend).toBe('wasm');
+      expect(await page.getByTestId('measuring').count()).toBe(0);
       const measured = (await page.getByTestId('backend-measured').textContent())!.trim(); // inside the collapsed Backend details
       expect(measured).toMatch(/^wasm [\d,]+ tok\/s · WebGPU \(software adapter\) [\d,]+ tok\/s → wasm$/);
       const [wasmRate, gpuRate] = [...measured.matchAll(/([\d,]+) tok\/s/g)].map((m) => Number(m[1].replaceAll(',', '')));

@@ -67,14 +67,22 @@ export interface Candidate {
   start(): Promise<{ ok: true } | { ok: false; why: string }>;
 }
 
+/** Where a measurement stands: the figures so far and the backend being timed now. */
+export interface MeasureProgress {
+  timing: BackendName;
+  measurements: Measurement[];
+}
+
 /**
  * Starts each candidate in turn and times it, then activates the fastest. `rate` is called with
  * the best rate so far (null for the first), so a hopeless backend can stop early. The cpu
- * candidate, if listed, is measured only when no other one started.
+ * candidate, if listed, is measured only when no other one started. `onProgress` hears of each
+ * backend as it starts to be timed: a software GPU takes many seconds, and the page says why it waits.
  */
 export async function measureAndChoose(
   candidates: Candidate[],
   rate: (rivalTokensPerSec: number | null) => Promise<number>,
+  onProgress: (progress: MeasureProgress) => void = () => {},
 ): Promise<{ backend: BackendName; measurements: Measurement[] }> {
   const measurements: Measurement[] = [];
   let best: { backend: BackendName; tokensPerSec: number; start: Candidate['start'] } | null = null;
@@ -88,6 +96,7 @@ export async function measureAndChoose(
       continue;
     }
     try {
+      onProgress({ timing: c.backend, measurements: [...measurements] });
       const tokensPerSec = await rate(best?.tokensPerSec ?? null);
       measurements.push({ backend: c.backend, tokensPerSec });
       if (!best || tokensPerSec > best.tokensPerSec) best = { backend: c.backend, tokensPerSec, start: c.start };
@@ -109,13 +118,19 @@ export function standardCandidates(): Candidate[] {
   ];
 }
 
+const backendLabel = (backend: string, adapter: BackendInfo['adapter']) => (backend === 'webgpu' ? `WebGPU${adapter?.isFallbackAdapter ? ' (software adapter)' : ''}` : backend);
+
+const measuredParts = (measurements: readonly Measurement[], adapter: BackendInfo['adapter']) =>
+  measurements.map((m) => `${backendLabel(m.backend, adapter)} ${m.tokensPerSec === null ? 'unavailable' : `${Math.round(m.tokensPerSec).toLocaleString('en')} tok/s`}`);
+
 /** "wasm 7,100 tok/s · WebGPU (software adapter) 140 tok/s → wasm": what the panel and the CLI print. */
 export function describeMeasurements(info: Pick<BackendInfo, 'backend' | 'measurements' | 'adapter'>): string {
-  const label = (b: string) => (b === 'webgpu' ? `WebGPU${info.adapter?.isFallbackAdapter ? ' (software adapter)' : ''}` : b);
-  const parts = (info.measurements ?? []).map((m) =>
-    m.tokensPerSec === null ? `${label(m.backend)} unavailable` : `${label(m.backend)} ${Math.round(m.tokensPerSec).toLocaleString('en')} tok/s`,
-  );
-  return `${parts.join(' · ')} → ${info.backend}`;
+  return `${measuredParts(info.measurements ?? [], info.adapter).join(' · ')} → ${info.backend}`;
+}
+
+/** "wasm 7,100 tok/s · timing WebGPU (software adapter)…": what the page shows while `auto` measures. */
+export function describeProgress(progress: MeasureProgress, adapter: BackendInfo['adapter']): string {
+  return [...measuredParts(progress.measurements, adapter), `timing ${backendLabel(progress.timing, adapter)}…`].join(' · ');
 }
 
 /** What `auto` reports once it has chosen: the backend, why, and the adapter it measured on. */
