@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { fusedAvailable, runFused, setFusedKernels } from '../src/core/kernels/array-kernel.ts';
+import { type ArrayKernel, fusedAvailable, runFused, setFusedKernels } from '../src/core/kernels/array-kernel.ts';
 import { embedding, gelu, groupedMatMul, layerNorm, linear, linearNoBias, maskedCrossEntropy, qkvAttention } from '../src/core/model/ops.ts';
 import { MATMUL_KERNEL, plainLayout } from '../src/core/kernels/wasm/matmul.ts';
 import { AdamW } from '../src/core/train/adamw.ts';
@@ -39,6 +39,21 @@ async function bothPaths(f: (...xs: tf.Tensor[]) => tf.Tensor, inputs: tf.Tensor
     expect(tf.memory().numTensors).toBe(before);
   }
   out.fused.forEach((v, i) => expect(relativeError(v, Float64Array.from(out.reference[i])), i === 0 ? 'value' : `gradient ${i}`).toBeLessThan(TOL));
+}
+
+/** Counts the calls of a kernel's compiled version (`inHeap`) that did the work, until `restore`. */
+function countCompiled(k: ArrayKernel) {
+  const inHeap = k.inHeap!;
+  const counter = {
+    ran: 0,
+    restore: () => void (k.inHeap = inHeap),
+  };
+  k.inHeap = (...args) => {
+    const done = inHeap.apply(k, args);
+    if (done) counter.ran++;
+    return done;
+  };
+  return counter;
 }
 
 describe('wasm kernels against their tfjs-op references', () => {
@@ -80,7 +95,10 @@ describe('wasm kernels against their tfjs-op references', () => {
   it('GELU on the heap (compiled, from a copy of the table) is bit-identical to its loop, NaN and the tails included', async () => {
     const xs = Float32Array.from([...Array.from({ length: 40_001 }, (_, i) => -10 + i * 0.0005), -8, 8, 1e6, -1e6, Infinity, -Infinity, NaN]);
     const x = tf.tensor(xs, [xs.length]);
+    const compiled = countCompiled(geluSlopeKernel);
     const heap = runFused(geluSlopeKernel, [x]);
+    compiled.restore();
+    expect(compiled.ran).toBe(1); // the compiled loop ran, not the JavaScript one
     const got = (await Promise.all(heap.map((t) => t.data()))) as Float32Array[];
     const want = [new Float32Array(xs.length), new Float32Array(xs.length)];
     geluSlopeKernel.run([xs], want, [[xs.length]], {});
@@ -105,11 +123,14 @@ describe('wasm kernels against their tfjs-op references', () => {
   });
 
   it('LayerNorm on the heap (WebAssembly SIMD) agrees with its loops to float32 rounding, and any C falls back to them', async () => {
+    const compiled = [countCompiled(layerNormKernel), countCompiled(layerNormGradKernel)];
     for (const [N, C] of [[37, 64], [5, 8], [9, 26]]) {
       const xs = tf.add(rand([N, C], 11, 3), rand([N, 1], 12, 5));
       const [w, b, dy] = [rand([C], 13), rand([C], 14), rand([N, C], 15, 2)];
       const heap = runFused(layerNormKernel, [xs, w, b]);
       const heapGrad = runFused(layerNormGradKernel, [dy, xs, w, heap[1], heap[2]]);
+      expect(compiled.map((c) => c.ran), `C ${C}`).toEqual(C % 4 === 0 ? [1, 1] : [0, 0]);
+      compiled.forEach((c) => (c.ran = 0));
       const got = await Promise.all([...heap, ...heapGrad].map((t) => t.data() as Promise<Float32Array>));
       const [x, wv, bv, dyv] = (await Promise.all([xs, w, b, dy].map((t) => t.data()))) as Float32Array[];
       const loops = [new Float32Array(N * C), new Float32Array(N), new Float32Array(N)];
@@ -126,6 +147,7 @@ describe('wasm kernels against their tfjs-op references', () => {
       if (C === 64) expect(got[0].some((v, j) => v !== loops[0][j])).toBe(true);
       tf.dispose([xs, w, b, dy, ...heap, ...heapGrad]);
     }
+    compiled.forEach((c) => c.restore());
   });
 
   it('masked cross-entropy forward and backward, with a partial mask and large logits', async () => {

@@ -75,7 +75,7 @@ export const geluSlopeKernel: ArrayKernel = {
     }
   },
   inHeap({ kernels, table }, [x], [y, slope], [shape]) {
-    kernels.geluSlope(shape.reduce((p, d) => p * d, 1), x, y, slope, table('gelu', geluTable));
+    kernels.geluSlope(shape.reduce((p, d) => p * d, 1), x, y, slope, table('gelu', geluTable), RANGE, PER_UNIT);
     return true;
   },
 };

@@ -12,7 +12,7 @@ export interface SimdKernels {
   scratchBytes(N: number, K: number): number;
   layerNorm(N: number, C: number, x: number, w: number, b: number, y: number, mean: number, rstd: number): void;
   layerNormGrad(N: number, C: number, dy: number, x: number, w: number, mean: number, rstd: number, dx: number, dw: number, db: number): void;
-  geluSlope(n: number, x: number, y: number, slope: number, table: number): void;
+  geluSlope(n: number, x: number, y: number, slope: number, table: number, range: number, perUnit: number): void;
 }
 
 /** What the kernels need of the tfjs wasm backend's module. */
