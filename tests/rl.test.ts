@@ -237,6 +237,28 @@ describe('verifiable card', () => {
     model.dispose();
   });
 
+  it("logs the SFT model's held-out score at step 0, where the chart's line starts, and none where no answer fits", async () => {
+    const s = LabSession.create({ preset: 'micro', corpus, tokenizer, stage: 'sft', model: { blockSize: 64 }, train: { steps: 1 } });
+    const parent = await s.toCheckpointBytes();
+    s.dispose();
+    const conversation = (q: string): SftExample => ({ messages: [{ role: 'user', content: q }, { role: 'assistant', content: expectedReply(q)!.expected }] });
+    const data = { train: [conversation('Say hello to Mia.')], val: [conversation('Say hello to Leo.'), conversation(repeat(3))] };
+    const stage = await RlStage.start(parent, data, corpus, { evalQuestions: 8, maxNewTokens: 12, train: { steps: 3, evalInterval: 1000 } });
+    const card = await verifiableCard(stage.reference, tokenizer, data.val, { limit: 8, samples: 1, maxNewTokens: 12 });
+    expect(card.checkable).toBe(2);
+    await stage.step();
+    await stage.step();
+    const [first, second] = stage.session.metrics;
+    expect(first['eval/verifiableExactMatch']).toBe(card.verifiableExactMatch);
+    expect(second['eval/verifiableExactMatch']).toBeUndefined(); // then only at evaluations
+    stage.dispose();
+    // micro's 16-token context fits neither answer: nothing to draw, rather than a 0% line
+    const micro = await RlStage.start(await microSft(), { ...data, train: [conversation('Count to 9.')] }, corpus, { evalQuestions: 8, train: { steps: 1 } });
+    await micro.step();
+    expect(micro.session.metrics[0]['eval/verifiableExactMatch']).toBeUndefined();
+    micro.dispose();
+  });
+
   it('leaves out of RL with verifiers the prompts whose answer cannot fit, unless none fits', async () => {
     const s = LabSession.create({ preset: 'micro', corpus, tokenizer, stage: 'sft', model: { blockSize: 64 }, train: { steps: 1 } });
     const parent = await s.toCheckpointBytes();

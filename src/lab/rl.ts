@@ -155,7 +155,7 @@ export class RlLab {
   }
 
   /** Held-out verifiable exact match, pass@1 and pass@8 of the loaded RL run now and of its SFT reference. */
-  verifiableCards(limit = 24): Promise<{ reference: VerifiableCard; current: VerifiableCard } | null> {
+  verifiableCards(limit = Infinity): Promise<{ reference: VerifiableCard; current: VerifiableCard } | null> {
     return this.#runner.inspect(async ({ stepper }) => {
       if (!(stepper instanceof RlStage)) return null;
       const tok = stepper.session.tokenizer;

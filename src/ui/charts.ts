@@ -23,7 +23,8 @@ Chart.defaults.font.size = 13;
 Chart.defaults.color = '#374151';
 
 export { Chart };
-export type LineDataset = ChartDataset<'line', Point[]>;
+/** A line of {x, y} points; `inLegend: false` keeps it out of the legend (the faint per-step line under a smoothed one). */
+export type LineDataset = ChartDataset<'line', Point[]> & { inLegend?: boolean };
 export type Annotations = Record<string, AnnotationOptions>;
 
 /** A line chart of {x: step, y} points that stays smooth with 50,000+ points. */
@@ -44,7 +45,12 @@ export function lineChartConfig(yTitle: string, xTitle = 'step'): ChartConfigura
       plugins: {
         // min-max keeps every spike visible, which a teacher's injected batch depends on.
         decimation: { enabled: true, algorithm: 'min-max' },
-        legend: { display: true, position: 'top', align: 'end', labels: { boxWidth: 14, boxHeight: 3 } },
+        legend: {
+          display: true,
+          position: 'top',
+          align: 'end',
+          labels: { boxWidth: 14, boxHeight: 3, filter: (item, data) => (data.datasets[item.datasetIndex ?? 0] as LineDataset | undefined)?.inLegend !== false },
+        },
         tooltip: { callbacks: { title: (items) => `${xTitle} ${items[0]?.parsed.x ?? ''}` } },
         annotation: { annotations: {} },
       },

@@ -50,8 +50,8 @@ describe('RL in the browser', () => {
       await fill(page, 'rl-steps', '3');
       await page.getByTestId('rl-beta0').click();
       await stageDone(page, 'rl', 3);
-      await expect.poll(() => points(page, 'rl-chart-reward')).toBe(6); // reward and reward-model score
-      expect(await points(page, 'rl-chart-kl')).toBe(3);
+      await expect.poll(() => points(page, 'rl-chart-reward')).toBe(6); // the reward (the reward model's score), each step and smoothed
+      expect(await points(page, 'rl-chart-kl')).toBe(6);
       await expect.poll(() => page.getByTestId('rl-samples').locator('tbody tr').count()).toBeGreaterThan(1);
       await page.getByTestId('rl-start').click(); // the default β, from the same SFT checkpoint
       await waitForLab(page, (s) => s.status === 'running' || s.status === 'loading', 30_000).catch(() => undefined);

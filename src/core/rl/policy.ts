@@ -15,7 +15,8 @@
  * Logged with TRL's names: reward, reward_std, kl, entropy, completions/mean_length,
  * completions/clipped_ratio (share that never ended their turn), frac_reward_zero_std; and
  * verifiedAccuracy (share of samples a verifier marks right, on checkable prompts),
- * rewardModelScore (with a reward model) and, at evaluations, eval/verifiableExactMatch.
+ * rewardModelScore (with a reward model) and, at evaluations and at step 0 (the SFT model's
+ * score), eval/verifiableExactMatch.
  *
  * Without the penalty (β = 0) a policy facing a learned reward model finds what the model
  * overrates and the score rises while the replies get worse: reward hacking (Gao et al. 2022).
@@ -240,6 +241,9 @@ export class RlStage {
     const block = session.model.config.blockSize;
     const rng = session.trainer.rng;
 
+    // Where the held-out line starts: the SFT model's score, before the first update.
+    const before = session.stepsTaken === 0 && settings.evalQuestions > 0 ? await this.evaluate(settings.evalQuestions, 1) : undefined;
+
     // 1. prompts and samples
     const picked = Array.from({ length: P }, () => this.prompts[rng.int(this.prompts.length)]);
     const rows = picked.flatMap((p) => Array.from({ length: G }, () => p));
@@ -299,9 +303,11 @@ export class RlStage {
       const i = g * G;
       return { question: p.question, reply: replies[i], ended: samples[i].ended, reward: rewards[i], correct: truth[i], kl: kls[i] };
     });
+    // A model whose context fits no held-out answer (micro) has no score to draw, rather than 0%.
+    if (before?.checkable) session.annotate({ 'eval/verifiableExactMatch': before.verifiableExactMatch });
     if (valLoss !== undefined && settings.evalQuestions > 0) {
       const card = await this.evaluate(settings.evalQuestions, 1);
-      session.annotate({ 'eval/verifiableExactMatch': card.verifiableExactMatch });
+      if (card.checkable) session.annotate({ 'eval/verifiableExactMatch': card.verifiableExactMatch });
     }
     return session.metrics[session.metrics.length - 1];
   }

@@ -28,6 +28,7 @@ export class RlView {
   #models = $state.raw<RewardModelInfo[]>([]);
   #cards = $state.raw<{ reference: VerifiableCard; current: VerifiableCard } | null>(null);
   #error = $state<string | null>(null);
+  #scoring = $state(false);
   #refreshing = false;
 
   constructor(lab: Lab) {
@@ -40,6 +41,8 @@ export class RlView {
   get rewardModels(): RewardModelInfo[] { return this.#models; }
   get cards() { return this.#cards; }
   get error(): string | null { return this.#error; }
+  /** Whether the report card is being scored (both models, greedy and 8 samples a question: some seconds). */
+  get scoring(): boolean { return this.#scoring; }
   get loadedStage() { return this.#lab.run?.stage ?? null; }
   /** The loaded RL run's rows (empty unless an RL run is loaded). */
   get rows(): MetricRow[] { return this.loadedStage === 'rl' ? this.#lab.rows : []; }
@@ -78,10 +81,14 @@ export class RlView {
 
   /** The verifiable report card of the loaded RL run and of its SFT reference (greedy exact match, pass@1, pass@8). */
   async scoreCards(): Promise<void> {
+    if (this.#scoring) return;
+    this.#scoring = true;
     try {
-      this.#cards = await this.#lab.call((api) => api.rlCards(24));
+      this.#cards = await this.#lab.call((api) => api.rlCards()); // every answerable question, as `npm run lab -- rl` scores them
     } catch (e) {
       this.#error = messageOf(e);
+    } finally {
+      this.#scoring = false;
     }
   }
 }
