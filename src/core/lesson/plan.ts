@@ -54,6 +54,8 @@ export interface DpoPlan {
 export interface RmPlan {
   steps: number;
   learningRate: number;
+  /** Preference pairs a step. 16 left held-out accuracy wandering around 90% over the last 150 of 300 steps; 32 settles above it in 200. */
+  batchSize: number;
   /** TRL's center_rewards_coefficient: keeps the scores near 0, which RL's β assumes. */
   centerCoef: number;
   /** Weight of the chosen replies' next-token loss beside the Bradley–Terry loss (GRM, Yang et al. 2024). */
@@ -88,8 +90,8 @@ const plan: LessonPlan = {
   pretrain: { preset: 'tiny', steps: 3000, learningRate: 3e-3, evalInterval: 250 },
   sft: { steps: 1800, learningRate: 3e-3, pretrainShare: 0.25, evalInterval: 200 },
   dpo: { steps: 250, learningRate: 3e-4, beta: 0.1, lossType: 'sigmoid', rpoAlpha: 3, pretrainShare: 0.25, evalInterval: 50 },
-  rm: { steps: 300, learningRate: 1e-3, centerCoef: 0.01, lmCoef: 3, evalInterval: 50 },
-  rl: { steps: 300, learningRate: 3e-4, groupSize: 8, promptsPerStep: 8, maxNewTokens: 48, partialCredit: 0.4, klCoef: { verifier: 0, model: 0.2 }, evalInterval: 100 },
+  rm: { steps: 200, learningRate: 1e-3, batchSize: 32, centerCoef: 0.01, lmCoef: 3, evalInterval: 50 },
+  rl: { steps: 300, learningRate: 3e-4, groupSize: 8, promptsPerStep: 8, maxNewTokens: 48, partialCredit: 0.4, klCoef: { verifier: 0, model: 0.5 }, evalInterval: 100 },
 };
 for (const stage of Object.values(plan)) Object.freeze(stage);
 Object.freeze(plan.rl.klCoef);

@@ -116,7 +116,7 @@ export const DEFAULT_CENTER_COEF = LESSON_PLAN.rm.centerCoef;
 export const DEFAULT_LM_COEF = LESSON_PLAN.rm.lmCoef;
 
 /** The reward model's default training settings (the lesson plan's). */
-export const RM_TRAIN: Partial<TrainConfig> = planTrain(LESSON_PLAN.rm);
+export const RM_TRAIN: Partial<TrainConfig> = { ...planTrain(LESSON_PLAN.rm), batchSize: LESSON_PLAN.rm.batchSize };
 
 interface EncodedPairRows {
   chosen: Int32Array;
