@@ -105,7 +105,7 @@ export function runRl(command: RlCommand, opts: StageOptions): Promise<void> {
   return command === 'rm' ? rm(opts) : rl(opts);
 }
 
-export const RL_HELP = `  npm run lab -- rm       --from SFT --out RM [--steps ${RM_TRAIN.steps}] [--lr ${RM_TRAIN.learningRate}] [--center-coef ${DEFAULT_CENTER_COEF}] [--lm-coef ${DEFAULT_LM_COEF}] [--train FILE.jsonl] [--val FILE.jsonl] [--json]
+export const RL_HELP = `  npm run lab -- rm       --from SFT --out RM [--steps ${RM_TRAIN.steps}] [--batch-size ${RM_TRAIN.batchSize}] [--lr ${RM_TRAIN.learningRate}] [--center-coef ${DEFAULT_CENTER_COEF}] [--lm-coef ${DEFAULT_LM_COEF}] [--train FILE.jsonl] [--val FILE.jsonl] [--json]
                           reward model: the SFT trunk plus a scalar head, Bradley–Terry loss on preference pairs plus
                           lm-coef × the chosen replies' next-token loss (0: the pair loss alone); the summary carries heldOutAccuracy
   npm run lab -- rl       --from SFT --reward verifier|model [--rm RM] [--kl-coef B] [--group-size ${RL_DEFAULTS.verifier.groupSize}] [--steps ${RL_TRAIN.steps}]
