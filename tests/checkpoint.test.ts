@@ -10,6 +10,8 @@ import {
   decodeCheckpoint,
   encodeCheckpoint,
   inspectCheckpoint,
+  sha256Hex,
+  weightsSha256,
 } from '../src/core/io/checkpoint.ts';
 import { defaultTrainConfig, modelConfig, type GPTConfig } from '../src/core/model/config.ts';
 import { initialValues, parameterShapes } from '../src/core/model/model.ts';
@@ -90,6 +92,25 @@ describe('checkpoint round trip', () => {
     expect(names.some((n) => n.startsWith('optimizer.'))).toBe(false);
     expect(decodeCheckpoint(bytes).optimizer).toBeUndefined();
     expect(inspectCheckpoint(bytes).hasOptimizer).toBe(false);
+  });
+
+  it('weightsSha256 names the model: the same with or without the optimizer and at any step, another for one changed weight or character', async () => {
+    const state = makeState();
+    const weightsOnly = decodeCheckpoint(encodeCheckpoint(state, { includeOptimizer: false }));
+    const later = { ...state, step: 99, metrics: [], optimizer: undefined };
+    expect(await sha256Hex(encodeCheckpoint(weightsOnly))).not.toBe(await sha256Hex(encodeCheckpoint(state)));
+    const digest = await weightsSha256(state);
+    expect(digest).toMatch(/^[0-9a-f]{64}$/);
+    expect(await weightsSha256(weightsOnly)).toBe(digest);
+    expect(await weightsSha256(later)).toBe(digest);
+    const nudged = new Map(state.weights);
+    const w = Float32Array.from(nudged.get('transformer.h.1.mlp.c_proj.bias')!);
+    w[3] = Math.fround(w[3] + Math.abs(w[3]) * 2 ** -22 + 1e-30); // about one ulp
+    nudged.set('transformer.h.1.mlp.c_proj.bias', w);
+    expect(await weightsSha256({ ...state, weights: nudged })).not.toBe(digest);
+    const chars = [...state.tokenizer.chars];
+    [chars[0], chars[1]] = [chars[1], chars[0]];
+    expect(await weightsSha256({ ...state, tokenizer: { ...state.tokenizer, chars } })).not.toBe(digest);
   });
 
   it('with QK-LayerNorm the extra parameters round-trip and the architecture says so', () => {

@@ -1,7 +1,8 @@
 /**
  * The worker's RL surface driven in Node (cpu backend, fake IndexedDB): pretrain → SFT → reward
  * model → RL with β = 0 and, forked from the same SFT checkpoint, β = 0.05; the completions table,
- * the β comparison, and a reload that resumes the RL run exactly where its autosave left it.
+ * the β comparison, and a reload that resumes the RL run exactly where its autosave left it; and an
+ * RL file sent to another tab, which loads frozen until its SFT checkpoint and reward model arrive.
  */
 import 'fake-indexeddb/auto';
 import { IDBFactory } from 'fake-indexeddb';
@@ -74,5 +75,67 @@ describe('RL in the lab worker', () => {
     await finished(again.api);
     const rl = decodeCheckpoint((await again.api.currentFile()).bytes).extra.rl as { reward: string; partialCredit: number };
     expect(rl).toMatchObject({ reward: 'verifier', partialCredit: 0.2 });
+  });
+
+  test('an RL file sent to another tab samples and scores at once, and trains on, exactly, once its SFT model and reward model arrive', { timeout: 400_000 }, async () => {
+    const sender = await open(new IDBFactory());
+    await sender.api.pretrain(settings);
+    await finished(sender.api);
+    await sender.api.sft({ steps: 4 });
+    await finished(sender.api);
+    // Sent without its optimizer moments: another file than the one the RL run records, the same model.
+    const sftAt4 = (await sender.api.listCheckpoints()).find((c) => c.step === 4)!;
+    const sftFile = (await sender.api.checkpointFile(sftAt4.id, false)).bytes;
+    await sender.api.rm({ steps: 4 });
+    await finished(sender.api);
+    const rmFile = (await sender.api.currentFile()).bytes;
+    await sender.api.rl({ steps: 4, reward: 'model', klCoef: 0.05, groupSize: 2, promptsPerStep: 2 });
+    await finished(sender.api);
+    const sent = sender.rows();
+    const rlAt2 = (await sender.api.listCheckpoints()).find((c) => c.step === 2)!;
+    const rlFile = (await sender.api.checkpointFile(rlAt2.id)).bytes;
+
+    const factory = new IDBFactory();
+    const receiver = await open(factory);
+    const drop = async (bytes: Uint8Array, name: string) => {
+      await receiver.api.previewImport(bytes, name);
+      await receiver.api.acceptImport();
+      await finished(receiver.api);
+    };
+    await drop(rlFile, 'rl.safetensors');
+    expect(receiver.run()).toMatchObject({ stage: 'rl', step: 2 });
+    expect(receiver.run()!.frozen).toMatch(/SFT checkpoint it started from \(step 4, SHA-256 [0-9a-f]{12}…\).* and the reward model it trained against/);
+    expect(receiver.notices().at(-1)).toContain(receiver.run()!.frozen);
+    await expect(receiver.api.resume()).rejects.toThrow(/To train on/);
+    expect(receiver.api.status()).toBe('paused');
+    const frozenCards = await receiver.api.rlCards(4);
+    expect(frozenCards?.reference).toBeNull();
+    expect(frozenCards?.current).toBeDefined();
+    expect((await receiver.api.rlComparison()).map((c) => [c.klCoef, c.rows.length])).toEqual([[0.05, 2]]);
+
+    // Either file alone leaves the RL run loaded, lacking the other; an unrelated file is just loaded.
+    await drop(sftFile, 'sft-weights.safetensors');
+    expect(receiver.run()!.stage).toBe('rl');
+    expect(receiver.run()!.frozen).toMatch(/needs the reward model/);
+    expect(receiver.run()!.frozen).not.toMatch(/SFT checkpoint/);
+    await drop(rmFile, 'rm.safetensors');
+    expect(receiver.run()).toMatchObject({ stage: 'rl', step: 2 });
+    expect(receiver.run()!.frozen).toBeUndefined();
+    expect(receiver.notices().at(-1)).toMatch(/whole again: Resume continues it/);
+    expect((await receiver.api.rlCards(4))?.reference).not.toBeNull();
+
+    // The same reference and reward model: steps 2 and 3 are the sender's.
+    await receiver.api.resume();
+    await finished(receiver.api);
+    expect(receiver.run()!.step).toBe(4);
+    const got = receiver.rows();
+    for (const step of [2, 3]) {
+      for (const key of ['reward', 'kl', 'rewardModelScore', 'loss']) expect(got.find((r) => r.step === step)![key], `${key} at ${step}`).toBeCloseTo(sent.find((r) => r.step === step)![key], 6);
+    }
+
+    // A reload finds the run whole (its record now names the checkpoints it found).
+    const again = await open(factory);
+    expect(again.run()).toMatchObject({ stage: 'rl', step: 4 });
+    expect(again.run()!.frozen).toBeUndefined();
   });
 });

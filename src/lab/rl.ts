@@ -6,12 +6,16 @@
  * from, and every RL run forked from the same SFT checkpoint, to draw β = 0 against β > 0 on one chart.
  *
  * A stored RL run names its parent SFT checkpoint (its KL reference, pinned) and, with a reward
- * model, that model's checkpoint (pinned too), so a reload rebuilds the run exactly.
+ * model, that model's checkpoint (pinned too), so a reload rebuilds the run exactly. An RL file
+ * dropped into the tab names them only by SHA-256: they are looked for among the tab's checkpoints,
+ * and until they are there the run loads frozen (it samples, scores and exports, but does not train).
  */
-import { inspectCheckpoint, type MetricRow } from '../core/io/checkpoint.ts';
+import { decodeCheckpoint, inspectCheckpoint, type MetricRow } from '../core/io/checkpoint.ts';
+import type { SftExample } from '../core/post/chatdata.ts';
 import type { Corpus } from '../core/train/data.ts';
+import { LabSession } from '../core/train/session.ts';
 import { RewardModelStage, RM_TRAIN } from '../core/rl/rewardmodel.ts';
-import { RL_TRAIN, type RewardSource, RlStage, type SampleRow } from '../core/rl/policy.ts';
+import { isRecorded, RL_TRAIN, type RewardSource, type RlExtra, RlStage, type SampleRow } from '../core/rl/policy.ts';
 import { type VerifiableCard, verifiableCard } from '../core/rl/evaluate.ts';
 import * as store from '../storage/index.ts';
 import type { LabRunner, StageParent, Stepper } from './runner.ts';
@@ -77,11 +81,66 @@ function storedRl(run: store.RunRecord): StoredRlStage | undefined {
 }
 
 
+/** An RL run whose KL reference (or reward model) is not in this tab: its model loads, its training does not. */
+export class FrozenRl implements Stepper {
+  constructor(
+    readonly session: LabSession,
+    readonly frozen: string,
+    /** The held-out questions its card is scored on. */
+    readonly heldOut: SftExample[],
+  ) {}
+
+  async step(): Promise<never> {
+    throw new Error(this.frozen);
+  }
+}
+
+/** The first stored checkpoint that `ok` admits and that is the recorded file or model. */
+async function findRecorded(db: store.LabDB, ok: (c: store.CheckpointMeta) => boolean, sha256: string, weightsSha?: string): Promise<store.CheckpointMeta | undefined> {
+  for (const run of await store.listRuns(db)) {
+    for (const c of await store.listCheckpoints(db, run.id)) {
+      if (!ok(c)) continue;
+      const bytes = await store.loadCheckpointBytes(db, c.id);
+      if (bytes && (await isRecorded(bytes, sha256, weightsSha))) return c;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The stored stage of an RL file dropped into the tab, once its KL reference (the checkpoint its
+ * lineage ends with) and reward model are found among the tab's checkpoints: both pinned and the
+ * run record completed, so from then on it loads like a run trained here. Otherwise what is missing.
+ */
+async function adoptImported(run: store.RunRecord, bytes: Uint8Array, db: store.LabDB): Promise<StoredRlStage | { missing: string }> {
+  const state = decodeCheckpoint(bytes);
+  const extra = state.extra.rl as RlExtra | undefined;
+  const parent = state.lineage[state.lineage.length - 1];
+  if (!extra || !parent) return { missing: 'This RL file records no KL reference, so it cannot train on; you can sample it, score it and export it.' };
+  const short = (sha: string) => `SHA-256 ${sha.slice(0, 12)}…`;
+  const reference = await findRecorded(db, (c) => c.stage === parent.stage && c.step === parent.step && c.runId !== run.id, extra.referenceSha256, extra.referenceWeightsSha256);
+  const rm = extra.rewardModelSha256 ? await findRecorded(db, (c) => c.stage === 'rm', extra.rewardModelSha256, extra.rewardModelWeightsSha256) : undefined;
+  const missing = [
+    ...(reference ? [] : [`its KL reference, the ${parent.stage.toUpperCase()} checkpoint it started from (step ${parent.step}, ${short(extra.referenceSha256)})`]),
+    ...(extra.rewardModelSha256 && !rm ? [`the reward model it trained against (${short(extra.rewardModelSha256)})`] : []),
+  ];
+  if (!reference || missing.length > 0) {
+    const files = missing.length > 1 ? 'those files' : 'that file';
+    return { missing: `To train on, this RL run needs ${missing.join(', and ')}, which this tab does not have: drop ${files} in too and this run trains on. Until then you can sample it, score it and export it.` };
+  }
+  await store.pinCheckpoint(db, reference.id, true);
+  if (rm) await store.pinCheckpoint(db, rm.id, true);
+  const settings: RlRunSettings = { steps: state.train.steps, reward: extra.reward, klCoef: extra.klCoef, groupSize: extra.groupSize, promptsPerStep: extra.promptsPerStep, ...(extra.reward === 'verifier' ? { partialCredit: extra.partialCredit } : {}) };
+  const stage: StoredRlStage = { kind: 'rl', parentRunId: reference.runId, parentCheckpointId: reference.id, parentStep: reference.step, settings, ...(rm ? { rewardModelCheckpointId: rm.id } : {}) };
+  Object.assign(run, await store.updateRun(db, run.id, { settings: { ...run.settings, stageSettings: stage } })); // the runner keeps this record
+  return stage;
+}
+
 /** Rebuilds a stored rm or rl run from one of its checkpoints: the RL run's reference and reward model come from storage. */
 export async function resumeRlStage(run: store.RunRecord, bytes: Uint8Array, corpus: Corpus, db: store.LabDB, data: ChatData): Promise<Stepper> {
-  const s = storedRl(run);
-  if (run.stage === 'rm') return RewardModelStage.resume(bytes, await data.dpo(s?.settings.ownData), corpus);
-  if (!s) throw new Error('This RL run does not record the SFT checkpoint it started from, so its KL reference is unknown.');
+  if (run.stage === 'rm') return RewardModelStage.resume(bytes, await data.dpo(storedRl(run)?.settings.ownData), corpus);
+  const s = storedRl(run) ?? (await adoptImported(run, bytes, db));
+  if ('missing' in s) return new FrozenRl(LabSession.fromCheckpoint(bytes, corpus), s.missing, (await data.sft()).val);
   const reference = await store.loadCheckpoint(db, s.parentCheckpointId);
   if (!reference) throw new Error('The SFT checkpoint this RL run started from was deleted, so it cannot continue.');
   const rm = s.rewardModelCheckpointId ? await store.loadCheckpoint(db, s.rewardModelCheckpointId) : undefined;
@@ -154,13 +213,16 @@ export class RlLab {
     return this.#runner.inspect(async ({ stepper }) => (stepper instanceof RlStage ? stepper.lastSamples : []));
   }
 
-  /** Held-out verifiable exact match, pass@1 and pass@8 of the loaded RL run now and of its SFT reference. */
-  verifiableCards(limit = Infinity): Promise<{ reference: VerifiableCard; current: VerifiableCard } | null> {
+  /**
+   * Held-out verifiable exact match, pass@1 and pass@8 of the loaded RL run now and of its SFT
+   * reference (null for a frozen run, whose reference is not in this tab).
+   */
+  verifiableCards(limit = Infinity): Promise<{ reference: VerifiableCard | null; current: VerifiableCard } | null> {
     return this.#runner.inspect(async ({ stepper }) => {
-      if (!(stepper instanceof RlStage)) return null;
+      if (!(stepper instanceof RlStage) && !(stepper instanceof FrozenRl)) return null;
       const tok = stepper.session.tokenizer;
       return {
-        reference: await verifiableCard(stepper.reference, tok, stepper.heldOut, { limit }),
+        reference: stepper instanceof RlStage ? await verifiableCard(stepper.reference, tok, stepper.heldOut, { limit }) : null,
         current: await verifiableCard(stepper.session.model, tok, stepper.heldOut, { limit }),
       };
     });
@@ -182,9 +244,13 @@ export class RlLab {
     });
   }
 
-  /** Every RL run forked from the same SFT checkpoint as the loaded one, with its rows: the β comparison. */
+  /** Every RL run forked from the same SFT checkpoint as the loaded one, with its rows: the β comparison (a frozen run alone). */
   comparison(): Promise<RlCurve[]> {
-    return this.#runner.inspect(async ({ run, session, db }) => {
+    return this.#runner.inspect(async ({ run, session, db, stepper }) => {
+      if (run && stepper instanceof FrozenRl) {
+        const { klCoef, reward } = stepper.session.extra.rl as RlExtra;
+        return [{ runId: run.id, name: run.name, klCoef, reward, rows: stepper.session.metrics.slice(), loaded: true }];
+      }
       const mine = run && storedRl(run);
       if (!run || !mine || run.stage !== 'rl') return [];
       const curves: RlCurve[] = [];

@@ -58,6 +58,8 @@ export interface Stepper {
   step(): Promise<unknown>;
   /** Frees what the stepper holds besides its session (RL's reference and reward models). */
   release?(): void;
+  /** Why this run cannot train on here (an RL file whose KL reference is not in this tab); absent when it can. */
+  readonly frozen?: string;
 }
 
 /** Rebuilds a stored SFT or DPO run from one of its checkpoints (stages.ts knows how). */
@@ -153,6 +155,7 @@ export class LabRunner {
   resume(): Promise<void> {
     return this.#command(async () => {
       if (!this.#session || this.#status === 'running') return;
+      if (this.#stepper?.frozen) throw new Error(this.#stepper.frozen);
       if (this.#session.done) {
         this.#emit({ status: 'done', notice: { level: 'info', text: 'This run has taken all its steps. Press Pretrain to start a new one.' } }, true);
         return;
@@ -179,6 +182,7 @@ export class LabRunner {
       if (!this.#session) await this.#newRun(settings, ownText);
       const session = this.#session!;
       if (session.done) return;
+      if (this.#stepper?.frozen) throw new Error(this.#stepper.frozen);
       await this.#loop.step(session);
       if (session.stepsTaken % this.#settings().autosaveEvery === 0) await this.#save('auto');
       this.#setStatus(session.done ? 'done' : 'paused');
@@ -303,9 +307,24 @@ export class LabRunner {
       });
       const last = state.metrics[state.metrics.length - 1];
       const copy = await store.saveCheckpoint(db, { runId: run.id, step: state.step, stage: state.stage, kind: 'import', summary: { trainLoss: last?.loss }, bytes });
+      // A frozen RL run waits for its KL reference or reward model: if this file is what it lacked, it stays loaded and trains on.
+      const waiting = this.#stepper?.frozen ? this.#run : null;
+      const waitingAt = waiting && (await store.latestCheckpoint(db, waiting.id));
+      if (waiting && waitingAt) {
+        const lacked = this.#stepper!.frozen;
+        await this.#open(waiting, waitingAt.id);
+        const still = this.#stepper?.frozen;
+        if (still !== lacked) {
+          const stored = `Stored ${pending.fileName} (step ${state.step}) as a run of its own. It is ${still ? 'one of the two files' : 'what'} "${waiting.name}" lacked, so that run stays loaded`;
+          const then = still ? `. ${still}` : this.#session?.done ? ' and is whole again: its before / after card and β comparison work, and new RL runs fork its SFT model.' : ' and is whole again: Resume continues it.';
+          this.#emit({ notice: { level: 'info', text: stored + then } }, true);
+          return;
+        }
+      }
       await this.#open(run, copy.id);
       const corpusNote = state.corpus === 'tales' ? '' : ` It was trained on "${state.corpus}", which this tab does not have: training continues on the bundled tales.`;
-      this.#emit({ notice: { level: 'info', text: `Loaded ${pending.fileName} into a new run at step ${state.step}. Resume continues training from there.${corpusNote}` } }, true);
+      const then = this.#stepper?.frozen ?? 'Resume continues training from there.';
+      this.#emit({ notice: { level: 'info', text: `Loaded ${pending.fileName} into a new run at step ${state.step}. ${then}${corpusNote}` } }, true);
     });
   }
 
@@ -578,6 +597,7 @@ export class LabRunner {
       step: session.stepsTaken,
       totalSteps: session.trainer.config.steps,
       restoredFrom: this.#restoredFrom,
+      ...(this.#stepper?.frozen ? { frozen: this.#stepper.frozen } : {}),
     };
   }
 

@@ -81,6 +81,8 @@ export interface RunInfo {
   step: number; // steps taken
   totalSteps: number;
   restoredFrom?: { step: number; savedAt: number }; // set when the run was restored from storage
+  /** Why the run cannot train on in this tab (an RL file whose KL reference is not here): it samples, scores and exports. */
+  frozen?: string;
 }
 
 export interface RunSummary {

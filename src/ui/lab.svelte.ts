@@ -108,12 +108,13 @@ export class Lab {
     const s = this.#status;
     const ready = !this.busy && s !== 'starting' && s !== 'loading';
     const hasText = this.#settings.corpus === 'tales' || this.#ownText !== null;
+    const frozen = this.#run?.frozen !== undefined; // loaded, but it cannot train here
     return {
       pretrain: ready && s !== 'running' && hasText,
       pause: s === 'running',
-      resume: ready && s === 'paused',
+      resume: ready && s === 'paused' && !frozen,
       stop: s === 'running' || (ready && s === 'paused'),
-      step: ready && (s === 'paused' || s === 'idle' || s === 'error') && (this.#run !== null || hasText),
+      step: ready && (s === 'paused' || s === 'idle' || s === 'error') && (this.#run !== null || hasText) && !frozen,
       sample: this.#run !== null && s !== 'loading',
       edit: s !== 'running' && s !== 'loading',
     };

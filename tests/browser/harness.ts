@@ -64,3 +64,18 @@ export async function waitForLab(page: Page, ok: (s: LabSnapshot) => boolean, ti
   }
   throw new Error(`timed out waiting for the lab; last state: ${JSON.stringify(last && { ...last, loss: last.loss.length, gradNorm: last.gradNorm.length })}`);
 }
+
+/** Drops a file on the page the way a user's drag from the desktop does: dragenter, dragover, drop. */
+export async function dropFile(page: Page, name: string, bytes: Uint8Array): Promise<void> {
+  await page.evaluate(
+    ({ name, data }) => {
+      const file = new File([Uint8Array.from(atob(data), (c) => c.charCodeAt(0))], name, { type: 'application/octet-stream' });
+      const dataTransfer = new DataTransfer();
+      dataTransfer.items.add(file);
+      for (const type of ['dragenter', 'dragover', 'drop']) {
+        document.body.dispatchEvent(new DragEvent(type, { dataTransfer, bubbles: true, cancelable: true }));
+      }
+    },
+    { name, data: Buffer.from(bytes).toString('base64') },
+  );
+}

@@ -2,17 +2,36 @@
  * The reward-model and RL views in real Chromium on wasm, on the micro model: pretrain → SFT →
  * reward model → RL against the reward model at β = 0 and the default β (forked from one SFT
  * checkpoint) → RL with verifiers; the charts fill, the completions table shows the latest
- * samples with their rewards, and the β comparison draws both runs.
+ * samples with their rewards, and the β comparison draws both runs. The last RL run, dropped into a
+ * fresh profile, loads frozen with its charts until the SFT checkpoint it started from is dropped too.
  */
+import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { describe, expect, test } from 'vitest';
-import { launch, removeProfile, SHOTS, useDevServer, waitForLab } from './harness.ts';
+import { dropFile, launch, removeProfile, SHOTS, useDevServer, waitForLab } from './harness.ts';
 import { LESSON_PLAN } from '../../src/core/lesson/plan.ts';
 
 const server = useDevServer();
 const points = async (page: Page, id: string) => Number(await page.getByTestId(id).getAttribute('data-points'));
 const view = (page: Page, name: RegExp) => page.getByRole('tab', { name }).click();
 const stageDone = (page: Page, stage: string, steps: number, timeout = 120_000) => waitForLab(page, (s) => s.stage === stage && s.status === 'done' && s.step === steps, timeout);
+
+/** Exports a checkpoint of the loaded run from the Share view's list, as the user's download. */
+async function exportAt(page: Page, step: number): Promise<{ name: string; bytes: Uint8Array }> {
+  await view(page, /Share/);
+  const download = page.waitForEvent('download');
+  await page.getByRole('button', { name: `Export checkpoint at step ${step}` }).click();
+  const saved = await download;
+  return { name: saved.suggestedFilename(), bytes: new Uint8Array(readFileSync((await saved.path())!)) };
+}
+
+/** Drops a file, waits for its card and loads it into a new run. */
+async function load(page: Page, file: { name: string; bytes: Uint8Array }): Promise<void> {
+  await dropFile(page, file.name, file.bytes);
+  await expect.poll(() => page.getByTestId('import-card').isVisible()).toBe(true);
+  await page.getByRole('button', { name: 'Load into a new run' }).click();
+  await expect.poll(() => page.getByTestId('import-card').isVisible()).toBe(false);
+}
 
 async function fill(page: Page, testId: string, value: string): Promise<void> {
   await page.getByTestId(testId).fill(value);
@@ -23,6 +42,8 @@ describe('RL in the browser', () => {
   test('trains a reward model and RL runs, and shows their charts and sampled completions', async () => {
     const browser = await launch({ webgpu: false });
     const { page, errors } = browser;
+    let rlFile: { name: string; bytes: Uint8Array } | undefined;
+    let sftFile: { name: string; bytes: Uint8Array } | undefined;
     try {
       await page.goto(`${server.url}#corpus=tales&preset=micro&steps=10&save=10&seed=4`);
       await waitForLab(page, (s) => s.status === 'idle');
@@ -35,6 +56,7 @@ describe('RL in the browser', () => {
       await page.getByLabel('SFT steps').dispatchEvent('change');
       await page.getByRole('button', { name: 'SFT', exact: true }).click();
       await stageDone(page, 'sft', 6);
+      sftFile = await exportAt(page, 6);
 
       await view(page, /Reward model/);
       await fill(page, 'rm-steps', '4');
@@ -73,9 +95,31 @@ describe('RL in the browser', () => {
       await expect.poll(() => page.getByTestId('rl-card-count').textContent(), { timeout: 30_000 }).toMatch(/None of the \d+ held-out questions/);
       expect(await page.getByTestId('rl-card').count()).toBe(0); // no table of 0% rows
       expect(errors).toEqual([]);
+      rlFile = await exportAt(page, 3);
     } finally {
       await browser.close();
       removeProfile(browser.profile);
+    }
+
+    // A student's fresh tab: the RL file alone loads with its charts but cannot train; its SFT file makes it whole.
+    const receiver = await launch({ webgpu: false });
+    try {
+      const { page, errors } = receiver;
+      await page.goto(`${server.url}#preset=micro`);
+      await waitForLab(page, (s) => s.status === 'idle');
+      await load(page, rlFile!);
+      await waitForLab(page, (s) => s.stage === 'rl' && s.step === 3 && s.status === 'done');
+      await expect.poll(() => page.getByTestId('frozen').textContent()).toMatch(/needs its KL reference, the SFT checkpoint it started from \(step 6, SHA-256/);
+      await view(page, /RL/);
+      await expect.poll(() => points(page, 'rl-chart-verified')).toBeGreaterThanOrEqual(3);
+      await load(page, sftFile!);
+      await expect.poll(async () => (await waitForLab(page, () => true)).notice ?? '').toMatch(/lacked, so that run stays loaded and is whole again/);
+      expect((await waitForLab(page, () => true)).stage).toBe('rl');
+      expect(await page.getByTestId('frozen').count()).toBe(0);
+      expect(errors).toEqual([]);
+    } finally {
+      await receiver.close();
+      removeProfile(receiver.profile);
     }
   });
 });

@@ -7,24 +7,9 @@
 import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { expect, test } from 'vitest';
-import { launch, removeProfile, SHOTS, snapshot, useDevServer, waitForLab } from './harness.ts';
+import { dropFile, launch, removeProfile, SHOTS, snapshot, useDevServer, waitForLab } from './harness.ts';
 
 const server = useDevServer();
-
-/** Drops a file on the page the way a user's drag from the desktop does: dragenter, dragover, drop. */
-async function dropFile(page: Page, name: string, bytes: Uint8Array): Promise<void> {
-  await page.evaluate(
-    ({ name, data }) => {
-      const file = new File([Uint8Array.from(atob(data), (c) => c.charCodeAt(0))], name, { type: 'application/octet-stream' });
-      const dataTransfer = new DataTransfer();
-      dataTransfer.items.add(file);
-      for (const type of ['dragenter', 'dragover', 'drop']) {
-        document.body.dispatchEvent(new DragEvent(type, { dataTransfer, bubbles: true, cancelable: true }));
-      }
-    },
-    { name, data: Buffer.from(bytes).toString('base64') },
-  );
-}
 
 /** Runs and checkpoints as stored in the page's IndexedDB. */
 function stored(page: Page): Promise<{ runs: string[]; checkpoints: number }> {

@@ -422,3 +422,25 @@ export async function sha256Hex(bytes: Uint8Array): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
+
+/**
+ * Hex SHA-256 of a model alone: its config, tokenizer and weights, not its optimizer moments,
+ * metrics or step. Two files of one model agree on it when their bytes do not (a copy exported
+ * without the optimizer is a third of the size): what an RL run needs of its KL reference is the
+ * model, so a reference sent either way is recognised.
+ */
+export async function weightsSha256(state: Pick<CheckpointState, 'model' | 'tokenizer' | 'weights'>): Promise<string> {
+  const text = new TextEncoder();
+  const parts: Uint8Array[] = [text.encode([state.model, state.tokenizer].map((o) => JSON.stringify(o, Object.keys(o).sort())).join('\n'))];
+  for (const name of [...state.weights.keys()].sort()) {
+    const w = state.weights.get(name)!;
+    parts.push(text.encode(`\0${name}\0`), new Uint8Array(w.buffer, w.byteOffset, w.byteLength));
+  }
+  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.length;
+  }
+  return sha256Hex(all);
+}

@@ -25,7 +25,7 @@ import { fitPrompt, padBatch, renderPrompt } from '../post/chat.ts';
 import type { ChatMessage, SftExample } from '../post/chatdata.ts';
 import { sequenceLogProbs } from '../post/dpo.ts';
 import type { ChatSplits } from '../post/sft.ts';
-import { type CheckpointState, decodeCheckpoint, type MetricRow, sha256Hex } from '../io/checkpoint.ts';
+import { type CheckpointState, decodeCheckpoint, type MetricRow, sha256Hex, weightsSha256 } from '../io/checkpoint.ts';
 import type { TrainConfig } from '../model/config.ts';
 import { GPT } from '../model/model.ts';
 import type { Corpus } from '../train/data.ts';
@@ -45,9 +45,9 @@ export const REWARD_SOURCES: readonly RewardSource[] = ['verifier', 'model'];
 export interface RlSettings {
   reward: RewardSource;
   /**
-   * β of the KL penalty. 0 for verifiable rewards (nothing to hack); 0.2 against a reward model, whose
+   * β of the KL penalty. 0 for verifiable rewards (nothing to hack); 0.5 against a reward model, whose
    * scores spread about 0.3 within a group: at TRL's 0.05 the policy still drifts 2–3 nats and the
-   * reward model is hacked, more slowly (README).
+   * reward model is hacked, more slowly, and at 0.2 it loses a tenth of its right answers (README).
    */
   klCoef: number;
   /** G: completions per prompt, the group the RLOO baseline is taken over. */
@@ -115,10 +115,27 @@ export interface SampleRow {
   kl: number;
 }
 
-/** What an RL checkpoint keeps in `extra.rl`. */
+/**
+ * What an RL checkpoint keeps in `extra.rl`: its settings, and its KL reference and reward model by
+ * the SHA-256 of their files and of their models alone (weightsSha256; absent in runs from before
+ * it was recorded), so that a copy of either sent without its optimizer moments is recognised too.
+ */
 export interface RlExtra extends RlSettings {
   referenceSha256: string;
+  referenceWeightsSha256?: string;
   rewardModelSha256?: string;
+  rewardModelWeightsSha256?: string;
+}
+
+/** Whether `bytes` are a checkpoint an RL run recorded: the same file, or a file of the same model. */
+export async function isRecorded(bytes: Uint8Array, sha256: string, weightsSha?: string): Promise<boolean> {
+  if ((await sha256Hex(bytes)) === sha256) return true;
+  if (weightsSha === undefined) return false;
+  try {
+    return (await weightsSha256(decodeCheckpoint(bytes))) === weightsSha;
+  } catch {
+    return false; // not a checkpoint at all
+  }
 }
 
 export interface RlStartOptions extends Partial<RlSettings> {
@@ -200,8 +217,11 @@ export class RlStage {
     if (head.stage !== 'sft' && head.stage !== 'dpo' && head.stage !== 'rl') throw new Error(`rl: start from an sft checkpoint (this one is a ${head.stage === 'pretrain' ? 'pretrained base model; run sft first' : `${head.stage} checkpoint`})`);
     const { reference, rewardModel } = RlStage.models(parent, settings, opts.rewardModel);
     const session = await LabSession.fromParent(parent, { stage: 'rl', corpus, train: { ...RL_TRAIN, ...opts.train } });
-    const extra: RlExtra = { ...settings, referenceSha256: await sha256Hex(parent) };
-    if (opts.rewardModel) extra.rewardModelSha256 = await sha256Hex(opts.rewardModel);
+    const extra: RlExtra = { ...settings, referenceSha256: await sha256Hex(parent), referenceWeightsSha256: await weightsSha256(head) };
+    if (opts.rewardModel) {
+      extra.rewardModelSha256 = await sha256Hex(opts.rewardModel);
+      extra.rewardModelWeightsSha256 = await weightsSha256(decodeCheckpoint(opts.rewardModel));
+    }
     session.extra.rl = extra;
     const verifier = opts.verifier ?? ((q: string, r: string, e: boolean) => verifiableReward(q, r, e, settings.partialCredit));
     return new RlStage(session, reference, rewardModel, settings, rlPrompts(data.train, settings.reward === 'verifier' ? verifier : undefined), data.val, verifier);
@@ -215,8 +235,8 @@ export class RlStage {
     const state = checkpoint instanceof Uint8Array ? decodeCheckpoint(checkpoint) : checkpoint;
     const extra = state.extra.rl as RlExtra | undefined;
     if (state.stage !== 'rl' || !extra) throw new Error(`rl: the checkpoint is a ${state.stage} checkpoint without RL state; start RL from it instead of resuming`);
-    if ((await sha256Hex(reference)) !== extra.referenceSha256) throw new Error('rl: this is not the checkpoint the run started from (its SHA-256 differs), so it cannot be the KL reference');
-    if (extra.rewardModelSha256 && (!opts.rewardModel || (await sha256Hex(opts.rewardModel)) !== extra.rewardModelSha256)) throw new Error('rl: the run was trained against a different reward model (SHA-256 differs)');
+    if (!(await isRecorded(reference, extra.referenceSha256, extra.referenceWeightsSha256))) throw new Error('rl: this is not the checkpoint the run started from (its SHA-256 differs), so it cannot be the KL reference');
+    if (extra.rewardModelSha256 && !(opts.rewardModel && (await isRecorded(opts.rewardModel, extra.rewardModelSha256, extra.rewardModelWeightsSha256)))) throw new Error('rl: the run was trained against a different reward model (SHA-256 differs)');
     const settings = RlStage.settingsOf(extra);
     const { reference: ref, rewardModel } = RlStage.models(reference, settings, opts.rewardModel);
     const session = LabSession.fromCheckpoint(state, corpus, opts.train);

@@ -26,7 +26,7 @@ export class RlView {
   #samples = $state.raw<SampleRow[]>([]);
   #curves = $state.raw<RlCurve[]>([]);
   #models = $state.raw<RewardModelInfo[]>([]);
-  #cards = $state.raw<{ reference: VerifiableCard; current: VerifiableCard } | null>(null);
+  #cards = $state.raw<{ reference: VerifiableCard | null; current: VerifiableCard } | null>(null);
   #error = $state<string | null>(null);
   #scoring = $state(false);
   #refreshing = false;
@@ -48,7 +48,7 @@ export class RlView {
   get rows(): MetricRow[] { return this.loadedStage === 'rl' ? this.#lab.rows : []; }
   get canStart(): boolean {
     const s = this.loadedStage;
-    return !this.#lab.busy && this.#lab.status !== 'running' && (s === 'sft' || s === 'dpo' || s === 'rl' || s === 'rm') && (this.#form.reward === 'verifier' || this.#models.length > 0);
+    return !this.#lab.busy && this.#lab.status !== 'running' && !this.#lab.run?.frozen && (s === 'sft' || s === 'dpo' || s === 'rl' || s === 'rm') && (this.#form.reward === 'verifier' || this.#models.length > 0);
   }
 
   /** Picks the reward source and the β that goes with it (0 for verifiers, the lesson plan's β against a reward model). */
