@@ -234,6 +234,12 @@ describe('verifiable card', () => {
     expect(card.checkable).toBe(2); // the question asked twice counts once
     expect(card.unanswerable).toBe(1);
     expect(card.byKind.repeat?.total).toBe(1);
+    // asked for no samples, the card is the same greedy score alone: what RL's evaluations draw
+    const greedyOnly = await verifiableCard(model, tokenizer, [conversation(repeat(fits)), conversation('Say hello to Mia.')], { samples: 0, maxNewTokens: 8 });
+    expect(greedyOnly.verifiableExactMatch).toBe(card.verifiableExactMatch);
+    expect(greedyOnly.checkable).toBe(2);
+    expect(greedyOnly.passAt1).toBeNaN();
+    expect(greedyOnly.passAt8).toBeNaN();
     model.dispose();
   });
 

@@ -34,6 +34,7 @@ export function passAtK(n: number, c: number, k: number): number {
 
 export interface VerifiableCard {
   verifiableExactMatch: number;
+  /** NaN when the card was asked for no samples (greedy exact match alone, as RL's evaluations during training). */
   passAt1: number;
   passAt8: number;
   /** Checkable held-out questions evaluated. */
@@ -96,6 +97,7 @@ export async function verifiableCard(model: GPT, tok: CharTokenizer, conversatio
     }
   });
 
+  if (n === 0) return { verifiableExactMatch: hits / questions.length, passAt1: NaN, passAt8: NaN, checkable: questions.length, unanswerable, byKind };
   const repeated = prompts.flatMap((p) => Array.from({ length: n }, () => p));
   const samples = await sampleCompletions(model, repeated, { maxNewTokens, temperature: 1, seed: opts.seed ?? 1, endId, keepGoing: keepGoing(n) });
   let p1 = 0;

@@ -262,7 +262,7 @@ export class RlStage {
     const rng = session.trainer.rng;
 
     // Where the held-out line starts: the SFT model's score, before the first update.
-    const before = session.stepsTaken === 0 && settings.evalQuestions > 0 ? await this.evaluate(settings.evalQuestions, 1) : undefined;
+    const before = session.stepsTaken === 0 && settings.evalQuestions > 0 ? await this.evaluate(settings.evalQuestions, 0) : undefined;
 
     // 1. prompts and samples
     const picked = Array.from({ length: P }, () => this.prompts[rng.int(this.prompts.length)]);
@@ -326,13 +326,13 @@ export class RlStage {
     // A model whose context fits no held-out answer (micro) has no score to draw, rather than 0%.
     if (before?.checkable) session.annotate({ 'eval/verifiableExactMatch': before.verifiableExactMatch });
     if (valLoss !== undefined && settings.evalQuestions > 0) {
-      const card = await this.evaluate(settings.evalQuestions, 1);
+      const card = await this.evaluate(settings.evalQuestions, 0);
       if (card.checkable) session.annotate({ 'eval/verifiableExactMatch': card.verifiableExactMatch });
     }
     return session.metrics[session.metrics.length - 1];
   }
 
-  /** Greedy exact match (and pass@1/8 when samples > 1) on the first held-out checkable questions. */
+  /** Greedy exact match (and pass@1/8 from `samples` samples a question; none: greedy alone) on the first held-out checkable questions. */
   evaluate(limit = Infinity, samples = 8) {
     return verifiableCard(this.session.model, this.session.tokenizer, this.heldOut, { limit, samples, maxNewTokens: this.settings.maxNewTokens });
   }
