@@ -135,6 +135,7 @@ const OPTIONS = {
   'kl-coef': { type: 'string' },
   'group-size': { type: 'string' },
   'prompts-per-step': { type: 'string' },
+  'prompt-sampling': { type: 'string' },
   'max-new-tokens': { type: 'string' },
   'partial-credit': { type: 'string' },
   'center-coef': { type: 'string' },

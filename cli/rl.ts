@@ -12,7 +12,7 @@
 import { parseDpoJsonl, parseSftJsonl } from '../src/core/post/chatdata.ts';
 import type { TrainConfig } from '../src/core/model/config.ts';
 import { DEFAULT_CENTER_COEF, DEFAULT_LM_COEF, RewardModelStage, RM_TRAIN } from '../src/core/rl/rewardmodel.ts';
-import { REWARD_SOURCES, RL_DEFAULTS, RL_TRAIN, type RewardSource, RlStage } from '../src/core/rl/policy.ts';
+import { PROMPT_SAMPLINGS, type PromptSampling, REWARD_SOURCES, RL_DEFAULTS, RL_TRAIN, type RewardSource, RlStage } from '../src/core/rl/policy.ts';
 import type { VerifiableCard } from '../src/core/rl/evaluate.ts';
 import { chatData, fmt, num, print, readCheckpoint, startLine, type StageOptions, storiesFor, str, trainLoop, useBackend, withTrainFlags } from './stages.ts';
 
@@ -63,6 +63,8 @@ async function rl(opts: StageOptions): Promise<void> {
   const promptsPerStep = num(opts, 'prompts-per-step', { integer: true, min: 1 });
   const maxNewTokens = num(opts, 'max-new-tokens', { integer: true, min: 1 });
   const partialCredit = num(opts, 'partial-credit', { min: 0 });
+  const promptSampling = str(opts, 'prompt-sampling') as PromptSampling | undefined;
+  if (promptSampling !== undefined && !PROMPT_SAMPLINGS.includes(promptSampling)) throw new Error(`--prompt-sampling must be uniform or prioritized, got "${promptSampling}"`);
   if (!str(opts, 'out')) throw new Error('--out FILE is required');
   if (reward === 'model' && !str(opts, 'rm')) throw new Error('--reward model needs --rm FILE (a reward model from the rm command)');
   if (reward === 'verifier' && str(opts, 'rm')) throw new Error('--rm is only used with --reward model');
@@ -73,16 +75,16 @@ async function rl(opts: StageOptions): Promise<void> {
   if (rewardModel && rewardModel.state.stage !== 'rm') throw new Error(`--rm must be a reward model (stage rm), this one is a ${rewardModel.state.stage} checkpoint`);
   const data = chatData(opts, 'sft', parseSftJsonl);
   const backend = await useBackend(opts);
-  const stage = await RlStage.start(parent.bytes, data, storiesFor(parent.state, opts), { reward, klCoef, groupSize, promptsPerStep, maxNewTokens, partialCredit, rewardModel: rewardModel?.bytes, train });
+  const stage = await RlStage.start(parent.bytes, data, storiesFor(parent.state, opts), { reward, klCoef, groupSize, promptsPerStep, promptSampling, maxNewTokens, partialCredit, rewardModel: rewardModel?.bytes, train });
   const s = stage.settings;
   const noCard = Boolean(opts['no-card']);
   const before = noCard ? undefined : await stage.evaluate();
   startLine(json, stage, backend, { ...s, prompts: stage.prompts.length, ...(before ? { before: cardFields(before) } : {}) },
-    `RL (${reward === 'model' ? 'reward model' : 'verifiers'}, RLOO over G=${s.groupSize}, k1 KL in the reward with β ${s.klCoef}) from a ${parent.state.stage} checkpoint (step ${parent.state.step}), ${stage.prompts.length} prompts, ${s.promptsPerStep}×${s.groupSize} samples a step` +
+    `RL (${reward === 'model' ? 'reward model' : 'verifiers'}, RLOO over G=${s.groupSize}, k1 KL in the reward with β ${s.klCoef}) from a ${parent.state.stage} checkpoint (step ${parent.state.step}), ${stage.prompts.length} prompts drawn ${s.promptSampling === 'prioritized' ? 'the unsolved more often (prioritized)' : 'uniformly'}, ${s.promptsPerStep}×${s.groupSize} samples a step` +
       (before ? `\nbefore: held-out verifiable exact match ${pct(before.verifiableExactMatch)} of ${before.checkable}${unanswered(before)}, pass@1 ${pct(before.passAt1)}, pass@8 ${pct(before.passAt8)}` : ''));
   const started = performance.now();
   await trainLoop(stage, opts, (r) =>
-    `step ${String(r.step).padStart(5)} | reward ${fmt(r.reward, 3)}${r.rewardModelScore !== undefined ? ` | rm score ${fmt(r.rewardModelScore, 3)}` : ''} | verified ${fmt(r.verifiedAccuracy, 3)} | kl ${fmt(r.kl, 3)} | entropy ${fmt(r.entropy, 3)} | length ${fmt(r['completions/mean_length'], 1)} | zero-std ${fmt(r.frac_reward_zero_std, 2)}${r['eval/verifiableExactMatch'] !== undefined ? ` | held-out exact ${fmt(r['eval/verifiableExactMatch'], 3)}` : ''}`);
+    `step ${String(r.step).padStart(5)} | reward ${fmt(r.reward, 3)}${r.rewardModelScore !== undefined ? ` | rm score ${fmt(r.rewardModelScore, 3)}` : ''} | verified ${fmt(r.verifiedAccuracy, 3)}${r.solvedShare !== undefined ? ` | solved ${fmt(r.solvedShare, 3)}` : ''} | kl ${fmt(r.kl, 3)} | entropy ${fmt(r.entropy, 3)} | length ${fmt(r['completions/mean_length'], 1)} | zero-std ${fmt(r.frac_reward_zero_std, 2)}${r['eval/verifiableExactMatch'] !== undefined ? ` | held-out exact ${fmt(r['eval/verifiableExactMatch'], 3)}` : ''}`);
   const seconds = (performance.now() - started) / 1000;
   const after = noCard ? undefined : await stage.evaluate();
   const last = stage.session.metrics[stage.session.metrics.length - 1];
@@ -109,6 +111,7 @@ export const RL_HELP = `  npm run lab -- rm       --from SFT --out RM [--steps $
                           reward model: the SFT trunk plus a scalar head, Bradley–Terry loss on preference pairs plus
                           lm-coef × the chosen replies' next-token loss (0: the pair loss alone); the summary carries heldOutAccuracy
   npm run lab -- rl       --from SFT --reward verifier|model [--rm RM] [--kl-coef B] [--group-size ${RL_DEFAULTS.verifier.groupSize}] [--steps ${RL_TRAIN.steps}]
-                          --out FILE [--prompts-per-step ${RL_DEFAULTS.verifier.promptsPerStep}] [--max-new-tokens ${RL_DEFAULTS.verifier.maxNewTokens}] [--partial-credit ${RL_DEFAULTS.verifier.partialCredit}] [--lr ${RL_TRAIN.learningRate}] [--seed N] [--no-card] [--json]
+                          --out FILE [--prompts-per-step ${RL_DEFAULTS.verifier.promptsPerStep} (${RL_DEFAULTS.model.promptsPerStep} with a reward model)] [--prompt-sampling prioritized|uniform] [--max-new-tokens ${RL_DEFAULTS.verifier.maxNewTokens}] [--partial-credit ${RL_DEFAULTS.verifier.partialCredit}] [--lr ${RL_TRAIN.learningRate}] [--seed N] [--no-card] [--json]
                           policy optimisation (RLOO, KL to the SFT model as k1 in the reward; β ${RL_DEFAULTS.verifier.klCoef} with
-                          verifiers, ${RL_DEFAULTS.model.klCoef} with a reward model); prints held-out verifiable exact match, pass@1, pass@8`;
+                          verifiers, ${RL_DEFAULTS.model.klCoef} with a reward model); with verifiers the prompts still unsolved are
+                          drawn more often (prioritized; uniform with a reward model); prints held-out verifiable exact match, pass@1, pass@8`;

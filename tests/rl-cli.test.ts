@@ -70,7 +70,7 @@ describe('rm and rl commands: bad input', () => {
     oneLineError(await lab('rm', '--from', paths.sft, '--out', out, '--lm-coef=-1'), /--lm-coef must be a number ≥ 0/);
   });
 
-  it('rl', { timeout: 120_000 }, async () => {
+  it('rl', { timeout: 180_000 }, async () => {
     const out = join(dir, 'y.safetensors');
     oneLineError(await lab('rl', '--from', paths.sft, '--reward', 'vibes', '--out', out), /--reward must be verifier or model/);
     oneLineError(await lab('rl', '--from', paths.sft, '--reward', 'model', '--out', out), /--reward model needs --rm FILE/);
@@ -80,6 +80,8 @@ describe('rm and rl commands: bad input', () => {
     oneLineError(await lab('rl', '--from', paths.rm, '--out', out), /reward model: pass it as --rm/);
     oneLineError(await lab('rl', '--from', paths.sft, '--kl-coef=-1', '--out', out), /--kl-coef must be a number ≥ 0/);
     oneLineError(await lab('rl', '--from', paths.sft, '--group-size', '1', '--out', out), /--group-size must be a whole number ≥ 2/);
+    oneLineError(await lab('rl', '--from', paths.sft, '--prompt-sampling', 'greedy', '--out', out), /--prompt-sampling must be uniform or prioritized/);
+    oneLineError(await lab('rl', '--from', paths.sft, '--reward', 'model', '--rm', paths.rm, '--prompt-sampling', 'prioritized', '--out', out), /prioritized prompt sampling needs verifiers/);
     oneLineError(await lab('rl', '--from', paths.sft), /--out FILE is required/);
   });
 });

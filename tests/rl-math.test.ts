@@ -1,15 +1,16 @@
 /**
  * The RL stages' mathematics against values worked out by hand: the Bradley–Terry loss and its
  * gradient, RLOO and GRPO advantages, the policy-gradient loss, the k1 / k3 KL estimators against
- * the exact KL of a small distribution, and pass@k.
+ * the exact KL of a small distribution, pass@k, and prioritized sampling's weights and draws.
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { fracRewardZeroStd, grpoAdvantages, policyGradientLoss, rlooAdvantages } from '../src/core/rl/advantages.ts';
+import { fracRewardZeroStd, grpoAdvantages, learningRows, policyGradientLoss, rlooAdvantages } from '../src/core/rl/advantages.ts';
 import { passAtK } from '../src/core/rl/evaluate.ts';
 import { exactKl, k1, k3, penalisedReward } from '../src/core/rl/kl.ts';
 import { Random } from '../src/core/random.ts';
 import { bradleyTerryLoss, pairStats } from '../src/core/rl/rewardmodel.ts';
+import { pickWeighted, PRIORITY_FLOOR, promptWeight } from '../src/core/rl/prioritized.ts';
 import { useBackend } from './helpers.ts';
 
 const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
@@ -100,6 +101,27 @@ describe('policy-gradient loss', () => {
     tf.dispose([logps, loss, g]);
   });
 
+  it('leaves out the groups of equal rewards at no cost to the loss or its gradient, given the batch size', async () => {
+    // groups of 2: [1, 0] learns, [0.1, 0.1] is flat, [0.3, 0.7] learns
+    const rewards = [1, 0, 0.1, 0.1, 0.3, 0.7];
+    expect(learningRows(rewards, 2)).toEqual([0, 1, 4, 5]);
+    expect(learningRows([0.5, 0.5, 0.5, 0.5], 2)).toEqual([]);
+    const adv = rlooAdvantages(rewards, 2); // [1, −1, 0, 0, −0.4, 0.4]
+    const all = [-1, -2, -0.5, -3, -0.25, -4];
+    const rows = learningRows(rewards, 2);
+    const whole = tf.tensor1d(all);
+    const kept = tf.tensor1d(rows.map((i) => all[i]));
+    const fullLoss = policyGradientLoss(whole, adv);
+    const keptLoss = policyGradientLoss(kept, rows.map((i) => adv[i]), 6);
+    // by hand: −(1·(−1) − 1·(−2) − 0.4·(−0.25) + 0.4·(−4))/6 = −(−1 + 2 + 0.1 − 1.6)/6 = 0.5/6
+    expect((await fullLoss.data())[0]).toBeCloseTo(0.5 / 6, 6);
+    expect((await keptLoss.data())[0]).toBeCloseTo(0.5 / 6, 6);
+    const g = await tf.grad((x: tf.Tensor) => policyGradientLoss(x as tf.Tensor1D, rows.map((i) => adv[i]), 6))(kept).data();
+    rows.forEach((i, k) => expect(g[k]).toBeCloseTo(-adv[i] / 6, 6)); // the full batch's −Â/n
+    expect(() => policyGradientLoss(kept, rows.map((i) => adv[i]), 3)).toThrow(/4 completions of a batch of 3/);
+    tf.dispose([whole, kept, fullLoss, keptLoss]);
+  });
+
   it('raises the log-probability of a sample with positive advantage: a softmax policy moves toward it', async () => {
     // a one-step bandit: π = softmax(θ), sample token 0 with Â = 1, token 1 with Â = −1
     const theta = tf.variable(tf.zeros([3]));
@@ -164,5 +186,35 @@ describe('pass@k', () => {
     // n = 5, c = 2, k = 2: 1 − C(3,2)/C(5,2) = 1 − 3/10
     expect(passAtK(5, 2, 2)).toBeCloseTo(0.7, 12);
     expect(() => passAtK(4, 1, 8)).toThrow(/larger/);
+  });
+});
+
+describe('prioritized sampling', () => {
+  it('weights a prompt by 1 − its solve rate, an undrawn one as unsolved, never below the floor', () => {
+    expect(promptWeight(undefined)).toBe(1);
+    expect(promptWeight(0)).toBe(1);
+    expect(promptWeight(0.25)).toBe(0.75);
+    expect(promptWeight(0.875)).toBe(0.125);
+    expect(promptWeight(0.95)).toBe(PRIORITY_FLOOR);
+    expect(promptWeight(1)).toBe(PRIORITY_FLOOR);
+  });
+
+  it('picks each index over its share of [0, 1): weights 1 and 3 split it at 1/4', () => {
+    expect(pickWeighted([1, 3], 0)).toBe(0);
+    expect(pickWeighted([1, 3], 0.2499)).toBe(0);
+    expect(pickWeighted([1, 3], 0.25)).toBe(1);
+    expect(pickWeighted([1, 3], 0.9999)).toBe(1);
+    expect(pickWeighted([0.1, 0, 1], 0.09)).toBe(0); // 0.099 of 1.1 falls in the first
+    expect(pickWeighted([0.1, 0, 1], 0.1)).toBe(2); // a weight of 0 is never picked
+  });
+
+  it('draws in proportion to the weights', () => {
+    const rng = new Random(7);
+    const weights = [0.1, 0.4, 0.5];
+    const counts = [0, 0, 0];
+    const n = 20000;
+    for (let i = 0; i < n; i++) counts[pickWeighted(weights, rng.next())]++;
+    // binomial standard deviations are about 0.002–0.0035 of n; 0.01 is three of them or more
+    counts.forEach((c, i) => expect(Math.abs(c / n - weights[i])).toBeLessThan(0.01));
   });
 });

@@ -179,20 +179,24 @@ describe('RL stage', () => {
   });
 
   it('resumes from its checkpoint exactly', async () => {
+    // Three prompts, one always solved, so that the solve rates decide which are drawn: a resumed
+    // run that lost them would draw others.
     const parent = await microSft();
-    const opts = { ...toyOptions, train: { steps: 4, learningRate: 1e-2 } };
-    const straight = await RlStage.start(parent, toyData, corpus, opts);
+    const verifier: Verifier = (q, r, e) => (q === 'Hi.' ? 1 : countA(q, r, e));
+    const opts = { ...toyOptions, verifier, train: { steps: 4, learningRate: 1e-2 } };
+    const data = { train: ['Hi.', 'Yo.', 'Hey.'].map((q) => ({ messages: [{ role: 'user', content: q }, { role: 'assistant', content: 'aaa' }] })) as SftExample[], val: [] };
+    const straight = await RlStage.start(parent, data, corpus, opts);
     while (!straight.done) await straight.step();
     const whole = await straight.session.toCheckpoint();
     straight.dispose();
 
-    const first = await RlStage.start(parent, toyData, corpus, opts);
+    const first = await RlStage.start(parent, data, corpus, opts);
     await first.step();
     await first.step();
     const saved = await first.session.toCheckpointBytes();
     first.dispose();
-    await expect(RlStage.resume(saved, await microSft(2), toyData, corpus, { verifier: countA })).rejects.toThrow(/not the checkpoint the run started from/);
-    const resumed = await RlStage.resume(saved, parent, toyData, corpus, { verifier: countA });
+    await expect(RlStage.resume(saved, await microSft(2), data, corpus, { verifier })).rejects.toThrow(/not the checkpoint the run started from/);
+    const resumed = await RlStage.resume(saved, parent, data, corpus, { verifier });
     while (!resumed.done) await resumed.step();
     const again = await resumed.session.toCheckpoint();
     resumed.dispose();
@@ -202,12 +206,43 @@ describe('RL stage', () => {
     for (const [name, v] of whole.weights) expect(Array.from(again.weights.get(name)!)).toEqual(Array.from(v));
   });
 
+  it('draws the prompts it still fails more often, and keeps their solve rates in the checkpoint', async () => {
+    const conversation = (q: string) => ({ messages: [{ role: 'user' as const, content: q }, { role: 'assistant' as const, content: 'a' }] });
+    const data = { train: [conversation('Easy.'), conversation('Hard.')], val: [] };
+    const easyOrNot: Verifier = (q) => (q === 'Easy.' ? 1 : 0); // every reply to Easy. is right, none to Hard.
+    const drawn = async (promptSampling: 'uniform' | 'prioritized') => {
+      const stage = await RlStage.start(await microSft(), data, corpus, { ...toyOptions, verifier: easyOrNot, promptSampling, promptsPerStep: 4, train: { steps: 12, evalInterval: 1000 } });
+      let hard = 0;
+      let all = 0;
+      while (!stage.done) {
+        await stage.step();
+        if (stage.session.stepsTaken <= 2) continue; // both prompts have been drawn by then, all but surely
+        hard += stage.lastSamples.filter((s) => s.question === 'Hard.').length;
+        all += stage.lastSamples.length;
+      }
+      const rates = (await stage.session.toCheckpoint()).extra.rlSolveRates;
+      const solvedShare = stage.session.metrics[stage.session.metrics.length - 1].solvedShare;
+      stage.dispose();
+      return { share: hard / all, rates, solvedShare };
+    };
+    const prioritized = await drawn('prioritized');
+    expect(prioritized.rates).toEqual({ 'Easy.': 1, 'Hard.': 0 });
+    expect(prioritized.solvedShare).toBe(0.5); // half the training questions solved, whichever the step drew
+    // weights 0.1 and 1: Hard. is 10 draws in 11; of 40 draws, 8 or fewer Easy. is a 0.98 chance
+    expect(prioritized.share).toBeGreaterThan(0.8);
+    const uniform = await drawn('uniform');
+    expect(uniform.rates).toEqual({ 'Easy.': 1, 'Hard.': 0 }); // kept, for solvedShare, but not drawn by
+    expect(uniform.share).toBeLessThan(0.8); // about a half
+  });
+
   it('refuses what it cannot run', async () => {
     const parent = await microSft();
     await expect(RlStage.start(parent, toyData, corpus, { reward: 'model' })).rejects.toThrow(/reward model checkpoint/);
     await expect(RlStage.start(parent, toyData, corpus, { reward: 'verifier' })).rejects.toThrow(/no prompts that a verifier can check/);
     await expect(RlStage.start(parent, toyData, corpus, { ...toyOptions, klCoef: -1 })).rejects.toThrow(/KL coefficient/);
     await expect(RlStage.start(parent, toyData, corpus, { ...toyOptions, partialCredit: 0.9 })).rejects.toThrow(/partial credit/);
+    await expect(RlStage.start(parent, toyData, corpus, { ...toyOptions, promptSampling: 'greedy' as never })).rejects.toThrow(/prompt sampling must be uniform or prioritized/);
+    await expect(RlStage.start(parent, toyData, corpus, { reward: 'model', promptSampling: 'prioritized' })).rejects.toThrow(/prioritized prompt sampling needs verifiers/);
   });
 });
 

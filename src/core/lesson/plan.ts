@@ -67,9 +67,13 @@ export interface RmPlan {
 export interface RlPlan {
   steps: number;
   learningRate: number;
-  /** Completions per prompt (the RLOO group) and prompts per step. */
+  /** Completions per prompt (the RLOO group). */
   groupSize: number;
-  promptsPerStep: number;
+  /**
+   * Prompts per step, with verifiers and against the reward model: 16 × G = 8 lets RL with verifiers
+   * see each training question about nine times in 300 steps; the hacking runs keep 8, their pace.
+   */
+  promptsPerStep: { verifier: number; model: number };
   maxNewTokens: number;
   /** Partial credit for a wrong reply's right prefix with verifiable rewards (src/core/rl/verifiers.ts). */
   partialCredit: number;
@@ -91,10 +95,11 @@ const plan: LessonPlan = {
   sft: { steps: 1800, learningRate: 3e-3, pretrainShare: 0.25, evalInterval: 200 },
   dpo: { steps: 250, learningRate: 3e-4, beta: 0.1, lossType: 'sigmoid', rpoAlpha: 3, pretrainShare: 0.25, evalInterval: 50 },
   rm: { steps: 200, learningRate: 1e-3, batchSize: 32, centerCoef: 0.01, lmCoef: 3, evalInterval: 50 },
-  rl: { steps: 300, learningRate: 3e-4, groupSize: 8, promptsPerStep: 8, maxNewTokens: 48, partialCredit: 0.4, klCoef: { verifier: 0, model: 0.5 }, evalInterval: 100 },
+  rl: { steps: 300, learningRate: 3e-4, groupSize: 8, promptsPerStep: { verifier: 16, model: 8 }, maxNewTokens: 48, partialCredit: 0.4, klCoef: { verifier: 0, model: 0.5 }, evalInterval: 100 },
 };
 for (const stage of Object.values(plan)) Object.freeze(stage);
 Object.freeze(plan.rl.klCoef);
+Object.freeze(plan.rl.promptsPerStep);
 
 /** The plan (frozen: a page or command that wants other settings copies it). */
 export const LESSON_PLAN: Readonly<LessonPlan> = Object.freeze(plan);

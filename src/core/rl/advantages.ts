@@ -50,15 +50,30 @@ export function grpoAdvantages(rewards: readonly number[], G: number, eps = 1e-4
   return out;
 }
 
+/** Whether the group of G rewards starting at `start` is all one value (to rounding). */
+function flat(rewards: readonly number[], start: number, G: number): boolean {
+  for (let i = 1; i < G; i++) if (Math.abs(rewards[start + i] - rewards[start]) >= 1e-9) return false;
+  return true;
+}
+
 /** Share of groups whose G rewards are all equal: they give no gradient (TRL's `frac_reward_zero_std`). */
 export function fracRewardZeroStd(rewards: readonly number[], G: number): number {
   groups(rewards, G);
-  let flat = 0;
-  for (let g = 0; g < rewards.length; g += G) {
-    const r = rewards.slice(g, g + G);
-    if (r.every((x) => Math.abs(x - r[0]) < 1e-9)) flat++;
-  }
-  return flat / (rewards.length / G);
+  let n = 0;
+  for (let g = 0; g < rewards.length; g += G) if (flat(rewards, g, G)) n++;
+  return n / (rewards.length / G);
+}
+
+/**
+ * The completions of the groups whose rewards differ, by index: the only ones the update needs. A
+ * group of equal rewards has advantage 0 throughout (to rounding, ~1e-17) and adds to the
+ * gradient nothing but the cost of its forward and backward pass.
+ */
+export function learningRows(rewards: readonly number[], G: number): number[] {
+  groups(rewards, G);
+  const rows: number[] = [];
+  for (let g = 0; g < rewards.length; g += G) if (!flat(rewards, g, G)) for (let i = 0; i < G; i++) rows.push(g + i);
+  return rows;
 }
 
 /**
@@ -67,12 +82,14 @@ export function fracRewardZeroStd(rewards: readonly number[], G: number): number
  *
  *     L = −(1/n) Σᵢ Âᵢ · Σₜ log π(oᵢₜ | prompt, oᵢ<ₜ)
  *
- * logps: [n], each completion's summed log-probability under the current policy (differentiable);
- * advantages: n numbers, constants. Its gradient is −(1/n) Σᵢ Âᵢ ∇log π(oᵢ), the policy-gradient
+ * logps: [m], each completion's summed log-probability under the current policy (differentiable);
+ * advantages: m numbers, constants; n: the batch's completions, when the m given are the ones with
+ * an advantage (learningRows) and the rest, whose terms are 0, were left out. Its gradient is −(1/n) Σᵢ Âᵢ ∇log π(oᵢ), the policy-gradient
  * estimate of ∇E[r]. Summing over tokens (not averaging per sequence, as GRPO does) is what makes it
  * that estimate, and keeps wrong answers from gaining by growing long (Dr. GRPO). The caller owns the result.
  */
-export function policyGradientLoss(logps: tf.Tensor1D, advantages: readonly number[]): tf.Scalar {
+export function policyGradientLoss(logps: tf.Tensor1D, advantages: readonly number[], n = advantages.length): tf.Scalar {
   if (logps.shape[0] !== advantages.length) throw new Error(`policy loss: ${logps.shape[0]} log-probs but ${advantages.length} advantages`);
-  return tf.tidy(() => tf.neg(tf.mean(tf.mul(logps, tf.tensor1d(advantages as number[])))) as tf.Scalar);
+  if (!(n >= advantages.length)) throw new Error(`policy loss: ${advantages.length} completions of a batch of ${n}`);
+  return tf.tidy(() => tf.div(tf.neg(tf.sum(tf.mul(logps, tf.tensor1d(advantages as number[])))), n) as tf.Scalar);
 }

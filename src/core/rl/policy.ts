@@ -3,20 +3,23 @@
  * held near the SFT model by a KL penalty.
  *
  * Each step, in order:
- *   1. draw P prompts and sample G completions of each from the current policy (temperature 1);
+ *   1. draw P prompts (with verifiers the unsolved ones more often: prioritized.ts) and sample G
+ *      completions of each from the current policy (temperature 1);
  *   2. reward every completion: a verifier's check (RL with verifiable rewards) or a reward
  *      model's score (RLHF, Ouyang et al. 2022);
  *   3. subtract the KL penalty β · Σₜ k1ₜ, k1 = log π(oₜ) − log π_ref(oₜ) against the frozen SFT
  *      reference, from each reward (kl.ts: k1 in the reward, as TRL's RLOOTrainer);
  *   4. RLOO advantages within each prompt's group (advantages.ts);
  *   5. one on-policy update of the REINFORCE loss −mean(Â · log π(o)), the log-probs recomputed
- *      with gradients in one teacher-forced forward pass over prompt + completion.
+ *      with gradients in one teacher-forced forward pass over prompt + completion (of the groups
+ *      whose rewards differ: the others have no advantage).
  *
  * Logged with TRL's names: reward, reward_std, kl, entropy, completions/mean_length,
  * completions/clipped_ratio (share that never ended their turn), frac_reward_zero_std; and
  * verifiedAccuracy (share of samples a verifier marks right, on checkable prompts),
- * rewardModelScore (with a reward model) and, at evaluations and at step 0 (the SFT model's
- * score), eval/verifiableExactMatch.
+ * solvedShare (with verifiers: the mean over the training prompts drawn so far of the share of
+ * their latest group that was right), rewardModelScore (with a reward model) and, at evaluations
+ * and at step 0 (the SFT model's score), eval/verifiableExactMatch.
  *
  * Without the penalty (β = 0) a policy facing a learned reward model finds what the model
  * overrates and the score rises while the replies get worse: reward hacking (Gao et al. 2022).
@@ -31,15 +34,19 @@ import { GPT } from '../model/model.ts';
 import type { Corpus } from '../train/data.ts';
 import { LabSession } from '../train/session.ts';
 import { LESSON_PLAN } from '../lesson/plan.ts';
-import { fracRewardZeroStd, policyGradientLoss, rlooAdvantages } from './advantages.ts';
+import { fracRewardZeroStd, learningRows, policyGradientLoss, rlooAdvantages } from './advantages.ts';
 import { replyFits, verifiableCard } from './evaluate.ts';
 import { penalisedReward } from './kl.ts';
+import { pickWeighted, promptWeight } from './prioritized.ts';
 import { scoreAll } from './rewardmodel.ts';
 import { replyIds, sampleCompletions, sequenceRow } from './sampler.ts';
 import { expectedReply, FORMAT_REWARD, verifiableReward, verify } from './verifiers.ts';
 
 export type RewardSource = 'verifier' | 'model';
 export const REWARD_SOURCES: readonly RewardSource[] = ['verifier', 'model'];
+/** How a step draws its prompts: uniformly, or more often the ones still unsolved (prioritized.ts). */
+export type PromptSampling = 'uniform' | 'prioritized';
+export const PROMPT_SAMPLINGS: readonly PromptSampling[] = ['uniform', 'prioritized'];
 
 /** The RL stage's own settings (the optimiser's come from the TrainConfig). */
 export interface RlSettings {
@@ -54,6 +61,11 @@ export interface RlSettings {
   groupSize: number;
   /** P: prompts per step; a step samples P·G completions. */
   promptsPerStep: number;
+  /**
+   * Prioritized with verifiers, where "solved" means something; uniform against a reward model,
+   * whose score is no success rate.
+   */
+  promptSampling: PromptSampling;
   maxNewTokens: number;
   /** Held-out checkable questions decoded at each evaluation. */
   evalQuestions: number;
@@ -62,10 +74,10 @@ export interface RlSettings {
 }
 
 const rl = LESSON_PLAN.rl;
-const SETTING_KEYS: readonly (keyof RlSettings)[] = ['klCoef', 'groupSize', 'promptsPerStep', 'maxNewTokens', 'evalQuestions', 'partialCredit'];
+const SETTING_KEYS: readonly (keyof RlSettings)[] = ['klCoef', 'groupSize', 'promptsPerStep', 'promptSampling', 'maxNewTokens', 'evalQuestions', 'partialCredit'];
 export const RL_DEFAULTS: Record<RewardSource, RlSettings> = {
-  verifier: { reward: 'verifier', klCoef: rl.klCoef.verifier, groupSize: rl.groupSize, promptsPerStep: rl.promptsPerStep, maxNewTokens: rl.maxNewTokens, evalQuestions: 64, partialCredit: rl.partialCredit },
-  model: { reward: 'model', klCoef: rl.klCoef.model, groupSize: rl.groupSize, promptsPerStep: rl.promptsPerStep, maxNewTokens: rl.maxNewTokens, evalQuestions: 64, partialCredit: 0 },
+  verifier: { reward: 'verifier', klCoef: rl.klCoef.verifier, groupSize: rl.groupSize, promptsPerStep: rl.promptsPerStep.verifier, promptSampling: 'prioritized', maxNewTokens: rl.maxNewTokens, evalQuestions: 64, partialCredit: rl.partialCredit },
+  model: { reward: 'model', klCoef: rl.klCoef.model, groupSize: rl.groupSize, promptsPerStep: rl.promptsPerStep.model, promptSampling: 'uniform', maxNewTokens: rl.maxNewTokens, evalQuestions: 64, partialCredit: 0 },
 };
 
 /** One prompt of the RL data: a single user question, with the SFT data's answer to it. */
@@ -187,6 +199,8 @@ export class RlStage {
     for (const key of SETTING_KEYS) if (opts[key] !== undefined) (s as unknown as Record<string, unknown>)[key] = opts[key]; // only settings: never the reward model's bytes
     s.reward = reward;
     if (!(s.partialCredit >= 0 && s.partialCredit < 1 - FORMAT_REWARD)) throw new Error(`rl: the partial credit must be a number in [0, ${1 - FORMAT_REWARD}), got ${s.partialCredit}`);
+    if (!PROMPT_SAMPLINGS.includes(s.promptSampling)) throw new Error(`rl: prompt sampling must be uniform or prioritized, got "${s.promptSampling}"`);
+    if (reward === 'model' && s.promptSampling === 'prioritized') throw new Error('rl: prioritized prompt sampling needs verifiers (a reward model\'s score is no success rate)');
     if (!(s.klCoef >= 0) || !Number.isFinite(s.klCoef)) throw new Error(`rl: the KL coefficient must be a number ≥ 0, got ${s.klCoef}`);
     for (const [key, min] of [['groupSize', 2], ['promptsPerStep', 1], ['maxNewTokens', 1], ['evalQuestions', 0]] as const) {
       if (!Number.isInteger(s[key]) || s[key] < min) throw new Error(`rl: ${key} must be a whole number ≥ ${min}, got ${s[key]}`);
@@ -237,7 +251,8 @@ export class RlStage {
     if (state.stage !== 'rl' || !extra) throw new Error(`rl: the checkpoint is a ${state.stage} checkpoint without RL state; start RL from it instead of resuming`);
     if (!(await isRecorded(reference, extra.referenceSha256, extra.referenceWeightsSha256))) throw new Error('rl: this is not the checkpoint the run started from (its SHA-256 differs), so it cannot be the KL reference');
     if (extra.rewardModelSha256 && !(opts.rewardModel && (await isRecorded(opts.rewardModel, extra.rewardModelSha256, extra.rewardModelWeightsSha256)))) throw new Error('rl: the run was trained against a different reward model (SHA-256 differs)');
-    const settings = RlStage.settingsOf(extra);
+    // A run recorded before prompts could be prioritized drew them uniformly, and goes on so.
+    const settings = RlStage.settingsOf({ ...extra, promptSampling: extra.promptSampling ?? 'uniform' });
     const { reference: ref, rewardModel } = RlStage.models(reference, settings, opts.rewardModel);
     const session = LabSession.fromCheckpoint(state, corpus, opts.train);
     const verifier = opts.verifier ?? ((q: string, r: string, e: boolean) => verifiableReward(q, r, e, settings.partialCredit));
@@ -246,6 +261,22 @@ export class RlStage {
 
   get done(): boolean {
     return this.session.done;
+  }
+
+  /**
+   * With verifiers, each prompt's share of right samples when last drawn, by question. In the
+   * checkpoint's `extra.rlSolveRates`, so that a resumed run draws the prompts the uninterrupted one would.
+   */
+  private get solveRates(): Record<string, number> {
+    return (this.session.extra.rlSolveRates ??= {}) as Record<string, number>;
+  }
+
+  /** One prompt: uniformly, or by prioritized sampling (prioritized.ts). One draw of the run's generator either way. */
+  private drawPrompt(): RlPrompt {
+    const rng = this.session.trainer.rng;
+    if (this.settings.promptSampling === 'uniform') return this.prompts[rng.int(this.prompts.length)];
+    const rates = this.solveRates;
+    return this.prompts[pickWeighted(this.prompts.map((p) => promptWeight(rates[p.question])), rng.next())];
   }
 
   /** The seed of a step's samples: a function of the run's seed and the step, so a resumed run samples the same. */
@@ -259,13 +290,12 @@ export class RlStage {
     const tok = session.tokenizer;
     const endId = tok.specialId('<|end|>');
     const block = session.model.config.blockSize;
-    const rng = session.trainer.rng;
 
     // Where the held-out line starts: the SFT model's score, before the first update.
     const before = session.stepsTaken === 0 && settings.evalQuestions > 0 ? await this.evaluate(settings.evalQuestions, 0) : undefined;
 
     // 1. prompts and samples
-    const picked = Array.from({ length: P }, () => this.prompts[rng.int(this.prompts.length)]);
+    const picked = Array.from({ length: P }, () => this.drawPrompt());
     const rows = picked.flatMap((p) => Array.from({ length: G }, () => p));
     const promptIds = picked.map((p) => fitPrompt(tok, p.messages, block));
     const prompts = promptIds.flatMap((p) => Array.from({ length: G }, () => p));
@@ -292,9 +322,15 @@ export class RlStage {
     const kls = samples.map((c, i) => c.logProbs.reduce((a, b) => a + b, 0) - refLogps[i]);
     const shaped = rewards.map((r, i) => penalisedReward(r, kls[i], beta));
 
-    // 4. advantages; 5. the update
+    // 4. advantages; 5. the update, over the groups whose rewards differ (the others' terms are 0;
+    // leaving them out saves their forward and backward pass, a quarter of the rows in the lesson)
     const advantages = rlooAdvantages(shaped, G);
-    const { valLoss } = await session.step({ lossFn: () => policyGradientLoss(sequenceLogProbs(session.model, batch), advantages) });
+    const learning = learningRows(shaped, G);
+    const update = learning.length === 0 || learning.length === rows.length ? { batch, advantages } : {
+      batch: padBatch(learning.map((i) => sequenceRow(prompts[i], samples[i].ids)), endId),
+      advantages: learning.map((i) => advantages[i]),
+    };
+    const { valLoss } = await session.step({ lossFn: () => policyGradientLoss(sequenceLogProbs(session.model, update.batch), update.advantages, rows.length) });
 
     const mean = (xs: ArrayLike<number>) => (xs.length === 0 ? 0 : Array.from(xs).reduce((a, b) => a + b, 0) / xs.length);
     const groupStd = mean(Array.from({ length: P }, (_, g) => {
@@ -318,6 +354,15 @@ export class RlStage {
       sqrtKl: Math.sqrt(Math.max(0, mean(kls))),
     };
     if (rmScores) row.rewardModelScore = mean(rmScores);
+    if (!this.rewardModel) {
+      // What each drawn prompt's group solved: right by the chat verifiers, else (a verifier of one's
+      // own) the share of a full reward earned. Prioritized sampling draws by these; solvedShare is
+      // their mean, the training questions' accuracy, which the step's own samples no longer
+      // measure once the unsolved questions are drawn more often.
+      const solved = rows.map((_, i) => (checkable[i] ? Number(truth[i]) : Math.min(1, Math.max(0, rewards[i]))));
+      picked.forEach((p, g) => (this.solveRates[p.question] = mean(solved.slice(g * G, (g + 1) * G))));
+      row.solvedShare = mean(Object.values(this.solveRates));
+    }
     session.annotate(row);
     this.lastSamples = picked.map((p, g) => {
       const i = g * G;
