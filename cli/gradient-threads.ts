@@ -9,7 +9,8 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { GPTConfig } from '../src/core/model/config.ts';
-import { type GradientHelper, type SliceJob, type SliceResult, sliceCount } from '../src/core/train/parallel.ts';
+import type { Decoded } from '../src/core/model/decode.ts';
+import { type DecodeJob, type GradientHelper, type LogProbJob, type SliceJob, type SliceResult, sliceCount } from '../src/core/train/parallel.ts';
 import type { Trainer } from '../src/core/train/trainer.ts';
 
 /** Threads a step uses by default: one a core, at most 4 (past that a tiny batch's slices are too thin to pay). */
@@ -17,9 +18,12 @@ export function defaultThreads(): number {
   return Math.max(1, Math.min(4, availableParallelism()));
 }
 
+/** A job for a thread: which of a helper's methods, and its argument. */
+export type ThreadJob = { kind: 'gradient'; job: SliceJob } | { kind: 'decode'; job: DecodeJob } | { kind: 'logProbs'; job: LogProbJob };
+
 export interface ThreadMessage {
   id: number;
-  result?: SliceResult;
+  result?: SliceResult | Decoded | Float32Array;
   error?: string;
 }
 
@@ -32,7 +36,7 @@ const THREAD_BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))
 
 class ThreadHelper implements GradientHelper {
   private nextId = 0;
-  private readonly pending = new Map<number, { resolve: (r: SliceResult) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, { resolve: (r: never) => void; reject: (e: Error) => void }>();
   private failure: Error | null = null;
 
   constructor(private readonly worker: Worker) {
@@ -43,7 +47,7 @@ class ThreadHelper implements GradientHelper {
       this.pending.delete(m.id);
       if (this.pending.size === 0) worker.unref();
       if (m.error !== undefined) waiting?.reject(new Error(`gradient thread: ${m.error}`));
-      else waiting?.resolve(m.result!);
+      else waiting?.resolve(m.result as never);
     });
     const fail = (e: Error) => {
       this.failure = e;
@@ -55,12 +59,24 @@ class ThreadHelper implements GradientHelper {
   }
 
   gradient(job: SliceJob): Promise<SliceResult> {
+    return this.ask({ kind: 'gradient', job });
+  }
+
+  decode(job: DecodeJob): Promise<Decoded> {
+    return this.ask({ kind: 'decode', job });
+  }
+
+  logProbs(job: LogProbJob): Promise<Float32Array> {
+    return this.ask({ kind: 'logProbs', job });
+  }
+
+  private ask<T>(message: ThreadJob): Promise<T> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (r: never) => void, reject });
       this.worker.ref();
-      this.worker.postMessage({ id, job });
+      this.worker.postMessage({ id, ...message });
     });
   }
 

@@ -71,7 +71,7 @@ ${RL_HELP}
                           a GPU it finds the flags that reach it, unless LM_LAB_CHROMIUM_ARGS gives them)
 
 Presets: ${Object.keys(PRESETS).join(', ')}. With --json every log line is one JSON object and the
-last line of pretrain is a summary with the final validation loss. On wasm, pretraining and SFT share
+last line of pretrain is a summary with the final validation loss. On wasm, pretraining, SFT and RL share
 each step's rows between --threads N worker threads (default: one a core, at most 4; 1: one thread).`;
 
 const OPTIONS = {

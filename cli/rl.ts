@@ -14,7 +14,7 @@ import type { TrainConfig } from '../src/core/model/config.ts';
 import { DEFAULT_CENTER_COEF, DEFAULT_LM_COEF, RewardModelStage, RM_TRAIN } from '../src/core/rl/rewardmodel.ts';
 import { PROMPT_SAMPLINGS, type PromptSampling, REWARD_SOURCES, RL_DEFAULTS, RL_TRAIN, type RewardSource, RlStage } from '../src/core/rl/policy.ts';
 import type { VerifiableCard } from '../src/core/rl/evaluate.ts';
-import { chatData, fmt, num, print, readCheckpoint, startLine, type StageOptions, storiesFor, str, trainLoop, useBackend, withTrainFlags } from './stages.ts';
+import { chatData, fmt, num, print, readCheckpoint, shareStageSteps, startLine, type StageOptions, storiesFor, str, trainLoop, useBackend, withTrainFlags } from './stages.ts';
 
 export type RlCommand = 'rm' | 'rl';
 
@@ -77,9 +77,11 @@ async function rl(opts: StageOptions): Promise<void> {
   const backend = await useBackend(opts);
   const stage = await RlStage.start(parent.bytes, data, storiesFor(parent.state, opts), { reward, klCoef, groupSize, promptsPerStep, promptSampling, maxNewTokens, partialCredit, rewardModel: rewardModel?.bytes, train });
   const s = stage.settings;
+  const stopThreads = await shareStageSteps(stage, opts, backend);
+  const threads = stage.session.trainer.helpers.length + 1;
   const noCard = Boolean(opts['no-card']);
   const before = noCard ? undefined : await stage.evaluate();
-  startLine(json, stage, backend, { ...s, prompts: stage.prompts.length, ...(before ? { before: cardFields(before) } : {}) },
+  startLine(json, stage, backend, { ...s, prompts: stage.prompts.length, threads, ...(before ? { before: cardFields(before) } : {}) },
     `RL (${reward === 'model' ? 'reward model' : 'verifiers'}, RLOO over G=${s.groupSize}, k1 KL in the reward with β ${s.klCoef}) from a ${parent.state.stage} checkpoint (step ${parent.state.step}), ${stage.prompts.length} prompts drawn ${s.promptSampling === 'prioritized' ? 'the unsolved more often (prioritized)' : 'uniformly'}, ${s.promptsPerStep}×${s.groupSize} samples a step` +
       (before ? `\nbefore: held-out verifiable exact match ${pct(before.verifiableExactMatch)} of ${before.checkable}${unanswered(before)}, pass@1 ${pct(before.passAt1)}, pass@8 ${pct(before.passAt8)}` : ''));
   const started = performance.now();
@@ -100,6 +102,7 @@ async function rl(opts: StageOptions): Promise<void> {
       (before && after ? `\nheld-out verifiable exact match ${pct(before.verifiableExactMatch)} → ${pct(after.verifiableExactMatch)}, pass@1 ${pct(before.passAt1)} → ${pct(after.passAt1)}, pass@8 ${pct(before.passAt8)} → ${pct(after.passAt8)}` : '') +
       `, saved ${str(opts, 'out')}` +
       stage.lastSamples.slice(0, 4).map((x) => `\n  ${x.correct === null ? '·' : x.correct ? '✓' : '✗'} ${x.question} → ${JSON.stringify(x.reply)} (reward ${fmt(x.reward, 3)})`).join(''));
+  await stopThreads();
   stage.dispose();
 }
 
@@ -111,7 +114,7 @@ export const RL_HELP = `  npm run lab -- rm       --from SFT --out RM [--steps $
                           reward model: the SFT trunk plus a scalar head, Bradley–Terry loss on preference pairs plus
                           lm-coef × the chosen replies' next-token loss (0: the pair loss alone); the summary carries heldOutAccuracy
   npm run lab -- rl       --from SFT --reward verifier|model [--rm RM] [--kl-coef B] [--group-size ${RL_DEFAULTS.verifier.groupSize}] [--steps ${RL_TRAIN.steps}]
-                          --out FILE [--prompts-per-step ${RL_DEFAULTS.verifier.promptsPerStep} (${RL_DEFAULTS.model.promptsPerStep} with a reward model)] [--prompt-sampling prioritized|uniform] [--max-new-tokens ${RL_DEFAULTS.verifier.maxNewTokens}] [--partial-credit ${RL_DEFAULTS.verifier.partialCredit}] [--lr ${RL_TRAIN.learningRate}] [--seed N] [--no-card] [--json]
+                          --out FILE [--prompts-per-step ${RL_DEFAULTS.verifier.promptsPerStep} (${RL_DEFAULTS.model.promptsPerStep} with a reward model)] [--prompt-sampling prioritized|uniform] [--max-new-tokens ${RL_DEFAULTS.verifier.maxNewTokens}] [--partial-credit ${RL_DEFAULTS.verifier.partialCredit}] [--lr ${RL_TRAIN.learningRate}] [--seed N] [--threads N] [--no-card] [--json]
                           policy optimisation (RLOO, KL to the SFT model as k1 in the reward; β ${RL_DEFAULTS.verifier.klCoef} with
                           verifiers, ${RL_DEFAULTS.model.klCoef} with a reward model); with verifiers the prompts still unsolved are
                           drawn more often (prioritized; uniform with a reward model); prints held-out verifiable exact match, pass@1, pass@8`;

@@ -1,7 +1,8 @@
 /**
  * Data parallelism: a batch's rows split between threads give the one-thread step. The combining
  * rule is checked against hand-computed values, the split gradient against the whole batch's
- * gradient (with SFT-like masks whose slices count different numbers of tokens, and with z-loss),
+ * gradient (with SFT-like masks whose slices count different numbers of tokens, with z-loss, and
+ * for RL's policy objective), RL's shared decoding and reference log-probs against one thread's,
  * and real worker threads against training on one thread, step for step.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -9,10 +10,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeGradientThreads, startGradientThreads } from '../cli/gradient-threads.ts';
 import { modelConfig } from '../src/core/model/config.ts';
 import { GPT } from '../src/core/model/model.ts';
-import { batchLoss, type TrainBatch } from '../src/core/train/objective.ts';
-import { assignFlatWeights, combineSlices, flatWeights, type GradientHelper, MIN_SLICE_TOKENS, parallelGradient, sliceCount, SliceWorker, sliceGradient, splitRows } from '../src/core/train/parallel.ts';
+import { sampleBatch } from '../src/core/model/decode.ts';
+import { policyGradientLoss } from '../src/core/rl/advantages.ts';
+import { batchLoss, sequenceLogProbs, type TrainBatch } from '../src/core/train/objective.ts';
+import { assignFlatWeights, combineSlices, flatWeights, type GradientHelper, MIN_SLICE_TOKENS, parallelDecode, parallelGradient, parallelLogProbs, sliceCount, SliceWorker, sliceGradient, splitRows } from '../src/core/train/parallel.ts';
 import type { SftExample } from '../src/core/post/chatdata.ts';
 import { SftStage } from '../src/core/post/sft.ts';
+import { RlStage, type Verifier } from '../src/core/rl/policy.ts';
 import { LabSession } from '../src/core/train/session.ts';
 import { tinyCorpus, useBackend } from './helpers.ts';
 
@@ -95,7 +99,27 @@ describe('splitting a batch and combining its slices', () => {
       { loss: 1, grad: Float32Array.of(1), count: 1, hits: 0, scored: 0 },
     ])).toThrow(/1 values, expected 2/);
   });
+
+  it('adds up the slices of the policy objective, whatever they count (hand-computed)', () => {
+    // Each slice's loss is already its term of −(1/rows) Σ Â·log π, so the batch's is their sum.
+    const out = combineSlices([
+      { loss: 0.25, grad: Float32Array.of(1, 0), count: 3, hits: 0, scored: 0 },
+      { loss: -0.5, grad: Float32Array.of(0, 2), count: 1, hits: 0, scored: 0 },
+    ], 'policy');
+    expect(out.loss).toBe(-0.25);
+    expect(Array.from(out.grad)).toEqual([1, 2]);
+  });
+
+  it('splits the advantages with their rows', () => {
+    const batch = { ...maskedBatch(5, 4, 11, 2), advantages: Float32Array.of(1, 2, 3, 4, 5) };
+    expect(splitRows(batch, 2).map((s) => Array.from(s.advantages!))).toEqual([[1, 2, 3], [4, 5]]);
+  });
 });
+
+/** `n` prompts of 1 to 9 tokens below `V`, each its own. */
+function prompts(n: number, V: number): Int32Array[] {
+  return Array.from({ length: n }, (_, r) => Int32Array.from({ length: 1 + (r % 9) }, (_, i) => (i * 7 + r * 3) % V));
+}
 
 describe('the data-parallel gradient is the whole batch\'s (wasm)', () => {
   beforeAll(() => useBackend('wasm'));
@@ -108,19 +132,88 @@ describe('the data-parallel gradient is the whole batch\'s (wasm)', () => {
       const helpers = Array.from({ length: parts - 1 }, () => sameThreadHelper(config, names));
       const batch = maskedBatch(6, config.blockSize, config.vocabSize, 7);
       const whole = wholeBatchGradient(model, names, batch, zLoss);
-      const split = await parallelGradient(model, names, helpers, batch, zLoss);
+      const split = await parallelGradient(model, names, helpers, batch, { kind: 'lm', zLoss });
       // The slices count different numbers of tokens, so their unweighted mean is another gradient.
-      const slices = await Promise.all(splitRows(batch, parts).map((s) => sliceGradient(model, names, s, zLoss)));
+      const slices = await Promise.all(splitRows(batch, parts).map((s) => sliceGradient(model, names, s, { kind: 'lm', zLoss })));
       const naive = combineSlices(slices.map((r) => ({ ...r, count: 1 })));
       expect(maxAbsDiff(naive.grad, whole.grad)).toBeGreaterThan(1e-3);
       expect(Math.abs(split.loss - whole.loss)).toBeLessThan(1e-5);
       expect(maxAbsDiff(split.grad, whole.grad)).toBeLessThan(1e-5);
-      const one = await sliceGradient(model, names, { ...batch, mask: batch.mask! }, zLoss);
+      const one = await sliceGradient(model, names, { ...batch, mask: batch.mask! }, { kind: 'lm', zLoss });
       expect(split.accuracy).toBeCloseTo(one.hits / one.scored, 6);
       await closeGradientThreads(helpers);
       model.dispose();
     });
   }
+
+  for (const parts of [2, 3]) {
+    it(`${parts} slices of RL's policy objective: the loss and gradient of the whole batch, within 1e-5`, async () => {
+      const config = modelConfig('micro', tokenizer.vocabSize);
+      const model = GPT.init(config, 4);
+      const names = [...model.params.keys()];
+      const helpers = Array.from({ length: parts - 1 }, () => sameThreadHelper(config, names));
+      // Six rows with advantages, taken from a batch of eight (two rows had none and were left out).
+      const batch = { ...maskedBatch(6, config.blockSize, config.vocabSize, 9), advantages: Float32Array.of(1, -1, 0.5, -0.5, 2, -2) };
+      const objective = { kind: 'policy', rows: 8 } as const;
+      const whole = tf.tidy(() => {
+        const vars = names.map((n) => model.params.get(n)!);
+        const { value, grads } = tf.variableGrads(() => policyGradientLoss(sequenceLogProbs(model, { ...batch, mask: batch.mask! }), batch.advantages, 8), vars);
+        return { loss: value.dataSync()[0], grad: tf.concat(vars.map((v) => tf.reshape(grads[v.name], [-1]))).dataSync() as Float32Array };
+      });
+      const split = await parallelGradient(model, names, helpers, batch, objective);
+      expect(Math.abs(split.loss - whole.loss)).toBeLessThan(1e-5);
+      expect(maxAbsDiff(split.grad, whole.grad)).toBeLessThan(1e-5);
+      // Weighted as the lm objective's slices are, the same slices give another gradient.
+      const slices = await Promise.all(splitRows(batch, parts).map((s) => sliceGradient(model, names, s, objective)));
+      expect(maxAbsDiff(combineSlices(slices, 'lm').grad, whole.grad)).toBeGreaterThan(1e-4);
+      await closeGradientThreads(helpers);
+      model.dispose();
+    });
+  }
+
+  it('decoding shared with helpers draws, row for row, the tokens one decode of every prompt draws', async () => {
+    const config = modelConfig('micro', tokenizer.vocabSize, { blockSize: 24 });
+    const model = GPT.init(config, 6);
+    const names = [...model.params.keys()];
+    const helpers = [sameThreadHelper(config, names), sameThreadHelper(config, names)];
+    const all = prompts(48, config.vocabSize); // 48 rows of a 24-token context: three shares
+    expect(sliceCount(all.length, config.blockSize, helpers.length)).toBe(3);
+    const options = { maxNewTokens: 12, temperature: 1, topK: 0, seed: 21, stopToken: 5 };
+    const one = await sampleBatch(model, all, options);
+    const before = tf.memory().numTensors;
+    const shared = await parallelDecode(model, names, helpers, all, options);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(shared.ids).toEqual(one.ids);
+    expect(shared.ended).toEqual(one.ended);
+    expect(one.ended.some(Boolean)).toBe(true); // some rows stopped, others ran to the limit
+    expect(one.ended.every(Boolean)).toBe(false);
+    shared.logProbs.forEach((row, r) => row.forEach((lp, t) => expect(Math.abs(lp - one.logProbs[r][t])).toBeLessThan(1e-6)));
+    shared.entropies.forEach((row, r) => row.forEach((h, t) => expect(Math.abs(h - one.entropies[r][t])).toBeLessThan(1e-6)));
+    // The shares must each draw from their rows' own generators: decoding them all with the first seed would not.
+    const sameSeed = await Promise.all([0, 16, 32].map((from) => sampleBatch(model, all.slice(from, from + 16), options)));
+    expect(sameSeed.flatMap((d) => d.ids)).not.toEqual(one.ids);
+    await closeGradientThreads(helpers);
+    model.dispose();
+  });
+
+  it('the reference log-probs shared with helpers are one pass\'s, within 1e-6', async () => {
+    const config = modelConfig('micro', tokenizer.vocabSize);
+    const model = GPT.init(config, 8);
+    const names = [...model.params.keys()];
+    const helpers = [sameThreadHelper(config, names)];
+    const rows = maskedBatch(40, config.blockSize, config.vocabSize, 3);
+    const batch = { ...rows, mask: rows.mask! };
+    const t = sequenceLogProbs(model, batch);
+    const whole = (await t.data()) as Float32Array;
+    t.dispose();
+    const before = tf.memory().numTensors;
+    const shared = await parallelLogProbs(model, names, helpers, batch);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(shared).toHaveLength(40);
+    expect(maxAbsDiff(shared, whole)).toBeLessThan(1e-6);
+    await closeGradientThreads(helpers);
+    model.dispose();
+  });
 
   it('the weights a helper is sent round-trip exactly, and a wrong-sized vector is refused', async () => {
     const config = modelConfig('micro', tokenizer.vocabSize);
@@ -183,7 +276,8 @@ describe('the data-parallel gradient is the whole batch\'s (wasm)', () => {
     const alone = make();
     const shared = make();
     const reasons: string[] = [];
-    shared.trainer.helpers = [{ gradient: () => Promise.reject(new Error('thread crashed')), close: async () => {} }];
+    const crashed = () => Promise.reject(new Error('thread crashed'));
+    shared.trainer.helpers = [{ gradient: crashed, decode: crashed, logProbs: crashed, close: async () => {} }];
     shared.trainer.onHelpersLost = (reason) => reasons.push(reason);
     const [a, b] = [await alone.step(), await shared.step()];
     expect(b.result.applied).toBe(true);
@@ -193,6 +287,69 @@ describe('the data-parallel gradient is the whole batch\'s (wasm)', () => {
     expect(shared.trainer.lastStepThreads).toBe(1);
     await shared.step();
     expect(reasons).toHaveLength(1);
+    alone.dispose();
+    shared.dispose();
+  });
+});
+
+describe('RL shared with a helper (wasm)', () => {
+  beforeAll(() => useBackend('wasm'));
+
+  // The share of a's in a reply, on one question: a toy task whose rewards differ within a group.
+  const countA: Verifier = (_q, reply) => (reply.length === 0 ? 0 : [...reply].filter((c) => c === 'a').length / reply.length);
+  const data = { train: [{ messages: [{ role: 'user', content: 'Hi.' }, { role: 'assistant', content: 'aaa' }] }] as SftExample[], val: [] as SftExample[] };
+  // 8 prompts × G = 8: 64 rows, enough to share the samples, the reference's log-probs and the update.
+  const options = { reward: 'verifier' as const, verifier: countA, groupSize: 8, promptsPerStep: 8, maxNewTokens: 6, evalQuestions: 0, train: { steps: 4, learningRate: 1e-2, evalInterval: 1000 } };
+  const start = async () => {
+    const s = LabSession.create({ preset: 'micro', corpus, tokenizer, stage: 'sft', train: { steps: 1, seed: 2 } });
+    const bytes = await s.toCheckpointBytes();
+    s.dispose();
+    return RlStage.start(bytes, data, corpus, options);
+  };
+
+  it('follows RL alone step for step: the same samples and rewards, the loss within 1e-5, no tensor leaked', async () => {
+    const [alone, shared] = [await start(), await start()];
+    const helper = sameThreadHelper(shared.session.model.config, shared.session.trainer.optimizer.names);
+    const calls = { gradient: 0, decode: 0, logProbs: 0 };
+    shared.session.trainer.helpers = [{
+      gradient: (job) => (calls.gradient++, helper.gradient(job)),
+      decode: (job) => (calls.decode++, helper.decode(job)),
+      logProbs: (job) => (calls.logProbs++, helper.logProbs(job)),
+      close: () => helper.close(),
+    }];
+    await alone.step();
+    await shared.step();
+    const before = tf.memory().numTensors;
+    while (!alone.done) {
+      const [a, b] = [await alone.step(), await shared.step()];
+      expect(shared.session.trainer.lastStepThreads).toBe(2); // the update was shared too
+      expect(shared.lastSamples).toEqual(alone.lastSamples.map((x) => ({ ...x, kl: expect.closeTo(x.kl, 4) })));
+      expect(b.reward).toBe(a.reward);
+      expect(Math.abs(b.kl - a.kl)).toBeLessThan(1e-5);
+      expect(Math.abs(b.loss - a.loss)).toBeLessThan(1e-5);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    // Every step shared its samples and reference log-probs; the update, from the second step on at
+    // least (the first step's groups of differing rewards can be too few rows to share).
+    expect(calls.decode).toBe(4);
+    expect(calls.logProbs).toBe(4);
+    expect(calls.gradient).toBeGreaterThanOrEqual(3);
+    await closeGradientThreads(shared.session.trainer.helpers);
+    alone.dispose();
+    shared.dispose();
+  });
+
+  it('a helper that fails while sampling costs speed, not the step', async () => {
+    const [alone, shared] = [await start(), await start()];
+    const reasons: string[] = [];
+    const crashed = () => Promise.reject(new Error('thread crashed'));
+    shared.session.trainer.helpers = [{ gradient: crashed, decode: crashed, logProbs: crashed, close: async () => {} }];
+    shared.session.trainer.onHelpersLost = (reason) => reasons.push(reason);
+    const [a, b] = [await alone.step(), await shared.step()];
+    expect(b.reward).toBe(a.reward);
+    expect(Math.abs(b.loss - a.loss)).toBeLessThan(1e-6);
+    expect(reasons).toEqual(['thread crashed']);
+    expect(shared.session.trainer.helpers).toEqual([]);
     alone.dispose();
     shared.dispose();
   });
@@ -214,11 +371,23 @@ describe('worker threads (Node, wasm)', () => {
   it('a thread computes the same slice gradient as this thread', async () => {
     const names = session.trainer.optimizer.names;
     const [slice] = splitRows(maskedBatch(3, session.model.config.blockSize, session.model.config.vocabSize, 4), 1);
-    const here = await sliceGradient(session.model, names, slice, 0);
-    const there = await helpers[0].gradient({ weights: await flatWeights(session.model, names), batch: slice, zLoss: 0 });
+    const here = await sliceGradient(session.model, names, slice, { kind: 'lm', zLoss: 0 });
+    const there = await helpers[0].gradient({ weights: await flatWeights(session.model, names), batch: slice, objective: { kind: 'lm', zLoss: 0 } });
     expect(there.count).toBe(here.count);
     expect(Math.abs(there.loss - here.loss)).toBeLessThan(1e-6);
     expect(maxAbsDiff(there.grad, here.grad)).toBeLessThan(1e-6);
+  });
+
+  it('a thread decodes and scores as this thread does', async () => {
+    const names = session.trainer.optimizer.names;
+    const weights = await flatWeights(session.model, names);
+    const all = prompts(6, session.model.config.vocabSize);
+    const options = { maxNewTokens: 8, temperature: 1, topK: 0, seed: 4 };
+    expect((await helpers[0].decode({ weights, prompts: all, options })).ids).toEqual((await sampleBatch(session.model, all, options)).ids);
+    const [slice] = splitRows(maskedBatch(3, session.model.config.blockSize, session.model.config.vocabSize, 5), 1);
+    const t = sequenceLogProbs(session.model, slice);
+    expect(maxAbsDiff(await helpers[0].logProbs({ weights, batch: slice }), (await t.data()) as Float32Array)).toBeLessThan(1e-6);
+    t.dispose();
   });
 
   it('training shared with a thread matches training alone, and a bad job is answered with its error', async () => {
@@ -231,9 +400,9 @@ describe('worker threads (Node, wasm)', () => {
     }
     session.trainer.helpers = [];
     alone.dispose();
-    await expect(helpers[0].gradient({ weights: new Float32Array(3), batch: splitRows(session.trainer.nextBatch(), 1)[0], zLoss: 0 })).rejects.toThrow(/gradient thread: .*too few/);
+    await expect(helpers[0].gradient({ weights: new Float32Array(3), batch: splitRows(session.trainer.nextBatch(), 1)[0], objective: { kind: 'lm', zLoss: 0 } })).rejects.toThrow(/gradient thread: .*too few/);
     // The thread goes on answering after an error.
-    const job = { weights: await flatWeights(session.model, session.trainer.optimizer.names), batch: splitRows(session.trainer.nextBatch(), 1)[0], zLoss: 0 };
+    const job = { weights: await flatWeights(session.model, session.trainer.optimizer.names), batch: splitRows(session.trainer.nextBatch(), 1)[0], objective: { kind: 'lm', zLoss: 0 } as const };
     expect(Number.isFinite((await helpers[0].gradient(job)).loss)).toBe(true);
   });
 });

@@ -1,6 +1,7 @@
 /**
  * A helper of the training worker: a copy of the model on wasm that computes the gradient of its
- * share of each batch (src/core/train/parallel.ts). Its wasm runs on one thread: the helpers are
+ * share of each batch, and for RL its share of the samples and of the reference log-probs
+ * (src/core/train/parallel.ts). Its wasm runs on one thread: the helpers are
  * the parallelism, and a thread pool in each would only compete for the same cores.
  */
 import { expose, transfer } from 'comlink';
@@ -8,9 +9,14 @@ import { setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import '../src/lab/wasm-paths.ts';
 import { selectBackend } from '../src/core/backend/backend.ts';
 import type { GPTConfig } from '../src/core/model/config.ts';
-import { type SliceJob, SliceWorker } from '../src/core/train/parallel.ts';
+import { type DecodeJob, type LogProbJob, type SliceJob, SliceWorker } from '../src/core/train/parallel.ts';
 
 let worker: SliceWorker | null = null;
+
+function started(): SliceWorker {
+  if (!worker) throw new Error('gradient worker: not started');
+  return worker;
+}
 
 expose({
   async start(config: GPTConfig, names: string[]): Promise<void> {
@@ -20,8 +26,14 @@ expose({
     worker = new SliceWorker(config, names);
   },
   async gradient(job: SliceJob) {
-    if (!worker) throw new Error('gradient worker: not started');
-    const result = await worker.gradient(job);
+    const result = await started().gradient(job);
     return transfer(result, [result.grad.buffer as ArrayBuffer]);
+  },
+  decode(job: DecodeJob) {
+    return started().decode(job);
+  },
+  async logProbs(job: LogProbJob) {
+    const result = await started().logProbs(job);
+    return transfer(result, [result.buffer as ArrayBuffer]);
   },
 });

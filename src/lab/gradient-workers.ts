@@ -1,10 +1,12 @@
 /**
  * Data parallelism in the browser: helper workers (workers/gradient.worker.ts) that the training
- * worker shares each wasm step's rows with, as Node's worker threads do for the command line.
+ * worker shares each wasm step's rows with (and RL's samples and reference log-probs), as Node's
+ * worker threads do for the command line.
  */
 import { wrap } from 'comlink';
 import type { GPTConfig } from '../core/model/config.ts';
-import type { GradientHelper, SliceJob, SliceResult } from '../core/train/parallel.ts';
+import type { Decoded } from '../core/model/decode.ts';
+import type { DecodeJob, GradientHelper, LogProbJob, SliceJob, SliceResult } from '../core/train/parallel.ts';
 
 /** Helpers besides the training worker: one a core, four workers in all at most. */
 export function gradientWorkerCount(): number {
@@ -15,6 +17,8 @@ export function gradientWorkerCount(): number {
 interface GradientWorkerApi {
   start(config: GPTConfig, names: string[]): Promise<void>;
   gradient(job: SliceJob): Promise<SliceResult>;
+  decode(job: DecodeJob): Promise<Decoded>;
+  logProbs(job: LogProbJob): Promise<Float32Array>;
 }
 
 /** Starts `count` helper workers for a model of `config` (weights flat in `names` order); resolves when all are ready. */
@@ -32,6 +36,8 @@ export async function startGradientWorkers(count: number, config: GPTConfig, nam
       await Promise.race([api.start(config, [...names]), died]);
       return {
         gradient: (job) => Promise.race([api.gradient(job), died]),
+        decode: (job) => Promise.race([api.decode(job), died]),
+        logProbs: (job) => Promise.race([api.logProbs(job), died]),
         close: async () => worker.terminate(),
       };
     }));

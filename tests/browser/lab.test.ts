@@ -175,7 +175,7 @@ describe('data parallelism on wasm', () => {
       const workers = Math.min(4, await page.evaluate(() => navigator.hardwareConcurrency));
       expect(workers).toBeGreaterThan(1); // the test machines have two cores
       await page.getByTestId('backend-toggle').click();
-      expect(await page.getByTestId('backend-workers').innerText()).toBe(`${workers} workers share each pretraining and SFT step (data parallel; micro's batches are too small to share)`);
+      expect(await page.getByTestId('backend-workers').innerText()).toBe(`${workers} workers share each pretraining, SFT and RL step (data parallel; micro's batches are too small to share)`);
       await page.getByTestId('backend-toggle').click();
 
       await page.getByRole('button', { name: 'Pretrain' }).click();

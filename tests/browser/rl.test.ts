@@ -4,6 +4,7 @@
  * checkpoint) → RL with verifiers; the charts fill, the completions table shows the latest
  * samples with their rewards, and the β comparison draws both runs. The last RL run, dropped into a
  * fresh profile, loads frozen with its charts until the SFT checkpoint it started from is dropped too.
+ * On wasm, with a batch large enough to share, RL's steps are shared with the helper workers.
  */
 import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
@@ -38,6 +39,19 @@ async function fill(page: Page, testId: string, value: string): Promise<void> {
   await page.getByTestId(testId).dispatchEvent('change');
 }
 
+/** Pretrains the page's run (the link's settings, `steps` of them), then fine-tunes it for `sftSteps`, with the live views off. */
+async function pretrainAndSft(page: Page, steps: number, sftSteps: number): Promise<void> {
+  await page.getByRole('checkbox', { name: 'Refresh while training' }).uncheck();
+  await page.getByRole('checkbox', { name: 'Live samples' }).uncheck();
+  await page.getByRole('button', { name: 'Pretrain' }).click();
+  await stageDone(page, 'pretrain', steps);
+  await view(page, /SFT/);
+  await page.getByLabel('SFT steps').fill(String(sftSteps));
+  await page.getByLabel('SFT steps').dispatchEvent('change');
+  await page.getByRole('button', { name: 'SFT', exact: true }).click();
+  await stageDone(page, 'sft', sftSteps);
+}
+
 describe('RL in the browser', () => {
   test('trains a reward model and RL runs, and shows their charts and sampled completions', async () => {
     const browser = await launch({ webgpu: false });
@@ -47,15 +61,7 @@ describe('RL in the browser', () => {
     try {
       await page.goto(`${server.url}#corpus=tales&preset=micro&steps=10&save=10&seed=4`);
       await waitForLab(page, (s) => s.status === 'idle');
-      await page.getByRole('checkbox', { name: 'Refresh while training' }).uncheck();
-      await page.getByRole('checkbox', { name: 'Live samples' }).uncheck();
-      await page.getByRole('button', { name: 'Pretrain' }).click();
-      await stageDone(page, 'pretrain', 10);
-      await view(page, /SFT/);
-      await page.getByLabel('SFT steps').fill('6');
-      await page.getByLabel('SFT steps').dispatchEvent('change');
-      await page.getByRole('button', { name: 'SFT', exact: true }).click();
-      await stageDone(page, 'sft', 6);
+      await pretrainAndSft(page, 10, 6);
       sftFile = await exportAt(page, 6);
 
       await view(page, /Reward model/);
@@ -121,6 +127,30 @@ describe('RL in the browser', () => {
     } finally {
       await receiver.close();
       removeProfile(receiver.profile);
+    }
+  });
+
+  test('on wasm, RL shares its samples, reference log-probs and updates with the helper workers', async () => {
+    const browser = await launch({ webgpu: false });
+    const { page, errors } = browser;
+    try {
+      // micro with 32 rows a batch: its steps are large enough to share, and RL inherits the batch size
+      await page.goto(`${server.url}#corpus=tales&preset=micro&steps=4&save=4&seed=5&batch=32`);
+      await waitForLab(page, (s) => s.status === 'idle');
+      const workers = Math.min(4, await page.evaluate(() => navigator.hardwareConcurrency));
+      expect(workers).toBeGreaterThan(1); // the test machines have two cores
+      await pretrainAndSft(page, 4, 2);
+      await view(page, /RL/);
+      await fill(page, 'rl-steps', '3');
+      await page.getByTestId('rl-start').click();
+      const done = await stageDone(page, 'rl', 3);
+      expect(done.workers).toBe(workers); // the last update was shared, as were its samples before it
+      expect(done.notice ?? '').not.toMatch(/one worker/);
+      await expect.poll(() => page.getByTestId('rl-samples').locator('tbody tr').count()).toBeGreaterThan(1);
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+      removeProfile(browser.profile);
     }
   });
 });

@@ -21,11 +21,10 @@ import { type CheckpointState, type MetricRow, sha256Hex } from '../io/checkpoin
 import type { TrainConfig } from '../model/config.ts';
 import type { Corpus } from '../train/data.ts';
 import type { GPT } from '../model/model.ts';
-import { targetLogProbs } from '../model/ops.ts';
 import { LabSession } from '../train/session.ts';
 import type { ChatSplits } from './sft.ts';
 import type { CharTokenizer } from '../model/tokenizer.ts';
-import { batchLoss, toTimeMajor, type TrainBatch } from '../train/objective.ts';
+import { batchLoss, sequenceLogProbs, type TrainBatch } from '../train/objective.ts';
 import { sampleBatch } from '../train/data.ts';
 
 export type DpoLossType = 'sigmoid' | 'ipo' | 'hinge';
@@ -127,21 +126,6 @@ export function encodePair(tok: CharTokenizer, example: DpoExample, blockSize: n
 /** n pairs as one batch of 2n rows, [chosen₀ … chosenₙ₋₁; rejected₀ … rejectedₙ₋₁], right-padded. */
 export function pairBatch(pairs: readonly EncodedPair[], padId: number): TrainBatch & { mask: Float32Array } {
   return padBatch([...pairs.map((p) => p.chosen), ...pairs.map((p) => p.rejected)], padId);
-}
-
-/**
- * Σₜ maskₜ · log p(yₜ | x≤ₜ) for every row of a batch: [B]. Differentiable (the policy's use);
- * the caller owns the result.
- */
-export function sequenceLogProbs(model: GPT, batch: TrainBatch & { mask: Float32Array }): tf.Tensor1D {
-  const { batchSize: B, seqLen: T } = batch;
-  return tf.tidy(() => {
-    const x = tf.tensor2d(toTimeMajor(batch.x, B, T), [T, B], 'int32'); // [T, B]
-    const y = tf.tensor1d(toTimeMajor(batch.y, B, T), 'int32'); // [T·B]
-    const mask = tf.tensor2d(toTimeMajor(batch.mask, B, T), [T, B]); // [T, B]
-    const logps = targetLogProbs(model.forwardTimeMajor(x), y).reshape([T, B]); // [T, B]
-    return tf.sum(tf.mul(logps, mask), 0) as tf.Tensor1D; // [B]
-  });
 }
 
 /** Summed reply log-probs of chosen and rejected replies, by example index. */

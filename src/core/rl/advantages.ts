@@ -83,13 +83,15 @@ export function learningRows(rewards: readonly number[], G: number): number[] {
  *     L = −(1/n) Σᵢ Âᵢ · Σₜ log π(oᵢₜ | prompt, oᵢ<ₜ)
  *
  * logps: [m], each completion's summed log-probability under the current policy (differentiable);
- * advantages: m numbers, constants; n: the batch's completions, when the m given are the ones with
- * an advantage (learningRows) and the rest, whose terms are 0, were left out. Its gradient is −(1/n) Σᵢ Âᵢ ∇log π(oᵢ), the policy-gradient
- * estimate of ∇E[r]. Summing over tokens (not averaging per sequence, as GRPO does) is what makes it
- * that estimate, and keeps wrong answers from gaining by growing long (Dr. GRPO). The caller owns the result.
+ * advantages: m numbers, constants; n: the batch's completions, when the m given are part of it:
+ * the ones with an advantage (learningRows; the others' terms are 0), or one thread's share of
+ * them (train/parallel.ts), whose losses then add up to the batch's. Its gradient is
+ * −(1/n) Σᵢ Âᵢ ∇log π(oᵢ), the policy-gradient estimate of ∇E[r]. Summing over tokens (not
+ * averaging per sequence, as GRPO does) is what makes it that estimate, and keeps wrong answers
+ * from gaining by growing long (Dr. GRPO). The caller owns the result.
  */
-export function policyGradientLoss(logps: tf.Tensor1D, advantages: readonly number[], n = advantages.length): tf.Scalar {
+export function policyGradientLoss(logps: tf.Tensor1D, advantages: readonly number[] | Float32Array, n = advantages.length): tf.Scalar {
   if (logps.shape[0] !== advantages.length) throw new Error(`policy loss: ${logps.shape[0]} log-probs but ${advantages.length} advantages`);
   if (!(n >= advantages.length)) throw new Error(`policy loss: ${advantages.length} completions of a batch of ${n}`);
-  return tf.tidy(() => tf.div(tf.neg(tf.sum(tf.mul(logps, tf.tensor1d(advantages as number[])))), n) as tf.Scalar);
+  return tf.tidy(() => tf.div(tf.neg(tf.sum(tf.mul(logps, tf.tensor1d(advantages as number[] | Float32Array)))), n) as tf.Scalar);
 }

@@ -13,6 +13,8 @@
  *   5. one on-policy update of the REINFORCE loss −mean(Â · log π(o)), the log-probs recomputed
  *      with gradients in one teacher-forced forward pass over prompt + completion (of the groups
  *      whose rewards differ: the others have no advantage).
+ * Sampling, the reference's log-probs and the update are row by row, so when the trainer has
+ * helper threads each takes a share of the rows (train/parallel.ts).
  *
  * Logged with TRL's names: reward, reward_std, kl, entropy, completions/mean_length,
  * completions/clipped_ratio (share that never ended their turn), frac_reward_zero_std; and
@@ -26,15 +28,15 @@
  */
 import { fitPrompt, padBatch, renderPrompt } from '../post/chat.ts';
 import type { ChatMessage, SftExample } from '../post/chatdata.ts';
-import { sequenceLogProbs } from '../post/dpo.ts';
 import type { ChatSplits } from '../post/sft.ts';
 import { type CheckpointState, decodeCheckpoint, type MetricRow, sha256Hex, weightsSha256 } from '../io/checkpoint.ts';
 import type { TrainConfig } from '../model/config.ts';
 import { GPT } from '../model/model.ts';
 import type { Corpus } from '../train/data.ts';
+import { parallelDecode, parallelLogProbs } from '../train/parallel.ts';
 import { LabSession } from '../train/session.ts';
 import { LESSON_PLAN } from '../lesson/plan.ts';
-import { fracRewardZeroStd, learningRows, policyGradientLoss, rlooAdvantages } from './advantages.ts';
+import { fracRewardZeroStd, learningRows, rlooAdvantages } from './advantages.ts';
 import { replyFits, verifiableCard } from './evaluate.ts';
 import { penalisedReward } from './kl.ts';
 import { pickWeighted, promptWeight } from './prioritized.ts';
@@ -294,12 +296,18 @@ export class RlStage {
     // Where the held-out line starts: the SFT model's score, before the first update.
     const before = session.stepsTaken === 0 && settings.evalQuestions > 0 ? await this.evaluate(settings.evalQuestions, 0) : undefined;
 
-    // 1. prompts and samples
+    // 1. prompts and samples (shared with the helper threads, when there are any, as are the
+    // reference's log-probs and the update: each is row by row)
+    const { trainer } = session;
+    const names = trainer.optimizer.names;
     const picked = Array.from({ length: P }, () => this.drawPrompt());
     const rows = picked.flatMap((p) => Array.from({ length: G }, () => p));
     const promptIds = picked.map((p) => fitPrompt(tok, p.messages, block));
     const prompts = promptIds.flatMap((p) => Array.from({ length: G }, () => p));
-    const samples = await sampleCompletions(session.model, prompts, { maxNewTokens: settings.maxNewTokens, temperature: 1, seed: this.sampleSeed(session.stepsTaken), endId });
+    const samples = await sampleCompletions(session.model, prompts, {
+      maxNewTokens: settings.maxNewTokens, temperature: 1, seed: this.sampleSeed(session.stepsTaken), endId,
+      decode: (chunk, options) => trainer.shared(chunk.length, block, (helpers) => parallelDecode(session.model, names, helpers, chunk, options)),
+    });
     const replies = samples.map((c) => tok.decode(replyIds(c, endId)));
 
     // 2. rewards
@@ -316,9 +324,7 @@ export class RlStage {
 
     // 3. KL to the reference, k1 summed over each completion, in the reward
     const batch = padBatch(prompts.map((p, i) => sequenceRow(p, samples[i].ids)), endId);
-    const refT = sequenceLogProbs(this.reference, batch);
-    const refLogps = (await refT.data()) as Float32Array;
-    refT.dispose();
+    const refLogps = await trainer.shared(batch.batchSize, batch.seqLen, (helpers) => parallelLogProbs(this.reference, names, helpers, batch));
     const kls = samples.map((c, i) => c.logProbs.reduce((a, b) => a + b, 0) - refLogps[i]);
     const shaped = rewards.map((r, i) => penalisedReward(r, kls[i], beta));
 
@@ -326,11 +332,11 @@ export class RlStage {
     // leaving them out saves their forward and backward pass, a quarter of the rows in the lesson)
     const advantages = rlooAdvantages(shaped, G);
     const learning = learningRows(shaped, G);
-    const update = learning.length === 0 || learning.length === rows.length ? { batch, advantages } : {
-      batch: padBatch(learning.map((i) => sequenceRow(prompts[i], samples[i].ids)), endId),
-      advantages: learning.map((i) => advantages[i]),
+    const update = learning.length === 0 || learning.length === rows.length ? { ...batch, advantages: Float32Array.from(advantages) } : {
+      ...padBatch(learning.map((i) => sequenceRow(prompts[i], samples[i].ids)), endId),
+      advantages: Float32Array.from(learning, (i) => advantages[i]),
     };
-    const { valLoss } = await session.step({ lossFn: () => policyGradientLoss(sequenceLogProbs(session.model, update.batch), update.advantages, rows.length) });
+    const { valLoss } = await session.step({ batch: update, objective: { kind: 'policy', rows: rows.length } });
 
     const mean = (xs: ArrayLike<number>) => (xs.length === 0 ? 0 : Array.from(xs).reduce((a, b) => a + b, 0) / xs.length);
     const groupStd = mean(Array.from({ length: P }, (_, g) => {

@@ -16,13 +16,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { padBatch, renderPrompt, renderReply } from '../post/chat.ts';
 import type { ChatMessage, DpoExample } from '../post/chatdata.ts';
-import { type EncodedPair, encodePair, sequenceLogProbs } from '../post/dpo.ts';
+import { type EncodedPair, encodePair } from '../post/dpo.ts';
 import type { ChatSplits } from '../post/sft.ts';
 import type { CheckpointState, MetricRow } from '../io/checkpoint.ts';
 import type { TrainConfig } from '../model/config.ts';
 import { type GPT, SCORE_HEAD } from '../model/model.ts';
 import type { CharTokenizer } from '../model/tokenizer.ts';
 import type { Corpus } from '../train/data.ts';
+import { sequenceLogProbs } from '../train/objective.ts';
 import { LabSession } from '../train/session.ts';
 import { LESSON_PLAN, planTrain } from '../lesson/plan.ts';
 

@@ -14,7 +14,7 @@
  * and tested), which saved that pass: a seventh of an RL step. The loss recomputes the log-probs
  * with gradients (policy.ts).
  */
-import { sampleBatch } from '../model/decode.ts';
+import { type Decoded, type DecodeOptions, sampleBatch } from '../model/decode.ts';
 import type { GPT } from '../model/model.ts';
 
 export interface Completion {
@@ -36,6 +36,11 @@ export interface SampleCompletionsOptions {
   batchSize?: number;
   /** Stops a row early, unended (decode.ts's keepGoing; `row` indexes `prompts`). */
   keepGoing?: (row: number, ids: readonly number[]) => boolean;
+  /**
+   * Decodes in place of `sampleBatch(model, …)`: RL's shares the rows with helper threads
+   * (train/parallel.ts's parallelDecode). It gets no keepGoing, which cannot travel to a thread.
+   */
+  decode?: (prompts: readonly Int32Array[], options: Omit<DecodeOptions, 'keepGoing'>) => Promise<Decoded>;
 }
 
 /** prompt ++ completion as inputs, targets and a mask on the completion's tokens. */
@@ -53,12 +58,14 @@ export function sequenceRow(prompt: Int32Array, ids: readonly number[]): { x: In
 export async function sampleCompletions(model: GPT, prompts: readonly Int32Array[], opts: SampleCompletionsOptions): Promise<Completion[]> {
   const block = model.config.blockSize;
   const batchSize = opts.batchSize ?? 128;
+  if (opts.decode && opts.keepGoing) throw new Error('sampleCompletions: a decode of its own cannot stop rows early (keepGoing)');
+  const decode = opts.decode ?? ((p: readonly Int32Array[], o: DecodeOptions) => sampleBatch(model, p, o));
   const out: Completion[] = [];
   for (let start = 0; start < prompts.length; start += batchSize) {
     const chunk = prompts.slice(start, start + batchSize);
     const room = Math.max(1, Math.min(opts.maxNewTokens, block - Math.min(...chunk.map((p) => p.length))));
     const keepGoing = opts.keepGoing && ((i: number, row: readonly number[]) => opts.keepGoing!(start + i, row));
-    const { ids, ended, logProbs, entropies } = await sampleBatch(model, chunk, { maxNewTokens: room, temperature: opts.temperature, topK: 0, seed: opts.seed + start, stopToken: opts.endId, keepGoing });
+    const { ids, ended, logProbs, entropies } = await decode(chunk, { maxNewTokens: room, temperature: opts.temperature, topK: 0, seed: opts.seed + start, stopToken: opts.endId, ...(keepGoing ? { keepGoing } : {}) });
     chunk.forEach((p, i) => {
       const fits = Math.max(1, block - p.length);
       const n = Math.min(ids[i].length, fits);

@@ -1,20 +1,43 @@
 /**
- * The language-modelling objective that pretraining and SFT minimise: the mean cross-entropy of
- * the next token over the positions a mask counts (all of them when pretraining, the assistant's
- * tokens in SFT), optionally with PaLM's z-loss.
+ * The objectives a batch of rows is trained on: the language-modelling objective that pretraining
+ * and SFT minimise (the mean cross-entropy of the next token over the positions a mask counts: all
+ * of them when pretraining, the assistant's tokens in SFT, optionally with PaLM's z-loss), and
+ * RL's policy-gradient loss over sampled completions. Both are what a thread computes for its share
+ * of a batch's rows (parallel.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Batch } from './data.ts';
 import type { GPT } from '../model/model.ts';
-import { maskedCrossEntropy } from '../model/ops.ts';
+import { maskedCrossEntropy, targetLogProbs } from '../model/ops.ts';
+import { policyGradientLoss } from '../rl/advantages.ts';
 
 /**
  * A batch of token windows with an optional loss mask (1 where a token counts; SFT uses it) and an
  * optional accuracy mask: the tokens whose masked-token accuracy is scored (SFT's chat tokens).
+ * For the policy objective, `advantages` holds each row's advantage.
  */
 export interface TrainBatch extends Batch {
   mask?: Float32Array;
   accuracyMask?: Float32Array;
+  advantages?: Float32Array;
+}
+
+/**
+ * What a batch is differentiated for:
+ *   lm      the mean masked cross-entropy (+ zLoss · the z-loss): pretraining, SFT;
+ *   policy  −(1/rows) Σᵢ Âᵢ · Σₜ log π(oᵢₜ), each row's completion tokens masked in and its
+ *           advantage Âᵢ in `batch.advantages` (rl/advantages.ts). `rows` is the size of the batch
+ *           the rows were taken from: rows with no advantage can be left out at no cost to the
+ *           loss, and a thread's share of the rows gives its share of the sum.
+ */
+export type Objective = { kind: 'lm'; zLoss: number } | { kind: 'policy'; rows: number };
+
+/** The loss of `batch` under `objective` (and the masked-token hits, for an lm batch with an accuracy mask). */
+export function objectiveLoss(model: GPT, batch: TrainBatch, objective: Objective): { loss: tf.Scalar; hits?: tf.Scalar } {
+  if (objective.kind === 'lm') return maskedObjective(model, batch, objective.zLoss);
+  if (!batch.mask || !batch.advantages) throw new Error('policy objective: the batch needs a mask and an advantage per row');
+  const { mask, advantages } = batch;
+  return { loss: tf.tidy(() => policyGradientLoss(sequenceLogProbs(model, { ...batch, mask }), advantages, objective.rows)) };
 }
 
 /** Reorders a [B, T] row-major array to [T, B], the model's time-major row order. */
@@ -56,5 +79,20 @@ export function zLossTerm(logits: tf.Tensor2D, mask: tf.Tensor1D): tf.Scalar {
   return tf.tidy(() => {
     const logZ = tf.logSumExp(logits, 1); // [N]
     return tf.div(tf.sum(tf.mul(tf.square(logZ), mask)), tf.maximum(tf.sum(mask), 1)) as tf.Scalar;
+  });
+}
+
+/**
+ * Σₜ maskₜ · log p(yₜ | x≤ₜ) for every row of a batch: [B]. What DPO, the reward model's LM term
+ * and RL score sequences by. Differentiable (the policy's use); the caller owns the result.
+ */
+export function sequenceLogProbs(model: GPT, batch: TrainBatch & { mask: Float32Array }): tf.Tensor1D {
+  const { batchSize: B, seqLen: T } = batch;
+  return tf.tidy(() => {
+    const x = tf.tensor2d(toTimeMajor(batch.x, B, T), [T, B], 'int32'); // [T, B]
+    const y = tf.tensor1d(toTimeMajor(batch.y, B, T), 'int32'); // [T·B]
+    const mask = tf.tensor2d(toTimeMajor(batch.mask, B, T), [T, B]); // [T, B]
+    const logps = targetLogProbs(model.forwardTimeMajor(x), y).reshape([T, B]); // [T, B]
+    return tf.sum(tf.mul(logps, mask), 0) as tf.Tensor1D; // [B]
   });
 }

@@ -2,23 +2,33 @@
  * Data parallelism: one step's batch split by rows between this thread and helpers on other
  * cores, each computing the gradient of its rows at the same weights.
  *
- * The objective is the mean masked cross-entropy over the batch's counted tokens. If slice i has
- * C_i counted tokens and mean loss L_i = S_i / C_i (S_i the summed token losses), the batch's loss is
+ * The language-modelling objective is the mean masked cross-entropy over the batch's counted
+ * tokens. If slice i has C_i counted tokens and mean loss L_i = S_i / C_i (S_i the summed token
+ * losses), the batch's loss is
  *   L = Σ_i S_i / Σ_i C_i = Σ_i C_i · L_i / Σ_i C_i,   and so   ∇L = Σ_i C_i · ∇L_i / Σ_i C_i.
  * The same weights hold for PaLM's z-loss term (also a mean over the counted tokens), and for the
  * masked-token accuracy (hits over scored tokens). So the combined step is the one-thread step up
  * to float rounding, whichever rows the slices get: SFT's chat rows and story rows count
- * differently, and the weights keep that exact.
+ * differently, and the weights keep that exact. RL's policy-gradient loss is a sum over rows
+ * divided by the whole batch's row count (objective.ts), so each slice's loss is its term of that
+ * sum, and the slices' losses and gradients add up.
+ *
+ * RL spends most of a step before the update: sampling completions and scoring them under the KL
+ * reference. Both are row by row too, so the helpers take a share of those rows as well (decode,
+ * logProbs). Row i of a decode draws from its own generator seeded with seed + i, wherever it runs,
+ * so a row's tokens do not depend on which thread drew them.
  *
  * Why: Node's wasm backend runs on one thread (tfjs turns threads off there), and the step's time
  * is proportional to its rows, so two slices on two cores take about half the time. The helpers get
  * the current weights with every job, so anything that changes the weights between steps (a
- * rollback, a loaded checkpoint) cannot leave them behind.
+ * rollback, a loaded checkpoint) cannot leave them behind, and one helper serves the policy and
+ * its frozen reference alike.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { GPTConfig } from '../model/config.ts';
+import { type Decoded, type DecodeOptions, sampleBatch } from '../model/decode.ts';
 import { GPT } from '../model/model.ts';
-import { maskedObjective, type TrainBatch } from './objective.ts';
+import { type Objective, objectiveLoss, sequenceLogProbs, type TrainBatch } from './objective.ts';
 
 /** A slice's rows, with the loss mask made explicit (its sum weights the slice). */
 export interface SliceBatch extends TrainBatch {
@@ -29,7 +39,20 @@ export interface SliceBatch extends TrainBatch {
 export interface SliceJob {
   weights: Float32Array;
   batch: SliceBatch;
-  zLoss: number;
+  objective: Objective;
+}
+
+/** A share of a decode's prompts, to continue with the weights sent (a checker function cannot travel to another thread). */
+export interface DecodeJob {
+  weights: Float32Array;
+  prompts: Int32Array[];
+  options: Omit<DecodeOptions, 'keepGoing'>;
+}
+
+/** A share of a batch's rows, to score under the weights sent: each row's summed masked log-probability. */
+export interface LogProbJob {
+  weights: Float32Array;
+  batch: SliceBatch;
 }
 
 /** A slice's mean loss and gradient (flat, in the same order as the weights) and the counts that weight them. */
@@ -43,9 +66,14 @@ export interface SliceResult {
   scored: number;
 }
 
-/** Computes slice gradients somewhere else (another thread); the Trainer asks each helper for one slice. */
+/**
+ * Works on a share of a batch's rows somewhere else (another thread): the Trainer asks each helper
+ * for one slice's gradient, and RL for a share of its samples and of its reference log-probs.
+ */
 export interface GradientHelper {
   gradient(job: SliceJob): Promise<SliceResult>;
+  decode(job: DecodeJob): Promise<Decoded>;
+  logProbs(job: LogProbJob): Promise<Float32Array>;
   close(): Promise<void>;
 }
 
@@ -61,32 +89,38 @@ export function sliceCount(rows: number, seqLen: number, helpers: number): numbe
   return Math.max(1, Math.min(helpers + 1, rows, Math.floor((rows * seqLen) / MIN_SLICE_TOKENS)));
 }
 
-/** The batch's rows in `parts` contiguous slices of near-equal size (the first slices take the remainder). */
-export function splitRows(batch: TrainBatch, parts: number): SliceBatch[] {
-  const { batchSize: B, seqLen: T } = batch;
-  const n = Math.max(1, Math.min(parts, B));
-  const mask = batch.mask ?? new Float32Array(B * T).fill(1);
-  const { accuracyMask } = batch;
-  const slices: SliceBatch[] = [];
-  let row = 0;
-  for (let i = 0; i < n; i++) {
-    const rows = Math.floor(B / n) + (i < B % n ? 1 : 0);
-    const [from, to] = [row * T, (row + rows) * T];
-    slices.push({
-      x: batch.x.slice(from, to),
-      y: batch.y.slice(from, to),
-      mask: mask.slice(from, to),
-      ...(accuracyMask ? { accuracyMask: accuracyMask.slice(from, to) } : {}),
-      batchSize: rows,
-      seqLen: T,
-    });
-    row += rows;
+/** Contiguous shares of n rows for `parts` threads, as [from, to) (the first shares take the remainder). */
+function shares(n: number, parts: number): [number, number][] {
+  const k = Math.max(1, Math.min(parts, n));
+  const out: [number, number][] = [];
+  for (let i = 0, from = 0; i < k; i++) {
+    const to = from + Math.floor(n / k) + (i < n % k ? 1 : 0);
+    out.push([from, to]);
+    from = to;
   }
-  return slices;
+  return out;
 }
 
-/** The whole batch's loss, gradient and accuracy from its slices' (the formulas at the top). */
-export function combineSlices(results: readonly SliceResult[]): { loss: number; grad: Float32Array; accuracy: number } {
+/** The batch's rows in `parts` contiguous slices of near-equal size (the first slices take the remainder). */
+export function splitRows(batch: TrainBatch, parts: number): SliceBatch[] {
+  const { batchSize: B, seqLen: T, accuracyMask, advantages } = batch;
+  const mask = batch.mask ?? new Float32Array(B * T).fill(1);
+  return shares(B, parts).map(([from, to]) => ({
+    x: batch.x.slice(from * T, to * T),
+    y: batch.y.slice(from * T, to * T),
+    mask: mask.slice(from * T, to * T),
+    ...(accuracyMask ? { accuracyMask: accuracyMask.slice(from * T, to * T) } : {}),
+    ...(advantages ? { advantages: advantages.slice(from, to) } : {}),
+    batchSize: to - from,
+    seqLen: T,
+  }));
+}
+
+/**
+ * The whole batch's loss, gradient and accuracy from its slices' (the formulas at the top): a mean
+ * weighted by counted tokens for the lm objective, a sum for the policy objective.
+ */
+export function combineSlices(results: readonly SliceResult[], kind: Objective['kind'] = 'lm'): { loss: number; grad: Float32Array; accuracy: number } {
   const count = results.reduce((a, r) => a + r.count, 0);
   const scored = results.reduce((a, r) => a + r.scored, 0);
   const grad = new Float32Array(results[0].grad.length);
@@ -94,7 +128,7 @@ export function combineSlices(results: readonly SliceResult[]): { loss: number; 
   for (const r of results) {
     if (r.grad.length !== grad.length) throw new Error(`data parallel: a slice's gradient has ${r.grad.length} values, expected ${grad.length}`);
     // A batch with no counted token has loss 0 and gradient 0, as maskedCrossEntropy gives.
-    const w = count > 0 ? r.count / count : 0;
+    const w = kind === 'policy' ? 1 : count > 0 ? r.count / count : 0;
     loss += w * r.loss;
     for (let j = 0; j < grad.length; j++) grad[j] += w * r.grad[j];
   }
@@ -102,11 +136,11 @@ export function combineSlices(results: readonly SliceResult[]): { loss: number; 
 }
 
 /** One slice's loss and flat gradient (in `names` order) at the model's current weights. */
-export async function sliceGradient(model: GPT, names: readonly string[], batch: SliceBatch, zLoss: number): Promise<SliceResult> {
+export async function sliceGradient(model: GPT, names: readonly string[], batch: SliceBatch, objective: Objective): Promise<SliceResult> {
   let hits: tf.Scalar | undefined;
   const vars = names.map((n) => model.params.get(n)!);
   const { value, grads } = tf.variableGrads(() => {
-    const out = maskedObjective(model, batch, zLoss);
+    const out = objectiveLoss(model, batch, objective);
     if (out.hits) hits = tf.keep(out.hits);
     return out.loss;
   }, vars);
@@ -142,12 +176,51 @@ export function assignFlatWeights(model: GPT, names: readonly string[], weights:
  * The data-parallel gradient of a batch: slices for the helpers are posted first, so they run
  * while this thread works through its own slice, then all are combined.
  */
-export async function parallelGradient(model: GPT, names: readonly string[], helpers: readonly GradientHelper[], batch: TrainBatch, zLoss: number) {
+export async function parallelGradient(model: GPT, names: readonly string[], helpers: readonly GradientHelper[], batch: TrainBatch, objective: Objective) {
   const slices = splitRows(batch, helpers.length + 1);
   const weights = await flatWeights(model, names);
-  const remote = slices.slice(1).map((s, i) => helpers[i].gradient({ weights, batch: s, zLoss }));
-  const local = await sliceGradient(model, names, slices[0], zLoss);
-  return combineSlices([local, ...(await Promise.all(remote))]);
+  const remote = slices.slice(1).map((s, i) => helpers[i].gradient({ weights, batch: s, objective }));
+  const local = await sliceGradient(model, names, slices[0], objective);
+  return combineSlices([local, ...(await Promise.all(remote))], objective.kind);
+}
+
+/**
+ * sampleBatch over this thread and the helpers, each continuing a contiguous share of the prompts
+ * with the model's current weights. A share starting at row a decodes with seed + a, so every row
+ * draws from the generator it would draw from in one decode of all the prompts.
+ */
+export async function parallelDecode(model: GPT, names: readonly string[], helpers: readonly GradientHelper[], prompts: readonly Int32Array[], options: Omit<DecodeOptions, 'keepGoing'>): Promise<Decoded> {
+  const parts = shares(prompts.length, sliceCount(prompts.length, model.config.blockSize, helpers.length));
+  if (parts.length === 1) return sampleBatch(model, prompts, options);
+  const weights = await flatWeights(model, names);
+  const [mine, ...theirs] = parts.map(([from, to]) => ({ prompts: prompts.slice(from, to), options: { ...options, seed: options.seed + from } }));
+  const remote = theirs.map((job, i) => helpers[i].decode({ weights, ...job }));
+  const local = await sampleBatch(model, mine.prompts, mine.options);
+  const all = [local, ...(await Promise.all(remote))];
+  return { ids: all.flatMap((d) => d.ids), ended: all.flatMap((d) => d.ended), logProbs: all.flatMap((d) => d.logProbs), entropies: all.flatMap((d) => d.entropies) };
+}
+
+/** sequenceLogProbs of a batch over this thread and the helpers, read back: [B]. */
+export async function parallelLogProbs(model: GPT, names: readonly string[], helpers: readonly GradientHelper[], batch: TrainBatch & { mask: Float32Array }): Promise<Float32Array> {
+  const slices = splitRows(batch, sliceCount(batch.batchSize, batch.seqLen, helpers.length));
+  const weights = slices.length > 1 ? await flatWeights(model, names) : new Float32Array(0);
+  const remote = slices.slice(1).map((s, i) => helpers[i].logProbs({ weights, batch: s }));
+  const local = await readLogProbs(model, slices[0]);
+  const all = [local, ...(await Promise.all(remote))];
+  const out = new Float32Array(batch.batchSize);
+  let row = 0;
+  for (const part of all) {
+    out.set(part, row);
+    row += part.length;
+  }
+  return out;
+}
+
+async function readLogProbs(model: GPT, batch: SliceBatch): Promise<Float32Array> {
+  const t = sequenceLogProbs(model, batch);
+  const values = (await t.data()) as Float32Array;
+  t.dispose();
+  return values;
 }
 
 /**
@@ -163,7 +236,17 @@ export class SliceWorker implements GradientHelper {
 
   gradient(job: SliceJob): Promise<SliceResult> {
     assignFlatWeights(this.model, this.names, job.weights);
-    return sliceGradient(this.model, this.names, job.batch, job.zLoss);
+    return sliceGradient(this.model, this.names, job.batch, job.objective);
+  }
+
+  decode(job: DecodeJob): Promise<Decoded> {
+    assignFlatWeights(this.model, this.names, job.weights);
+    return sampleBatch(this.model, job.prompts, job.options);
+  }
+
+  logProbs(job: LogProbJob): Promise<Float32Array> {
+    assignFlatWeights(this.model, this.names, job.weights);
+    return readLogProbs(this.model, job.batch);
   }
 
   async close(): Promise<void> {

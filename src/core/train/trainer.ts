@@ -12,7 +12,7 @@ import type { TrainConfig } from '../model/config.ts';
 import { AdamW } from './adamw.ts';
 import { type Corpus, sampleBatch } from './data.ts';
 import { GPT, parameterName } from '../model/model.ts';
-import { batchLoss, maskedObjective, type TrainBatch } from './objective.ts';
+import { batchLoss, type Objective, objectiveLoss, type TrainBatch } from './objective.ts';
 import { type GradientHelper, parallelGradient, sliceCount } from './parallel.ts';
 import { Random } from '../random.ts';
 import { learningRate, type ScheduleConfig } from './schedule.ts';
@@ -82,12 +82,15 @@ export class Trainer {
   /**
    * Trains on one batch (by default the next one from the corpus). `decide` sees the loss and
    * gradient norm before the update and may skip it; a non-finite loss or norm is never applied.
-   * `lossFn` replaces the cross-entropy objective (DPO brings its own); `zLoss` replaces the
-   * config's z-loss coefficient for this batch. A batch's gradient is shared with the `helpers`
-   * when there are any (data parallelism, parallel.ts); a `lossFn`'s never is.
+   * `objective` is what the batch is differentiated for: by default the language-modelling
+   * objective, with `zLoss` in place of the config's z-loss coefficient when given; RL passes the
+   * policy objective (objective.ts). `lossFn` replaces both (DPO brings its own). A batch's gradient
+   * is shared with the `helpers` when there are any (data parallelism, parallel.ts); a `lossFn`'s
+   * never is.
    */
   async trainStep(opts: {
     batch?: TrainBatch;
+    objective?: Objective;
     decide?: (loss: number, gradNorm: number) => StepDecision;
     lossFn?: () => tf.Scalar;
     lrMultiplier?: number;
@@ -95,7 +98,8 @@ export class Trainer {
   } = {}): Promise<StepResult> {
     const started = performance.now();
     const batch = opts.lossFn ? undefined : (opts.batch ?? this.nextBatch());
-    const { lossT, flatGrad, accuracy } = await this.gradient(opts.lossFn ?? batch!, opts.zLoss ?? this.config.zLoss ?? 0);
+    const objective = opts.objective ?? { kind: 'lm', zLoss: opts.zLoss ?? this.config.zLoss ?? 0 };
+    const { lossT, flatGrad, accuracy } = await this.gradient(opts.lossFn ?? { batch: batch!, objective });
     const normT = tf.tidy(() => tf.sqrt(tf.sum(tf.square(flatGrad))));
     const both = tf.stack([lossT, normT]);
     const [loss, gradNorm] = (await both.data()) as Float32Array;
@@ -117,25 +121,41 @@ export class Trainer {
     return { step: stepNumber, loss, gradNorm, lr, tokensPerSec: tokens / seconds, applied, ...(accuracy !== undefined ? { maskedAccuracy: accuracy } : {}) };
   }
 
-  /** The loss and the flat gradient (optimizer order) of a loss function or of a batch's masked objective. */
-  private async gradient(objective: (() => tf.Scalar) | TrainBatch, zLoss: number): Promise<{ lossT: tf.Scalar; flatGrad: tf.Tensor1D; accuracy?: number }> {
-    const helpers = typeof objective === 'function' ? [] : this.helpers.slice(0, sliceCount(objective.batchSize, objective.seqLen, this.helpers.length) - 1);
-    this.lastStepThreads = helpers.length + 1;
-    if (typeof objective !== 'function' && helpers.length > 0) {
+  /**
+   * Runs `work` with the helpers, and again on this thread alone if a helper fails: a helper that
+   * died (a crashed thread, a worker out of memory) costs speed, not the run. That step, and every
+   * later one, is computed here alone. `rows` and `seqLen` size the work: it goes to as many
+   * helpers as pay (sliceCount).
+   */
+  async shared<T>(rows: number, seqLen: number, work: (helpers: readonly GradientHelper[]) => Promise<T>): Promise<T> {
+    const helpers = this.helpers.slice(0, sliceCount(rows, seqLen, this.helpers.length) - 1);
+    if (helpers.length > 0) {
       try {
-        const { loss, grad, accuracy } = await parallelGradient(this.model, this.optimizer.names, helpers, objective, zLoss);
-        return { lossT: tf.scalar(loss), flatGrad: tf.tensor1d(grad), accuracy: objective.accuracyMask ? accuracy : undefined };
+        return await work(helpers);
       } catch (e) {
-        // A helper that died (a crashed thread, a worker out of memory) costs speed, not the run:
-        // this step, and every later one, is computed here alone.
         this.helpers = [];
-        this.lastStepThreads = 1;
         this.onHelpersLost?.(e instanceof Error ? e.message : String(e));
       }
     }
+    return work([]);
+  }
+
+  /** The loss and the flat gradient (optimizer order) of a loss function or of a batch's objective. */
+  private async gradient(of: (() => tf.Scalar) | { batch: TrainBatch; objective: Objective }): Promise<{ lossT: tf.Scalar; flatGrad: tf.Tensor1D; accuracy?: number }> {
+    if (typeof of !== 'function') {
+      const { batch, objective } = of;
+      const split = await this.shared(batch.batchSize, batch.seqLen, async (helpers) =>
+        helpers.length === 0 ? null : { threads: helpers.length + 1, ...(await parallelGradient(this.model, this.optimizer.names, helpers, batch, objective)) });
+      if (split) {
+        this.lastStepThreads = split.threads;
+        return { lossT: tf.scalar(split.loss), flatGrad: tf.tensor1d(split.grad), accuracy: batch.accuracyMask ? split.accuracy : undefined };
+      }
+    }
+    // Alone, the gradient stays where the backend keeps it (on a GPU, on the GPU).
+    this.lastStepThreads = 1;
     let hits: tf.Scalar | undefined;
-    const lossFn = typeof objective === 'function' ? objective : () => {
-      const out = maskedObjective(this.model, objective, zLoss);
+    const lossFn = typeof of === 'function' ? of : () => {
+      const out = objectiveLoss(this.model, of.batch, of.objective);
       if (out.hits) hits = tf.keep(out.hits);
       return out.loss;
     };
@@ -144,8 +164,8 @@ export class Trainer {
     for (const [variableName, g] of Object.entries(byVariable)) grads[parameterName({ name: variableName } as tf.Variable)] = g;
     const flatGrad = this.optimizer.flatten(grads);
     tf.dispose(Object.values(grads));
-    if (!hits || typeof objective === 'function' || !objective.accuracyMask) return { lossT, flatGrad };
-    const scored = objective.accuracyMask.reduce((a, v) => a + v, 0);
+    if (!hits || typeof of === 'function' || !of.batch.accuracyMask) return { lossT, flatGrad };
+    const scored = of.batch.accuracyMask.reduce((a, v) => a + v, 0);
     const hitCount = (await hits.data())[0];
     hits.dispose();
     return { lossT, flatGrad, accuracy: scored > 0 ? hitCount / scored : 0 };
