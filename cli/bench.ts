@@ -7,7 +7,8 @@
  * shared between worker threads, cli/gradient-threads.ts). --profile lists each step's kernels by total time; --vs-pytorch times tests/interop/nanogpt.py's model in
  * PyTorch (2 threads) on the same shapes right after each Node row and prints the ratio, then times the
  * step's matrix products alone on both (src/core/backend/matmul-bench.ts, one thread each) and
- * prints the bound they put on that ratio.
+ * prints the bound they put on that ratio. On wasm it ends with generation (the sampling row) and
+ * one RL step with verifiers at the lesson plan's 16 prompts × G = 8 (the RL row), on each thread count.
  * The FLOP formula is in src/core/backend/benchmark.ts.
  */
 import { execFileSync } from 'node:child_process';
@@ -17,6 +18,10 @@ import { benchmarkPreset, type BenchRow, formatBenchHeader, formatBenchRow, form
 import { isPresetName, modelConfig, PRESETS, type PresetName } from '../src/core/model/config.ts';
 import { type Product, stepProducts, timeProducts } from '../src/core/backend/matmul-bench.ts';
 import { loadCorpus } from './corpora.ts';
+import { parseSftJsonl } from '../src/core/post/chatdata.ts';
+import { RL_DEFAULTS, RlStage } from '../src/core/rl/policy.ts';
+import { LabSession } from '../src/core/train/session.ts';
+import { chatData } from './stages.ts';
 import { setFusedKernels } from '../src/core/kernels/array-kernel.ts';
 import type { Trainer } from '../src/core/train/trainer.ts';
 import { defaultThreads, shareSteps } from './gradient-threads.ts';
@@ -124,8 +129,42 @@ export async function runBench(opts: BenchOptions): Promise<void> {
       }
     }
     await samplingBench(opts, backend);
+    if (backend === 'wasm') await rlBench(opts, threadCounts);
   }
   if (opts.browser) await browserBench(opts, steps);
+}
+
+/**
+ * The RL row: the median of 4 RL steps with verifiers, the lesson plan's settings, on tiny, on each
+ * thread count (its samples, reference log-probs and update shared between the threads). The
+ * model is untrained, so no reply ends its turn: every one runs to the 48-token limit, about twice
+ * as long as the lesson's SFT model's, and the row is an upper bound on a lesson step.
+ */
+async function rlBench(opts: BenchOptions, threadCounts: readonly number[]): Promise<void> {
+  const { corpus, tokenizer } = loadCorpus({ corpus: 'tales' });
+  const base = LabSession.create({ preset: 'tiny', corpus, tokenizer, stage: 'sft', train: { steps: 1, seed: 1 } });
+  const parent = await base.toCheckpointBytes();
+  base.dispose();
+  const data = { train: chatData({}, 'sft', parseSftJsonl).train, val: [] };
+  const { promptsPerStep: P, groupSize: G } = RL_DEFAULTS.verifier;
+  const medians: { threads: number; ms: number }[] = [];
+  for (const threads of threadCounts) {
+    // 6 steps: the first warms up, the last evaluates the stories' loss; the 4 between are timed.
+    const stage = await RlStage.start(parent, data, corpus, { evalQuestions: 0, train: { steps: 6, evalInterval: 1000 } });
+    const stop = threads > 1 ? await shareSteps(stage.session.trainer, threads, 'wasm', (m) => console.log(`node     ${m}`)) : async () => {};
+    const times: number[] = [];
+    while (!stage.done) {
+      const t0 = performance.now();
+      await stage.step();
+      if (stage.session.stepsTaken > 1 && !stage.done) times.push(performance.now() - t0);
+    }
+    medians.push({ threads: stage.session.trainer.helpers.length + 1, ms: times.sort((a, b) => a - b)[Math.floor(times.length / 2)] });
+    await stop();
+    stage.dispose();
+  }
+  console.log(opts.json
+    ? JSON.stringify({ where: 'node', kind: 'rl', preset: 'tiny', prompts: P, groupSize: G, steps: medians })
+    : `node     wasm     tiny     RL step ${P}×${G} with verifiers, replies to the 48-token limit: ${medians.map((m) => `${m.ms.toFixed(0)} ms on ${m.threads} thread${m.threads > 1 ? 's' : ''}`).join(', ')}`);
 }
 
 /** The sampling row: generation speed, 64 completions × 32 new tokens, with and without the key/value cache. */

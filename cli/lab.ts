@@ -65,7 +65,8 @@ const HELP = `LM Lab command line
 ${RL_HELP}
   npm run lab -- bench    [--json] [--steps 20] [--presets micro,tiny] [--backends wasm,cpu] [--browser] [--profile] [--vs-pytorch]
                           [--kernels fused,reference] [--submit 15] [--threads 1,2]
-                          step time per preset and backend; --profile lists the step's kernels by time;
+                          step time per preset and backend, then on wasm sampling and an RL step (tiny);
+                          --profile lists the step's kernels by time;
                           --vs-pytorch adds nanoGPT in PyTorch on the same shapes, and the step's matrix
                           products alone on both; --browser adds headless Chromium (on a Linux machine with
                           a GPU it finds the flags that reach it, unless LM_LAB_CHROMIUM_ARGS gives them)
