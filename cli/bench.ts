@@ -19,7 +19,8 @@ import { isPresetName, modelConfig, PRESETS, type PresetName } from '../src/core
 import { type Product, stepProducts, timeProducts } from '../src/core/backend/matmul-bench.ts';
 import { loadCorpus } from './corpora.ts';
 import { parseSftJsonl } from '../src/core/post/chatdata.ts';
-import { RL_DEFAULTS, RlStage } from '../src/core/rl/policy.ts';
+import { RlStage } from '../src/core/rl/policy.ts';
+import { RL_DEFAULTS } from '../src/core/lesson/recipes.ts';
 import { LabSession } from '../src/core/train/session.ts';
 import { chatData } from './stages.ts';
 import { setFusedKernels } from '../src/core/kernels/array-kernel.ts';

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { enableProdMode } from '@tensorflow/tfjs';
 import { selectBackend, type BackendPreference } from '../src/core/backend/backend.ts';
 import { decodeCheckpoint, inspectCheckpoint } from '../src/core/io/checkpoint.ts';
-import { isPresetName, PRESETS, type TrainConfig } from '../src/core/model/config.ts';
+import { PRESETS, type PresetName, type TrainConfig } from '../src/core/model/config.ts';
 import { LabSession } from '../src/core/train/session.ts';
 import { parseInjection } from '../src/core/spikes/inject.ts';
 import { DEFAULT_RECOVERY, isRecoveryPolicy, RECOVERY_POLICIES, type RecoveryConfig, SpikeLab } from '../src/core/spikes/spikelab.ts';
@@ -21,7 +21,8 @@ import { runStage } from './stages.ts';
 import { RL_HELP, runRl } from './rl.ts';
 import { runLesson } from './lesson.ts';
 import { defaultThreads, shareSteps } from './gradient-threads.ts';
-import { LESSON_PLAN, planTrain } from '../src/core/lesson/plan.ts';
+import { LESSON_PLAN } from '../src/core/lesson/plan.ts';
+import { type PretrainSettings, pretrainRecipe } from '../src/core/lesson/recipes.ts';
 
 const HELP = `LM Lab command line
 
@@ -183,33 +184,44 @@ function print(json: boolean, obj: Record<string, unknown>, text: string): void 
   console.log(json ? JSON.stringify(obj) : text);
 }
 
+/** The TrainConfig keys a resumed run takes from the flags given: those they set, and what follows from them. */
+function resumeKeys(given: PretrainSettings): Set<string> {
+  const keys = new Set<string>();
+  if (given.steps !== undefined) keys.add('steps');
+  if (given.seed !== undefined) keys.add('seed');
+  if (given.learningRate !== undefined) keys.add('learningRate').add('minLearningRate');
+  if (given.batchSize !== undefined) keys.add('batchSize');
+  if (given.evalInterval !== undefined) keys.add('evalInterval');
+  if (given.schedule !== undefined) keys.add('schedule');
+  if (given.warmupSteps !== undefined) keys.add('warmupSteps');
+  if (given.anneal !== undefined) keys.add('anneal');
+  if (given.zLoss !== undefined) keys.add('zLoss');
+  return keys;
+}
+
 async function pretrain(opts: Options): Promise<void> {
   const json = Boolean(opts.json);
   const backend = await useBackend(opts);
-  // A new run without tuning flags is the lesson plan's pretraining; a resumed one keeps its own settings.
-  const train: Partial<TrainConfig> = opts.resume ? {} : planTrain(LESSON_PLAN.pretrain);
-  if (opts.steps !== undefined) {
-    train.steps = num(opts, 'steps', 0, { integer: true, min: 1 });
-    if (!opts.resume) Object.assign(train, { warmupSteps: Math.min(100, Math.max(1, Math.floor(train.steps / 10))), evalInterval: Math.max(10, Math.floor(train.steps / 20)) });
-  }
-  if (opts.seed !== undefined) train.seed = num(opts, 'seed', 1, { integer: true });
-  if (opts.lr !== undefined) {
-    train.learningRate = num(opts, 'lr', 0, { min: 0 });
-    train.minLearningRate = train.learningRate / 10;
-  }
-  if (opts['batch-size'] !== undefined) train.batchSize = num(opts, 'batch-size', 0, { integer: true, min: 1 });
-  if (opts['eval-interval'] !== undefined) train.evalInterval = num(opts, 'eval-interval', 0, { integer: true, min: 1 });
-  if (opts.schedule !== undefined) {
-    if (opts.schedule !== 'cosine' && opts.schedule !== 'wsd') throw new Error(`--schedule must be cosine or wsd, got "${opts.schedule}"`);
-    train.schedule = opts.schedule;
-  }
-  if (opts.warmup !== undefined) train.warmupSteps = num(opts, 'warmup', 0, { integer: true, min: 0 });
+  // Flags set what they name; a new run takes the rest from the pretraining recipe, a resumed one keeps its own.
+  const given: PretrainSettings = {};
+  if (opts.preset !== undefined) given.preset = opts.preset as PresetName;
+  if (opts.steps !== undefined) given.steps = num(opts, 'steps', 0, { integer: true, min: 1 });
+  if (opts.seed !== undefined) given.seed = num(opts, 'seed', 1, { integer: true });
+  if (opts.lr !== undefined) given.learningRate = num(opts, 'lr', 0, { min: 0 });
+  if (opts['batch-size'] !== undefined) given.batchSize = num(opts, 'batch-size', 0, { integer: true, min: 1 });
+  if (opts['eval-interval'] !== undefined) given.evalInterval = num(opts, 'eval-interval', 0, { integer: true, min: 1 });
+  if (opts.schedule !== undefined) given.schedule = opts.schedule as PretrainSettings['schedule'];
+  if (opts.warmup !== undefined) given.warmupSteps = num(opts, 'warmup', 0, { integer: true, min: 0 });
   if (opts.anneal !== undefined) {
     const [steps, lr = '0'] = opts.anneal.split(':');
     if (!/^\d+$/.test(steps) || !Number.isFinite(Number(lr)) || Number(lr) < 0) throw new Error(`--anneal must be STEPS or STEPS:LR, got "${opts.anneal}"`);
-    train.anneal = { steps: Number(steps), lr: Number(lr) };
+    given.anneal = { steps: Number(steps), lr: Number(lr) };
   }
-  if (opts['z-loss'] !== undefined) train.zLoss = num(opts, 'z-loss', 0, { min: 0 });
+  if (opts['z-loss'] !== undefined) given.zLoss = num(opts, 'z-loss', 0, { min: 0 });
+  given.qkLayerNorm = Boolean(opts['qk-layernorm']);
+  const recipe = pretrainRecipe(given);
+  // Resuming changes only what the flags name (more steps: the schedule follows them).
+  const train: Partial<TrainConfig> = opts.resume ? Object.fromEntries(Object.entries(recipe.train).filter(([key]) => resumeKeys(given).has(key))) : recipe.train;
   const logInterval = num(opts, 'log-interval', 10, { integer: true, min: 1 });
 
   let session: LabSession;
@@ -219,15 +231,9 @@ async function pretrain(opts: Options): Promise<void> {
     if (opts['qk-layernorm'] && !state.model.qkLayerNorm) throw new Error('--qk-layernorm changes the model; it cannot be turned on when resuming');
     session = LabSession.fromCheckpoint(state, corpus, train);
   } else {
-    const preset = opts.preset ?? LESSON_PLAN.pretrain.preset;
-    if (!isPresetName(preset)) throw new Error(`unknown preset "${preset}"; choose one of ${Object.keys(PRESETS).join(', ')}`);
-    if (preset !== LESSON_PLAN.pretrain.preset && opts.lr === undefined) {
-      // Another preset than the plan's keeps its own learning rate.
-      train.learningRate = PRESETS[preset].learningRate;
-      train.minLearningRate = train.learningRate / 10;
-    }
+    const { preset, model } = recipe;
     const { corpus, tokenizer } = loadCorpus({ corpus: opts.corpus, text: opts.text });
-    session = LabSession.create({ preset, corpus, tokenizer, train, model: opts['qk-layernorm'] ? { qkLayerNorm: true } : {} });
+    session = LabSession.create({ preset, corpus, tokenizer, train, model });
   }
   const lab = spikeLabFor(session, opts);
   const cfg = session.trainer.config;

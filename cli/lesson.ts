@@ -13,7 +13,8 @@ import { parseDpoJsonl, parseSftJsonl } from '../src/core/post/chatdata.ts';
 import { DpoStage } from '../src/core/post/dpo.ts';
 import { SftStage } from '../src/core/post/sft.ts';
 import { corpusWords, type ReportCard, reportCard } from '../src/core/eval/evaluate.ts';
-import { LESSON_PLAN, type LessonPlan, planTrain } from '../src/core/lesson/plan.ts';
+import { LESSON_PLAN, type LessonPlan } from '../src/core/lesson/plan.ts';
+import { dpoRecipe, pretrainRecipe, sftRecipe } from '../src/core/lesson/recipes.ts';
 import { LabSession } from '../src/core/train/session.ts';
 import { bundledTexts, CORPORA_DIR, loadCorpus, readTextFile } from './corpora.ts';
 import { shareSteps } from './gradient-threads.ts';
@@ -103,17 +104,17 @@ export async function runLesson(opts: LessonOptions): Promise<void> {
     }
   };
 
-  // Another preset than the plan's keeps its own learning rate.
-  const lr = preset === plan.pretrain.preset ? plan.pretrain.learningRate : PRESETS[preset].learningRate;
-  const pre = LabSession.create({ preset, corpus, tokenizer: tok, train: planTrain({ ...plan.pretrain, learningRate: lr }, seed) });
+  const pretrain = pretrainRecipe({ preset, seed });
+  const pre = LabSession.create({ preset, corpus, tokenizer: tok, train: pretrain.train });
   const baseBytes = await stage('pretrain', pre, loop({ get done() { return pre.done; }, step: () => pre.step() }, pre));
   pre.dispose();
 
-  const sftStage = await SftStage.start(baseBytes, sft, corpus, planTrain(plan.sft, seed), { pretrainShare: plan.sft.pretrainShare });
+  const sftRun = sftRecipe({ seed });
+  const sftStage = await SftStage.start(baseBytes, sft, corpus, sftRun.train, { pretrainShare: sftRun.pretrainShare });
   const sftBytes = await stage('sft', sftStage.session, loop(sftStage, sftStage.session), cards[0]);
   sftStage.dispose();
 
-  const dpoStage = await DpoStage.start(sftBytes, dpo, corpus, { beta: plan.dpo.beta, lossType: plan.dpo.lossType, rpoAlpha: plan.dpo.rpoAlpha, pretrainShare: plan.dpo.pretrainShare, train: planTrain(plan.dpo, seed) });
+  const dpoStage = await DpoStage.start(sftBytes, dpo, corpus, dpoRecipe({ seed }));
   await stage('dpo', dpoStage.session, loop(dpoStage, dpoStage.session), cards[1]);
   dpoStage.dispose();
 

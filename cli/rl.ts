@@ -10,35 +10,27 @@
  * reports held-out verifiable exact match, pass@1 and pass@8 before and after.
  */
 import { parseDpoJsonl, parseSftJsonl } from '../src/core/post/chatdata.ts';
-import type { TrainConfig } from '../src/core/model/config.ts';
-import { DEFAULT_CENTER_COEF, DEFAULT_LM_COEF, RewardModelStage, RM_TRAIN } from '../src/core/rl/rewardmodel.ts';
-import { PROMPT_SAMPLINGS, type PromptSampling, REWARD_SOURCES, RL_DEFAULTS, RL_TRAIN, type RewardSource, RlStage } from '../src/core/rl/policy.ts';
+import { RewardModelStage } from '../src/core/rl/rewardmodel.ts';
+import { type PromptSampling, type RewardSource, RlStage } from '../src/core/rl/policy.ts';
+import { checkParent } from '../src/core/lesson/parents.ts';
+import { LESSON_PLAN } from '../src/core/lesson/plan.ts';
+import { PROMPT_SAMPLINGS, RL_DEFAULTS, rlRecipe, rmRecipe } from '../src/core/lesson/recipes.ts';
 import type { VerifiableCard } from '../src/core/rl/evaluate.ts';
-import { chatData, fmt, num, print, readCheckpoint, shareStageSteps, startLine, type StageOptions, storiesFor, str, trainLoop, useBackend, withTrainFlags } from './stages.ts';
+import { chatData, fmt, num, print, readCheckpoint, shareStageSteps, startLine, type StageOptions, storiesFor, str, trainFlags, trainLoop, useBackend } from './stages.ts';
 
 export type RlCommand = 'rm' | 'rl';
-
-/** Training settings given on the command line; the stage's defaults (or the parent's) fill the rest. */
-function overrides(opts: StageOptions, defaults: Partial<TrainConfig>): Partial<TrainConfig> {
-  const train: Partial<TrainConfig> = { ...defaults };
-  const steps = num(opts, 'steps', { integer: true, min: 1 });
-  if (steps !== undefined) train.steps = steps;
-  return withTrainFlags(opts, train);
-}
 
 
 async function rm(opts: StageOptions): Promise<void> {
   const json = Boolean(opts.json);
-  const train = overrides(opts, RM_TRAIN);
-  const centerCoef = num(opts, 'center-coef', { min: 0 }) ?? DEFAULT_CENTER_COEF;
-  const lmCoef = num(opts, 'lm-coef', { min: 0 }) ?? DEFAULT_LM_COEF;
+  const recipe = rmRecipe({ ...trainFlags(opts), centerCoef: num(opts, 'center-coef', { min: 0 }), lmCoef: num(opts, 'lm-coef', { min: 0 }) });
+  const { centerCoef, lmCoef } = recipe;
   if (!str(opts, 'out')) throw new Error('--out FILE is required');
   const parent = readCheckpoint(str(opts, 'from'), '--from');
-  if (parent.state.stage === 'pretrain') throw new Error('--from must be an sft checkpoint (this one is a pretrained base model; run sft first)');
-  if (parent.state.stage === 'rm') throw new Error('--from must be an sft checkpoint (this one is already a reward model)');
+  checkParent('rm', parent.state.stage);
   const data = chatData(opts, 'dpo', parseDpoJsonl);
   const backend = await useBackend(opts);
-  const stage = await RewardModelStage.start(parent.bytes, data, storiesFor(parent.state, opts), { centerCoef, lmCoef, train });
+  const stage = await RewardModelStage.start(parent.bytes, data, storiesFor(parent.state, opts), recipe);
   startLine(json, stage, backend, { centerCoef, lmCoef, pairs: { train: data.train.length, val: data.val.length } },
     `reward model (Bradley–Terry${lmCoef > 0 ? ` + ${lmCoef} × the chosen replies' next-token loss` : ''}, scalar head score.weight at the reply's last token) from a ${parent.state.stage} checkpoint (step ${parent.state.step})`);
   await trainLoop(stage, opts, (r) =>
@@ -55,27 +47,29 @@ const unanswered = (c: { unanswerable: number }) => (c.unanswerable ? ` (${c.una
 
 async function rl(opts: StageOptions): Promise<void> {
   const json = Boolean(opts.json);
-  const reward = (str(opts, 'reward') ?? 'verifier') as RewardSource;
-  if (!REWARD_SOURCES.includes(reward)) throw new Error(`--reward must be verifier or model, got "${reward}"`);
-  const train = overrides(opts, RL_TRAIN);
-  const klCoef = num(opts, 'kl-coef', { min: 0 });
-  const groupSize = num(opts, 'group-size', { integer: true, min: 2 });
-  const promptsPerStep = num(opts, 'prompts-per-step', { integer: true, min: 1 });
-  const maxNewTokens = num(opts, 'max-new-tokens', { integer: true, min: 1 });
-  const partialCredit = num(opts, 'partial-credit', { min: 0 });
   const promptSampling = str(opts, 'prompt-sampling') as PromptSampling | undefined;
   if (promptSampling !== undefined && !PROMPT_SAMPLINGS.includes(promptSampling)) throw new Error(`--prompt-sampling must be uniform or prioritized, got "${promptSampling}"`);
+  const recipe = rlRecipe({
+    ...trainFlags(opts),
+    reward: str(opts, 'reward') as RewardSource | undefined,
+    klCoef: num(opts, 'kl-coef', { min: 0 }),
+    groupSize: num(opts, 'group-size', { integer: true, min: 2 }),
+    promptsPerStep: num(opts, 'prompts-per-step', { integer: true, min: 1 }),
+    maxNewTokens: num(opts, 'max-new-tokens', { integer: true, min: 1 }),
+    partialCredit: num(opts, 'partial-credit', { min: 0 }),
+    promptSampling,
+  });
+  const reward = recipe.settings.reward;
   if (!str(opts, 'out')) throw new Error('--out FILE is required');
   if (reward === 'model' && !str(opts, 'rm')) throw new Error('--reward model needs --rm FILE (a reward model from the rm command)');
   if (reward === 'verifier' && str(opts, 'rm')) throw new Error('--rm is only used with --reward model');
   const parent = readCheckpoint(str(opts, 'from'), '--from');
-  if (parent.state.stage === 'pretrain') throw new Error('--from must be an sft checkpoint (this one is a pretrained base model; run sft first)');
-  if (parent.state.stage === 'rm') throw new Error('--from must be an sft checkpoint (this one is a reward model: pass it as --rm)');
+  checkParent('rl', parent.state.stage);
   const rewardModel = reward === 'model' ? readCheckpoint(str(opts, 'rm'), '--rm') : undefined;
   if (rewardModel && rewardModel.state.stage !== 'rm') throw new Error(`--rm must be a reward model (stage rm), this one is a ${rewardModel.state.stage} checkpoint`);
   const data = chatData(opts, 'sft', parseSftJsonl);
   const backend = await useBackend(opts);
-  const stage = await RlStage.start(parent.bytes, data, storiesFor(parent.state, opts), { reward, klCoef, groupSize, promptsPerStep, promptSampling, maxNewTokens, partialCredit, rewardModel: rewardModel?.bytes, train });
+  const stage = await RlStage.start(parent.bytes, data, storiesFor(parent.state, opts), { ...recipe.settings, rewardModel: rewardModel?.bytes, train: recipe.train });
   const s = stage.settings;
   const stopThreads = await shareStageSteps(stage, opts, backend);
   const threads = stage.session.trainer.helpers.length + 1;
@@ -110,11 +104,11 @@ export function runRl(command: RlCommand, opts: StageOptions): Promise<void> {
   return command === 'rm' ? rm(opts) : rl(opts);
 }
 
-export const RL_HELP = `  npm run lab -- rm       --from SFT --out RM [--steps ${RM_TRAIN.steps}] [--batch-size ${RM_TRAIN.batchSize}] [--lr ${RM_TRAIN.learningRate}] [--center-coef ${DEFAULT_CENTER_COEF}] [--lm-coef ${DEFAULT_LM_COEF}] [--train FILE.jsonl] [--val FILE.jsonl] [--json]
+export const RL_HELP = `  npm run lab -- rm       --from SFT --out RM [--steps ${LESSON_PLAN.rm.steps}] [--batch-size ${LESSON_PLAN.rm.batchSize}] [--lr ${LESSON_PLAN.rm.learningRate}] [--center-coef ${LESSON_PLAN.rm.centerCoef}] [--lm-coef ${LESSON_PLAN.rm.lmCoef}] [--train FILE.jsonl] [--val FILE.jsonl] [--json]
                           reward model: the SFT trunk plus a scalar head, Bradley–Terry loss on preference pairs plus
                           lm-coef × the chosen replies' next-token loss (0: the pair loss alone); the summary carries heldOutAccuracy
-  npm run lab -- rl       --from SFT --reward verifier|model [--rm RM] [--kl-coef B] [--group-size ${RL_DEFAULTS.verifier.groupSize}] [--steps ${RL_TRAIN.steps}]
-                          --out FILE [--prompts-per-step ${RL_DEFAULTS.verifier.promptsPerStep} (${RL_DEFAULTS.model.promptsPerStep} with a reward model)] [--prompt-sampling prioritized|uniform] [--max-new-tokens ${RL_DEFAULTS.verifier.maxNewTokens}] [--partial-credit ${RL_DEFAULTS.verifier.partialCredit}] [--lr ${RL_TRAIN.learningRate}] [--seed N] [--threads N] [--no-card] [--json]
+  npm run lab -- rl       --from SFT --reward verifier|model [--rm RM] [--kl-coef B] [--group-size ${RL_DEFAULTS.verifier.groupSize}] [--steps ${LESSON_PLAN.rl.steps}]
+                          --out FILE [--prompts-per-step ${RL_DEFAULTS.verifier.promptsPerStep} (${RL_DEFAULTS.model.promptsPerStep} with a reward model)] [--prompt-sampling prioritized|uniform] [--max-new-tokens ${RL_DEFAULTS.verifier.maxNewTokens}] [--partial-credit ${RL_DEFAULTS.verifier.partialCredit}] [--lr ${LESSON_PLAN.rl.learningRate}] [--seed N] [--threads N] [--no-card] [--json]
                           policy optimisation (RLOO, KL to the SFT model as k1 in the reward; β ${RL_DEFAULTS.verifier.klCoef} with
                           verifiers, ${RL_DEFAULTS.model.klCoef} with a reward model); with verifiers the prompts still unsolved are
                           drawn more often (prioritized; uniform with a reward model); prints held-out verifiable exact match, pass@1, pass@8`;

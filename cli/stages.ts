@@ -14,11 +14,12 @@ import { join } from 'node:path';
 import { selectBackend, type BackendPreference } from '../src/core/backend/backend.ts';
 import { type Parsed, parseDpoJsonl, parseSftJsonl } from '../src/core/post/chatdata.ts';
 import { type CheckpointState, decodeCheckpoint, type MetricRow } from '../src/core/io/checkpoint.ts';
-import type { TrainConfig } from '../src/core/model/config.ts';
 import type { Corpus } from '../src/core/train/data.ts';
-import { DPO_LOSS_TYPES, type DpoLossType, DpoStage, lengthBiased } from '../src/core/post/dpo.ts';
+import { type DpoLossType, DpoStage, lengthBiased } from '../src/core/post/dpo.ts';
 import { corpusWords, reportCard } from '../src/core/eval/evaluate.ts';
-import { LESSON_PLAN, planTrain, WHAT_IFS } from '../src/core/lesson/plan.ts';
+import { type DpoWhatIf, type SftWhatIf, WHAT_IFS } from '../src/core/lesson/plan.ts';
+import { checkParent } from '../src/core/lesson/parents.ts';
+import { dpoRecipe, sftRecipe, type TrainSettings } from '../src/core/lesson/recipes.ts';
 import { GPT } from '../src/core/model/model.ts';
 import { evaluateLoss } from '../src/core/train/trainer.ts';
 import { type ChatSplits, SftStage } from '../src/core/post/sft.ts';
@@ -103,25 +104,16 @@ export function chatData<T>(opts: StageOptions, kind: 'sft' | 'dpo', parse: (tex
   };
 }
 
-/** The lesson plan's settings for the stage, with the flags given on top (other settings are the parent's). */
-function trainOverrides(opts: StageOptions, stage: 'sft' | 'dpo'): Partial<TrainConfig> {
-  const train = planTrain(LESSON_PLAN[stage]);
-  const steps = num(opts, 'steps', { integer: true, min: 1 });
-  if (steps !== undefined) Object.assign(train, { steps, warmupSteps: Math.min(100, Math.max(1, Math.floor(steps / 10))), evalInterval: Math.max(10, Math.floor(steps / 5)) });
-  return withTrainFlags(opts, train);
-}
-
-/** --lr (its floor a tenth of it), --batch-size, --eval-interval and --seed on top of `train`. */
-export function withTrainFlags(opts: StageOptions, train: Partial<TrainConfig>): Partial<TrainConfig> {
-  const lr = num(opts, 'lr', { min: 0 });
-  if (lr !== undefined) Object.assign(train, { learningRate: lr, minLearningRate: lr / 10 });
-  const batchSize = num(opts, 'batch-size', { integer: true, min: 1 });
-  if (batchSize !== undefined) train.batchSize = batchSize;
-  const evalInterval = num(opts, 'eval-interval', { integer: true, min: 1 });
-  if (evalInterval !== undefined) train.evalInterval = evalInterval;
-  const seed = num(opts, 'seed', { integer: true });
-  if (seed !== undefined) train.seed = seed;
-  return train;
+/** --steps, --lr, --batch-size, --eval-interval and --seed, as a recipe's settings (absent when not given). */
+export function trainFlags(opts: StageOptions): TrainSettings {
+  const given: TrainSettings = {
+    steps: num(opts, 'steps', { integer: true, min: 1 }),
+    learningRate: num(opts, 'lr', { min: 0, exclusiveMin: true }),
+    batchSize: num(opts, 'batch-size', { integer: true, min: 1 }),
+    evalInterval: num(opts, 'eval-interval', { integer: true, min: 1 }),
+    seed: num(opts, 'seed', { integer: true }),
+  };
+  return Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
 }
 
 export function print(json: boolean, obj: Record<string, unknown>, text: string): void {
@@ -164,24 +156,12 @@ export function startLine(json: boolean, stage: StageLike, backend: string, extr
       (overridden.length ? ` except ${overridden.map((o) => `${o.key} ${short(o.from)} → ${short(o.to)}`).join(', ')}` : ''));
 }
 
-/** The what-if a command was asked for, checked against the stage's list; undefined for none. */
-function whatIf<S extends 'sft' | 'dpo'>(opts: StageOptions, stage: S): keyof (typeof WHAT_IFS)[S] | undefined {
-  const name = str(opts, 'what-if');
-  if (name === undefined) return undefined;
-  const known = Object.keys(WHAT_IFS[stage]);
-  if (!known.includes(name)) throw new Error(`--what-if for ${stage} must be ${known.join(' or ')}, got "${name}"`);
-  return name as keyof (typeof WHAT_IFS)[S];
-}
 
 async function sft(opts: StageOptions): Promise<void> {
   const json = Boolean(opts.json);
-  const train = trainOverrides(opts, 'sft');
-  const what = whatIf(opts, 'sft');
-  const share = num(opts, 'pretrain-share', { min: 0 });
-  if (share !== undefined && !(share < 1)) throw new Error(`--pretrain-share must be a number ≥ 0 and below 1, got "${str(opts, 'pretrain-share')}"`);
-  if (what && share !== undefined && share > 0) throw new Error('--what-if no-pretrain-text and --pretrain-share above 0 contradict each other');
-  const pretrainShare = what === 'no-pretrain-text' ? 0 : (share ?? LESSON_PLAN.sft.pretrainShare);
+  const { train, pretrainShare, whatIf: what } = sftRecipe({ ...trainFlags(opts), pretrainShare: num(opts, 'pretrain-share', { min: 0 }), whatIf: str(opts, 'what-if') as SftWhatIf | undefined });
   const parent = readCheckpoint(str(opts, 'from'), '--from');
+  checkParent('sft', parent.state.stage);
   const data = chatData(opts, 'sft', parseSftJsonl);
   const backend = await useBackend(opts);
   const stage = await SftStage.start(parent.bytes, data, storiesFor(parent.state, opts), train, { pretrainShare });
@@ -200,23 +180,23 @@ async function sft(opts: StageOptions): Promise<void> {
 
 async function dpo(opts: StageOptions): Promise<void> {
   const json = Boolean(opts.json);
-  const train = trainOverrides(opts, 'dpo');
-  const what = whatIf(opts, 'dpo');
-  const plan = LESSON_PLAN.dpo;
-  const beta = num(opts, 'beta', { min: 0, exclusiveMin: true }) ?? plan.beta;
-  const lossType = (str(opts, 'loss') ?? plan.lossType) as DpoLossType;
-  if (!DPO_LOSS_TYPES.includes(lossType)) throw new Error(`--loss must be one of ${DPO_LOSS_TYPES.join(', ')}, got "${lossType}"`);
-  // The length-bias what-if has nothing to anchor the chosen replies, unless --rpo-alpha asks for it.
-  const rpoAlpha = num(opts, 'rpo-alpha', { min: 0 }) ?? (what === 'length-bias' ? 0 : plan.rpoAlpha);
+  const recipe = dpoRecipe({
+    ...trainFlags(opts),
+    beta: num(opts, 'beta', { min: 0, exclusiveMin: true }),
+    lossType: str(opts, 'loss') as DpoLossType | undefined,
+    rpoAlpha: num(opts, 'rpo-alpha', { min: 0 }),
+    pretrainShare: num(opts, 'pretrain-share', { min: 0 }),
+    whatIf: str(opts, 'what-if') as DpoWhatIf | undefined,
+  });
+  const { beta, lossType, rpoAlpha, whatIf: what } = recipe;
   const parent = readCheckpoint(str(opts, 'from'), '--from');
-  if (parent.state.stage === 'pretrain') throw new Error('--from must be an sft checkpoint (this one is a pretrained base model; run sft first)');
+  checkParent('dpo', parent.state.stage);
   const all = chatData(opts, 'dpo', parseDpoJsonl);
-  const data = what === 'length-bias' ? { train: lengthBiased(all.train), val: all.val } : all;
+  const data = recipe.lengthBiasedPairs ? { train: lengthBiased(all.train), val: all.val } : all;
   if (data.train.length === 0) throw new Error('--what-if length-bias: no training pair has a chosen reply shorter than the rejected one');
   const backend = await useBackend(opts);
   if (what) print(json, { event: 'what-if', name: what, why: WHAT_IFS.dpo[what], pairs: data.train.length }, `what if: ${WHAT_IFS.dpo[what]} (${data.train.length} of ${all.train.length} pairs)`);
-  const dpoShare = num(opts, 'pretrain-share', { min: 0 }) ?? (what === 'length-bias' ? 0 : plan.pretrainShare);
-  const stage = await DpoStage.start(parent.bytes, data, storiesFor(parent.state, opts), { beta, lossType, rpoAlpha, pretrainShare: dpoShare, train });
+  const stage = await DpoStage.start(parent.bytes, data, storiesFor(parent.state, opts), recipe);
   startLine(json, stage, backend, { beta, loss: lossType, rpoAlpha, pairs: { train: data.train.length, val: data.val.length } }, `DPO (${lossType}, β ${beta}${rpoAlpha > 0 ? `, + ${rpoAlpha} × chosen NLL` : ''}) from a ${parent.state.stage} checkpoint (step ${parent.state.step}); reference log-probs of ${data.train.length + data.val.length} pairs computed once`);
   const rows = await trainLoop(stage, opts, (r) =>
     `step ${String(r.step).padStart(5)} | loss ${fmt(r.loss)} | margin ${fmt(r['rewards/margins'], 3)} | acc ${fmt(r['rewards/accuracies'], 2)} | chosen ${fmt(r['rewards/chosen'], 3)} | rejected ${fmt(r['rewards/rejected'], 3)}${r.valLoss !== undefined ? ` | held-out acc ${fmt(r['eval/rewards/accuracies'], 3)}` : ''} | grad ${fmt(r.gradNorm, 3)}`);

@@ -120,9 +120,9 @@ describe.concurrent('bad input exits with one "error:" line', () => {
 
   it('lesson without --out, an unknown what-if, and a story share of 1', async () => {
     expectOneLineError(await lab('lesson'), /--out DIR is required/);
-    expectOneLineError(await lab('dpo', '--what-if', 'too-long'), /--what-if for dpo must be length-bias/);
-    expectOneLineError(await lab('sft', '--what-if', 'length-bias'), /--what-if for sft must be no-pretrain-text/);
-    expectOneLineError(await lab('sft', '--pretrain-share', '1'), /--pretrain-share must be a number ≥ 0 and below 1/);
+    expectOneLineError(await lab('dpo', '--what-if', 'too-long'), /what-if for dpo must be length-bias/);
+    expectOneLineError(await lab('sft', '--what-if', 'length-bias'), /what-if for sft must be no-pretrain-text/);
+    expectOneLineError(await lab('sft', '--pretrain-share', '1'), /story share must be at least 0 and below 1/);
   });
 
   it('a non-numeric --steps and an unknown option', async () => {

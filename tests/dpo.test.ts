@@ -249,7 +249,7 @@ describe('the DPO stage', () => {
     const base = LabSession.create({ preset: 'micro', corpus: c, tokenizer, model: MODEL });
     const bytes = await base.toCheckpointBytes();
     base.dispose();
-    await expect(DpoStage.start(bytes, { train: TRAIN, val: VAL }, c)).rejects.toThrow(/sft/);
+    await expect(DpoStage.start(bytes, { train: TRAIN, val: VAL }, c)).rejects.toThrow(/DPO starts from an SFT model, and this one is a base model/);
     await expect(DpoStage.start(parent, { train: TRAIN, val: VAL }, c, { beta: -1 })).rejects.toThrow(/beta/);
     await expect(DpoStage.start(parent, { train: [], val: VAL }, c)).rejects.toThrow(/no training pairs/);
   });

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LESSON_PLAN, planTrain, WHAT_IFS } from '../src/core/lesson/plan.ts';
+import { LESSON_PLAN, WHAT_IFS } from '../src/core/lesson/plan.ts';
 import { defaultDpoForm, defaultSettings, defaultSftForm } from '../src/ui/settings.ts';
 import { lessonPlan } from '../cli/lesson.ts';
 import { corpusWords, realWordShare, replyStats, reportCard, storiesNote } from '../src/core/eval/evaluate.ts';
@@ -35,12 +35,6 @@ describe('the lesson plan', () => {
   it('is frozen, so no page or command can change it for the others', () => {
     expect(Object.isFrozen(LESSON_PLAN)).toBe(true);
     for (const stage of Object.values(LESSON_PLAN)) expect(Object.isFrozen(stage)).toBe(true);
-  });
-
-  it('turns a stage into training settings with the learning-rate floor and warmup nanoGPT uses', () => {
-    expect(planTrain({ steps: 300, learningRate: 1e-3, evalInterval: 50 }, 7)).toEqual({ steps: 300, learningRate: 1e-3, minLearningRate: 1e-4, warmupSteps: 30, evalInterval: 50, seed: 7 });
-    expect(planTrain({ steps: 5000, learningRate: 2e-3, evalInterval: 500 }).warmupSteps).toBe(100);
-    expect('seed' in planTrain(LESSON_PLAN.sft)).toBe(false);
   });
 
   it('has what-ifs that are opt-in, and mixes story text into SFT by default', () => {

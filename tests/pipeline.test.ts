@@ -13,7 +13,8 @@ import { parseDpoJsonl, parseSftJsonl } from '../src/core/post/chatdata.ts';
 import { DpoStage, preferenceStats, scorePairs } from '../src/core/post/dpo.ts';
 import { corpusWords, type ReportCard, reportCard } from '../src/core/eval/evaluate.ts';
 import { FORGETTING_THRESHOLD } from '../src/core/eval/forgetting.ts';
-import { LESSON_PLAN, planTrain } from '../src/core/lesson/plan.ts';
+import { LESSON_PLAN } from '../src/core/lesson/plan.ts';
+import { dpoRecipe, pretrainRecipe, sftRecipe } from '../src/core/lesson/recipes.ts';
 import { LabSession } from '../src/core/train/session.ts';
 import { SftStage } from '../src/core/post/sft.ts';
 import { bundledTokenizer, ROOT, useBackend } from './helpers.ts';
@@ -53,21 +54,20 @@ describe('pretrain → SFT → DPO', () => {
       }).finally(() => seconds.push(Math.round((Date.now() - t0) / 1000)));
 
     const plan = LESSON_PLAN;
-    const short = (stage: { learningRate: number }, steps: number) => planTrain({ learningRate: stage.learningRate, steps, evalInterval: steps });
-    const pre = LabSession.create({ preset: plan.pretrain.preset, corpus, tokenizer: tok, train: short(plan.pretrain, PRETRAIN_STEPS) });
+    const pre = LabSession.create({ preset: plan.pretrain.preset, corpus, tokenizer: tok, train: pretrainRecipe({ steps: PRETRAIN_STEPS, evalInterval: PRETRAIN_STEPS }).train });
     while (!pre.done) await pre.step();
     const base = await card(pre);
     const baseBytes = await pre.toCheckpointBytes();
     pre.dispose();
 
-    const sftStage = await SftStage.start(baseBytes, sft, corpus, short(plan.sft, SFT_STEPS), { pretrainShare: plan.sft.pretrainShare });
+    const sftStage = await SftStage.start(baseBytes, sft, corpus, sftRecipe({ steps: SFT_STEPS, evalInterval: SFT_STEPS }).train, { pretrainShare: plan.sft.pretrainShare });
     while (!sftStage.done) await sftStage.step();
     const tuned = await card(sftStage.session, base);
     const sftBytes = await sftStage.session.toCheckpointBytes();
     sftStage.dispose();
 
     const { beta, lossType, rpoAlpha, pretrainShare } = plan.dpo;
-    const dpoStage = await DpoStage.start(sftBytes, dpo, corpus, { beta, lossType, rpoAlpha, pretrainShare, train: short(plan.dpo, DPO_STEPS) });
+    const dpoStage = await DpoStage.start(sftBytes, dpo, corpus, { beta, lossType, rpoAlpha, pretrainShare, train: dpoRecipe({ steps: DPO_STEPS, evalInterval: DPO_STEPS }).train });
     while (!dpoStage.done) await dpoStage.step();
     const aligned = await card(dpoStage.session, tuned);
     // Held-out preference accuracy by kind of pair, to read (the "correct" kind is the hard one).

@@ -63,8 +63,8 @@ describe('rm and rl commands: bad input', () => {
     const out = join(dir, 'x.safetensors');
     oneLineError(await lab('rm', '--from', paths.sft), /--out FILE is required/);
     oneLineError(await lab('rm', '--out', out), /--from FILE is required/);
-    oneLineError(await lab('rm', '--from', paths.base, '--out', out), /sft checkpoint.*base model/);
-    oneLineError(await lab('rm', '--from', paths.rm, '--out', out), /already a reward model/);
+    oneLineError(await lab('rm', '--from', paths.base, '--out', out), /starts from an SFT model, and this one is a base model/);
+    oneLineError(await lab('rm', '--from', paths.rm, '--out', out), /A reward model starts from an SFT model, and this one is a reward model/);
     oneLineError(await lab('rm', '--from', paths.sft, '--out', out, '--steps', '0'), /--steps must be a whole number ≥ 1/);
     oneLineError(await lab('rm', '--from', join(dir, 'missing'), '--out', out), /cannot read checkpoint/);
     oneLineError(await lab('rm', '--from', paths.sft, '--out', out, '--lm-coef=-1'), /--lm-coef must be a number ≥ 0/);
@@ -72,12 +72,12 @@ describe('rm and rl commands: bad input', () => {
 
   it('rl', { timeout: 180_000 }, async () => {
     const out = join(dir, 'y.safetensors');
-    oneLineError(await lab('rl', '--from', paths.sft, '--reward', 'vibes', '--out', out), /--reward must be verifier or model/);
+    oneLineError(await lab('rl', '--from', paths.sft, '--reward', 'vibes', '--out', out), /reward must be verifier or model/);
     oneLineError(await lab('rl', '--from', paths.sft, '--reward', 'model', '--out', out), /--reward model needs --rm FILE/);
     oneLineError(await lab('rl', '--from', paths.sft, '--reward', 'model', '--rm', paths.sft, '--out', out), /--rm must be a reward model/);
     oneLineError(await lab('rl', '--from', paths.sft, '--reward', 'verifier', '--rm', paths.rm, '--out', out), /--rm is only used with --reward model/);
-    oneLineError(await lab('rl', '--from', paths.base, '--out', out), /sft checkpoint.*base model/);
-    oneLineError(await lab('rl', '--from', paths.rm, '--out', out), /reward model: pass it as --rm/);
+    oneLineError(await lab('rl', '--from', paths.base, '--out', out), /RL starts from an SFT model, and this one is a base model/);
+    oneLineError(await lab('rl', '--from', paths.rm, '--out', out), /this one is a reward model: a reward model scores RL's replies/);
     oneLineError(await lab('rl', '--from', paths.sft, '--kl-coef=-1', '--out', out), /--kl-coef must be a number ≥ 0/);
     oneLineError(await lab('rl', '--from', paths.sft, '--group-size', '1', '--out', out), /--group-size must be a whole number ≥ 2/);
     oneLineError(await lab('rl', '--from', paths.sft, '--prompt-sampling', 'greedy', '--out', out), /--prompt-sampling must be uniform or prioritized/);

@@ -113,7 +113,7 @@ describe('reward model', () => {
     const s = LabSession.create({ preset: 'micro', corpus, tokenizer, train: { steps: 1 } });
     const base = await s.toCheckpointBytes();
     s.dispose();
-    await expect(RewardModelStage.start(base, { train: pairs, val: pairs }, corpus)).rejects.toThrow(/sft checkpoint/);
+    await expect(RewardModelStage.start(base, { train: pairs, val: pairs }, corpus)).rejects.toThrow(/A reward model starts from an SFT model, and this one is a base model/);
   });
 });
 

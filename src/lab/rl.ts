@@ -14,8 +14,10 @@ import { decodeCheckpoint, inspectCheckpoint, type MetricRow } from '../core/io/
 import type { SftExample } from '../core/post/chatdata.ts';
 import type { Corpus } from '../core/train/data.ts';
 import { LabSession } from '../core/train/session.ts';
-import { RewardModelStage, RM_TRAIN } from '../core/rl/rewardmodel.ts';
-import { isRecorded, RL_TRAIN, type RewardSource, type RlExtra, RlStage, type SampleRow } from '../core/rl/policy.ts';
+import { RewardModelStage } from '../core/rl/rewardmodel.ts';
+import * as recipes from '../core/lesson/recipes.ts';
+import { checkParent } from '../core/lesson/parents.ts';
+import { isRecorded, type RewardSource, type RlExtra, RlStage, type SampleRow } from '../core/rl/policy.ts';
 import { type VerifiableCard, verifiableCard } from '../core/rl/evaluate.ts';
 import * as store from '../storage/index.ts';
 import type { LabRunner, StageParent, Stepper } from './runner.ts';
@@ -23,22 +25,14 @@ import type { ChatData, OwnChatData } from './stages.ts';
 
 export type { RewardSource, SampleRow, VerifiableCard };
 
-export interface RmSettings {
-  steps: number;
-  learningRate?: number;
+/** The reward model's recipe settings (src/core/lesson/recipes.ts), and the student's own pairs. */
+export interface RmSettings extends recipes.RmSettings {
   ownData?: OwnChatData;
 }
 
-export interface RlRunSettings {
-  steps: number;
-  learningRate?: number;
+/** RL's recipe settings, and where its parent and reward model come from. */
+export interface RlRunSettings extends recipes.RlRecipeSettings {
   reward: RewardSource;
-  /** β of the KL penalty to the SFT model. */
-  klCoef: number;
-  groupSize?: number;
-  promptsPerStep?: number;
-  /** With verifiers: credit for a wrong reply's right beginning (src/core/rl/verifiers.ts); the plan's when absent. */
-  partialCredit?: number;
   /** The reward model's checkpoint (reward 'model'); the newest reward model of this SFT model when absent. */
   rewardModelCheckpointId?: string;
   /** Start from this SFT checkpoint instead of the loaded model (the β comparison forks one checkpoint twice). */
@@ -165,9 +159,8 @@ export class RlLab {
   async rm(settings: RmSettings): Promise<void> {
     const data = await this.#data.dpo(settings.ownData);
     await this.#runner.startStage(async (parent) => {
-      if (parent.run.stage !== 'sft' && parent.run.stage !== 'dpo') throw new Error('A reward model starts from an SFT model: run SFT first.');
-      const train = { ...RM_TRAIN, steps: settings.steps, ...(settings.learningRate ? { learningRate: settings.learningRate, minLearningRate: settings.learningRate / 10 } : {}) };
-      const stepper = await RewardModelStage.start(parent.bytes, data, parent.corpus, { train });
+      checkParent('rm', parent.run.stage);
+      const stepper = await RewardModelStage.start(parent.bytes, data, parent.corpus, recipes.rmRecipe(settings));
       return { stepper, name: `RM · ${parentLabel(parent)}`, settings: { stageSettings: this.#stored('rm', parent, settings) } };
     });
   }
@@ -191,10 +184,10 @@ export class RlLab {
       rewardModel = record.bytes;
     }
     await this.#runner.startStage(async (parent) => {
-      if (parent.run.stage !== 'sft' && parent.run.stage !== 'dpo') throw new Error('RL starts from an SFT model: run SFT first.');
-      const train = { ...RL_TRAIN, steps: settings.steps, ...(settings.learningRate ? { learningRate: settings.learningRate, minLearningRate: settings.learningRate / 10 } : {}) };
-      const stage = await RlStage.start(parent.bytes, data, parent.corpus, { reward: settings.reward, klCoef: settings.klCoef, groupSize: settings.groupSize, promptsPerStep: settings.promptsPerStep, partialCredit: settings.reward === 'verifier' ? settings.partialCredit : undefined, rewardModel, train });
-      const what = settings.reward === 'model' ? `RL vs RM β ${settings.klCoef}` : `RL verifiers β ${settings.klCoef}`;
+      checkParent('rl', parent.run.stage);
+      const { train, settings: rl } = recipes.rlRecipe(settings);
+      const stage = await RlStage.start(parent.bytes, data, parent.corpus, { ...rl, rewardModel, train });
+      const what = rl.reward === 'model' ? `RL vs RM β ${rl.klCoef}` : `RL verifiers β ${rl.klCoef}`;
       return { stepper: stage, name: `${what} · ${parentLabel(parent)}`, settings: { stageSettings: { ...this.#stored('rl', parent, settings), rewardModelCheckpointId: rmId } } };
     }, from);
   }
@@ -265,7 +258,7 @@ export class RlLab {
           const bytes = meta && (await store.loadCheckpointBytes(db, meta.id));
           rows = bytes ? decodeMetrics(bytes) : [];
         }
-        curves.push({ runId: r.id, name: r.name, klCoef: settings.klCoef, reward: settings.reward, rows, loaded: r.id === run.id });
+        curves.push({ runId: r.id, name: r.name, klCoef: recipes.rlRecipe(settings).settings.klCoef, reward: settings.reward, rows, loaded: r.id === run.id });
       }
       return curves.sort((a, b) => a.klCoef - b.klCoef);
     });

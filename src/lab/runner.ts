@@ -18,6 +18,7 @@ import type { GPTConfig } from '../core/model/config.ts';
 import type { Corpus } from '../core/train/data.ts';
 import { type GradientHelper, sliceCount } from '../core/train/parallel.ts';
 import { LabSession } from '../core/train/session.ts';
+import { pretrainRecipe } from '../core/lesson/recipes.ts';
 import * as store from '../storage/index.ts';
 import { TrainingLoop } from './loop.ts';
 import { checkpointInfos, familyCurves, latestSaved, saveState } from './persistence.ts';
@@ -416,13 +417,8 @@ export class LabRunner {
     this.#setStatus('loading');
     const stored: StoredSettings = { ...settings, ...(settings.corpus === 'own' ? { ownText: requireText(ownText) } : {}) };
     const { corpus, tokenizer } = await this.#corpora.of(stored);
-    const session = LabSession.create({
-      preset: settings.preset,
-      corpus,
-      tokenizer,
-      train: { steps: settings.steps, learningRate: settings.learningRate, minLearningRate: settings.learningRate / 10, batchSize: settings.batchSize, seed: settings.seed, ...(settings.zLoss ? { zLoss: 1e-4 } : {}) },
-      model: settings.qkLayerNorm ? { qkLayerNorm: true } : {},
-    });
+    const { preset, train, model } = pretrainRecipe(settings);
+    const session = LabSession.create({ preset, corpus, tokenizer, train, model });
     const run = await store.createRun(db, {
       name: `${corpus.name} · ${settings.preset} · seed ${settings.seed}`,
       stage: 'pretrain',

@@ -11,8 +11,9 @@
 import { renderChat, renderPrompt } from '../core/post/chat.ts';
 import { type DpoExample, type LineError, type Parsed, parseDpoJsonl, parseSftJsonl, type SftExample } from '../core/post/chatdata.ts';
 import { decodeCheckpoint, inspectCheckpoint, type MetricRow, type Stage } from '../core/io/checkpoint.ts';
-import { DEFAULT_BETA, type DpoLossType, DpoStage, lengthBiased } from '../core/post/dpo.ts';
-import { LESSON_PLAN, planTrain } from '../core/lesson/plan.ts';
+import { type DpoLossType, DpoStage, lengthBiased } from '../core/post/dpo.ts';
+import * as recipes from '../core/lesson/recipes.ts';
+import { checkParent } from '../core/lesson/parents.ts';
 import { corpusWords, greedyReplies, type ReportCard, reportCard } from '../core/eval/evaluate.ts';
 import { storiesNote } from '../core/eval/forgetting.ts';
 import { GPT } from '../core/model/model.ts';
@@ -40,25 +41,13 @@ export interface OwnChatData {
   text: string;
 }
 
-export interface SftSettings {
-  steps: number;
-  learningRate?: number; // the lesson plan's when absent
-  /** Share of each batch that is story text; the lesson plan's when absent. */
-  pretrainShare?: number;
-  /** "What if there were no story text in the batches?": chat alone, to show forgetting. */
-  whatIf?: 'no-pretrain-text';
+/** SFT's recipe settings (src/core/lesson/recipes.ts), and the student's own conversations. */
+export interface SftSettings extends recipes.SftSettings {
   ownData?: OwnChatData;
 }
 
-export interface DpoSettings {
-  steps: number;
-  learningRate?: number;
-  beta: number;
-  lossType: DpoLossType;
-  /** Weight of the chosen replies' NLL (RPO); the lesson plan's when absent (0 in the length-bias what-if). */
-  rpoAlpha?: number;
-  /** "What if the pairs were length-biased?": only pairs whose chosen reply is shorter, no RPO term. */
-  whatIf?: 'length-bias';
+/** DPO's recipe settings, and the student's own preference pairs. */
+export interface DpoSettings extends recipes.DpoSettings {
   ownData?: OwnChatData;
 }
 
@@ -113,8 +102,6 @@ export interface MaskedChat {
 export const REPORT_LIMIT = 24;
 /** Held-out share of a student's own JSONL file (the last lines), when it has at least 10 examples. */
 const OWN_HELD_OUT = 0.1;
-
-const STAGE_NAMES: Record<Stage, string> = { pretrain: 'base', sft: 'SFT', dpo: 'DPO', rm: 'reward model', rl: 'RL' };
 
 /** The bundled chat data, loaded once, and the student's own files, parsed and split. */
 export class ChatData {
@@ -198,11 +185,9 @@ export class StageLab {
   async sft(settings: SftSettings): Promise<{ skipped: LineError[] }> {
     const data = await this.#data.sft(settings.ownData);
     await this.#runner.startStage(async (parent) => {
-      requireStage(parent, 'pretrain', 'SFT starts from a pretrained (base) model');
-      const lr = settings.learningRate || LESSON_PLAN.sft.learningRate;
-      const train = { ...planTrain(LESSON_PLAN.sft), steps: settings.steps, learningRate: lr, minLearningRate: lr / 10 };
-      const pretrainShare = settings.whatIf === 'no-pretrain-text' ? 0 : (settings.pretrainShare ?? LESSON_PLAN.sft.pretrainShare);
-      const stepper = await SftStage.start(parent.bytes, data, parent.corpus, train, { pretrainShare });
+      checkParent('sft', parent.run.stage);
+      const recipe = recipes.sftRecipe(settings);
+      const stepper = await SftStage.start(parent.bytes, data, parent.corpus, recipe.train, { pretrainShare: recipe.pretrainShare });
       return { stepper, name: stageRunName(settings.whatIf ? 'SFT, no story text' : 'SFT', parent, settings.ownData), settings: { stageSettings: stored('sft', parent, settings) } };
     });
     return { skipped: data.errors };
@@ -212,14 +197,11 @@ export class StageLab {
   async dpo(settings: DpoSettings): Promise<{ skipped: LineError[] }> {
     const data = await this.#data.dpo(settings.ownData);
     await this.#runner.startStage(async (parent) => {
-      requireStage(parent, 'sft', 'DPO starts from an SFT model: run SFT first');
-      const lr = settings.learningRate || LESSON_PLAN.dpo.learningRate;
-      const train = { ...planTrain(LESSON_PLAN.dpo), steps: settings.steps, learningRate: lr, minLearningRate: lr / 10 };
-      const biased = settings.whatIf === 'length-bias';
-      const rpoAlpha = settings.rpoAlpha ?? (biased ? 0 : LESSON_PLAN.dpo.rpoAlpha);
-      const pairs = biased ? { ...data, train: lengthBiased(data.train) } : data;
-      const stepper = await DpoStage.start(parent.bytes, pairs, parent.corpus, { beta: settings.beta || DEFAULT_BETA, lossType: settings.lossType, rpoAlpha, pretrainShare: biased ? 0 : LESSON_PLAN.dpo.pretrainShare, train });
-      return { stepper, name: stageRunName(`DPO β ${settings.beta}${biased ? ', length-biased pairs' : ''}`, parent, settings.ownData), settings: { stageSettings: stored('dpo', parent, settings) } };
+      checkParent('dpo', parent.run.stage);
+      const recipe = recipes.dpoRecipe(settings);
+      const pairs = recipe.lengthBiasedPairs ? { ...data, train: lengthBiased(data.train) } : data;
+      const stepper = await DpoStage.start(parent.bytes, pairs, parent.corpus, recipe);
+      return { stepper, name: stageRunName(`DPO β ${recipe.beta}${recipe.lengthBiasedPairs ? ', length-biased pairs' : ''}`, parent, settings.ownData), settings: { stageSettings: stored('dpo', parent, settings) } };
     });
     return { skipped: data.errors };
   }
@@ -330,10 +312,6 @@ export class StageLab {
     const { examples, errors } = kind === 'sft' ? parseSftJsonl(text) : parseDpoJsonl(text);
     return { examples: examples.length, errors };
   }
-}
-
-function requireStage(parent: StageParent, stage: Stage, why: string): void {
-  if (parent.run.stage !== stage) throw new Error(`${why}; the loaded model is ${STAGE_NAMES[parent.run.stage] === 'base' ? 'a base' : `an ${STAGE_NAMES[parent.run.stage]}`} model.`);
 }
 
 function stored(kind: 'sft' | 'dpo', parent: StageParent, settings: SftSettings | DpoSettings): StoredStage {

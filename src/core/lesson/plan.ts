@@ -16,57 +16,52 @@
  * On a two-core machine without a GPU that is about nine minutes in Node (single-threaded wasm).
  * Stages that later work adds (a reward model, RL) get their own keys here.
  */
-import type { PresetName, TrainConfig } from '../model/config.ts';
+import type { PresetName } from '../model/config.ts';
 import type { DpoLossType } from '../post/dpo.ts';
 
-export interface PretrainPlan {
-  preset: PresetName;
+/** How long a stage trains and how fast: what every stage's recipe sizes its schedule from (recipes.ts). */
+export interface StageTiming {
   steps: number;
   learningRate: number;
-  /** Steps between validation losses (each costs a few batches of forward passes). */
-  evalInterval: number;
+  /** Validation losses over the run; the interval between them follows the steps (schedule.ts). */
+  evaluations: number;
+  /** False where the first steps should already move at the full rate; true when absent. */
+  warmup?: boolean;
 }
 
-export interface SftPlan {
-  steps: number;
-  learningRate: number;
+export interface PretrainPlan extends StageTiming {
+  preset: PresetName;
+}
+
+export interface SftPlan extends StageTiming {
   /**
    * Share of each batch's rows that are windows of pretraining text, trained with the ordinary
    * next-token loss next to the chat rows: what keeps the stories' loss from rising (forgetting).
    */
   pretrainShare: number;
-  evalInterval: number;
 }
 
-export interface DpoPlan {
-  steps: number;
-  learningRate: number;
+export interface DpoPlan extends StageTiming {
   beta: number;
   lossType: DpoLossType;
   /** Weight of the chosen replies' mean NLL next to the DPO loss (RPO); 0 is plain DPO. */
   rpoAlpha: number;
   /** Story windows per pair in each batch, with their next-token loss added (keeps the stories). */
   pretrainShare: number;
-  evalInterval: number;
 }
 
 /** The reward model (src/core/rl/rewardmodel.ts), from the SFT model, on the DPO pairs. */
-export interface RmPlan {
-  steps: number;
-  learningRate: number;
+export interface RmPlan extends StageTiming {
   /** Preference pairs a step. 16 left held-out accuracy wandering around 90% over the last 150 of 300 steps; 32 settles above it in 200. */
   batchSize: number;
   /** TRL's center_rewards_coefficient: keeps the scores near 0, which RL's β assumes. */
   centerCoef: number;
   /** Weight of the chosen replies' next-token loss beside the Bradley–Terry loss (GRM, Yang et al. 2024). */
   lmCoef: number;
-  evalInterval: number;
 }
 
 /** RL from the SFT model (src/core/rl/policy.ts): RLOO, k1 KL in the reward. */
-export interface RlPlan {
-  steps: number;
-  learningRate: number;
+export interface RlPlan extends StageTiming {
   /** Completions per prompt (the RLOO group). */
   groupSize: number;
   /**
@@ -79,7 +74,6 @@ export interface RlPlan {
   partialCredit: number;
   /** β with verifiable rewards (nothing to hack) and against the reward model. */
   klCoef: { verifier: number; model: number };
-  evalInterval: number;
 }
 
 export interface LessonPlan {
@@ -91,11 +85,12 @@ export interface LessonPlan {
 }
 
 const plan: LessonPlan = {
-  pretrain: { preset: 'tiny', steps: 3000, learningRate: 3e-3, evalInterval: 250 },
-  sft: { steps: 1800, learningRate: 3e-3, pretrainShare: 0.25, evalInterval: 200 },
-  dpo: { steps: 250, learningRate: 3e-4, beta: 0.1, lossType: 'sigmoid', rpoAlpha: 3, pretrainShare: 0.25, evalInterval: 50 },
-  rm: { steps: 200, learningRate: 1e-3, batchSize: 32, centerCoef: 0.01, lmCoef: 3, evalInterval: 50 },
-  rl: { steps: 300, learningRate: 3e-4, groupSize: 8, promptsPerStep: { verifier: 16, model: 8 }, maxNewTokens: 48, partialCredit: 0.4, klCoef: { verifier: 0, model: 0.5 }, evalInterval: 100 },
+  pretrain: { preset: 'tiny', steps: 3000, learningRate: 3e-3, evaluations: 12 },
+  sft: { steps: 1800, learningRate: 3e-3, pretrainShare: 0.25, evaluations: 9 },
+  dpo: { steps: 250, learningRate: 3e-4, beta: 0.1, lossType: 'sigmoid', rpoAlpha: 3, pretrainShare: 0.25, evaluations: 5 },
+  rm: { steps: 200, learningRate: 1e-3, batchSize: 32, centerCoef: 0.01, lmCoef: 3, evaluations: 4 },
+  // The policy is a trained model and RL's steps are few: they move at the full rate from the first.
+  rl: { steps: 300, learningRate: 3e-4, groupSize: 8, promptsPerStep: { verifier: 16, model: 8 }, maxNewTokens: 48, partialCredit: 0.4, klCoef: { verifier: 0, model: 0.5 }, evaluations: 3, warmup: false },
 };
 for (const stage of Object.values(plan)) Object.freeze(stage);
 Object.freeze(plan.rl.klCoef);
@@ -119,19 +114,3 @@ export const WHAT_IFS = {
 } as const;
 export type SftWhatIf = keyof typeof WHAT_IFS.sft;
 export type DpoWhatIf = keyof typeof WHAT_IFS.dpo;
-
-/**
- * A stage's training settings as a TrainConfig override: the plan's steps, learning rate (its
- * floor a tenth of it, as nanoGPT's), warmup (a tenth of the steps, at most 100) and evaluation
- * interval, and the seed when one is given.
- */
-export function planTrain(stage: { steps: number; learningRate: number; evalInterval: number }, seed?: number): Partial<TrainConfig> {
-  return {
-    steps: stage.steps,
-    learningRate: stage.learningRate,
-    minLearningRate: stage.learningRate / 10,
-    warmupSteps: Math.min(100, Math.max(1, Math.floor(stage.steps / 10))),
-    evalInterval: stage.evalInterval,
-    ...(seed !== undefined ? { seed } : {}),
-  };
-}

@@ -3,6 +3,7 @@
  * trained (TrainConfig). Presets are small override objects; a later stage inherits its parent
  * checkpoint's model config and says which training settings it overrides.
  */
+import { evalIntervalFor, floorRate, warmupFor } from '../train/schedule.ts';
 
 export interface GPTConfig {
   vocabSize: number;
@@ -67,8 +68,8 @@ export function defaultTrainConfig(preset: PresetName, overrides: Partial<TrainC
     batchSize: p.batchSize,
     steps,
     learningRate,
-    minLearningRate: learningRate / 10,
-    warmupSteps: Math.min(100, Math.max(1, Math.floor(steps / 10))),
+    minLearningRate: floorRate(learningRate),
+    warmupSteps: warmupFor(steps),
     schedule: 'cosine',
     decayFraction: 0.2,
     weightDecay: 0.1,
@@ -76,7 +77,7 @@ export function defaultTrainConfig(preset: PresetName, overrides: Partial<TrainC
     beta2: 0.99,
     eps: 1e-8,
     gradClip: 1.0,
-    evalInterval: Math.max(10, Math.floor(steps / 20)),
+    evalInterval: evalIntervalFor(steps),
     evalBatches: 8,
     seed: 1,
     ...overrides,

@@ -249,10 +249,6 @@ export class DpoStage {
   static async start(parent: Uint8Array, data: ChatSplits<DpoExample>, corpus: Corpus, opts: DpoOptions & { train?: Partial<TrainConfig> } = {}): Promise<DpoStage> {
     const { beta, lossType, rpoAlpha } = DpoStage.check(data, opts);
     const session = await LabSession.fromParent(parent, { stage: 'dpo', corpus, train: opts.train });
-    if (session.lineage[session.lineage.length - 1].stage === 'pretrain') {
-      session.dispose();
-      throw new Error('dpo: start from an sft checkpoint (this one is a pretrained base model; run sft first)');
-    }
     const pairs = DpoStage.encode(session, data);
     const bs = session.trainer.config.batchSize;
     const pad = session.tokenizer.specialId('<|end|>');

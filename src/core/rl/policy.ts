@@ -35,7 +35,8 @@ import { GPT } from '../model/model.ts';
 import type { Corpus } from '../train/data.ts';
 import { parallelDecode, parallelLogProbs } from '../train/parallel.ts';
 import { LabSession } from '../train/session.ts';
-import { LESSON_PLAN } from '../lesson/plan.ts';
+import { checkParent } from '../lesson/parents.ts';
+import { PROMPT_SAMPLINGS, rlRecipe } from '../lesson/recipes.ts';
 import { fracRewardZeroStd, learningRows, rlooAdvantages } from './advantages.ts';
 import { replyFits, verifiableCard } from './evaluate.ts';
 import { penalisedReward } from './kl.ts';
@@ -45,10 +46,8 @@ import { replyIds, sampleCompletions, sequenceRow } from './sampler.ts';
 import { expectedReply, FORMAT_REWARD, verifiableReward, verify } from './verifiers.ts';
 
 export type RewardSource = 'verifier' | 'model';
-export const REWARD_SOURCES: readonly RewardSource[] = ['verifier', 'model'];
 /** How a step draws its prompts: uniformly, or more often the ones still unsolved (prioritized.ts). */
 export type PromptSampling = 'uniform' | 'prioritized';
-export const PROMPT_SAMPLINGS: readonly PromptSampling[] = ['uniform', 'prioritized'];
 
 /** The RL stage's own settings (the optimiser's come from the TrainConfig). */
 export interface RlSettings {
@@ -75,12 +74,6 @@ export interface RlSettings {
   partialCredit: number;
 }
 
-const rl = LESSON_PLAN.rl;
-const SETTING_KEYS: readonly (keyof RlSettings)[] = ['klCoef', 'groupSize', 'promptsPerStep', 'promptSampling', 'maxNewTokens', 'evalQuestions', 'partialCredit'];
-export const RL_DEFAULTS: Record<RewardSource, RlSettings> = {
-  verifier: { reward: 'verifier', klCoef: rl.klCoef.verifier, groupSize: rl.groupSize, promptsPerStep: rl.promptsPerStep.verifier, promptSampling: 'prioritized', maxNewTokens: rl.maxNewTokens, evalQuestions: 64, partialCredit: rl.partialCredit },
-  model: { reward: 'model', klCoef: rl.klCoef.model, groupSize: rl.groupSize, promptsPerStep: rl.promptsPerStep.model, promptSampling: 'uniform', maxNewTokens: rl.maxNewTokens, evalQuestions: 64, partialCredit: 0 },
-};
 
 /** One prompt of the RL data: a single user question, with the SFT data's answer to it. */
 export interface RlPrompt {
@@ -160,8 +153,6 @@ export interface RlStartOptions extends Partial<RlSettings> {
   train?: Partial<TrainConfig>;
 }
 
-/** The default RL training settings (the lesson plan's): a small learning rate (nanochat's RL uses 5% of SFT's), no warm-up. */
-export const RL_TRAIN: Partial<TrainConfig> = { steps: rl.steps, learningRate: rl.learningRate, minLearningRate: rl.learningRate / 10, warmupSteps: 0, evalInterval: rl.evalInterval };
 
 export class RlStage {
   /** The latest step's first completion of each prompt, for the live table. */
@@ -195,11 +186,8 @@ export class RlStage {
   }
 
   private static settingsOf(opts: Partial<RlSettings>): RlSettings {
-    const reward = opts.reward ?? 'verifier';
-    if (!REWARD_SOURCES.includes(reward)) throw new Error(`rl: the reward must be verifier or model, got "${reward}"`);
-    const s: RlSettings = { ...RL_DEFAULTS[reward] };
-    for (const key of SETTING_KEYS) if (opts[key] !== undefined) (s as unknown as Record<string, unknown>)[key] = opts[key]; // only settings: never the reward model's bytes
-    s.reward = reward;
+    const { settings: s } = rlRecipe(opts); // only settings: never the reward model's bytes
+    const reward = s.reward;
     if (!(s.partialCredit >= 0 && s.partialCredit < 1 - FORMAT_REWARD)) throw new Error(`rl: the partial credit must be a number in [0, ${1 - FORMAT_REWARD}), got ${s.partialCredit}`);
     if (!PROMPT_SAMPLINGS.includes(s.promptSampling)) throw new Error(`rl: prompt sampling must be uniform or prioritized, got "${s.promptSampling}"`);
     if (reward === 'model' && s.promptSampling === 'prioritized') throw new Error('rl: prioritized prompt sampling needs verifiers (a reward model\'s score is no success rate)');
@@ -230,9 +218,9 @@ export class RlStage {
   static async start(parent: Uint8Array, data: ChatSplits<SftExample>, corpus: Corpus, opts: RlStartOptions = {}): Promise<RlStage> {
     const settings = RlStage.settingsOf(opts);
     const head = decodeCheckpoint(parent);
-    if (head.stage !== 'sft' && head.stage !== 'dpo' && head.stage !== 'rl') throw new Error(`rl: start from an sft checkpoint (this one is a ${head.stage === 'pretrain' ? 'pretrained base model; run sft first' : `${head.stage} checkpoint`})`);
+    checkParent('rl', head.stage);
     const { reference, rewardModel } = RlStage.models(parent, settings, opts.rewardModel);
-    const session = await LabSession.fromParent(parent, { stage: 'rl', corpus, train: { ...RL_TRAIN, ...opts.train } });
+    const session = await LabSession.fromParent(parent, { stage: 'rl', corpus, train: { ...rlRecipe({ reward: settings.reward }).train, ...opts.train } });
     const extra: RlExtra = { ...settings, referenceSha256: await sha256Hex(parent), referenceWeightsSha256: await weightsSha256(head) };
     if (opts.rewardModel) {
       extra.rewardModelSha256 = await sha256Hex(opts.rewardModel);

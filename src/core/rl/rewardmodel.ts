@@ -25,7 +25,7 @@ import type { CharTokenizer } from '../model/tokenizer.ts';
 import type { Corpus } from '../train/data.ts';
 import { sequenceLogProbs } from '../train/objective.ts';
 import { LabSession } from '../train/session.ts';
-import { LESSON_PLAN, planTrain } from '../lesson/plan.ts';
+import { LESSON_PLAN } from '../lesson/plan.ts';
 
 /**
  * The Bradley–Terry loss of a batch of pairs (Bradley & Terry 1952; the reward-model loss of
@@ -116,8 +116,6 @@ export interface RewardModelOptions {
 export const DEFAULT_CENTER_COEF = LESSON_PLAN.rm.centerCoef;
 export const DEFAULT_LM_COEF = LESSON_PLAN.rm.lmCoef;
 
-/** The reward model's default training settings (the lesson plan's). */
-export const RM_TRAIN: Partial<TrainConfig> = { ...planTrain(LESSON_PLAN.rm), batchSize: LESSON_PLAN.rm.batchSize };
 
 interface EncodedPairRows {
   chosen: Int32Array;
@@ -158,11 +156,6 @@ export class RewardModelStage {
     const centerCoef = checkCoef('centerCoef', opts.centerCoef ?? DEFAULT_CENTER_COEF);
     const lmCoef = checkCoef('lmCoef', opts.lmCoef ?? DEFAULT_LM_COEF);
     const session = await LabSession.fromParent(parent, { stage: 'rm', corpus, train: opts.train, extraWeights: (c) => new Map([[SCORE_HEAD, new Float32Array(c.nEmbd)]]) });
-    const from = session.lineage[session.lineage.length - 1].stage;
-    if (from === 'pretrain' || from === 'rm') {
-      session.dispose();
-      throw new Error(`rm: start from an sft checkpoint (this one is a ${from === 'rm' ? 'reward model already' : 'pretrained base model; run sft first'})`);
-    }
     session.extra.rm = { centerCoef, lmCoef };
     return new RewardModelStage(session, data, RewardModelStage.encode(session, data), centerCoef, lmCoef);
   }

@@ -69,3 +69,15 @@ function wsdRate(step: number, cfg: ScheduleConfig): number {
   const ratio = (step - decayStart) / (totalSteps - decayStart);
   return maxLr + ratio * (minLr - maxLr);
 }
+
+/**
+ * The rules that size a schedule to a run, in one place (every stage, the page and the command
+ * line use these through the stage recipes in src/core/lesson/recipes.ts):
+ *   floor     a tenth of the peak rate (nanoGPT's min_lr = learning_rate / 10)
+ *   warm-up   a tenth of the steps, at least 1 and at most 100
+ *   interval  the run's steps split into `evaluations` validation losses, at least 10 steps apart
+ *             (each costs a few batches of forward passes); a run always evaluates at its last step
+ */
+export const floorRate = (peak: number): number => peak / 10;
+export const warmupFor = (steps: number): number => Math.min(100, Math.max(1, Math.floor(steps / 10)));
+export const evalIntervalFor = (steps: number, evaluations = 20): number => Math.max(10, Math.floor(steps / evaluations));

@@ -11,6 +11,8 @@ import { checkCorpus, type Corpus } from './data.ts';
 import { GPT } from '../model/model.ts';
 import { generate } from '../model/sample.ts';
 import { CharTokenizer } from '../model/tokenizer.ts';
+import { checkParent } from '../lesson/parents.ts';
+import { evalIntervalFor, floorRate, warmupFor } from './schedule.ts';
 import { type StepResult, Trainer } from './trainer.ts';
 
 export interface SessionInit {
@@ -48,10 +50,10 @@ export interface Override {
 export function inheritTrainConfig(parent: TrainConfig, overrides: Partial<TrainConfig> = {}): { config: TrainConfig; overridden: Override[] } {
   const config: TrainConfig = { ...parent, ...overrides };
   if (overrides.steps !== undefined) {
-    if (overrides.warmupSteps === undefined) config.warmupSteps = Math.min(100, Math.max(1, Math.floor(config.steps / 10)));
-    if (overrides.evalInterval === undefined) config.evalInterval = Math.max(10, Math.floor(config.steps / 20));
+    if (overrides.warmupSteps === undefined) config.warmupSteps = warmupFor(config.steps);
+    if (overrides.evalInterval === undefined) config.evalInterval = evalIntervalFor(config.steps);
   }
-  if (overrides.learningRate !== undefined && overrides.minLearningRate === undefined) config.minLearningRate = config.learningRate / 10;
+  if (overrides.learningRate !== undefined && overrides.minLearningRate === undefined) config.minLearningRate = floorRate(config.learningRate);
   const overridden = (Object.keys(config) as (keyof TrainConfig)[])
     .filter((key) => config[key] !== parent[key])
     .map((key) => ({ key, from: parent[key], to: config[key] }));
@@ -122,6 +124,7 @@ export class LabSession {
    */
   static async fromParent(parentBytes: Uint8Array, init: StageInit): Promise<LabSession> {
     const parent = decodeCheckpoint(parentBytes);
+    checkParent(init.stage, parent.stage);
     checkCorpus(init.corpus, parent.model.blockSize);
     const { config, overridden } = inheritTrainConfig(parent.train, init.train);
     const weights = init.extraWeights ? new Map([...parent.weights, ...init.extraWeights(parent.model)]) : parent.weights;
