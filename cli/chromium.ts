@@ -132,7 +132,7 @@ export async function gpuFlagsFor(
  */
 export async function launch(opts: { webgpu?: boolean; profile?: string; flags?: readonly string[] } = {}): Promise<Browser & { profile: string }> {
   const profile = opts.profile ?? mkdtempSync(join(tmpdir(), 'lm-lab-chromium-'));
-  // LM_LAB_CHROMIUM_ARGS adds flags a machine needs, e.g. a real GPU's (README, "Benchmarks on a GPU").
+  // LM_LAB_CHROMIUM_ARGS adds flags a machine needs, e.g. a real GPU's (docs/engine.md, "Benchmarks on a GPU").
   const extra = process.env.LM_LAB_CHROMIUM_ARGS?.split(/\s+/).filter(Boolean) ?? [];
   const args = [...BASE_ARGS, ...(opts.webgpu === false ? [] : ['--enable-unsafe-webgpu']), ...extra, ...(opts.flags ?? [])];
   const context = await chromium.launchPersistentContext(profile, {

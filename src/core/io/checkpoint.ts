@@ -2,7 +2,7 @@
  * Checkpoints are .safetensors files: nanoGPT's state dict (with `lm_head.weight` written as its
  * own copy of the tied embedding, so PyTorch's strict loading finds it), optionally the AdamW
  * moments as `optimizer.exp_avg.<name>` / `optimizer.exp_avg_sq.<name>`, and everything else a
- * resumed run needs as JSON strings in `__metadata__`. The keys are documented in the README.
+ * resumed run needs as JSON strings in `__metadata__`. The keys are documented in docs/checkpoint-format.md.
  *
  * Reading treats the file as hostile: the safetensors layer checks the container; this module
  * checks that the contents are a model we can build (every parameter present with the right

@@ -10,10 +10,10 @@
  *             chosen replies' likelihood in the loss (RPO) so the answers SFT taught stay likely
  *
  * The numbers are about the fewest steps at which every stage reaches its targets on seeds 1-3
- * (measured with `npm run lab -- lesson`; see README): with 2,400 pretraining steps SFT answers
- * 46-60% of the held-out questions instead of 63-67%, with 1,400 SFT steps some replies run on
- * into story text, and DPO needs 250 steps to prefer the right answer on 95% of the held-out pairs.
- * On a two-core machine without a GPU that is about nine minutes in Node (single-threaded wasm).
+ * (measured with `npm run lab -- lesson`): fewer pretraining steps cost SFT held-out answers, fewer
+ * SFT steps leave some replies running on into story text, and fewer DPO steps leave it preferring
+ * the wrong answer on more held-out pairs. The figures, and the wall time on a machine without a
+ * GPU, are in docs/results/lesson.md.
  * Stages that later work adds (a reward model, RL) get their own keys here.
  */
 import type { PresetName } from '../model/config.ts';
@@ -52,7 +52,7 @@ export interface DpoPlan extends StageTiming {
 
 /** The reward model (src/core/rl/rewardmodel.ts), from the SFT model, on the DPO pairs. */
 export interface RmPlan extends StageTiming {
-  /** Preference pairs a step. 16 left held-out accuracy wandering around 90% over the last 150 of 300 steps; 32 settles above it in 200. */
+  /** Preference pairs a step. 16 left held-out accuracy wandering over the last 150 of 300 steps; 32 settles in 200 (docs/results/reward-model.md). */
   batchSize: number;
   /** TRL's center_rewards_coefficient: keeps the scores near 0, which RL's β assumes. */
   centerCoef: number;

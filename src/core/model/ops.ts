@@ -3,8 +3,8 @@
  *
  * Why not let tfjs differentiate them: its automatic gradients of matMul use the transposeA /
  * transposeB flags, and on the wasm backend only an untransposed, unbatched matMul reaches
- * XNNPACK; a transposed one runs a naive loop about ten times slower (measured: 13 GFLOP/s vs
- * 1 GFLOP/s at 1024×64×256). The reference backward passes below transpose explicitly (a copy)
+ * XNNPACK; a transposed one runs a naive loop about ten times slower (measured:
+ * docs/results/speed.md). The reference backward passes below transpose explicitly (a copy)
  * and then multiply plainly; on wasm every product goes instead through the project's strided
  * matmul (kernels/wasm/matmul.ts, WebAssembly SIMD), which reads a transposed operand, or one
  * head inside the fused q | k | v projection, where it lies. The hand-written LayerNorm, GELU and

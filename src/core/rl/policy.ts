@@ -54,8 +54,8 @@ export interface RlSettings {
   reward: RewardSource;
   /**
    * β of the KL penalty. 0 for verifiable rewards (nothing to hack); 0.5 against a reward model, whose
-   * scores spread about 0.3 within a group: at TRL's 0.05 the policy still drifts 2–3 nats and the
-   * reward model is hacked, more slowly, and at 0.2 it loses a tenth of its right answers (README).
+   * scores spread about 0.3 within a group: at TRL's 0.05 the policy still drifts and the reward
+   * model is hacked, more slowly, and at 0.2 it loses some of its right answers (docs/results/reward-model.md).
    */
   klCoef: number;
   /** G: completions per prompt, the group the RLOO baseline is taken over. */

@@ -9,8 +9,8 @@
  * plus (lmCoef > 0) the chosen replies' next-token loss through the trunk's own LM head: Yang et
  * al. 2024, "Regularizing Hidden States Enables Learning Generalizable Reward Models" (GRM). The
  * pair loss alone lets the trunk forget language and learn whatever separates the training pairs;
- * still having to predict good replies keeps features that carry to new pairs. From the lesson's
- * seed-1 SFT model, held-out pair accuracy 87.0% → 91.0% (README).
+ * still having to predict good replies keeps features that carry to new pairs (held-out pair
+ * accuracy with and without it: docs/results/reward-model.md).
  * Logged with TRL RewardTrainer's names: accuracy, margin, mean_reward, min_reward, max_reward.
  */
 import * as tf from '@tensorflow/tfjs';

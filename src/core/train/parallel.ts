@@ -79,8 +79,8 @@ export interface GradientHelper {
 
 /**
  * The fewest tokens a slice may have. Below it the helpers' messages and weight copies cost more
- * than the rows they take: measured on Node wasm, micro (4 × 16 tokens) steps in 5.8 ms alone and
- * 7.0 ms shared by two threads, tiny (16 × 64) in 72.5 ms alone and 51.3 ms shared.
+ * than the rows they take: measured on Node wasm, a micro step (4 × 16 tokens) is slower shared by
+ * two threads than alone, a tiny one (16 × 64) faster (docs/results/speed.md, "Data parallelism").
  */
 export const MIN_SLICE_TOKENS = 256;
 

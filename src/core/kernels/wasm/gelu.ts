@@ -4,15 +4,15 @@
  *   y     = x·Φ(x),            Φ(x) = ½(1 + erf(x/√2))
  *   slope = Φ(x) + x·φ(x),     φ(x) = exp(−x²/2)/√(2π)      (= dy/dx)
  * The slope is written in the forward pass, where Φ is at hand, and saved for the backward pass,
- * which is then one multiply, dx = dy·slope. Recomputing erf and exp there instead cost 6 ms per
- * [1024, 256] call on tiny against 0.1 ms for the multiply (measured), for 1 MB more memory per layer
+ * which is then one multiply, dx = dy·slope. Recomputing erf and exp there instead cost many times
+ * the multiply per [1024, 256] call (measured: docs/results/speed.md), for 1 MB more memory per layer
  * (the slope is saved in place of x, which nothing else keeps).
  *
  * y and the slope are read from tables on [−8, 8] at 1/1024 steps, interpolated linearly: an
  * error of at most h²/8 · max|f''| = 2⁻²³ · 0.8 ≈ 1e-7 (y'' = φ(x)(2 − x²) peaks at 2φ(0) ≈ 0.8,
  * the slope's second derivative at 3φ(√3)·√3 ≈ 0.46 nearby), the size of float32's own rounding.
  * Beyond ±8, Φ is 0 or 1 to float32 (1 − Φ(8) = 6e-16): y is 0 or x, the slope 0 or 1. Computing
- * erf and exp per element instead took 3.8–4.3 ms per [1024, 256] call, the tables 1.2 (measured).
+ * erf and exp per element instead took about three times as long (measured: docs/results/speed.md).
  * A NaN stays NaN (the spike detector looks for it).
  *
  * On the heap, the same loop runs compiled (../wasm-simd/gelu.ts) from a copy of the table in the

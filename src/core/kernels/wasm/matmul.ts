@@ -14,8 +14,8 @@
  *
  * Why not tfjs's matMul: on wasm it reaches XNNPACK only untransposed and unbatched, and XNNPACK
  * packs the right-hand matrix anew for every new tensor (every product of a step), which at the
- * step's shapes costs as much as the multiply (measured: 64×1024×256 in 1.7 ms on a packed
- * operand, 3.4 ms on a fresh one).
+ * step's shapes costs as much as the multiply (measured: docs/results/speed.md, "The kernels' own
+ * choices").
  */
 import * as tf from '@tensorflow/tfjs';
 import { heapOf, simdFor, type WasmModuleLike } from './simd.ts';
