@@ -80,6 +80,16 @@ describe('checkpoint round trip', () => {
     for (const [name, v] of optimizer!.v) expect(o2!.v.get(name), name).toEqual(v);
   });
 
+  it('keeps the student\'s name, one line and at most 60 characters, and the lineage\'s token counts', () => {
+    const state = { ...makeState(), student: '  Ada\u0000 Lovelace\n(group 3)\u202e ', lineage: [{ stage: 'pretrain' as const, step: 10, sha256: 'a'.repeat(64), tokens: 10240 }] };
+    const back = decodeCheckpoint(encodeCheckpoint(state));
+    expect(back.student).toBe('Ada Lovelace (group 3)');
+    expect(back.lineage[0].tokens).toBe(10240);
+    expect(decodeCheckpoint(encodeCheckpoint({ ...state, student: 'x'.repeat(100) })).student).toHaveLength(60);
+    expect(decodeCheckpoint(encodeCheckpoint(makeState())).student).toBeUndefined();
+    expect(() => decodeCheckpoint(encodeCheckpoint({ ...state, lineage: [{ ...state.lineage[0], tokens: -1 }] }))).toThrow(/token count/);
+  });
+
   it('encoding is deterministic: re-encoding a decoded file gives the same bytes', () => {
     const bytes = encodeCheckpoint(makeState());
     const again = encodeCheckpoint(decodeCheckpoint(bytes));

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { padBatch, renderChat, toExample } from '../src/core/post/chat.ts';
 import type { SftExample } from '../src/core/post/chatdata.ts';
-import { sha256Hex } from '../src/core/io/checkpoint.ts';
+import { decodeCheckpoint, sha256Hex } from '../src/core/io/checkpoint.ts';
 import { defaultTrainConfig } from '../src/core/model/config.ts';
 import { answerAccuracy, greedyReplies } from '../src/core/eval/evaluate.ts';
 import { generate } from '../src/core/model/sample.ts';
@@ -79,7 +79,10 @@ describe('SFT', () => {
     expect(s.stage).toBe('sft');
     expect(s.stepsTaken).toBe(0);
     expect(s.model.config).toEqual({ ...s.model.config, blockSize: 40, nEmbd: 32 });
-    expect(s.lineage).toEqual([{ stage: 'pretrain', step: 1, sha256: await sha256Hex(parent) }]);
+    // The base's tokens: 1 step of its batch × context, counted by hand from its config.
+    const base = decodeCheckpoint(parent);
+    expect(s.lineage).toEqual([{ stage: 'pretrain', step: 1, sha256: await sha256Hex(parent), tokens: base.train.batchSize * base.model.blockSize }]);
+    expect(s.summary().tokensPerParameter).toBe(base.train.batchSize * base.model.blockSize / s.summary().parameters);
     const inherited = s.extra.inherited as { fromStage: string; overridden: { key: string }[] };
     expect(inherited.fromStage).toBe('pretrain');
     expect(inherited.overridden.map((o) => o.key)).toContain('steps');

@@ -40,6 +40,8 @@ export interface LineageEntry {
   sha256: string;
   /** Where a parent from outside LM Lab came from, e.g. "nanoGPT state dict model.safetensors". */
   origin?: string;
+  /** Tokens that stage trained on (its steps × batch × context), so a later stage can say what its base saw. */
+  tokens?: number;
 }
 
 export interface CheckpointState {
@@ -57,6 +59,8 @@ export interface CheckpointState {
   lineage: LineageEntry[];
   /** Stage-specific state that must survive a resume (e.g. the spike detector's window). */
   extra: Record<string, unknown>;
+  /** The name or group a student typed, so a teacher can tell the class's files apart; kept on export. */
+  student?: string;
 }
 
 export class CheckpointError extends Error {
@@ -108,6 +112,7 @@ export function encodeCheckpoint(state: CheckpointState, opts: { includeOptimize
     events: JSON.stringify(state.events),
     lineage: JSON.stringify(state.lineage),
     extra: JSON.stringify(state.extra),
+    ...(state.student ? { student: cleanStudent(state.student) } : {}),
   };
   return encodeSafetensors(tensors, metadata);
 }
@@ -224,7 +229,13 @@ export function decodeCheckpoint(bytes: Uint8Array): CheckpointState {
     events: meta.events,
     lineage: meta.lineage,
     extra: meta.extra,
+    ...(meta.student ? { student: meta.student } : {}),
   };
+}
+
+/** A student's name as a file may carry it: one line, no control characters, at most 60 characters. */
+export function cleanStudent(name: string): string {
+  return name.replace(/[\p{Cc}\p{Cf}\u2028\u2029]/gu, ' ').replace(/\s+/g, ' ').trim().slice(0, 60);
 }
 
 function guard<T>(f: () => T): T {
@@ -356,6 +367,7 @@ function lineageProblem(e: Record<string, unknown>): string | undefined {
   if (!STAGES.includes(e.stage as Stage)) return 'has an unknown stage';
   if (typeof e.sha256 !== 'string' || !SHA256.test(e.sha256)) return 'has no valid sha256 (64 lowercase hex digits)';
   if (e.origin !== undefined && (typeof e.origin !== 'string' || e.origin.length > 200)) return 'has an origin that is not a short text';
+  if (e.tokens !== undefined && !isCount(e.tokens)) return 'has a token count that is not a whole number';
   return undefined;
 }
 
@@ -413,6 +425,7 @@ function readMetadata(raw: Record<string, string>) {
     events: readList<LabEvent>('events', json('events', []), eventProblem),
     lineage: readList<LineageEntry>('lineage', json('lineage', []), lineageProblem),
     extra,
+    student: typeof meta.student === 'string' ? cleanStudent(meta.student) || undefined : undefined,
     optimizerT: optimizerState === null ? undefined : (optimizerState.t as number),
   };
 }

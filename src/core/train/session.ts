@@ -77,6 +77,8 @@ export class LabSession {
   events: LabEvent[] = [];
   lineage: LineageEntry[] = [];
   extra: Record<string, unknown> = {};
+  /** Who trained it (a name or group the student typed); later stages inherit it. */
+  student?: string;
 
   private constructor(
     readonly model: GPT,
@@ -113,6 +115,7 @@ export class LabSession {
     session.events = state.events.filter((e) => e.step < state.step);
     session.lineage = state.lineage;
     session.extra = state.extra;
+    session.student = state.student;
     return session;
   }
 
@@ -130,7 +133,9 @@ export class LabSession {
     const weights = init.extraWeights ? new Map([...parent.weights, ...init.extraWeights(parent.model)]) : parent.weights;
     const model = new GPT(parent.model, weights);
     const session = new LabSession(model, new Trainer(model, config, init.corpus), CharTokenizer.fromJSON(parent.tokenizer), init.stage);
-    session.lineage = [...parent.lineage, { stage: parent.stage, step: parent.step, sha256: await sha256Hex(parentBytes) }];
+    const tokens = parent.step * parent.train.batchSize * parent.model.blockSize;
+    session.lineage = [...parent.lineage, { stage: parent.stage, step: parent.step, sha256: await sha256Hex(parentBytes), tokens }];
+    session.student = parent.student;
     session.extra = { inherited: { fromStage: parent.stage, overridden } };
     return session;
   }
@@ -186,6 +191,7 @@ export class LabSession {
       events: this.events,
       lineage: this.lineage,
       extra: this.extra,
+      ...(this.student ? { student: this.student } : {}),
     };
   }
 
@@ -205,10 +211,17 @@ export class LabSession {
     return this.tokenizer.decode(out);
   }
 
+  /**
+   * Parameters, the tokens this stage has trained on, and tokens per parameter of the pretraining
+   * (Chinchilla's ratio is about pretraining: a later stage reports its base's, from the lineage).
+   */
   summary() {
     const parameters = countParameters(this.model.config);
     const tokensSeen = this.trainer.step * this.trainer.tokensPerBatch;
-    return { parameters, tokensSeen, tokensPerParameter: tokensSeen / parameters, step: this.trainer.step, steps: this.trainer.config.steps, stage: this.stage };
+    const base = this.lineage.find((l) => l.stage === 'pretrain');
+    // A parent recorded before lineage kept token counts: its steps at this run's batch and context.
+    const pretrainTokens = this.stage === 'pretrain' ? tokensSeen : base ? (base.tokens ?? base.step * this.trainer.tokensPerBatch) : 0;
+    return { parameters, tokensSeen, pretrainTokens, tokensPerParameter: pretrainTokens / parameters, step: this.trainer.step, steps: this.trainer.config.steps, stage: this.stage };
   }
 
   dispose(): void {
