@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BpeTokenizer, BYTE_TO_UNICODE, charsPerToken, GPT2_SPLIT, MAX_BPE_VOCAB } from '../src/core/data/bpe.ts';
-import { SPECIAL_TOKENS } from '../src/core/model/tokenizer.ts';
+import { BpeTokenizer, BYTE_TO_UNICODE, charsPerToken, GPT2_SPLIT, MAX_BPE_VOCAB, type TextTokenizer } from '../src/core/data/bpe.ts';
+import { CharTokenizer, SPECIAL_TOKENS } from '../src/core/model/tokenizer.ts';
 
 const read = (name: string) => readFileSync(new URL(`../corpora/${name}`, import.meta.url), 'utf8');
 const utf8 = (s: string) => new TextEncoder().encode(s);
@@ -150,6 +150,16 @@ describe('a BPE tokenizer trained on the tales', () => {
     for (let id = 4; id < chatty.vocabSize; id++) expect(SPECIAL_TOKENS).not.toContain(chatty.tokenText(id));
     expect([...chatty.encode('<|end|>')].every((id) => id >= 4)).toBe(true);
     expect(() => tok.specialId('<|system|>' as never)).toThrow(/no special token/);
+  });
+
+  it('offers the surface of the character tokenizer, specials at the same ids', () => {
+    const char = CharTokenizer.fromText('Tom eats carrots.');
+    const both: TextTokenizer[] = [char, tok];
+    for (const t of both) {
+      for (const s of SPECIAL_TOKENS) expect(t.specialId(s)).toBe(char.specialId(s));
+      expect(t.decode(t.encode('Tom eats carrots.'))).toBe('Tom eats carrots.');
+      expect(t.unknownChars('Tom')).toEqual([]);
+    }
   });
 
   it('round-trips through JSON and refuses what is not a BPE tokenizer', () => {

@@ -38,6 +38,21 @@ export const BYTE_TO_UNICODE: readonly string[] = (() => {
 /** Ids must fit in 16 bits: training keys a pair (a, b) as a·2^16 + b. */
 export const MAX_BPE_VOCAB = 65_536;
 
+/**
+ * What the stages need of a tokenizer, which CharTokenizer and BpeTokenizer both provide, so code
+ * typed against this takes either.
+ */
+export interface TextTokenizer {
+  readonly specials: readonly string[];
+  readonly vocabSize: number;
+  specialId(token: SpecialToken): number;
+  encode(text: string): Int32Array;
+  decode(ids: ArrayLike<number>): string;
+  tokenText(id: number): string;
+  unknownChars(text: string): string[];
+  toJSON(): unknown;
+}
+
 export interface BpeJSON {
   kind: 'bpe';
   specials: string[];
@@ -130,7 +145,7 @@ export interface BpeTrainOptions {
   onMerge?: (done: number, wanted: number) => void;
 }
 
-export class BpeTokenizer {
+export class BpeTokenizer implements TextTokenizer {
   readonly specials: readonly string[];
   /** The merges in the order they were learnt, as pairs of ids. */
   readonly merges: readonly (readonly [number, number])[];
