@@ -46,6 +46,12 @@ describe('the Hugging Face files', () => {
     );
   });
 
+  it('agree on long pieces too: runs of one character, a blob without spaces', () => {
+    for (const text of ['a'.repeat(5000), ' ' + 'ab'.repeat(3000), '='.repeat(4097), 'the'.repeat(2000) + 'e']) {
+      expect(hf.encode(text, { add_special_tokens: false }).ids).toEqual([...tok.encode(text)]);
+    }
+  });
+
   it('keep the specials as added tokens, at the lab ids, and the chat template renders as the lab does', () => {
     const chat = '<|user|>What does Tom eat?<|end|><|assistant|>Tom eats carrots.<|end|>';
     const lab = renderChat(tok as unknown as CharTokenizer, [

@@ -127,6 +127,18 @@ describe('a BPE tokenizer trained on the tales', () => {
     fc.assert(fc.property(fc.string({ unit: 'grapheme', maxLength: 40 }), (s) => tok.decode(tok.encode(s)) === s), { numRuns: 500 });
   });
 
+  it('encodes a long run of one character quickly and exactly', () => {
+    const runs = BpeTokenizer.train('z'.repeat(1000), 270);
+    const run = 'z'.repeat(200_000);
+    const t0 = performance.now();
+    const ids = runs.encode(run);
+    expect(performance.now() - t0).toBeLessThan(3000);
+    // Doubling merges up to 512 z's in a token: 200,000 = 390 × 512 + 320 (256 + 64).
+    expect(runs.encode('z'.repeat(512)).length).toBe(1);
+    expect(ids.length).toBe(392);
+    expect(runs.decode(ids)).toBe(run);
+  });
+
   it('encodes to UTF-8 bytes exactly, lone surrogates as U+FFFD like any encoder', () => {
     fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 60 }), (s) => {
       expect(tok.decodeBytes(tok.encode(s))).toEqual(utf8(s));

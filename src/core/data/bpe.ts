@@ -290,28 +290,70 @@ export class BpeTokenizer implements TextTokenizer {
     return id;
   }
 
-  /** One piece of the pre-split: bytes, then the lowest-ranked pair merged first, the leftmost of equals first. */
+  /**
+   * One piece of the pre-split: its bytes, then repeatedly the lowest-ranked adjacent pair merged,
+   * the leftmost of equals first. The pairs wait in a heap over a linked list of the symbols, so a
+   * long piece (a run of one character, a blob without spaces) costs n log n, not n² of rescans.
+   */
   private encodePiece(piece: string): number[] {
     const cached = this.cache.get(piece);
     if (cached) return cached;
     const base = this.specials.length;
-    const word = Array.from(encoder.encode(piece), (b) => b + base);
-    for (;;) {
-      let bestRank = Infinity;
-      let at = -1;
-      let id = -1;
-      for (let i = 0; i + 1 < word.length; i++) {
-        const m = this.ranks.get(pairKey(word[i], word[i + 1]));
-        if (m && m.rank < bestRank) {
-          bestRank = m.rank;
-          at = i;
-          id = m.id;
+    const ids = Array.from(encoder.encode(piece), (b) => b + base);
+    const n = ids.length;
+    const next = Int32Array.from({ length: n }, (_, i) => (i + 1 < n ? i + 1 : -1));
+    const prev = Int32Array.from({ length: n }, (_, i) => i - 1);
+    const version = new Int32Array(n);
+    const alive = new Uint8Array(n).fill(1);
+    // A candidate: rank, left and right positions, and their versions when it was pushed.
+    const heap: number[][] = [];
+    const less = (x: number[], y: number[]) => x[0] < y[0] || (x[0] === y[0] && x[1] < y[1]);
+    const push = (i: number) => {
+      const j = next[i];
+      if (j < 0) return;
+      const m = this.ranks.get(pairKey(ids[i], ids[j]));
+      if (!m) return;
+      heap.push([m.rank, i, j, version[i], version[j], m.id]);
+      for (let k = heap.length - 1; k > 0; ) {
+        const parent = (k - 1) >> 1;
+        if (!less(heap[k], heap[parent])) break;
+        [heap[k], heap[parent]] = [heap[parent], heap[k]];
+        k = parent;
+      }
+    };
+    const pop = () => {
+      const top = heap[0];
+      const last = heap.pop()!;
+      if (heap.length > 0) {
+        heap[0] = last;
+        for (let k = 0; ; ) {
+          const l = 2 * k + 1;
+          const r = l + 1;
+          let best = k;
+          if (l < heap.length && less(heap[l], heap[best])) best = l;
+          if (r < heap.length && less(heap[r], heap[best])) best = r;
+          if (best === k) break;
+          [heap[k], heap[best]] = [heap[best], heap[k]];
+          k = best;
         }
       }
-      if (at < 0) break;
-      word.splice(at, 2, id);
+      return top;
+    };
+    for (let i = 0; i + 1 < n; i++) push(i);
+    while (heap.length > 0) {
+      const [, i, j, vi, vj, id] = pop();
+      if (!alive[i] || !alive[j] || next[i] !== j || version[i] !== vi || version[j] !== vj) continue;
+      ids[i] = id;
+      version[i]++;
+      alive[j] = 0;
+      next[i] = next[j];
+      if (next[j] >= 0) prev[next[j]] = i;
+      if (prev[i] >= 0) push(prev[i]);
+      push(i);
     }
-    if (this.cache.size < 50_000) this.cache.set(piece, word);
+    const word: number[] = [];
+    for (let i = 0; i < n; i++) if (alive[i]) word.push(ids[i]);
+    if (piece.length < 256 && this.cache.size < 50_000) this.cache.set(piece, word);
     return word;
   }
 
