@@ -132,7 +132,7 @@ describe('a BPE tokenizer trained on the tales', () => {
     const run = 'z'.repeat(200_000);
     const t0 = performance.now();
     const ids = runs.encode(run);
-    expect(performance.now() - t0).toBeLessThan(3000);
+    expect(performance.now() - t0).toBeLessThan(15_000); // a rescan per merge would take minutes
     // Doubling merges up to 512 z's in a token: 200,000 = 390 × 512 + 320 (256 + 64).
     expect(runs.encode('z'.repeat(512)).length).toBe(1);
     expect(ids.length).toBe(392);
