@@ -10,14 +10,16 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateDpo, generateSft, toJsonl } from './chat.ts';
+import { crawlJsonl, generateCrawl } from './crawl.ts';
 import { generateTales, talesText } from './tales.ts';
 import { CharTokenizer } from '../src/core/model/tokenizer.ts';
 
 // Each file has its own seed, so the splits are separate random streams.
-const SEEDS = { talesTrain: 1, talesVal: 2, sftTrain: 11, sftVal: 12, dpoTrain: 21, dpoVal: 22 };
+const SEEDS = { talesTrain: 1, talesVal: 2, sftTrain: 11, sftVal: 12, dpoTrain: 21, dpoVal: 22, crawl: 31 };
 
 const TALES_TRAIN_CHARS = 1_900_000;
 const TALES_VAL_CHARS = 150_000;
+const CRAWL_CHARS = 1_800_000;
 
 /** Every generated file, by its path relative to corpora/. */
 export function buildCorpora(): Record<string, string> {
@@ -32,6 +34,7 @@ export function buildCorpora(): Record<string, string> {
     'chat/sft_val.jsonl': toJsonl(sft.val),
     'chat/dpo_train.jsonl': toJsonl(dpo.train),
     'chat/dpo_val.jsonl': toJsonl(dpo.val),
+    'crawl/docs.jsonl': crawlJsonl(generateCrawl(SEEDS.crawl, CRAWL_CHARS)),
   };
   // One vocabulary for the bundled data: the stories' characters plus those only the chat data
   // uses (digits for arithmetic), so a model pretrained on the tales can be fine-tuned on the chat.
