@@ -16,6 +16,7 @@ import { corpusWords, type ReportCard, reportCard } from '../src/core/eval/evalu
 import { LESSON_PLAN, type LessonPlan } from '../src/core/lesson/plan.ts';
 import { dpoRecipe, pretrainRecipe, sftRecipe } from '../src/core/lesson/recipes.ts';
 import { LabSession } from '../src/core/train/session.ts';
+import { type Command, flag, FLAGS, need, num, type Options, settingFlags, settingsFrom, useBackend } from './args.ts';
 import { bundledTexts, CORPORA_DIR, loadCorpus, readTextFile } from './corpora.ts';
 import { shareSteps } from './gradient-threads.ts';
 
@@ -131,3 +132,20 @@ export async function runLesson(opts: LessonOptions): Promise<void> {
 export function lessonPlan(): Readonly<LessonPlan> {
   return LESSON_PLAN;
 }
+
+const OUT = { ...FLAGS.out, value: 'DIR', required: true, help: 'where base, sft and dpo .safetensors are written' };
+
+async function run(opts: Options): Promise<void> {
+  const out = need(opts, OUT, ' (the three checkpoints are written there)');
+  const { preset, seed } = settingsFrom('pretrain', opts) as { preset?: string; seed?: number };
+  const backend = await useBackend(opts);
+  return runLesson({ preset, seed, out, json: flag(opts, 'json'), backend, threads: num(opts, FLAGS.threads) });
+}
+
+export const lesson: Command = {
+  name: 'lesson',
+  about: `the lesson plan: pretrain → SFT → DPO with the defaults of those commands, writing DIR/base, DIR/sft and DIR/dpo
+.safetensors and each stage's report card and wall time`,
+  flags: [OUT, ...settingFlags('pretrain', ['preset', 'seed']), FLAGS.threads, FLAGS.backend, FLAGS.json],
+  run,
+};
