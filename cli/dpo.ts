@@ -9,7 +9,7 @@ import { parseDpoJsonl } from '../src/core/post/chatdata.ts';
 import { DpoStage, lengthBiased } from '../src/core/post/dpo.ts';
 import { type Command, flag, FLAGS, type Options, print, readCheckpoint, settingFlags, settingsFrom, str, useBackend } from './args.ts';
 import { chatData, storiesFor } from './corpora.ts';
-import { fmt, startLine, stepCol, trainLoop } from './loop.ts';
+import { fmt, loopSettings, startLine, stepCol, trainLoop } from './loop.ts';
 
 async function run(opts: Options): Promise<void> {
   const json = flag(opts, 'json');
@@ -25,7 +25,7 @@ async function run(opts: Options): Promise<void> {
   const stage = await DpoStage.start(parent.bytes, data, storiesFor(parent.state, str(opts, 'text')), recipe);
   startLine(opts, stage.session, backend, { beta, loss: lossType, rpoAlpha, pairs: { train: data.train.length, val: data.val.length } },
     `DPO (${lossType}, β ${beta}${rpoAlpha > 0 ? `, + ${rpoAlpha} × chosen NLL` : ''}) from a ${parent.state.stage} checkpoint (step ${parent.state.step}); reference log-probs of ${data.train.length + data.val.length} pairs computed once`);
-  const rows = await trainLoop(stage, opts, (r) =>
+  const rows = await trainLoop(stage, loopSettings(opts), (r) =>
     `${stepCol(r.step)} | loss ${fmt(r.loss)} | margin ${fmt(r['rewards/margins'], 3)} | acc ${fmt(r['rewards/accuracies'], 2)} | chosen ${fmt(r['rewards/chosen'], 3)} | rejected ${fmt(r['rewards/rejected'], 3)}${r.valLoss !== undefined ? ` | held-out acc ${fmt(r['eval/rewards/accuracies'], 3)}` : ''} | grad ${fmt(r.gradNorm, 3)}`);
   const last = rows[rows.length - 1];
   const held = await stage.heldOut();

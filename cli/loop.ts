@@ -19,23 +19,49 @@ export interface StageLike<Row extends LoopRow = MetricRow> {
   step(): Promise<Row>;
 }
 
-/** Lets --threads − 1 helper threads share the session's steps; `stop` ends them. */
-export async function startHelpers(session: LabSession, opts: Options, backend: string): Promise<{ threads: number; stop: () => Promise<void> }> {
-  const stop = await shareSteps(session.trainer, num(opts, FLAGS.threads), backend, (message) => print(flag(opts, 'json'), { event: 'note', message }, message));
+/** A session that steps by itself (pretraining) as a stage whose step gives its metric row. */
+export function sessionStage(session: LabSession): StageLike<MetricRow> {
+  return {
+    session,
+    get done() {
+      return session.done;
+    },
+    async step() {
+      await session.step();
+      return session.metrics[session.metrics.length - 1];
+    },
+  };
+}
+
+/** Lets `threads` − 1 helper threads share the session's steps; `stop` ends them. */
+export async function startHelpers(session: LabSession, how: { threads: number; backend: string; json: boolean; indent?: string }): Promise<{ threads: number; stop: () => Promise<void> }> {
+  const stop = await shareSteps(session.trainer, how.threads, how.backend, (message) => print(how.json, { event: 'note', message }, `${how.indent ?? ''}${message}`));
   return { threads: session.trainer.helpers.length + 1, stop };
 }
 
-/** Steps the stage to its end, printing `line(row)` (or the row, with --json); saves to --out. */
-export async function trainLoop<Row extends LoopRow>(stage: StageLike<Row>, opts: Options, line: (row: Row) => string): Promise<Row[]> {
-  const logInterval = num(opts, FLAGS.logInterval);
+export interface LoopSettings {
+  json: boolean;
+  /** Steps between printed rows; absent: only evaluations and the last step. */
+  logInterval?: number;
+  /** Where to save the checkpoint at the end. */
+  out?: string;
+  /** Added to each JSON row. */
+  fields?: Record<string, unknown>;
+}
+
+/** --json, --log-interval and --out. */
+export const loopSettings = (opts: Options): LoopSettings => ({ json: flag(opts, 'json'), logInterval: num(opts, FLAGS.logInterval), out: str(opts, 'out') });
+
+/** Steps the stage to its end, printing `line(row)` (or the row, as JSON) at each log interval, each evaluation and the last step. */
+export async function trainLoop<Row extends LoopRow>(stage: StageLike<Row>, how: LoopSettings, line: (row: Row) => string): Promise<Row[]> {
   const rows: Row[] = [];
   while (!stage.done) {
     const row = await stage.step();
     rows.push(row);
-    if (row.step % logInterval === 0 || row.valLoss !== undefined || stage.done) print(flag(opts, 'json'), { ...row } as Record<string, unknown>, line(row));
+    const due = how.logInterval !== undefined && row.step % how.logInterval === 0;
+    if (due || row.valLoss !== undefined || stage.done) print(how.json, { ...row, ...how.fields }, line(row));
   }
-  const out = str(opts, 'out');
-  if (out) writeFileSync(out, await stage.session.toCheckpointBytes());
+  if (how.out) writeFileSync(how.out, await stage.session.toCheckpointBytes());
   return rows;
 }
 

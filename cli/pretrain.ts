@@ -12,7 +12,7 @@ import { DEFAULT_RECOVERY, isRecoveryPolicy, RECOVERY_POLICIES, type RecoveryCon
 import { LabSession } from '../src/core/train/session.ts';
 import { type Command, flag, FLAGS, num, number, type Options, print, readCheckpoint, settingFlags, settingsFrom, str, text, useBackend } from './args.ts';
 import { loadCorpus } from './corpora.ts';
-import { startHelpers, stepCol, trainLoop } from './loop.ts';
+import { loopSettings, startHelpers, stepCol, trainLoop } from './loop.ts';
 
 const detector = DEFAULT_RECOVERY.detector;
 const SPIKE = {
@@ -53,7 +53,7 @@ async function run(opts: Options): Promise<void> {
   const lab = spikeLabFor(session, opts);
   const cfg = session.trainer.config;
   const { parameters } = session.summary();
-  const helpers = await startHelpers(session, opts, backend);
+  const helpers = await startHelpers(session, { threads: num(opts, FLAGS.threads), backend, json });
   print(json, { event: 'start', backend, threads: helpers.threads, model: session.model.config, train: cfg, parameters },
     `pretraining ${parameters.toLocaleString()} parameters on ${backend}${helpers.threads > 1 ? ` (${helpers.threads} threads)` : ''}, ${cfg.steps} steps of ${cfg.batchSize}×${session.model.config.blockSize} tokens`);
 
@@ -70,7 +70,7 @@ async function run(opts: Options): Promise<void> {
       return { step: result.step, loss: result.loss, gradNorm: result.gradNorm, lr: result.lr, tokensPerSec: Math.round(result.tokensPerSec), ...(valLoss !== undefined ? { valLoss } : {}) };
     },
   };
-  const rows = await trainLoop(stage, opts, (r) =>
+  const rows = await trainLoop(stage, loopSettings(opts), (r) =>
     `${stepCol(r.step)} | loss ${r.loss.toFixed(4)}${r.valLoss !== undefined ? ` | val ${r.valLoss.toFixed(4)}` : ''} | grad ${r.gradNorm.toFixed(3)} | lr ${r.lr.toExponential(2)} | ${r.tokensPerSec.toLocaleString()} tok/s`);
   await helpers.stop();
   const finalValLoss = rows.filter((r) => r.valLoss !== undefined).pop()?.valLoss ?? (await session.evaluate());

@@ -9,9 +9,9 @@ import { type RlRecipeSettings, rlRecipe } from '../src/core/lesson/recipes.ts';
 import { parseSftJsonl } from '../src/core/post/chatdata.ts';
 import type { VerifiableCard } from '../src/core/rl/evaluate.ts';
 import { RlStage } from '../src/core/rl/policy.ts';
-import { bool, type Command, flag, FLAGS, need, type Options, print, readCheckpoint, settingFlags, settingsFrom, str, text, useBackend } from './args.ts';
+import { bool, type Command, flag, FLAGS, need, num, type Options, print, readCheckpoint, settingFlags, settingsFrom, str, text, useBackend } from './args.ts';
 import { chatData, storiesFor } from './corpora.ts';
-import { fmt, pct, startHelpers, startLine, stepCol, trainLoop } from './loop.ts';
+import { fmt, loopSettings, pct, startHelpers, startLine, stepCol, trainLoop } from './loop.ts';
 
 const OUT = { ...FLAGS.out, required: true };
 const cardFields = (c: VerifiableCard) => ({ verifiableExactMatch: c.verifiableExactMatch, passAt1: c.passAt1, passAt8: c.passAt8, checkable: c.checkable, unanswerable: c.unanswerable });
@@ -33,14 +33,14 @@ async function run(opts: Options): Promise<void> {
   const backend = await useBackend(opts);
   const stage = await RlStage.start(parent.bytes, data, storiesFor(parent.state, str(opts, 'text')), { ...recipe.settings, rewardModel: rewardModel?.bytes, train: recipe.train });
   const s = stage.settings;
-  const helpers = await startHelpers(stage.session, opts, backend);
+  const helpers = await startHelpers(stage.session, { threads: num(opts, FLAGS.threads), backend, json });
   const noCard = flag(opts, 'no-card');
   const before = noCard ? undefined : await stage.evaluate();
   startLine(opts, stage.session, backend, { ...s, prompts: stage.prompts.length, threads: helpers.threads, ...(before ? { before: cardFields(before) } : {}) },
     `RL (${reward === 'model' ? 'reward model' : 'verifiers'}, RLOO over G=${s.groupSize}, k1 KL in the reward with β ${s.klCoef}) from a ${parent.state.stage} checkpoint (step ${parent.state.step}), ${stage.prompts.length} prompts drawn ${s.promptSampling === 'prioritized' ? 'the unsolved more often (prioritized)' : 'uniformly'}, ${s.promptsPerStep}×${s.groupSize} samples a step` +
       (before ? `\nbefore: ${cardLine(before)}` : ''));
   const started = performance.now();
-  await trainLoop(stage, opts, (r) =>
+  await trainLoop(stage, loopSettings(opts), (r) =>
     `${stepCol(r.step)} | reward ${fmt(r.reward, 3)}${r.rewardModelScore !== undefined ? ` | rm score ${fmt(r.rewardModelScore, 3)}` : ''} | verified ${fmt(r.verifiedAccuracy, 3)}${r.solvedShare !== undefined ? ` | solved ${fmt(r.solvedShare, 3)}` : ''} | kl ${fmt(r.kl, 3)} | entropy ${fmt(r.entropy, 3)} | length ${fmt(r['completions/mean_length'], 1)} | zero-std ${fmt(r.frac_reward_zero_std, 2)}${r['eval/verifiableExactMatch'] !== undefined ? ` | held-out exact ${fmt(r['eval/verifiableExactMatch'], 3)}` : ''}`);
   const seconds = (performance.now() - started) / 1000;
   const after = noCard ? undefined : await stage.evaluate();

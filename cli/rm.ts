@@ -8,7 +8,7 @@ import { parseDpoJsonl } from '../src/core/post/chatdata.ts';
 import { RewardModelStage } from '../src/core/rl/rewardmodel.ts';
 import { type Command, flag, FLAGS, need, type Options, print, readCheckpoint, settingFlags, settingsFrom, str, useBackend } from './args.ts';
 import { chatData, storiesFor } from './corpora.ts';
-import { fmt, startLine, stepCol, trainLoop } from './loop.ts';
+import { fmt, loopSettings, startLine, stepCol, trainLoop } from './loop.ts';
 
 const OUT = { ...FLAGS.out, required: true };
 
@@ -24,7 +24,7 @@ async function run(opts: Options): Promise<void> {
   const stage = await RewardModelStage.start(parent.bytes, data, storiesFor(parent.state, str(opts, 'text')), recipe);
   startLine(opts, stage.session, backend, { centerCoef, lmCoef, pairs: { train: data.train.length, val: data.val.length } },
     `reward model (Bradley–Terry${lmCoef > 0 ? ` + ${lmCoef} × the chosen replies' next-token loss` : ''}, scalar head score.weight at the reply's last token) from a ${parent.state.stage} checkpoint (step ${parent.state.step})`);
-  await trainLoop(stage, opts, (r) =>
+  await trainLoop(stage, loopSettings(opts), (r) =>
     `${stepCol(r.step)} | loss ${fmt(r.loss)} | accuracy ${fmt(r.accuracy, 2)} | margin ${fmt(r.margin, 3)} | mean reward ${fmt(r.mean_reward, 3)}${r.lm_loss !== undefined ? ` | lm ${fmt(r.lm_loss, 3)}` : ''}${r['eval/accuracy'] !== undefined ? ` | held-out acc ${fmt(r['eval/accuracy'], 3)}` : ''} | grad ${fmt(r.gradNorm, 3)}`);
   const held = await stage.heldOut();
   print(json, { summary: true, stage: 'rm', steps: stage.session.stepsTaken, heldOutAccuracy: held.accuracy, heldOutMargin: held.margin, pairs: held.pairs, out },

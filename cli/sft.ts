@@ -7,9 +7,9 @@ import { checkParent } from '../src/core/lesson/parents.ts';
 import { type SftSettings, sftRecipe } from '../src/core/lesson/recipes.ts';
 import { parseSftJsonl } from '../src/core/post/chatdata.ts';
 import { SftStage } from '../src/core/post/sft.ts';
-import { type Command, flag, FLAGS, type Options, print, readCheckpoint, settingFlags, settingsFrom, str, useBackend } from './args.ts';
+import { type Command, flag, FLAGS, num, type Options, print, readCheckpoint, settingFlags, settingsFrom, str, useBackend } from './args.ts';
 import { chatData, storiesFor } from './corpora.ts';
-import { fmt, startHelpers, startLine, stepCol, trainLoop } from './loop.ts';
+import { fmt, loopSettings, startHelpers, startLine, stepCol, trainLoop } from './loop.ts';
 
 async function run(opts: Options): Promise<void> {
   const json = flag(opts, 'json');
@@ -20,10 +20,10 @@ async function run(opts: Options): Promise<void> {
   const backend = await useBackend(opts);
   const stage = await SftStage.start(parent.bytes, data, storiesFor(parent.state, str(opts, 'text')), train, { pretrainShare });
   if (whatIf) print(json, { event: 'what-if', name: whatIf, why: WHAT_IFS.sft[whatIf] }, `what if: ${WHAT_IFS.sft[whatIf]}`);
-  const helpers = await startHelpers(stage.session, opts, backend);
+  const helpers = await startHelpers(stage.session, { threads: num(opts, FLAGS.threads), backend, json });
   startLine(opts, stage.session, backend, { conversations: { train: data.train.length, val: data.val.length }, pretrainShare, threads: helpers.threads },
     `SFT from a ${parent.state.stage} checkpoint (step ${parent.state.step}), ${Math.round(pretrainShare * 100)}% of each batch story text,`);
-  const rows = await trainLoop(stage, opts, (r) =>
+  const rows = await trainLoop(stage, loopSettings(opts), (r) =>
     `${stepCol(r.step)} | loss ${fmt(r.loss)} | masked acc ${fmt(r.maskedAccuracy, 3)}${r.valLoss !== undefined ? ` | chat val ${fmt(r.chatValLoss)} | stories val ${fmt(r.valLoss)}` : ''} | grad ${fmt(r.gradNorm, 3)} | lr ${r.lr.toExponential(2)}`);
   const last = rows[rows.length - 1];
   const out = str(opts, 'out');
