@@ -28,7 +28,7 @@ export interface Flag extends NumberRange {
 
 export interface Command {
   name: string;
-  /** What it does, as the help says it; lines, indented under the synopsis. */
+  /** What it does, as the help says it (wrapped under the synopsis). */
   about: string;
   flags: readonly Flag[];
   run(opts: Options): Promise<void> | void;
