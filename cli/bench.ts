@@ -17,12 +17,12 @@ import { selectBackend, type BackendName } from '../src/core/backend/backend.ts'
 import { benchmarkPreset, type BenchRow, formatBenchHeader, formatBenchRow, formatProfile } from '../src/core/backend/benchmark.ts';
 import { isPresetName, modelConfig, PRESETS, type PresetName } from '../src/core/model/config.ts';
 import { type Product, stepProducts, timeProducts } from '../src/core/backend/matmul-bench.ts';
-import { loadCorpus } from './corpora.ts';
 import { parseSftJsonl } from '../src/core/post/chatdata.ts';
 import { RlStage } from '../src/core/rl/policy.ts';
 import { RL_DEFAULTS } from '../src/core/lesson/recipes.ts';
 import { LabSession } from '../src/core/train/session.ts';
-import { chatData } from './stages.ts';
+import { chatData, loadCorpus } from './corpora.ts';
+import { bool, type Command, flag, FLAGS, num, number, type Options, str, text } from './args.ts';
 import { setFusedKernels } from '../src/core/kernels/array-kernel.ts';
 import type { Trainer } from '../src/core/train/trainer.ts';
 import { defaultThreads, shareSteps } from './gradient-threads.ts';
@@ -146,7 +146,7 @@ async function rlBench(opts: BenchOptions, threadCounts: readonly number[]): Pro
   const base = LabSession.create({ preset: 'tiny', corpus, tokenizer, stage: 'sft', train: { steps: 1, seed: 1 } });
   const parent = await base.toCheckpointBytes();
   base.dispose();
-  const data = { train: chatData({}, 'sft', parseSftJsonl).train, val: [] };
+  const data = { train: chatData('sft', parseSftJsonl).train, val: [] };
   const { promptsPerStep: P, groupSize: G } = RL_DEFAULTS.verifier;
   const medians: { threads: number; ms: number }[] = [];
   for (const threads of threadCounts) {
@@ -208,3 +208,25 @@ async function browserBench(opts: BenchOptions, steps: number): Promise<void> {
     await server.close();
   }
 }
+
+const STEPS = number('steps', 20, { whole: true, min: 1 }, 'steps timed per row (at least 20)');
+const SUBMIT = number('submit', undefined, { whole: true, min: 1 }, "--browser: WebGPU's deferred submit batch size", '15');
+
+export const bench: Command = {
+  name: 'bench',
+  about: `step time per preset and backend, then on wasm sampling and an RL step (tiny); --profile lists the step's kernels
+by time; --vs-pytorch adds nanoGPT in PyTorch on the same shapes, and the step's matrix products alone on both;
+--browser adds headless Chromium (on a Linux machine with a GPU it finds the flags that reach it, unless
+LM_LAB_CHROMIUM_ARGS gives them)`,
+  flags: [
+    FLAGS.json, STEPS, text('presets', 'P1,P2', `the presets to time (default: ${Object.entries(NODE_PLAN).map(([b, p]) => `${p.join(', ')} on ${b}`).join('; ')})`),
+    text('backends', Object.keys(NODE_PLAN).join(','), 'the backends to time'),
+    bool('browser', 'also in headless Chromium'), bool('profile', "list each step's kernels by time"), bool('vs-pytorch', 'time nanoGPT in PyTorch on the same shapes'),
+    text('kernels', 'fused,reference', 'fused, reference, or both to compare'), SUBMIT, text('threads', 'N1,N2', 'the thread counts to time on wasm (default: 1 and one a core)'),
+  ],
+  run: (opts: Options) =>
+    runBench({
+      json: flag(opts, 'json'), steps: num(opts, STEPS), presets: str(opts, 'presets'), backends: str(opts, 'backends'), browser: flag(opts, 'browser'), profile: flag(opts, 'profile'),
+      vsPytorch: flag(opts, 'vs-pytorch'), kernels: str(opts, 'kernels'), submit: num(opts, SUBMIT), threads: str(opts, 'threads'),
+    }),
+};

@@ -1,9 +1,14 @@
 /**
- * Loading text for the command line: a bundled corpus from corpora/, or a user's own file.
+ * Loading text for the command line: a bundled corpus from corpora/, or a user's own file; chat
+ * data, the bundled corpora/chat/*.jsonl or the user's own JSONL, whose unusable lines are reported
+ * with their line number and skipped.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { CheckpointState } from '../src/core/io/checkpoint.ts';
+import type { Parsed } from '../src/core/post/chatdata.ts';
+import type { ChatSplits } from '../src/core/post/sft.ts';
 import { type Corpus, corpusFromText } from '../src/core/train/data.ts';
 import { CharTokenizer, type TokenizerJSON } from '../src/core/model/tokenizer.ts';
 
@@ -44,4 +49,35 @@ export function loadCorpus(opts: { corpus?: string; text?: string }, tokenizer?:
   const { train, val } = bundledTexts(name);
   const tok = tokenizer ?? bundledTokenizer();
   return { corpus: { name, train: tok.encode(train), val: tok.encode(val) }, tokenizer: tok };
+}
+
+/** The stories the checkpoint was trained on (for the validation loss), with its tokenizer; `text` when not bundled. */
+export function storiesFor(state: CheckpointState, text?: string): Corpus {
+  const tok = CharTokenizer.fromJSON(state.tokenizer);
+  if (text) return loadCorpus({ text }, tok).corpus;
+  if (!BUNDLED_CORPORA.includes(state.corpus)) {
+    throw new Error(`the checkpoint was trained on "${state.corpus}", which is not bundled; pass --text FILE with that text`);
+  }
+  return loadCorpus({ corpus: state.corpus }, tok).corpus;
+}
+
+/** Reads a JSONL file, reporting each unusable line on stderr; fails only when no line is usable. */
+export function readJsonl<T>(path: string, parse: (text: string) => Parsed<T>, what: string): T[] {
+  const { examples, errors } = parse(readTextFile(path));
+  for (const e of errors.slice(0, 20)) console.error(`${path}:${e.line}: ${e.message} (skipped)`);
+  if (errors.length > 20) console.error(`${path}: ${errors.length - 20} more unusable lines skipped`);
+  if (examples.length === 0) throw new Error(`${path} has no usable ${what}${errors.length ? ` (${errors.length} bad lines)` : ''}`);
+  return examples;
+}
+
+/** The bundled chat file of a kind and split: corpora/chat/sft_val.jsonl. */
+export const bundledChat = (kind: 'sft' | 'dpo', split: 'train' | 'val'): string => join(CORPORA_DIR, 'chat', `${kind}_${split}.jsonl`);
+
+/** Conversations (sft) or preference pairs (dpo): the files given, else the bundled ones. */
+export function chatData<T>(kind: 'sft' | 'dpo', parse: (text: string) => Parsed<T>, files: { train?: string; val?: string } = {}): ChatSplits<T> {
+  const what = kind === 'sft' ? 'conversations' : 'preference pairs';
+  return {
+    train: readJsonl(files.train ?? bundledChat(kind, 'train'), parse, what),
+    val: readJsonl(files.val ?? bundledChat(kind, 'val'), parse, what),
+  };
 }

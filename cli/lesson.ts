@@ -16,8 +16,9 @@ import { corpusWords, type ReportCard, reportCard } from '../src/core/eval/evalu
 import { LESSON_PLAN, type LessonPlan } from '../src/core/lesson/plan.ts';
 import { dpoRecipe, pretrainRecipe, sftRecipe } from '../src/core/lesson/recipes.ts';
 import { LabSession } from '../src/core/train/session.ts';
+import { type Command, flag, FLAGS, need, num, type Options, settingFlags, settingsFrom, useBackend } from './args.ts';
 import { bundledTexts, CORPORA_DIR, loadCorpus, readTextFile } from './corpora.ts';
-import { shareSteps } from './gradient-threads.ts';
+import { fmt, sessionStage, type StageLike, startHelpers, stepCol, trainLoop } from './loop.ts';
 
 export interface LessonOptions {
   preset?: string;
@@ -79,13 +80,15 @@ export async function runLesson(opts: LessonOptions): Promise<void> {
     return c;
   };
   // DPO's objective is its own loss function, which the threads do not share (see Trainer.trainStep).
-  const stage = async (name: string, session: LabSession, run: () => Promise<void>, parent?: ReportCard): Promise<Uint8Array> => {
+  const stage = async (name: string, run: StageLike, parent?: ReportCard): Promise<Uint8Array> => {
+    const { session } = run;
     const started = Date.now();
-    const stopThreads = await shareSteps(session.trainer, name === 'dpo' ? 1 : opts.threads, opts.backend, (message) => say({ event: 'note', message }, `  ${message}`));
-    const threads = session.trainer.helpers.length + 1;
+    const helpers = await startHelpers(session, { threads: name === 'dpo' ? 1 : opts.threads, backend: opts.backend, json: opts.json, indent: '  ' });
+    const { threads } = helpers;
     say({ event: 'start', stage: name, steps: session.trainer.config.steps, threads, train: session.trainer.config }, `${name}: ${session.trainer.config.steps} steps${threads > 1 ? ` on ${threads} threads` : ''}`);
-    await run();
-    await stopThreads();
+    // Only the evaluations: the lesson's output is its report cards.
+    await trainLoop(run, { json: opts.json, fields: { stage: session.stage } }, (row) => `  ${stepCol(row.step)} | loss ${row.loss.toFixed(4)} | stories val ${fmt(row.valLoss)}`);
+    await helpers.stop();
     const trained = (Date.now() - started) / 1000;
     const c = await card(session, parent);
     seconds[name] = (Date.now() - started) / 1000;
@@ -96,26 +99,18 @@ export async function runLesson(opts: LessonOptions): Promise<void> {
       [`${name}: done in ${seconds[name].toFixed(0)} s (training ${trained.toFixed(0)} s), saved ${file}`, ...cardText(c)].join('\n'));
     return bytes;
   };
-  const loop = (s: { done: boolean; step(): Promise<unknown> }, session: LabSession) => async () => {
-    while (!s.done) {
-      await s.step();
-      const row = session.metrics[session.metrics.length - 1];
-      if (row.valLoss !== undefined) say({ ...row, stage: session.stage }, `  step ${String(row.step).padStart(5)} | loss ${row.loss.toFixed(4)} | stories val ${row.valLoss.toFixed(4)}`);
-    }
-  };
-
   const pretrain = pretrainRecipe({ preset, seed });
   const pre = LabSession.create({ preset, corpus, tokenizer: tok, train: pretrain.train });
-  const baseBytes = await stage('pretrain', pre, loop({ get done() { return pre.done; }, step: () => pre.step() }, pre));
+  const baseBytes = await stage('pretrain', sessionStage(pre));
   pre.dispose();
 
   const sftRun = sftRecipe({ seed });
   const sftStage = await SftStage.start(baseBytes, sft, corpus, sftRun.train, { pretrainShare: sftRun.pretrainShare });
-  const sftBytes = await stage('sft', sftStage.session, loop(sftStage, sftStage.session), cards[0]);
+  const sftBytes = await stage('sft', sftStage, cards[0]);
   sftStage.dispose();
 
   const dpoStage = await DpoStage.start(sftBytes, dpo, corpus, dpoRecipe({ seed }));
-  await stage('dpo', dpoStage.session, loop(dpoStage, dpoStage.session), cards[1]);
+  await stage('dpo', dpoStage, cards[1]);
   dpoStage.dispose();
 
   const total = (Date.now() - t0) / 1000;
@@ -131,3 +126,20 @@ export async function runLesson(opts: LessonOptions): Promise<void> {
 export function lessonPlan(): Readonly<LessonPlan> {
   return LESSON_PLAN;
 }
+
+const OUT = { ...FLAGS.out, value: 'DIR', required: true, help: 'where base, sft and dpo .safetensors are written' };
+
+async function run(opts: Options): Promise<void> {
+  const out = need(opts, OUT, ' (the three checkpoints are written there)');
+  const { preset, seed } = settingsFrom('pretrain', opts) as { preset?: string; seed?: number };
+  const backend = await useBackend(opts);
+  return runLesson({ preset, seed, out, json: flag(opts, 'json'), backend, threads: num(opts, FLAGS.threads) });
+}
+
+export const lesson: Command = {
+  name: 'lesson',
+  about: `the lesson plan: pretrain → SFT → DPO with the defaults of those commands, writing DIR/base, DIR/sft and DIR/dpo
+.safetensors and each stage's report card and wall time`,
+  flags: [OUT, ...settingFlags('pretrain', ['preset', 'seed']), FLAGS.threads, FLAGS.backend, FLAGS.json],
+  run,
+};

@@ -11,6 +11,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { sha256Hex } from '../src/core/io/checkpoint.ts';
 import { cardLines, exportCheckpoint, fileKind, inspectStateDict, prepareImport, tokenizerFromVocab } from '../src/core/io/share.ts';
 import type { TokenizerJSON } from '../src/core/model/tokenizer.ts';
+import { readBytes } from './args.ts';
 import { bundledTokenizer } from './corpora.ts';
 
 export interface ShareOptions {
@@ -24,17 +25,8 @@ export interface ShareOptions {
   json?: boolean;
 }
 
-function readBytes(path: string | undefined, option: string): Uint8Array {
-  if (!path) throw new Error(`${option} FILE is required`);
-  try {
-    return new Uint8Array(readFileSync(path));
-  } catch {
-    throw new Error(`cannot read ${path}`);
-  }
-}
-
 export async function exportCommand(opts: ShareOptions): Promise<void> {
-  const bytes = readBytes(opts.ckpt, '--ckpt');
+  const bytes = readBytes(opts.ckpt, 'ckpt');
   if (!opts.out) throw new Error('--out FILE is required');
   const includeOptimizer = !opts['no-optimizer'];
   const out = exportCheckpoint(bytes, { includeOptimizer });
@@ -44,7 +36,7 @@ export async function exportCommand(opts: ShareOptions): Promise<void> {
 }
 
 export async function importCommand(opts: ShareOptions): Promise<void> {
-  const file = readBytes(opts.file, '--file');
+  const file = readBytes(opts.file, 'file');
   if (opts.out && existsSync(opts.out)) throw new Error(`${opts.out} already exists; import never overwrites, choose another --out`);
   let nHead: number | undefined;
   if (opts['n-head'] !== undefined) {

@@ -65,9 +65,9 @@ describe('rm and rl commands: bad input', () => {
     oneLineError(await lab('rm', '--out', out), /--from FILE is required/);
     oneLineError(await lab('rm', '--from', paths.base, '--out', out), /starts from an SFT model, and this one is a base model/);
     oneLineError(await lab('rm', '--from', paths.rm, '--out', out), /A reward model starts from an SFT model, and this one is a reward model/);
-    oneLineError(await lab('rm', '--from', paths.sft, '--out', out, '--steps', '0'), /--steps must be a whole number ≥ 1/);
+    oneLineError(await lab('rm', '--from', paths.sft, '--out', out, '--steps', '0'), /--steps: the steps must be a whole number ≥ 1/);
     oneLineError(await lab('rm', '--from', join(dir, 'missing'), '--out', out), /cannot read checkpoint/);
-    oneLineError(await lab('rm', '--from', paths.sft, '--out', out, '--lm-coef=-1'), /--lm-coef must be a number ≥ 0/);
+    oneLineError(await lab('rm', '--from', paths.sft, '--out', out, '--lm-coef=-1'), /--lm-coef: the LM coefficient must be a number ≥ 0/);
   });
 
   it('rl', { timeout: 180_000 }, async () => {
@@ -78,9 +78,9 @@ describe('rm and rl commands: bad input', () => {
     oneLineError(await lab('rl', '--from', paths.sft, '--reward', 'verifier', '--rm', paths.rm, '--out', out), /--rm is only used with --reward model/);
     oneLineError(await lab('rl', '--from', paths.base, '--out', out), /RL starts from an SFT model, and this one is a base model/);
     oneLineError(await lab('rl', '--from', paths.rm, '--out', out), /this one is a reward model: a reward model scores RL's replies/);
-    oneLineError(await lab('rl', '--from', paths.sft, '--kl-coef=-1', '--out', out), /--kl-coef must be a number ≥ 0/);
-    oneLineError(await lab('rl', '--from', paths.sft, '--group-size', '1', '--out', out), /--group-size must be a whole number ≥ 2/);
-    oneLineError(await lab('rl', '--from', paths.sft, '--prompt-sampling', 'greedy', '--out', out), /--prompt-sampling must be uniform or prioritized/);
+    oneLineError(await lab('rl', '--from', paths.sft, '--kl-coef=-1', '--out', out), /--kl-coef: the KL coefficient must be a number ≥ 0/);
+    oneLineError(await lab('rl', '--from', paths.sft, '--group-size', '1', '--out', out), /--group-size: the group size must be a whole number ≥ 2/);
+    oneLineError(await lab('rl', '--from', paths.sft, '--prompt-sampling', 'greedy', '--out', out), /--prompt-sampling: the prompt sampling must be uniform or prioritized/);
     oneLineError(await lab('rl', '--from', paths.sft, '--reward', 'model', '--rm', paths.rm, '--prompt-sampling', 'prioritized', '--out', out), /prioritized prompt sampling needs verifiers/);
     oneLineError(await lab('rl', '--from', paths.sft), /--out FILE is required/);
   });

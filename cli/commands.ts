@@ -1,0 +1,31 @@
+/**
+ * Every command, in the order the help lists them, and the help they make together: each command's
+ * file declares its flags (a training stage's come from the core's descriptors,
+ * src/core/lesson/settings.ts), and the help is written from the same flags that parsing accepts.
+ */
+import { type Command, synopsis } from './args.ts';
+import { bench } from './bench.ts';
+import { dpo } from './dpo.ts';
+import { evaluate } from './eval.ts';
+import { exportFile } from './export.ts';
+import { importFile } from './import.ts';
+import { inspect } from './inspect.ts';
+import { lesson } from './lesson.ts';
+import { pretrain } from './pretrain.ts';
+import { rl } from './rl.ts';
+import { rm } from './rm.ts';
+import { sample } from './sample.ts';
+import { score } from './score.ts';
+import { sft } from './sft.ts';
+
+export const COMMANDS: readonly Command[] = [lesson, pretrain, sample, score, inspect, exportFile, importFile, sft, dpo, evaluate, rm, rl, bench];
+
+export const HELP = [
+  'LM Lab command line: npm run lab -- <command> [options]; npm run lab -- <command> --help explains each option',
+  '',
+  ...COMMANDS.map(synopsis),
+  '',
+  `With --json every log line is one JSON object, and the last is a summary. On wasm, pretraining, SFT and RL share
+each step's rows between --threads N worker threads (default: one a core, at most 4; 1: one thread).`,
+].join('\n');
+
