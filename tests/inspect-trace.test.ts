@@ -83,6 +83,23 @@ describe('longestCopiedSpans and copiedShare', () => {
     );
   });
 
+  it('agree with it on texts stitched from pieces of the corpus (long copies, overlapping spans)', () => {
+    const stitched = corpus.chain((sources) => {
+      const all = sources.flatMap((s) => s.texts).join('');
+      const piece = fc.tuple(fc.nat(all.length), fc.nat(30), letters('abcd', 2)).map(([at, n, glue]) => all.slice(at, at + n) + glue);
+      return fc.tuple(fc.constant(sources), fc.array(piece, { maxLength: 5 }).map((p) => p.join('')), fc.integer({ min: 1, max: 12 }));
+    });
+    fc.assert(
+      fc.property(stitched, ([sources, text, minChars]) => {
+        const index = buildTraceIndex(sources);
+        const brute = bruteSpans(sources, text, minChars);
+        expect(longestCopiedSpans(index, text, minChars).map(({ start, end, occurrences }) => ({ start, end, occurrences }))).toEqual(brute.spans);
+        expect(copiedShare(index, text, minChars)).toBeCloseTo(brute.share, 12);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('never joins two texts, and reports the earliest place (hand-worked)', () => {
     const index = buildTraceIndex([
       { name: 'a', texts: ['xx the cat sat', 'on the mat'] },
@@ -120,6 +137,14 @@ describe('the bundled corpora', () => {
     expect(tales.slice(spans[0].offset, spans[0].offset + 200)).toBe(passage);
     expect(spans[0].offset).toBe(tales.indexOf(passage));
     expect(copiedShare(index, query, 20)).toBeCloseTo(200 / 202, 12);
+
+    // A long verbatim copy costs a binary search per span, not a walk per character.
+    const long = `«${tales.slice(500_000, 504_000)}»`;
+    const before = process.cpuUsage();
+    const [copy] = longestCopiedSpans(index, long, 20);
+    const spent = process.cpuUsage(before);
+    expect(copy).toMatchObject({ start: 1, end: 4001, source: 'tales/train.txt' });
+    expect((spent.user + spent.system) / 1000).toBeLessThan(200);
 
     const answer = answers.find((a) => a.length > 12 && !tales.includes(a))!;
     const [fromSft] = longestCopiedSpans(index, answer, answer.length);

@@ -187,11 +187,16 @@ function narrow(index: TraceIndex, lo: number, hi: number, d: number, c: number)
   return [first, a];
 }
 
-/** The longest prefix of q[i…] found in the index: its length and the range of suffixes that start with it. */
-function longestMatch(index: TraceIndex, q: Int32Array, i: number): { length: number; lo: number; hi: number } {
-  let lo = 0;
-  let hi = index.sa.length;
-  let d = 0;
+interface Match {
+  length: number;
+  /** The suffixes that start with the match: [lo, hi) of the suffix array. */
+  lo: number;
+  hi: number;
+}
+
+/** Extends a match of q[i…] of `from.length` symbols, one symbol at a time, as far as the index allows. */
+function extend(index: TraceIndex, q: Int32Array, i: number, from: Match): Match {
+  let { length: d, lo, hi } = from;
   while (i + d < q.length && q[i + d] !== SENTINEL) {
     const [a, b] = narrow(index, lo, hi, d, q[i + d]);
     if (a === b) break;
@@ -199,6 +204,17 @@ function longestMatch(index: TraceIndex, q: Int32Array, i: number): { length: nu
     d++;
   }
   return { length: d, lo, hi };
+}
+
+/** The longest prefix of q[i…] found in the index. */
+function longestMatch(index: TraceIndex, q: Int32Array, i: number): Match {
+  return extend(index, q, i, { length: 0, lo: 0, hi: index.sa.length });
+}
+
+/** q[i…end) as a match when it occurs whole in the index, else null. */
+function occurrence(index: TraceIndex, q: Int32Array, i: number, end: number): Match | null {
+  const m = extend(index, q.subarray(0, end), i, { length: 0, lo: 0, hi: index.sa.length });
+  return m.length === end - i ? m : null;
 }
 
 /** Where a position of the concatenation lies: its source, text within that source, and offset. */
@@ -226,23 +242,37 @@ export function matchingStatistics(index: TraceIndex, text: string): Int32Array 
  * The spans of text, at least minChars long, that occur word for word in the training data and
  * cannot be extended either way (right-maximal: the longest match from their start; left-maximal:
  * not inside the match from the character before). In order of start; they may overlap.
+ *
+ * Why not the matching statistic at every start: a verbatim copy of L characters would cost
+ * O(L²·log n), since each start re-walks the copy. The end of the match from start j,
+ * j + ms[j], never falls as j grows (ms[j+1] ≥ ms[j] − 1), so after a match from i that ends at e,
+ * the next maximal span starts at the first j > i whose match covers q[e]; "q[j…e] occurs" holds
+ * for every j from that one on, so a binary search over j finds it, in O(L·log L·log n) per span.
  */
 export function longestCopiedSpans(index: TraceIndex, text: string, minChars: number): CopiedSpan[] {
   if (!Number.isInteger(minChars) || minChars < 1) throw new Error(`trace: minChars must be a positive integer, got ${minChars}`);
   const q = Int32Array.from({ length: text.length }, (_, i) => index.symbolOf[text.charCodeAt(i)]);
   const spans: CopiedSpan[] = [];
-  let reach = 0; // end of the match from the previous start: ms[i] ≥ ms[i−1] − 1, so ends never fall
-  for (let i = 0; i < text.length; i++) {
-    const { length, lo, hi } = longestMatch(index, q, i);
-    const end = i + length;
-    if (end > reach && length >= minChars) {
-      let first = index.sa[lo];
-      for (let r = lo + 1; r < Math.min(hi, lo + 1024); r++) first = Math.min(first, index.sa[r]);
-      spans.push({ start: i, end, text: text.slice(i, end), occurrences: hi - lo, ...locate(index, first) });
+  if (text.length === 0) return spans;
+  let i = 0;
+  let match = longestMatch(index, q, 0);
+  for (;;) {
+    const end = i + match.length;
+    if (match.length >= minChars) {
+      let first = index.sa[match.lo];
+      for (let r = match.lo + 1; r < Math.min(match.hi, match.lo + 1024); r++) first = Math.min(first, index.sa[r]);
+      spans.push({ start: i, end, text: text.slice(i, end), occurrences: match.hi - match.lo, ...locate(index, first) });
     }
-    reach = Math.max(reach, end);
+    if (end >= text.length) return spans;
+    let [a, b] = [i + 1, end + 1]; // the first j in [a, b) whose match covers q[end]; b = end + 1 if none does
+    while (a < b) {
+      const mid = (a + b) >>> 1;
+      if (occurrence(index, q, mid, end + 1)) b = mid;
+      else a = mid + 1;
+    }
+    i = a;
+    match = extend(index, q, i, (i <= end && occurrence(index, q, i, end + 1)) || { length: 0, lo: 0, hi: index.sa.length });
   }
-  return spans;
 }
 
 /**
