@@ -37,7 +37,7 @@ export async function logitLens(model: GPT, ids: ArrayLike<number>, k = 1): Prom
     const probs = tf.softmax(readOut(model, residual.reshape([(L + 1) * T, C]) as tf.Tensor2D)); // [(L+1)·T, C] → [(L+1)·T, V]
     const { values: topP, indices: topIds } = tf.topk(probs, k); // [(L+1)·T, k]
     const next = Int32Array.from({ length: (L + 1) * (T - 1) }, (_, i) => Math.floor(i / (T - 1)) * T * V + (i % (T - 1)) * V + ids[(i % (T - 1)) + 1]);
-    const onNext = tf.gather(probs.reshape([-1]), tf.tensor1d(next, 'int32')); // [(L+1)·(T−1)]
+    const onNext = tf.gather(probs.reshape([-1]), tf.tensor1d(next, 'int32')); // [(L+1)·T·V] flat → [(L+1)·(T−1)]
     return [topP, topIds, onNext];
   });
   try {
