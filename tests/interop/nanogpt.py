@@ -3,6 +3,8 @@ The PyTorch side of LM Lab's interop checks: nanoGPT's GPT (same module names, s
 nanoGPT's model.py), a .safetensors reader/writer in plain Python, and a reference training run.
 
     python3 tests/interop/nanogpt.py logits CKPT '[[1,2,3]]'   -> logits as JSON
+    python3 tests/interop/nanogpt.py attention CKPT '[1,2,3]'   -> softmax(q kᵀ/√hs) of one sequence as JSON,
+                                                                 [layer][head][query][key]
     python3 tests/interop/nanogpt.py write-state-dict OUT VOCAB_JSON [--bias 0] [--mask 1] [--compiled 1]
         [--ids '[[1,2,3]]']   -> a random nanoGPT state dict as .safetensors (no LM Lab metadata), and the
                                  model's config and logits on the ids as JSON
@@ -65,6 +67,7 @@ class CausalSelfAttention(nn.Module):
         att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
         att = att.masked_fill(self.mask[:, :, :T, :T] == 0, float("-inf"))
         att = F.softmax(att, dim=-1)
+        self.att = att  # read by the attention command; no part of the maths
         y = (att @ v).transpose(1, 2).contiguous().view(B, T, C)
         return self.c_proj(y)
 
@@ -181,6 +184,14 @@ def cmd_logits(ckpt, ids_json):
     print(json.dumps(logits.tolist()))
 
 
+def cmd_attention(ckpt, ids_json):
+    model, _ = load_lmlab(ckpt)
+    idx = torch.tensor([json.loads(ids_json)], dtype=torch.long)
+    with torch.no_grad():
+        model(idx)
+    print(json.dumps([block.attn.att[0].tolist() for block in model.transformer.h]))
+
+
 def cmd_write_state_dict(out, vocab_json, *flags):
     """A nanoGPT state dict as PyTorch holds it, saved without LM Lab metadata.
 
@@ -264,6 +275,8 @@ if __name__ == "__main__":
     cmd, *args = sys.argv[1:]
     if cmd == "logits":
         cmd_logits(*args)
+    elif cmd == "attention":
+        cmd_attention(*args)
     elif cmd == "write-state-dict":
         cmd_write_state_dict(*args)
     elif cmd == "train":

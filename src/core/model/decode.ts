@@ -48,6 +48,18 @@ export interface DecodeOptions {
    * reply cannot be right uses it so that nobody pays for the rest of that reply.
    */
   keepGoing?: (row: number, ids: readonly number[]) => boolean;
+  /**
+   * Also report, for each new token, this many of the most likely tokens with their probabilities
+   * (see topAlternatives), read from the logits the step already has: no extra forward pass, and
+   * the draws do not change. 0 or absent: off, so RL and the report card pay nothing.
+   */
+  alternatives?: number;
+}
+
+/** One of the tokens the model could have written, with its probability under softmax(logits). */
+export interface Alternative {
+  token: number;
+  prob: number;
 }
 
 /** What sampleBatch returns, per prompt. */
@@ -60,6 +72,8 @@ export interface Decoded {
   logProbs: number[][];
   /** Entropy (nats) of that distribution at each new token. */
   entropies: number[][];
+  /** [row][new token][rank]: the model's most likely tokens at each step; only when `alternatives` asks. */
+  alternatives?: Alternative[][][];
 }
 
 /** One decoding step: logits [B·V] of the next token of each row, the rows given in batch order. */
@@ -90,6 +104,7 @@ function validate(prompts: readonly Int32Array[], opts: DecodeOptions): void {
   if (!Number.isInteger(opts.maxNewTokens) || opts.maxNewTokens < 0) throw new Error(`sample: maxNewTokens must be a non-negative integer, got ${opts.maxNewTokens}`);
   if (!(opts.temperature >= 0)) throw new Error(`sample: temperature must be 0 or more, got ${opts.temperature}`);
   if (!Number.isInteger(opts.topK) || opts.topK < 0) throw new Error(`sample: topK must be a non-negative integer, got ${opts.topK}`);
+  if (opts.alternatives !== undefined && (!Number.isInteger(opts.alternatives) || opts.alternatives < 0)) throw new Error(`sample: alternatives must be a non-negative integer, got ${opts.alternatives}`);
   if (!Number.isFinite(opts.seed)) throw new Error(`sample: seed must be a number, got ${opts.seed}`);
   const empty = prompts.findIndex((p) => p.length === 0);
   if (empty >= 0) throw new Error(`sample: prompt ${empty} is empty; a prompt must have at least one token`);
@@ -101,6 +116,7 @@ async function decode(prompts: readonly Int32Array[], opts: DecodeOptions, block
   const ids: number[][] = prompts.map(() => []);
   const logProbs: number[][] = prompts.map(() => []);
   const entropies: number[][] = prompts.map(() => []);
+  const alternatives: Alternative[][][] | null = opts.alternatives ? prompts.map(() => []) : null;
   const ended = prompts.map(() => false);
   const seqs = prompts.map((p) => Array.from(p));
   const rngs = prompts.map((_, i) => new Random(opts.seed + i));
@@ -121,6 +137,7 @@ async function decode(prompts: readonly Int32Array[], opts: DecodeOptions, block
         ids[i].push(next);
         logProbs[i].push(logProb);
         entropies[i].push(entropy);
+        if (alternatives) alternatives[i].push(topAlternatives(row, opts.alternatives!));
         if (next === opts.stopToken) ended[i] = true;
         else if (ids[i].length < limits[i] && (opts.keepGoing?.(i, ids[i]) ?? true)) {
           going.push(i);
@@ -132,7 +149,30 @@ async function decode(prompts: readonly Int32Array[], opts: DecodeOptions, block
   } finally {
     stepper.dispose();
   }
-  return { ids, ended, logProbs, entropies };
+  return alternatives ? { ids, ended, logProbs, entropies, alternatives } : { ids, ended, logProbs, entropies };
+}
+
+/**
+ * The k most likely tokens of softmax(logits), most likely first (ties by id, as `candidates`),
+ * with their probabilities: the model's own distribution, at temperature 1 and over the whole
+ * vocabulary, whatever temperature and top-k the draw used, so the alternatives shown for a token
+ * are what the model thought, not what the sampler allowed. One pass for the normaliser and k
+ * passes to select: O(k·V) for a small k, no sort of the vocabulary.
+ */
+export function topAlternatives(logits: Float32Array, k: number): Alternative[] {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]);
+  let total = 0;
+  for (let i = 0; i < logits.length; i++) total += Math.exp(logits[i] - max);
+  const taken = new Set<number>();
+  const out: Alternative[] = [];
+  for (let r = 0; r < Math.min(k, logits.length); r++) {
+    let best = -1;
+    for (let i = 0; i < logits.length; i++) if (!taken.has(i) && (best < 0 || logits[i] > logits[best])) best = i;
+    taken.add(best);
+    out.push({ token: best, prob: Math.exp(logits[best] - max) / total });
+  }
+  return out;
 }
 
 /** The token ids pickToken draws among, most likely first: the top k (ties by id), or all when topK is 0. */

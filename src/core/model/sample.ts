@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { GPT } from './model.ts';
-import { sampleBatch } from './decode.ts';
+import { type Alternative, sampleBatch } from './decode.ts';
 import { targetLogProbs } from './ops.ts';
 
 export { pickToken } from './decode.ts';
@@ -45,6 +45,21 @@ export async function nextTokenLogits(model: GPT, context: ArrayLike<number>): P
 export async function generate(model: GPT, prompt: ArrayLike<number>, opts: SampleOptions): Promise<number[]> {
   const { ids } = await sampleBatch(model, [Int32Array.from(prompt)], { maxNewTokens: opts.maxTokens, temperature: opts.temperature, topK: opts.topK, seed: opts.seed, stopToken: opts.stopToken });
   return ids[0];
+}
+
+/** One written token with how sure the model was of it. */
+export interface WrittenToken {
+  token: number;
+  /** log p of the token under the distribution it was drawn from (decode.ts's sampleToken). */
+  logProb: number;
+  /** The model's k most likely tokens at that step, under softmax(logits) (decode.ts's topAlternatives). */
+  top: Alternative[];
+}
+
+/** `generate`, with each new token's log-probability and the model's top k alternatives, from the same forward passes. */
+export async function generateWithAlternatives(model: GPT, prompt: ArrayLike<number>, opts: SampleOptions, k = 5): Promise<WrittenToken[]> {
+  const d = await sampleBatch(model, [Int32Array.from(prompt)], { maxNewTokens: opts.maxTokens, temperature: opts.temperature, topK: opts.topK, seed: opts.seed, stopToken: opts.stopToken, alternatives: k });
+  return d.ids[0].map((token, i) => ({ token, logProb: d.logProbs[0][i], top: d.alternatives?.[0][i] ?? [] }));
 }
 
 /**
