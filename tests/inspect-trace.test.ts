@@ -118,16 +118,11 @@ describe('longestCopiedSpans and copiedShare', () => {
 });
 
 describe('the bundled corpora', () => {
-  it('index in under 2 s of CPU and find a passage of the tales at its offset', () => {
+  // How long the index takes to build is the bench's to measure; here, that it finds what it must.
+  it('index the tales and the SFT answers, and find a passage of the tales at its offset', () => {
     const tales = readFileSync(join(ROOT, 'corpora', 'tales', 'train.txt'), 'utf8');
     const answers = sftAnswers(parseSftJsonl(readFileSync(join(ROOT, 'corpora', 'chat', 'sft_train.jsonl'), 'utf8')).examples);
-    const cpu = process.cpuUsage();
-    const wall = performance.now();
     const index = buildTraceIndex([{ name: 'tales/train.txt', texts: [tales] }, { name: 'sft answers', texts: answers }]);
-    const used = process.cpuUsage(cpu);
-    const cpuMs = (used.user + used.system) / 1000;
-    console.log(`trace index over ${index.symbols.length} characters: ${cpuMs.toFixed(0)} ms CPU, ${(performance.now() - wall).toFixed(0)} ms wall`);
-    expect(cpuMs).toBeLessThan(2000); // CPU, not wall time: the test machine is shared
 
     const passage = tales.slice(123_456, 123_456 + 200);
     const query = `«${passage}»`; // guillemets: not in the tales, so the span is exactly the passage
@@ -138,13 +133,10 @@ describe('the bundled corpora', () => {
     expect(spans[0].offset).toBe(tales.indexOf(passage));
     expect(copiedShare(index, query, 20)).toBeCloseTo(200 / 202, 12);
 
-    // A long verbatim copy costs a binary search per span, not a walk per character.
+    // A long verbatim copy is one span.
     const long = `«${tales.slice(500_000, 504_000)}»`;
-    const before = process.cpuUsage();
     const [copy] = longestCopiedSpans(index, long, 20);
-    const spent = process.cpuUsage(before);
     expect(copy).toMatchObject({ start: 1, end: 4001, source: 'tales/train.txt' });
-    expect((spent.user + spent.system) / 1000).toBeLessThan(200);
 
     const answer = answers.find((a) => a.length > 12 && !tales.includes(a))!;
     const [fromSft] = longestCopiedSpans(index, answer, answer.length);

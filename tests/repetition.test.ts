@@ -73,11 +73,10 @@ describe('longestRepeatRun', () => {
     );
   });
 
-  it('runs in linear time: a million "M"s take well under a second or two', () => {
-    const t0 = performance.now();
+  // A quadratic scan would make this run for minutes: the test's timeout guards it, not a clock.
+  it('finds the run in a million "M"s', () => {
     const run = longestRepeatRun(new Uint8Array(1_000_000).fill(77));
     expect(run).toEqual({ n: 1, repeats: 1_000_000, start: 0 });
-    expect(performance.now() - t0).toBeLessThan(2000);
   });
 });
 
