@@ -31,6 +31,8 @@ export interface Command {
   /** What it does, as the help says it (wrapped under the synopsis). */
   about: string;
   flags: readonly Flag[];
+  /** A list flag that also takes the words after it ("--files a b c", as a shell expands *.safetensors). */
+  rest?: string;
   run(opts: Options): Promise<void> | void;
 }
 
@@ -85,7 +87,9 @@ export function settingsFrom(stage: Stage, opts: Options): Record<string, unknow
 export function parseFor(cmd: Command, argv: string[]): Options {
   const options = Object.fromEntries(cmd.flags.map((f) => [f.name, { type: f.kind === 'bool' ? 'boolean' : 'string', multiple: f.kind === 'list' } as const]));
   try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Options;
+    const { values, positionals } = parseArgs({ args: argv, options, strict: true, allowPositionals: cmd.rest !== undefined });
+    if (cmd.rest === undefined) return values as Options;
+    return { ...values, [cmd.rest]: [...((values[cmd.rest] as string[] | undefined) ?? []), ...positionals] } as Options;
   } catch (e) {
     const unknown = (e as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && /'([^']+)'/.exec((e as Error).message)?.[1];
     if (unknown) throw new Error(`${cmd.name} has no option ${unknown}; its options: npm run lab -- ${cmd.name} --help`);

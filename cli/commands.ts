@@ -4,12 +4,16 @@
  * src/core/lesson/settings.ts), and the help is written from the same flags that parsing accepts.
  */
 import { type Command, synopsis } from './args.ts';
+import { attention } from './attention.ts';
 import { bench } from './bench.ts';
+import { classTable } from './class.ts';
+import { compare } from './compare.ts';
 import { dpo } from './dpo.ts';
 import { evaluate } from './eval.ts';
 import { exportFile } from './export.ts';
 import { importFile } from './import.ts';
 import { inspect } from './inspect.ts';
+import { lens } from './lens.ts';
 import { lesson } from './lesson.ts';
 import { pretrain } from './pretrain.ts';
 import { rl } from './rl.ts';
@@ -17,8 +21,9 @@ import { rm } from './rm.ts';
 import { sample } from './sample.ts';
 import { score } from './score.ts';
 import { sft } from './sft.ts';
+import { trace } from './trace.ts';
 
-export const COMMANDS: readonly Command[] = [lesson, pretrain, sample, score, inspect, exportFile, importFile, sft, dpo, evaluate, rm, rl, bench];
+export const COMMANDS: readonly Command[] = [lesson, pretrain, sample, score, inspect, exportFile, importFile, sft, dpo, evaluate, rm, rl, attention, lens, trace, compare, classTable, bench];
 
 export const HELP = [
   'LM Lab command line: npm run lab -- <command> [options]; npm run lab -- <command> --help explains each option',

@@ -2,6 +2,7 @@
  * sample: text from a checkpoint, after a prompt.
  */
 import { decodeCheckpoint } from '../src/core/io/checkpoint.ts';
+import { generateWithAlternatives } from '../src/core/model/sample.ts';
 import { LabSession } from '../src/core/train/session.ts';
 import { type Command, flag, FLAGS, num, number, type Options, print, readBytes, str, text, useBackend } from './args.ts';
 
@@ -23,8 +24,17 @@ async function run(opts: Options): Promise<void> {
   const prompt = str(opts, 'prompt') ?? '\n';
   const unknown = session.tokenizer.unknownChars(prompt);
   if (unknown.length) console.error(`note: the model's vocabulary lacks ${unknown.map((c) => JSON.stringify(c)).join(', ')}; they read as <|unk|>`);
-  const completion = await session.sample(prompt, { maxTokens: num(opts, TOKENS), temperature: num(opts, TEMPERATURE), topK: num(opts, TOP_K), seed: num(opts, SEED) });
-  print(flag(opts, 'json'), { prompt, completion }, prompt + completion);
+  const request = { maxTokens: num(opts, TOKENS), temperature: num(opts, TEMPERATURE), topK: num(opts, TOP_K), seed: num(opts, SEED) };
+  if (flag(opts, 'json')) {
+    // Each token with its log-probability under the distribution it was drawn from (temperature,
+    // top-k) and the model's own five likeliest at that step (temperature 1): the same forward passes.
+    const written = await generateWithAlternatives(session.model, session.tokenizer.encode(prompt), request, 5);
+    const tok = (id: number) => session.tokenizer.tokenText(id);
+    const tokens = written.map((w) => ({ token: tok(w.token), logprob: w.logProb, top: w.top.map((a) => ({ token: tok(a.token), prob: a.prob })) }));
+    print(true, { prompt, completion: session.tokenizer.decode(written.map((w) => w.token)), tokens }, '');
+  } else {
+    print(false, {}, prompt + (await session.sample(prompt, request)));
+  }
   session.dispose();
 }
 

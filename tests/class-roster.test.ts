@@ -56,6 +56,7 @@ describe('outlier rules', () => {
     expect(flagsOf('pretrain', rows([3, 2, 1, 1, 1, 1, 1, 1, 1, NaN]), 0)).toEqual(['diverged']);
     expect(flagsOf('pretrain', rows([3, 2, 1, 1, 1, 1, 2, 3, 4, 5]), 0)).toEqual(['diverged']);
     expect(flagsOf('rl', rows([-0.1, 0.2, -0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1]), 0)).toEqual([]);
+    expect(flagsOf('dpo', rows([0.69, 0.01, 0.002, 0.001, 0.002, 0.003, 0.004, 0.002, 0.003, 0.004]), 0)).toEqual([]); // twice a tiny loss is no divergence
   });
 
   it('a spike counts as recovered once the loss is back within 5% of the 20 steps before it', () => {
@@ -66,10 +67,11 @@ describe('outlier rules', () => {
     expect(flagsOf('pretrain', stuck, 1)).toContain('spike unrecovered');
   });
 
-  it('DPO collapsed: the chosen replies\' log-likelihood fell by more than half', () => {
-    const falling = (end: number) => rows([0.69, 0.6, 0.5, 0.4], (i) => ({ 'logps/chosen': -6 + ((end + 6) * i) / 3 }));
-    expect(flagsOf('dpo', falling(-10), 0)).toEqual(['DPO collapsed']);
-    expect(flagsOf('dpo', falling(-8), 0)).toEqual([]);
+  it('DPO collapsed: the chosen replies\' log-likelihood fell by more than 5 nats', () => {
+    const falling = (end: number) => rows([0.69, 0.6, 0.5, 0.4], (i) => ({ 'logps/chosen': -0.3 + ((end + 0.3) * i) / 3 }));
+    expect(flagsOf('dpo', falling(-85), 0)).toEqual(['DPO collapsed']); // the length-bias what-if's end
+    expect(flagsOf('dpo', falling(-0.4), 0)).toEqual([]); // the lesson's DPO
+    expect(flagsOf('dpo', falling(-5.2), 0)).toEqual([]);
   });
 
   it('bits per character: nats per token ÷ ln 2 ÷ characters per token', () => {

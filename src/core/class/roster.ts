@@ -7,11 +7,13 @@
  *
  * The flags are rules a teacher can read aloud:
  *   diverged          the last loss is not a number, or the run ends (averaged over a tenth of its
- *                     steps) at more than 1.5× its best such average
+ *                     steps) more than half a nat above its best such average
  *   spike unrecovered a detected spike after which the loss never came back within 5% of its level
  *                     over the 20 steps before it
- *   DPO collapsed     the chosen replies' log-likelihood fell by more than half from where DPO began
- *                     (both replies made unlikely: the likelihood displacement of the length trap)
+ *   DPO collapsed     the chosen replies' log-likelihood fell by more than 5 nats (150× less likely)
+ *                     from where DPO began, averaged over a tenth of the run at each end: the margin
+ *                     grew by making both replies unlikely (the likelihood displacement of the
+ *                     length trap). A healthy run keeps the chosen replies about as likely as SFT did.
  */
 import { CheckpointError, type CheckpointState, type LabEvent, type MetricRow, type Stage } from '../io/checkpoint.ts';
 import { prepareImport } from '../io/share.ts';
@@ -129,11 +131,11 @@ export function flagsOf(stage: Stage, rows: readonly MetricRow[], unrecoveredSpi
   // gradient's, around 0 by construction, so only a non-number counts there.
   const smooth = movingAverage(losses, Math.max(1, Math.floor(losses.length / 10)));
   const last = losses[losses.length - 1];
-  if (losses.length > 0 && (!Number.isFinite(last) || (stage !== 'rl' && smooth[smooth.length - 1] > 1.5 * Math.min(...smooth)))) flags.push('diverged');
+  if (losses.length > 0 && (!Number.isFinite(last) || (stage !== 'rl' && smooth[smooth.length - 1] > Math.min(...smooth) + 0.5))) flags.push('diverged');
   if (unrecoveredSpikes > 0) flags.push('spike unrecovered');
   if (stage === 'dpo') {
-    const chosen = rows.map((r) => r['logps/chosen']).filter(Number.isFinite);
-    if (chosen.length >= 2 && chosen[chosen.length - 1] < chosen[0] * 1.5) flags.push('DPO collapsed'); // log-likelihoods are negative: 1.5× is half again less likely
+    const chosen = movingAverage(rows.map((r) => r['logps/chosen']).filter(Number.isFinite), Math.max(1, Math.floor(rows.length / 10)));
+    if (chosen.length >= 2 && chosen[chosen.length - 1] < chosen[0] - 5) flags.push('DPO collapsed');
   }
   return flags;
 }
