@@ -22,10 +22,14 @@ import { requestPersistence, storageEstimate } from '../storage/health.ts';
 import { appendRows, emptySeries, type Series } from './series.ts';
 import { defaultSettings, lessonHash, presetDefaults, settingsFromHash, type ViewName, viewFromHash } from './settings.ts';
 import { TrainerLock } from './tab-lock.ts';
-import { ShareState } from './share.svelte.ts';
-import { SpikeLabView } from './spikes.svelte.ts';
+import { messageOf } from './format.ts';
+import { ShareState } from './views/share/share.svelte.ts';
+import { SpikeLabView } from './views/spikes/spikes.svelte.ts';
 
 const BACKEND_KEY = 'lm-lab.backend';
+
+/** A request to the worker for a panel that shows its own result; `busy` false for a background read. */
+export type Caller = <T>(f: (api: Comlink.Remote<LabApi>) => Promise<T>, busy?: boolean) => Promise<T>;
 
 export interface StorageState {
   usage: number;
@@ -85,7 +89,7 @@ export class Lab {
   get run(): RunInfo | null { return this.#run; }
   get series(): Series { return this.#series; }
   get rows(): MetricRow[] { return this.#rows; }
-  /** The worker, for the post-training panel's requests (stages.svelte.ts). */
+  /** The worker, for requests of the views' own state (chain.svelte.ts and each view's folder). */
   get api(): Comlink.Remote<LabApi> | null { return this.#api; }
   get summary(): RunSummary | null { return this.#summary; }
   get checkpoints(): CheckpointInfo[] { return this.#checkpoints; }
@@ -360,8 +364,4 @@ export class Lab {
     this.#status = 'error';
     this.#notice = { level: 'error', text };
   }
-}
-
-function messageOf(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

@@ -130,6 +130,53 @@ describe('RL in the browser', () => {
     }
   });
 
+  test('the reward model and RL views have Pause, Resume and Stop, and a paused RL run takes no more steps', async () => {
+    const browser = await launch({ webgpu: false });
+    const { page, errors } = browser;
+    const button = (name: string) => page.locator('.view > .side').getByRole('button', { name, exact: true });
+    try {
+      await page.goto(`${server.url}#corpus=tales&preset=micro&steps=6&save=6&seed=8`);
+      await waitForLab(page, (s) => s.status === 'idle');
+      await pretrainAndSft(page, 6, 3);
+
+      // The reward model: Pause and Stop while it trains; Stop saves where it stands.
+      await view(page, /Reward model/);
+      await fill(page, 'rm-steps', '5000');
+      await page.getByTestId('rm-start').click();
+      await waitForLab(page, (s) => s.stage === 'rm' && s.status === 'running' && s.step >= 1);
+      expect(await button('Pause').isEnabled()).toBe(true);
+      expect(await button('Stop').isEnabled()).toBe(true);
+      await button('Stop').click();
+      // Stop saves a checkpoint at the step it stopped at (the list follows the status).
+      const stopped = await waitForLab(page, (s) => s.stage === 'rm' && s.status === 'stopped' && s.checkpoints.some((c) => c.step === s.step));
+      expect(stopped.step).toBeLessThan(5000);
+
+      // RL: Pause stops its steps, Resume goes on from there, Stop ends it.
+      await view(page, /RL/);
+      await fill(page, 'rl-steps', '5000');
+      await page.getByTestId('rl-start').click();
+      await waitForLab(page, (s) => s.stage === 'rl' && s.status === 'running' && s.step >= 1);
+      expect(await button('Pause').isEnabled()).toBe(true);
+      expect(await button('Stop').isEnabled()).toBe(true);
+      await button('Pause').click();
+      const paused = await waitForLab(page, (s) => s.stage === 'rl' && s.status === 'paused');
+      await page.waitForTimeout(3000); // a running RL step takes well under this on micro
+      const still = await waitForLab(page, () => true);
+      expect(still).toMatchObject({ status: 'paused', step: paused.step, runId: paused.runId });
+      expect(await button('Resume').isEnabled()).toBe(true);
+      expect(await button('Pause').isDisabled()).toBe(true);
+      await button('Resume').click();
+      await waitForLab(page, (s) => s.status === 'running' && s.step > paused.step);
+      await button('Stop').click();
+      const ended = await waitForLab(page, (s) => s.status === 'stopped');
+      expect(ended.runId).toBe(paused.runId);
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+      removeProfile(browser.profile);
+    }
+  });
+
   test('on wasm, RL shares its samples, reference log-probs and updates with the helper workers', async () => {
     const browser = await launch({ webgpu: false });
     const { page, errors } = browser;

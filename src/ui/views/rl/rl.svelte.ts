@@ -5,6 +5,7 @@
  */
 import type { RewardModelInfo, RewardSource, RlCurve, SampleRow, VerifiableCard } from '../../../lab/rl.ts';
 import type { MetricRow } from '../../../lab/types.ts';
+import { messageOf } from '../../format.ts';
 import type { Lab } from '../../lab.svelte.ts';
 import { LESSON_PLAN } from '../../../core/lesson/plan.ts';
 
@@ -17,8 +18,6 @@ export interface RlForm {
   /** Verifiers only: the share of credit a wrong reply earns for its right beginning. */
   partialCredit: number;
 }
-
-const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 export class RlView {
   readonly #lab: Lab;
