@@ -80,7 +80,7 @@ describe('RL in the browser', () => {
       await stageDone(page, 'rl', 3);
       await expect.poll(() => points(page, 'rl-chart-reward')).toBe(6); // the reward (the reward model's score), each step and smoothed
       expect(await points(page, 'rl-chart-kl')).toBe(6);
-      await expect.poll(() => page.getByTestId('rl-samples').locator('tbody tr').count()).toBeGreaterThan(1);
+      await expect.poll(() => page.getByTestId('rl-samples').locator('li').count()).toBeGreaterThan(1);
       await page.getByTestId('rl-start').click(); // the default β, from the same SFT checkpoint
       await waitForLab(page, (s) => s.status === 'running' || s.status === 'loading', 30_000).catch(() => undefined);
       await stageDone(page, 'rl', 3);
@@ -95,7 +95,7 @@ describe('RL in the browser', () => {
       await stageDone(page, 'rl', 3);
       // 3 steps of verified accuracy, faint and smoothed, and of the training questions solved (micro fits no held-out answer)
       await expect.poll(() => points(page, 'rl-chart-verified')).toBe(9);
-      const table = await page.getByTestId('rl-samples').innerText();
+      const table = await page.getByTestId('rl-samples').innerText(); // the sampled replies, each under its prompt
       expect(table).toMatch(/Count to|Say|Spell|What is|Repeat/);
       // micro's 16-character context leaves no room for any held-out answer: the card says so rather than scoring 0%
       await page.getByTestId('rl-score').click();
@@ -193,7 +193,7 @@ describe('RL in the browser', () => {
       const done = await stageDone(page, 'rl', 3);
       expect(done.workers).toBe(workers); // the last update was shared, as were its samples before it
       expect(done.notice ?? '').not.toMatch(/one worker/);
-      await expect.poll(() => page.getByTestId('rl-samples').locator('tbody tr').count()).toBeGreaterThan(1);
+      await expect.poll(() => page.getByTestId('rl-samples').locator('li').count()).toBeGreaterThan(1);
       expect(errors).toEqual([]);
     } finally {
       await browser.close();
