@@ -6,14 +6,14 @@
 import { createServer, type ViteDevServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import type { RewardModelInfo, SampleRow } from '../src/lab/rl.ts';
-import type { RlView } from '../src/ui/views/rl/rl.svelte.ts';
+import type { RlState } from '../src/ui/views/rl/rl.svelte.ts';
 
 let vite: ViteDevServer;
-let View: typeof RlView;
+let View: typeof RlState;
 
 beforeAll(async () => {
   vite = await createServer({ configFile: 'vite.config.ts', logLevel: 'error', server: { middlewareMode: true, hmr: false }, optimizeDeps: { noDiscovery: true, entries: [] } });
-  View = ((await vite.ssrLoadModule('/src/ui/views/rl/rl.svelte.ts')) as { RlView: typeof RlView }).RlView;
+  View = ((await vite.ssrLoadModule('/src/ui/views/rl/rl.svelte.ts')) as { RlState: typeof RlState }).RlState;
 });
 afterAll(async () => {
   await vite?.close();

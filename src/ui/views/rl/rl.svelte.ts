@@ -19,7 +19,7 @@ export interface RlForm {
   partialCredit: number;
 }
 
-export class RlView {
+export class RlState {
   readonly #lab: Lab;
   #form = $state<RlForm>({ reward: 'verifier', klCoef: LESSON_PLAN.rl.klCoef.verifier, groupSize: LESSON_PLAN.rl.groupSize, steps: LESSON_PLAN.rl.steps, learningRate: LESSON_PLAN.rl.learningRate, partialCredit: LESSON_PLAN.rl.partialCredit });
   #samples = $state.raw<SampleRow[]>([]);
