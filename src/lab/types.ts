@@ -6,7 +6,9 @@
  */
 import type { LabEvent } from '../core/io/checkpoint.ts';
 import type { PresetName } from '../core/model/config.ts';
+import type { SampleRow } from '../core/rl/policy.ts';
 import type { RecoveryPolicy } from '../core/spikes/spikelab.ts';
+import type { RewardModelInfo } from './rl.ts';
 
 export type { LabEvent, RecoveryPolicy };
 
@@ -140,6 +142,10 @@ export interface LabUpdate {
   spikeLab?: SpikeLabInfo | null;
   /** Lines sampled while pretraining (src/lab/live.ts): appended. */
   live?: { step: number; text: string }[];
+  /** The loaded RL run's latest sampled completions with their rewards: replaced. */
+  rlSamples?: SampleRow[];
+  /** The stored reward models, newest first: replaced. */
+  rewardModels?: RewardModelInfo[];
 }
 
 export interface SpikeLabInfo {

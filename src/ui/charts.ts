@@ -27,6 +27,16 @@ export { Chart };
 export type LineDataset = ChartDataset<'line', Point[]> & { inLegend?: boolean };
 export type Annotations = Record<string, AnnotationOptions>;
 
+/** A metric logged every step: a thin line without points. */
+export const LINE = { pointRadius: 0, borderWidth: 1.8, tension: 0 } as const;
+/** A metric measured now and then (held-out evaluations): points, not joined. */
+export const DOTS = { showLine: false, pointRadius: 3.5, pointStyle: 'rectRot' } as const;
+/** Horizontal reference lines: zero, and chance for an accuracy over pairs. */
+export const ZERO_LINE: Annotations = { zero: { type: 'line', yMin: 0, yMax: 0, borderColor: '#9ca3af', borderWidth: 1 } };
+export const CHANCE_LINE: Annotations = {
+  chance: { type: 'line', yMin: 0.5, yMax: 0.5, borderColor: '#9ca3af', borderWidth: 1, borderDash: [4, 4], label: { display: true, content: 'chance', position: 'end', font: { size: 11 } } },
+};
+
 /** A line chart of {x: step, y} points that stays smooth with 50,000+ points. */
 export function lineChartConfig(yTitle: string, xTitle = 'step'): ChartConfiguration<'line', Point[]> {
   return {

@@ -47,3 +47,13 @@ export function chartSource(run: { name: string; stage: string } | null | undefi
   const stage = stageName(run.stage);
   return run.name.startsWith(stage) ? run.name : `${run.name} · ${stage}`;
 }
+
+/** An error as the page shows it. */
+export function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** An error's first line, for a panel's one-line error. */
+export function firstLine(e: unknown): string {
+  return messageOf(e).split('\n')[0];
+}

@@ -18,14 +18,19 @@ import type {
   RunSummary,
   SampleOptions,
 } from '../lab/types.ts';
+import type { RewardModelInfo, SampleRow } from '../lab/rl.ts';
 import { requestPersistence, storageEstimate } from '../storage/health.ts';
 import { appendRows, emptySeries, type Series } from './series.ts';
 import { defaultSettings, lessonHash, presetDefaults, settingsFromHash, type ViewName, viewFromHash } from './settings.ts';
 import { TrainerLock } from './tab-lock.ts';
-import { ShareState } from './share.svelte.ts';
-import { SpikeLabView } from './spikes.svelte.ts';
+import { messageOf } from './format.ts';
+import { ShareState } from './views/share/share.svelte.ts';
+import { SpikeLabView } from './views/spikes/spikes.svelte.ts';
 
 const BACKEND_KEY = 'lm-lab.backend';
+
+/** A request to the worker for a panel that shows its own result; `busy` false for a background read. */
+export type Caller = <T>(f: (api: Comlink.Remote<LabApi>) => Promise<T>, busy?: boolean) => Promise<T>;
 
 export interface StorageState {
   usage: number;
@@ -72,6 +77,9 @@ export class Lab {
   #view = $state<ViewName | null>(null); // null until chosen: then the loaded run's stage
   #live = $state.raw<LiveLine[]>([]);
   #elsewhere = $state(false); // another tab of this profile holds the trainer
+  // null until the worker's updates bring them: until then the RL view asks for them itself
+  #rlSamples = $state.raw<SampleRow[] | null>(null);
+  #rewardModels = $state.raw<RewardModelInfo[] | null>(null);
   readonly #lock = new TrainerLock(() => this.#granted(), () => this.#release());
 
   /** The loss-spike lab (events, policy, lesson) and checkpoint sharing (export, import). */
@@ -85,7 +93,7 @@ export class Lab {
   get run(): RunInfo | null { return this.#run; }
   get series(): Series { return this.#series; }
   get rows(): MetricRow[] { return this.#rows; }
-  /** The worker, for the post-training panel's requests (stages.svelte.ts). */
+  /** The worker, for requests of the views' own state (chain.svelte.ts and each view's folder). */
   get api(): Comlink.Remote<LabApi> | null { return this.#api; }
   get summary(): RunSummary | null { return this.#summary; }
   get checkpoints(): CheckpointInfo[] { return this.#checkpoints; }
@@ -100,6 +108,9 @@ export class Lab {
   get view(): ViewName { return this.#view ?? this.#run?.stage ?? 'pretrain'; }
   /** Lines sampled while pretraining, oldest first. */
   get live(): LiveLine[] { return this.#live; }
+  /** The loaded RL run's latest samples and the stored reward models, as the updates bring them; null: none has. */
+  get rlSamples(): SampleRow[] | null { return this.#rlSamples; }
+  get rewardModels(): RewardModelInfo[] | null { return this.#rewardModels; }
   /** True while another tab of this browser profile trains (this one has no worker). */
   get elsewhere(): boolean { return this.#elsewhere; }
 
@@ -306,6 +317,7 @@ export class Lab {
       // A different run was loaded (restored, forked, started): the form shows its settings.
       if (update.run && update.run.id !== this.#run?.id) {
         this.#live = [];
+        if (this.#rlSamples !== null) this.#rlSamples = []; // the samples were the last run's
         this.#settings = { ...this.#settings, ...update.run.settings };
         this.#writeHash();
       }
@@ -322,6 +334,8 @@ export class Lab {
     }
     if (update.notice !== undefined) this.#notice = update.notice;
     if (update.live?.length) this.#live = this.#live.concat(update.live).slice(-LIVE_LINES);
+    if (update.rlSamples !== undefined) this.#rlSamples = update.rlSamples;
+    if (update.rewardModels !== undefined) this.#rewardModels = update.rewardModels;
     this.spikes.apply(update);
   }
 
@@ -360,8 +374,4 @@ export class Lab {
     this.#status = 'error';
     this.#notice = { level: 'error', text };
   }
-}
-
-function messageOf(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

@@ -18,16 +18,32 @@ export function emptySeries(): Series {
   return { loss: [], valLoss: [], gradNorm: [], lr: [], tokensPerSec: [] };
 }
 
+/**
+ * One metric of the rows as chart points (rows without a finite value add none).
+ *
+ * x is the number of steps taken when the row was logged: a row's `step` is 0-based, and the charts
+ * count as the step counter does ("step 30 / 30", a caption's "steps 1–30"), so the row of the first
+ * step is drawn at 1. `offset` shifts the points along a chain's shared step axis (the stages before
+ * this one took that many steps). With `x` the points are drawn against another metric instead
+ * (RL's reward against √KL), in that metric's order.
+ */
+export function rowPoints(rows: readonly MetricRow[], key: string, along: { offset?: number; x?: string } = {}): Point[] {
+  const out: Point[] = [];
+  const offset = along.offset ?? 0;
+  for (const row of rows) {
+    const y = row[key];
+    const x = along.x === undefined ? row.step + 1 + offset : row[along.x];
+    if (typeof y === 'number' && Number.isFinite(y) && typeof x === 'number' && Number.isFinite(x)) out.push({ x, y });
+  }
+  // Chart.js is told the points are sorted by x (decimation needs it): steps arrive in order, another metric need not.
+  return along.x === undefined ? out : out.sort((a, b) => a.x - b.x);
+}
+
 /** New series with the rows' values appended (rows without a finite value for a series add nothing to it). */
 export function appendRows(series: Series, rows: readonly MetricRow[]): Series {
   const next = {} as Series;
   for (const name of SERIES_NAMES) {
-    const added: Point[] = [];
-    for (const row of rows) {
-      const y = row[name];
-      // A row's step is 0-based; the charts plot it after the step, as the step counter counts.
-      if (typeof y === 'number' && Number.isFinite(y)) added.push({ x: row.step + 1, y });
-    }
+    const added = rowPoints(rows, name);
     next[name] = added.length === 0 ? series[name] : series[name].concat(added);
   }
   return next;

@@ -80,7 +80,7 @@ describe('RL in the browser', () => {
       await stageDone(page, 'rl', 3);
       await expect.poll(() => points(page, 'rl-chart-reward')).toBe(6); // the reward (the reward model's score), each step and smoothed
       expect(await points(page, 'rl-chart-kl')).toBe(6);
-      await expect.poll(() => page.getByTestId('rl-samples').locator('tbody tr').count()).toBeGreaterThan(1);
+      await expect.poll(() => page.getByTestId('rl-samples').locator('li').count()).toBeGreaterThan(1);
       await page.getByTestId('rl-start').click(); // the default β, from the same SFT checkpoint
       await waitForLab(page, (s) => s.status === 'running' || s.status === 'loading', 30_000).catch(() => undefined);
       await stageDone(page, 'rl', 3);
@@ -95,7 +95,7 @@ describe('RL in the browser', () => {
       await stageDone(page, 'rl', 3);
       // 3 steps of verified accuracy, faint and smoothed, and of the training questions solved (micro fits no held-out answer)
       await expect.poll(() => points(page, 'rl-chart-verified')).toBe(9);
-      const table = await page.getByTestId('rl-samples').innerText();
+      const table = await page.getByTestId('rl-samples').innerText(); // the sampled replies, each under its prompt
       expect(table).toMatch(/Count to|Say|Spell|What is|Repeat/);
       // micro's 16-character context leaves no room for any held-out answer: the card says so rather than scoring 0%
       await page.getByTestId('rl-score').click();
@@ -130,6 +130,53 @@ describe('RL in the browser', () => {
     }
   });
 
+  test('the reward model and RL views have Pause, Resume and Stop, and a paused RL run takes no more steps', async () => {
+    const browser = await launch({ webgpu: false });
+    const { page, errors } = browser;
+    const button = (name: string) => page.locator('.view > .side').getByRole('button', { name, exact: true });
+    try {
+      await page.goto(`${server.url}#corpus=tales&preset=micro&steps=6&save=6&seed=8`);
+      await waitForLab(page, (s) => s.status === 'idle');
+      await pretrainAndSft(page, 6, 3);
+
+      // The reward model: Pause and Stop while it trains; Stop saves where it stands.
+      await view(page, /Reward model/);
+      await fill(page, 'rm-steps', '5000');
+      await page.getByTestId('rm-start').click();
+      await waitForLab(page, (s) => s.stage === 'rm' && s.status === 'running' && s.step >= 1);
+      expect(await button('Pause').isEnabled()).toBe(true);
+      expect(await button('Stop').isEnabled()).toBe(true);
+      await button('Stop').click();
+      // Stop saves a checkpoint at the step it stopped at (the list follows the status).
+      const stopped = await waitForLab(page, (s) => s.stage === 'rm' && s.status === 'stopped' && s.checkpoints.some((c) => c.step === s.step));
+      expect(stopped.step).toBeLessThan(5000);
+
+      // RL: Pause stops its steps, Resume goes on from there, Stop ends it.
+      await view(page, /RL/);
+      await fill(page, 'rl-steps', '5000');
+      await page.getByTestId('rl-start').click();
+      await waitForLab(page, (s) => s.stage === 'rl' && s.status === 'running' && s.step >= 1);
+      expect(await button('Pause').isEnabled()).toBe(true);
+      expect(await button('Stop').isEnabled()).toBe(true);
+      await button('Pause').click();
+      const paused = await waitForLab(page, (s) => s.stage === 'rl' && s.status === 'paused');
+      await page.waitForTimeout(3000); // a running RL step takes well under this on micro
+      const still = await waitForLab(page, () => true);
+      expect(still).toMatchObject({ status: 'paused', step: paused.step, runId: paused.runId });
+      expect(await button('Resume').isEnabled()).toBe(true);
+      expect(await button('Pause').isDisabled()).toBe(true);
+      await button('Resume').click();
+      await waitForLab(page, (s) => s.status === 'running' && s.step > paused.step);
+      await button('Stop').click();
+      const ended = await waitForLab(page, (s) => s.status === 'stopped');
+      expect(ended.runId).toBe(paused.runId);
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+      removeProfile(browser.profile);
+    }
+  });
+
   test('on wasm, RL shares its samples, reference log-probs and updates with the helper workers', async () => {
     const browser = await launch({ webgpu: false });
     const { page, errors } = browser;
@@ -146,7 +193,7 @@ describe('RL in the browser', () => {
       const done = await stageDone(page, 'rl', 3);
       expect(done.workers).toBe(workers); // the last update was shared, as were its samples before it
       expect(done.notice ?? '').not.toMatch(/one worker/);
-      await expect.poll(() => page.getByTestId('rl-samples').locator('tbody tr').count()).toBeGreaterThan(1);
+      await expect.poll(() => page.getByTestId('rl-samples').locator('li').count()).toBeGreaterThan(1);
       expect(errors).toEqual([]);
     } finally {
       await browser.close();

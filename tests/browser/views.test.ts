@@ -21,6 +21,7 @@ afterAll(async () => {
 });
 
 const LAPTOPS = [
+  [1024, 768],
   [1280, 720],
   [1366, 768],
   [1920, 1080],
@@ -96,25 +97,38 @@ describe('views', () => {
     expect(columns).toEqual({ sameLeft: true, stacked: true });
     await shot(page, `view-pretrain-${PHONE[0]}x${PHONE[1]}`);
 
-    // Each view at 1280 × 720, reached from the bar: its key panel in the first screen, no sideways scroll.
-    await page.setViewportSize({ width: 1280, height: 720 });
-    const keys: [RegExp, string, string[]][] = [
-      [/SFT/, 'sft', ['chart-sft-loss', 'what-to-watch']],
-      [/DPO/, 'dpo', ['chart-dpo-rewards', 'what-to-watch']],
-      [/Reward model/, 'rm', ['rm-chart-loss']],
-      [/^5?\s*RL/, 'rl', ['rl-chart-reward']],
-      [/Spike lab/, 'spikes', ['chart-loss', 'live-samples', 'what-to-watch']],
-      [/Share/, 'share', ['checkpoints', 'what-to-watch']],
+    // Each view, reached from the bar, at 1280 × 720 and 1024 × 768: its key chart wholly in the first
+    // screen, its live text beginning there (it may scroll on), no sideways scrolling.
+    const keys: [RegExp, string, string[], string | null][] = [
+      [/SFT/, 'sft', ['chart-sft-loss', 'what-to-watch'], 'side-by-side'],
+      [/DPO/, 'dpo', ['chart-dpo-rewards', 'what-to-watch'], 'side-by-side'],
+      [/Reward model/, 'rm', ['rm-chart-loss', 'what-to-watch'], 'rm-latest'],
+      [/^5?\s*RL/, 'rl', ['rl-chart-reward', 'what-to-watch'], 'rl-samples'],
+      [/Spike lab/, 'spikes', ['chart-loss', 'live-samples', 'what-to-watch'], 'live-samples'],
+      [/Share/, 'share', ['checkpoints', 'what-to-watch'], null],
     ];
-    for (const [name, view, ids] of keys) {
-      await page.getByRole('tab', { name }).click();
-      await expect.poll(async () => (await snapshot(page)).view).toBe(view);
-      expect(page.url()).toContain(`view=${view}`);
-      expect(await page.getByRole('tab', { selected: true }).getAttribute('id')).toBe(`tab-${view}`);
-      await page.waitForTimeout(150);
-      await fits(page, ids, true);
-      await shot(page, `view-${view}-1280x720`);
+    for (const [width, height] of [[1280, 720], [1024, 768]] as const) {
+      await page.setViewportSize({ width, height });
+      for (const [name, view, ids, live] of keys) {
+        await page.getByRole('tab', { name }).click();
+        await expect.poll(async () => (await snapshot(page)).view).toBe(view);
+        expect(page.url()).toContain(`view=${view}`);
+        expect(await page.getByRole('tab', { selected: true }).getAttribute('id')).toBe(`tab-${view}`);
+        await page.waitForTimeout(150);
+        await fits(page, ids, true);
+        if (live) {
+          const l = await layout(page, live);
+          expect(l.box, `${live} is not shown`).not.toBeNull();
+          expect(l.box!.top, `${live} begins below the fold at ${width}×${height}`).toBeLessThan(height - 80);
+          expect(l.box!.right).toBeLessThanOrEqual(width);
+        }
+        // One layout: the controls, Pause / Resume / Stop among them, in the left column (Share has no run to pause).
+        expect(await page.locator('.view > .side').count()).toBe(1);
+        if (view !== 'share') expect(await page.locator('.view > .side').getByRole('button', { name: 'Pause' }).count()).toBe(1);
+        if (width === 1280) await shot(page, `view-${view}-1280x720`);
+      }
     }
+    await page.setViewportSize({ width: 1280, height: 720 });
 
     // Keyboard: arrows move through the bar and open the view; Home goes back to the start.
     await page.getByRole('tab', { selected: true }).focus();

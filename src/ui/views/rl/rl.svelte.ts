@@ -5,6 +5,7 @@
  */
 import type { RewardModelInfo, RewardSource, RlCurve, SampleRow, VerifiableCard } from '../../../lab/rl.ts';
 import type { MetricRow } from '../../../lab/types.ts';
+import { messageOf } from '../../format.ts';
 import type { Lab } from '../../lab.svelte.ts';
 import { LESSON_PLAN } from '../../../core/lesson/plan.ts';
 
@@ -18,9 +19,7 @@ export interface RlForm {
   partialCredit: number;
 }
 
-const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
-
-export class RlView {
+export class RlState {
   readonly #lab: Lab;
   #form = $state<RlForm>({ reward: 'verifier', klCoef: LESSON_PLAN.rl.klCoef.verifier, groupSize: LESSON_PLAN.rl.groupSize, steps: LESSON_PLAN.rl.steps, learningRate: LESSON_PLAN.rl.learningRate, partialCredit: LESSON_PLAN.rl.partialCredit });
   #samples = $state.raw<SampleRow[]>([]);
@@ -36,9 +35,10 @@ export class RlView {
   }
 
   get form(): RlForm { return this.#form; }
-  get samples(): SampleRow[] { return this.#samples; }
+  /** From the worker's updates once they bring them; until then, as last asked for (refresh). */
+  get samples(): SampleRow[] { return this.#lab.rlSamples ?? this.#samples; }
   get curves(): RlCurve[] { return this.#curves; }
-  get rewardModels(): RewardModelInfo[] { return this.#models; }
+  get rewardModels(): RewardModelInfo[] { return this.#lab.rewardModels ?? this.#models; }
   get cards() { return this.#cards; }
   get error(): string | null { return this.#error; }
   /** Whether the report card is being scored (both models, greedy and 8 samples a question: some seconds). */
@@ -64,14 +64,17 @@ export class RlView {
     return this.#lab.send((api) => api.rl({ steps: f.steps, learningRate: f.learningRate, reward: f.reward, klCoef, groupSize: f.groupSize, ...(f.reward === 'verifier' ? { partialCredit: f.partialCredit } : {}) }));
   }
 
-  /** Reads the samples, the comparison and the reward models again (after new rows arrive). */
+  /**
+   * Reads the comparison again (after new rows arrive), and the samples and reward models unless the
+   * worker's updates bring them: a worker that streams them is not asked.
+   */
   async refresh(): Promise<void> {
     if (this.#refreshing || !this.#lab.api) return;
     this.#refreshing = true;
     try {
-      this.#samples = await this.#lab.call((api) => api.rlSamples(), false);
+      if (this.#lab.rlSamples === null) this.#samples = await this.#lab.call((api) => api.rlSamples(), false);
       this.#curves = await this.#lab.call((api) => api.rlComparison(), false);
-      this.#models = await this.#lab.call((api) => api.rewardModels(), false);
+      if (this.#lab.rewardModels === null) this.#models = await this.#lab.call((api) => api.rewardModels(), false);
     } catch (e) {
       this.#error = messageOf(e);
     } finally {

@@ -11,7 +11,7 @@ export interface RmForm {
   learningRate: number;
 }
 
-export class RewardModelViewState {
+export class RmState {
   readonly #lab: Lab;
   #form = $state<RmForm>({ steps: LESSON_PLAN.rm.steps, learningRate: LESSON_PLAN.rm.learningRate });
 

@@ -3,8 +3,9 @@
  * moments) and import. An import is checked in the worker first; the page shows its card and
  * stores nothing until the user presses "Load into a new run".
  */
-import type { ImportPreview } from '../lab/types.ts';
-import { type Caller, firstLine } from './spikes.svelte.ts';
+import type { ImportPreview } from '../../../lab/types.ts';
+import { firstLine } from '../../format.ts';
+import type { Caller } from '../../lab.svelte.ts';
 
 /** Files above this are refused before they are read (the lab's models are a few MB). */
 const MAX_IMPORT_BYTES = 1 << 30;

@@ -4,12 +4,11 @@
  * injection opened to show its per-token loss, and the loss curves of forked runs to overlay.
  */
 import type { Remote } from 'comlink';
-import type { LabApi } from '../lab/api.ts';
-import type { CompareCurve, LabEvent, LabUpdate, RecoveryPolicy, SpikeLabInfo } from '../lab/types.ts';
-import { type LessonControl, lessonFromHash, type LessonView } from './settings.ts';
-
-/** Sends one command to the worker; throws what the worker threw. */
-export type Caller = <T>(f: (api: Remote<LabApi>) => Promise<T>, busy?: boolean) => Promise<T>;
+import type { LabApi } from '../../../lab/api.ts';
+import type { CompareCurve, LabEvent, LabUpdate, RecoveryPolicy, SpikeLabInfo } from '../../../lab/types.ts';
+import { firstLine } from '../../format.ts';
+import type { Caller } from '../../lab.svelte.ts';
+import { type LessonControl, lessonFromHash, type LessonView } from '../../settings.ts';
 
 export type InjectKind = 'microwavegang' | 'random-bytes' | 'lr-spike';
 
@@ -92,6 +91,3 @@ export class SpikeLabView {
   }
 }
 
-export function firstLine(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).split('\n')[0];
-}
