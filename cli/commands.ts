@@ -8,6 +8,7 @@ import { attention } from './attention.ts';
 import { bench } from './bench.ts';
 import { classTable } from './class.ts';
 import { compare } from './compare.ts';
+import { data } from './data.ts';
 import { dpo } from './dpo.ts';
 import { evaluate } from './eval.ts';
 import { exportFile } from './export.ts';
@@ -21,9 +22,10 @@ import { rm } from './rm.ts';
 import { sample } from './sample.ts';
 import { score } from './score.ts';
 import { sft } from './sft.ts';
+import { tokenizeText, tokenizer } from './tokenizer.ts';
 import { trace } from './trace.ts';
 
-export const COMMANDS: readonly Command[] = [lesson, pretrain, sample, score, inspect, exportFile, importFile, sft, dpo, evaluate, rm, rl, attention, lens, trace, compare, classTable, bench];
+export const COMMANDS: readonly Command[] = [lesson, data, tokenizer, tokenizeText, pretrain, sample, score, inspect, exportFile, importFile, sft, dpo, evaluate, rm, rl, attention, lens, trace, compare, classTable, bench];
 
 export const HELP = [
   'LM Lab command line: npm run lab -- <command> [options]; npm run lab -- <command> --help explains each option',

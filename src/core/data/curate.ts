@@ -93,8 +93,33 @@ export function defaultSteps(): CurationStep[] {
     filterStep(gopherRepetitionFilter(['duplicate-ngrams'])),
     filterStep(linePunctuationFilter),
     exactDedupStep(),
-    nearDedupStep({ threshold: 0.5, shingle: 5 }),
+    nearDedupStep(NEAR_DEDUP),
   ];
+}
+
+const NEAR_DEDUP = { threshold: 0.5, shingle: 5 };
+
+/** Every step by the name the command line and the view use: as the defaults configure it, or strict (every published rule). */
+export const CURATION_STEPS: Readonly<Record<string, () => CurationStep>> = Object.freeze({
+  'c4-lines': () => filterStep(c4Filter),
+  'gopher-quality': () => filterStep(gopherQualityFilter(['alphabetic-words'])),
+  'gopher-quality-strict': () => filterStep(gopherQualityFilter()),
+  'gopher-repetition': () => filterStep(gopherRepetitionFilter(['duplicate-ngrams'])),
+  'gopher-repetition-strict': () => filterStep(gopherRepetitionFilter()),
+  'line-punctuation': () => filterStep(linePunctuationFilter),
+  'exact-dedup': () => exactDedupStep(),
+  'near-dedup': () => nearDedupStep(NEAR_DEDUP),
+});
+
+/** Steps by name ("default", "none" or a comma-separated list of CURATION_STEPS' names), in the order given. */
+export function stepsNamed(spec: string): CurationStep[] {
+  if (spec === 'default') return defaultSteps();
+  if (spec === 'none') return [];
+  return spec.split(',').map((name) => {
+    const make = CURATION_STEPS[name.trim()];
+    if (!make) throw new Error(`unknown filter "${name.trim()}"; the filters are ${Object.keys(CURATION_STEPS).join(', ')} (or default, none)`);
+    return make();
+  });
 }
 
 export interface Removal {

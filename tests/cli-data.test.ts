@@ -1,0 +1,70 @@
+/**
+ * The data stage's commands as a user runs them: data cleans the bundled crawl to its targets and
+ * writes what it kept, refuses a corpus every filter empties; tokenizer writes Hugging Face's two
+ * files and tokenize reads them back to ids that spell the text.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Tokenizer } from '@huggingface/tokenizers';
+import { ROOT } from './helpers.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'lmlab-cli-data-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function lab(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(join(ROOT, 'node_modules', '.bin', 'tsx'), ['cli/lab.ts', ...args], { cwd: ROOT, timeout: 90_000 }, (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }));
+  });
+}
+const last = (out: string) => JSON.parse(out.trim().split('\n').pop()!);
+
+describe('data', () => {
+  it('cleans the bundled crawl to its targets and writes the kept documents', { timeout: 90_000 }, async () => {
+    const out = join(dir, 'clean');
+    const run = await lab('data', '--corpus', 'crawl', '--out', out, '--json');
+    expect(run.code, run.stderr).toBe(0);
+    const s = last(run.stdout);
+    expect(s.junkRemoved).toBeGreaterThanOrEqual(0.9);
+    expect(s.cleanKept).toBeGreaterThanOrEqual(0.95);
+    expect(s.nearDuplicatesFound).toBeGreaterThanOrEqual(0.95);
+    expect(Object.values(s.removedBy as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(s.documents - s.kept);
+    expect(readFileSync(join(out, 'kept.jsonl'), 'utf8').trim().split('\n')).toHaveLength(s.kept);
+    expect(existsSync(join(out, 'kept.txt'))).toBe(true);
+  });
+
+  it('says which filters emptied a corpus, and refuses an unknown filter', { timeout: 60_000 }, async () => {
+    const junk = join(dir, 'junk.jsonl');
+    writeFileSync(junk, ['zzzz qqqq xxxx', '$$$ ### @@@', 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'].map((text) => JSON.stringify({ text })).join('\n'));
+    const empty = await lab('data', '--docs', junk);
+    expect(empty.code).toBe(1);
+    expect(empty.stderr).toMatch(/^error: .*every one of the 3 documents was removed/);
+    const unknown = await lab('data', '--filters', 'c4-lines,bogus');
+    expect(unknown.stderr).toMatch(/unknown filter "bogus"/);
+  });
+});
+
+describe('tokenizer and tokenize', () => {
+  it('writes tokenizer.json and tokenizer_config.json that Hugging Face\'s library reads to the same ids', { timeout: 90_000 }, async () => {
+    const out = join(dir, 'tok');
+    const run = await lab('tokenizer', '--corpus', 'tales', '--vocab', '512', '--out', out, '--json');
+    expect(run.code, run.stderr).toBe(0);
+    const s = last(run.stdout);
+    expect(s.vocabSize).toBe(512);
+    expect(s.charsPerToken).toBeGreaterThan(2);
+    const textFile = join(dir, 'text.txt');
+    const text = 'Tom the rabbit ate 3 carrots. Ünïcode 🙂 too.';
+    writeFileSync(textFile, text);
+    const ids = last((await lab('tokenize', '--tokenizer', out, '--text', textFile, '--json')).stdout).ids as number[];
+    const hf = new Tokenizer(JSON.parse(readFileSync(join(out, 'tokenizer.json'), 'utf8')), JSON.parse(readFileSync(join(out, 'tokenizer_config.json'), 'utf8')));
+    expect(hf.encode(text).ids).toEqual(ids);
+    expect(hf.decode(ids)).toBe(text);
+  });
+
+  it('refuses a vocabulary too small to hold the bytes, and a folder without a tokenizer', { timeout: 60_000 }, async () => {
+    expect((await lab('tokenizer', '--vocab', '100', '--out', join(dir, 'small'))).stderr).toMatch(/^error: .*256/);
+    expect((await lab('tokenize', '--tokenizer', dir, '--text', join(ROOT, 'README.md'))).stderr).toMatch(/^error: .*tokenizer.json/);
+  });
+});
