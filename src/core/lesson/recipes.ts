@@ -12,7 +12,7 @@
  */
 import { isPresetName, type GPTConfig, PRESETS, type PresetName, type TrainConfig } from '../model/config.ts';
 import { DPO_LOSS_TYPES, type DpoLossType } from '../post/dpo.ts';
-import type { PromptSampling, RewardSource, RlSettings } from '../rl/policy.ts';
+import type { PromptSampling, RewardSource, RlSettings } from '../rl/settings.ts';
 import { evalIntervalFor, floorRate, warmupFor } from '../train/schedule.ts';
 import { type DpoWhatIf, LESSON_PLAN, type SftWhatIf, type StageTiming, WHAT_IFS } from './plan.ts';
 
