@@ -57,7 +57,7 @@ export interface LabEnv {
 export interface Stepper {
   readonly session: LabSession;
   step(): Promise<unknown>;
-  /** Frees what the stepper holds besides its session (RL's reference and reward models). */
+  /** Frees the session and all the stepper holds besides it (RL's reference and reward models). */
   release?(): void;
   /** Why this run cannot train on here (an RL file whose KL reference is not in this tab); absent when it can. */
   readonly frozen?: string;
@@ -465,8 +465,8 @@ export class LabRunner {
   }
 
   #replaceSession(session: LabSession, run: store.RunRecord, corpusName: string, elapsed: number, restoredFrom: RunInfo['restoredFrom'], stepper: Stepper | null = null): void {
-    this.#stepper?.release?.();
-    this.#session?.dispose();
+    if (this.#stepper?.release) this.#stepper.release(); // a stage's release frees its session too
+    else this.#session?.dispose();
     this.#session = session;
     this.#spikeLab = !stepper && session.stage === 'pretrain' ? this.#wrapInSpikeLab(session, run) : null;
     this.#stepper = stepper ?? this.#spikeLab;

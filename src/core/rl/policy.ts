@@ -44,6 +44,7 @@ import { pickWeighted, promptWeight } from './prioritized.ts';
 import { scoreAll } from './rewardmodel.ts';
 import { replyIds, sampleCompletions, sequenceRow } from './sampler.ts';
 import { expectedReply, FORMAT_REWARD, verifiableReward, verify } from './verifiers.ts';
+import type { TrainingStage } from '../train/stage.ts';
 import type { PromptSampling, RewardSource, RlSettings } from './settings.ts';
 
 export type { PromptSampling, RewardSource, RlSettings };
@@ -127,7 +128,7 @@ export interface RlStartOptions extends Partial<RlSettings> {
 }
 
 
-export class RlStage {
+export class RlStage implements TrainingStage {
   /** The latest step's first completion of each prompt, for the live table. */
   lastSamples: SampleRow[] = [];
   /** The prompts it draws from. */
@@ -349,14 +350,15 @@ export class RlStage {
     return verifiableCard(this.session.model, this.session.tokenizer, this.heldOut, { limit, samples, maxNewTokens: this.settings.maxNewTokens });
   }
 
-  /** Frees the reference and reward models (the session is its owner's to dispose). */
+  /** Frees the session, the reference and the reward model. */
   release(): void {
+    this.session.dispose();
     this.reference.dispose();
     this.rewardModel?.dispose();
   }
 
+  /** The older name of `release`, which the command line still calls. */
   dispose(): void {
-    this.session.dispose();
     this.release();
   }
 }
