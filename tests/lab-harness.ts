@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { createLabApi } from '../src/lab/api.ts';
-import type { ChatFile } from '../src/lab/stages.ts';
+import type { ChatFile } from '../src/lab/chat-data.ts';
 import type { LabUpdate, MetricRow } from '../src/lab/types.ts';
 import { openLabStore } from '../src/storage/index.ts';
 

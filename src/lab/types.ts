@@ -6,9 +6,10 @@
  */
 import type { LabEvent } from '../core/io/checkpoint.ts';
 import type { PresetName } from '../core/model/config.ts';
+import type { SampleRow } from '../core/rl/policy.ts';
 import type { RecoveryPolicy } from '../core/spikes/spikelab.ts';
 
-export type { LabEvent, RecoveryPolicy };
+export type { LabEvent, RecoveryPolicy, SampleRow };
 
 export type BackendPreference = 'auto' | 'webgpu' | 'wasm' | 'cpu';
 
@@ -140,6 +141,15 @@ export interface LabUpdate {
   spikeLab?: SpikeLabInfo | null;
   /** Lines sampled while pretraining (src/lab/live.ts): appended. */
   live?: { step: number; text: string }[];
+}
+
+/** A stored reward model to choose from. */
+export interface RewardModelInfo {
+  checkpointId: string;
+  runId: string;
+  name: string;
+  step: number;
+  heldOutAccuracy?: number;
 }
 
 export interface SpikeLabInfo {
