@@ -85,8 +85,10 @@ export function createLabApi(env: LabEnv & StageEnv) {
     /** The RL stages: a reward model from the loaded SFT model, RL against verifiers or it. */
     rm: async (settings: RmSettings) => void (await runner.startStage('rm', settings)),
     rl: async (settings: RlRunSettings) => void (await runner.startStage('rl', settings)),
+    /** The latest RL step's completions; the same arrive as `rlSamples` in the updates. */
     rlSamples: () => rl.samples(),
     rlCards: (limit?: number) => rl.verifiableCards(limit),
+    /** The stored reward models; the same arrive as `rewardModels` in the updates when they change. */
     rewardModels: () => rl.rewardModels(),
     rlComparison: () => rl.comparison(),
   };

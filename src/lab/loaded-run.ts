@@ -10,6 +10,7 @@ import type { TrainingLoop } from './loop.ts';
 import { checkpointInfos, saveState } from './persistence.ts';
 import { type StoredSettings, storedSettings } from './runs.ts';
 import { SpikeLabStage, spikeLabInfo } from './spikes.ts';
+import { catalogOf, stageEntry } from './stages/registry.ts';
 import type { CheckpointInfo, LabUpdate, RunInfo, RunSummary } from './types.ts';
 
 /** What a loaded run uses of the lab around it. */
@@ -77,8 +78,11 @@ export class LoadedRun {
     return checkpointInfos(this.#ctx.db, this.run.id);
   }
 
+  /** Sends the run's checkpoints, and what its stage lists of its stored runs (a reward model's list changes when one is saved). */
   async sendCheckpoints(): Promise<void> {
     this.#ctx.notify({ checkpoints: await this.checkpoints() });
+    const catalog = await catalogOf(this.run.stage, this.#ctx.db);
+    if (catalog) this.#ctx.notify(catalog);
   }
 
   info(): RunInfo {
@@ -115,13 +119,14 @@ export class LoadedRun {
   }
 
   /**
-   * Where the run stands, added to what the loop sends: its step and summary, and the spike lab
-   * when a step logged events.
+   * Where the run stands, added to what the loop sends: its step and summary, and with a step's
+   * rows the stage's own (the spike lab when it logged events, RL's samples).
    */
   progress(update: LabUpdate): LabUpdate {
     const lab = this.spikeLab;
     const spike = lab && update.events?.length ? { spikeLab: spikeLabInfo(lab) } : {};
-    return { run: this.info(), summary: this.summary(), ...spike };
+    const own = update.rows ? stageEntry(this.run.stage)?.progress?.(this.stage) : undefined;
+    return { run: this.info(), summary: this.summary(), ...spike, ...own };
   }
 
   /** What the page is sent when the run is loaded: its whole history, replacing the charts'. */

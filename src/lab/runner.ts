@@ -23,7 +23,7 @@ import { Outbox, Serial } from './outbox.ts';
 import { forkRun, latestSaved, parentOf, sourceOf } from './persistence.ts';
 import { Corpora, type StoredSettings, storedSettings } from './runs.ts';
 import { newPretrainRun, pretrainingStage } from './stages/pretrain.ts';
-import { STAGES, type StageSettings, stageEntry } from './stages/registry.ts';
+import { catalogOf, STAGES, type StageSettings, stageEntry } from './stages/registry.ts';
 import type { LaterStage, Loaded, StageEntry, StageHost } from './stages/stage.ts';
 import type { BackendInfo, CheckpointInfo, LabStatus, LabUpdate, OwnText, RecoveryPolicy, RunInfo, RunSettings, SampleOptions } from './types.ts';
 
@@ -95,11 +95,12 @@ export class LabRunner implements StageHost {
     this.notify({ status: this.#status, run: this.#loaded?.info() ?? null, summary: this.#loaded?.summary() ?? null }, true);
   }
 
-  /** Opens storage and restores the most recent run, if any; the backend is chosen by the caller. */
+  /** Opens storage, restores the most recent run, if any, and sends what each stage lists; the backend is chosen by the caller. */
   async init(backend: BackendInfo): Promise<void> {
     this.#backend = backend;
     this.#db = await this.#openStore();
     await this.command(() => this.#restoreLatest());
+    for (const name of Object.keys(STAGES) as LaterStage[]) await this.publish(name);
   }
 
   pretrain(settings: RunSettings, ownText?: OwnText): Promise<void> {
@@ -272,6 +273,12 @@ export class LabRunner implements StageHost {
     const loaded = this.#loaded!;
     loaded.run = await store.updateRun(this.db, loaded.run.id, { settings: { ...loaded.run.settings, ...patch } });
     this.notify({ run: loaded.info() }, false);
+  }
+
+  /** Sends what `stage`'s entry lists of its stored runs (the reward models), if anything. */
+  async publish(stage: store.Stage): Promise<void> {
+    const catalog = await catalogOf(stage, this.db);
+    if (catalog) this.notify(catalog);
   }
 
   /** Sends the page an update: at once, or with the next batch. */

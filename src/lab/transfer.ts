@@ -83,6 +83,7 @@ export class Transfer {
       });
       const last = state.metrics[state.metrics.length - 1];
       const copy = await store.saveCheckpoint(db, { runId: run.id, step: state.step, stage: state.stage, kind: 'import', summary: { trainLoss: last?.loss }, bytes });
+      await lab.publish(state.stage);
       const waiting = lab.current;
       const rejoin = waiting?.stage.frozen ? stageEntry(waiting.run.stage)?.rejoin : undefined;
       if (rejoin && (await rejoin(lab, { name: pending.fileName, step: state.step }))) return;

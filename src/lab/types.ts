@@ -141,6 +141,14 @@ export interface LabUpdate {
   spikeLab?: SpikeLabInfo | null;
   /** Lines sampled while pretraining (src/lab/live.ts): appended. */
   live?: { step: number; text: string }[];
+  /**
+   * The loaded RL run's latest sampled completions (the first of each prompt, with rewards): sent
+   * with the rows of the step that drew them and when an RL run is loaded. Replaced; cleared by
+   * `resetRows` unless the same update carries new ones.
+   */
+  rlSamples?: SampleRow[];
+  /** The stored reward models, newest first: sent at start-up and whenever a reward model is saved. */
+  rewardModels?: RewardModelInfo[];
 }
 
 /** A stored reward model to choose from. */

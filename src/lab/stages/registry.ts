@@ -8,6 +8,8 @@
  * stays in src/core/lesson and is what an entry points at.
  */
 import type { Stage } from '../../core/io/checkpoint.ts';
+import type { LabDB } from '../../storage/index.ts';
+import type { LabUpdate } from '../types.ts';
 import { dpo } from './dpo.ts';
 import { rl } from './rl.ts';
 import { rm } from './rm.ts';
@@ -24,3 +26,7 @@ export function stageEntry(stage: Stage): StageEntry<never> | undefined {
   return stage === 'pretrain' ? undefined : (STAGES[stage] as StageEntry<never>);
 }
 
+/** What `stage`'s entry lists of its stored runs for every view (the reward models), if anything. */
+export async function catalogOf(stage: Stage, db: LabDB): Promise<LabUpdate | undefined> {
+  return stageEntry(stage)?.catalog?.(db);
+}

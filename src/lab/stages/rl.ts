@@ -93,6 +93,9 @@ export const rl: StageEntry<RlRunSettings> = {
     return RlStage.resume(bytes, reference.bytes, await chat.sft(s.settings.ownData), corpus, { rewardModel: rm?.bytes });
   },
 
+  // Each step samples new completions: they reach the page with the step's rows.
+  progress: (stage) => ({ rlSamples: stage instanceof RlStage ? stage.lastSamples : [] }),
+
   async rejoin(host, file) {
     const waiting = host.current?.run;
     const lacked = host.current?.stage.frozen;
@@ -158,12 +161,12 @@ export class RlViews {
     this.#lab = lab;
   }
 
-  /** The latest step's sampled completions (the first of each prompt), with rewards; empty unless an RL run is loaded. */
+  /** The latest step's sampled completions (the first of each prompt), with rewards; empty unless an RL run is loaded. Also sent with each step's rows as `rlSamples`. */
   samples(): Promise<SampleRow[]> {
     return this.#lab.inspect(async ({ stage }) => (stage instanceof RlStage ? stage.lastSamples : []));
   }
 
-  /** Stored reward models, newest first (the latest checkpoint of each rm run). */
+  /** Stored reward models, newest first (the latest checkpoint of each rm run). Also sent as `rewardModels` when the list changes. */
   rewardModels(): Promise<RewardModelInfo[]> {
     return this.#lab.inspect(({ db }) => rewardModelList(db));
   }

@@ -1,6 +1,7 @@
 /**
  * The reward model in the lab: a run from the loaded SFT model on the preference pairs, a stored
- * one resumed, and the list of stored reward models that RL chooses from.
+ * one resumed, and the list of stored reward models that RL chooses from. The list is read from
+ * storage when it can have changed (at start-up and when a reward model is saved), never per step.
  */
 import { inspectCheckpoint } from '../../core/io/checkpoint.ts';
 import * as recipes from '../../core/lesson/recipes.ts';
@@ -24,6 +25,8 @@ export const rm: StageEntry<RmSettings> = {
   async resume(run, bytes, { corpus, chat }) {
     return RewardModelStage.resume(bytes, await chat.dpo(storedStage<RmSettings>(run)?.settings.ownData), corpus);
   },
+
+  catalog: async (db) => ({ rewardModels: await rewardModelList(db) }),
 };
 
 /** The stored reward-model runs, newest first, each at its latest checkpoint (no bytes read). */

@@ -92,6 +92,10 @@ export interface StageEntry<S = never> {
   start(parent: StageParent, settings: S, inputs: StageInputs): Promise<StartedStage>;
   /** Rebuilds a stored run from one of its checkpoints, exactly. */
   resume(run: store.RunRecord, bytes: Uint8Array, inputs: StageInputs): Promise<TrainingStage>;
+  /** What the page hears when a run of this stage is loaded and after each of its steps (RL: its sampled completions). */
+  progress?(stage: TrainingStage): LabUpdate;
+  /** What every view hears about this stage's stored runs: sent at start-up and when one is saved (the reward models to choose from). */
+  catalog?(db: store.LabDB): Promise<LabUpdate>;
   /** A file was stored while a frozen run of this stage is loaded: true when it reopened that run (the file was what it lacked), false to load the file. */
   rejoin?(host: StageHost, file: { name: string; step: number }): Promise<boolean>;
 }
