@@ -4,7 +4,9 @@
  * stored DPO run resumed with the reference log-probs it computed before its first step.
  */
 import * as recipes from '../../core/lesson/recipes.ts';
+import type { DpoExample } from '../../core/post/chatdata.ts';
 import { DpoStage, lengthBiased } from '../../core/post/dpo.ts';
+import type { ChatSplits } from '../../core/post/sft.ts';
 import type { WithOwnData } from '../chat-data.ts';
 import { described, type StageEntry, stageRecord, stageRunName, storedStage } from './stage.ts';
 
@@ -16,13 +18,18 @@ export const dpo: StageEntry<DpoSettings> = {
   async start(parent, settings, { corpus, chat }) {
     const recipe = recipes.dpoRecipe(settings);
     const data = await chat.dpo(settings.ownData);
-    const pairs = recipe.lengthBiasedPairs ? { ...data, train: lengthBiased(data.train) } : data;
-    const stage = await DpoStage.start(parent.bytes, pairs, corpus, recipe);
+    const stage = await DpoStage.start(parent.bytes, trainedPairs(data, settings), corpus, recipe);
     const name = stageRunName(`DPO β ${recipe.beta}${recipe.lengthBiasedPairs ? ', length-biased pairs' : ''}`, parent, settings.ownData);
     return { stage, name, stored: stageRecord('dpo', parent, settings), skipped: data.errors };
   },
 
   async resume(run, bytes, { corpus, chat }) {
-    return DpoStage.resume(bytes, await chat.dpo(storedStage<DpoSettings>(run)?.settings.ownData), corpus);
+    const settings = storedStage<DpoSettings>(run)?.settings;
+    return DpoStage.resume(bytes, trainedPairs(await chat.dpo(settings?.ownData), settings), corpus);
   },
 };
+
+/** The pairs a run trains on: all of them, or under the length-bias what-if those whose chosen reply is the shorter (on resume too, or its reference log-probs would not match). */
+function trainedPairs<T extends ChatSplits<DpoExample>>(data: T, settings: DpoSettings | undefined): T {
+  return settings && recipes.dpoRecipe(settings).lengthBiasedPairs ? { ...data, train: lengthBiased(data.train) } : data;
+}
