@@ -161,7 +161,7 @@ async function rlBench(opts: BenchOptions, threadCounts: readonly number[]): Pro
     }
     medians.push({ threads: stage.session.trainer.helpers.length + 1, ms: times.sort((a, b) => a - b)[Math.floor(times.length / 2)] });
     await stop();
-    stage.dispose();
+    stage.release();
   }
   console.log(opts.json
     ? JSON.stringify({ where: 'node', kind: 'rl', preset: 'tiny', prompts: P, groupSize: G, steps: medians })

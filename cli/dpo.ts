@@ -32,7 +32,7 @@ async function run(opts: Options): Promise<void> {
   const out = str(opts, 'out');
   print(json, { summary: true, stage: 'dpo', steps: stage.session.stepsTaken, loss: last.loss, heldOutPreferenceAccuracy: held.accuracy, heldOutMeanMargin: held.meanMargin, out: out ?? null },
     `done: ${stage.session.stepsTaken} steps, held-out preference accuracy ${fmt(held.accuracy, 3)}, mean margin ${fmt(held.meanMargin, 3)}${out ? `, saved ${out}` : ''}`);
-  stage.dispose();
+  stage.release();
 }
 
 export const dpo: Command = {

@@ -107,11 +107,11 @@ export async function runLesson(opts: LessonOptions): Promise<void> {
   const sftRun = sftRecipe({ seed });
   const sftStage = await SftStage.start(baseBytes, sft, corpus, sftRun.train, { pretrainShare: sftRun.pretrainShare });
   const sftBytes = await stage('sft', sftStage, cards[0]);
-  sftStage.dispose();
+  sftStage.release();
 
   const dpoStage = await DpoStage.start(sftBytes, dpo, corpus, dpoRecipe({ seed }));
   await stage('dpo', dpoStage, cards[1]);
-  dpoStage.dispose();
+  dpoStage.release();
 
   const total = (Date.now() - t0) / 1000;
   const brief = (c: ReportCard) => ({

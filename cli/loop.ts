@@ -5,6 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import type { MetricRow } from '../src/core/io/checkpoint.ts';
 import type { LabSession } from '../src/core/train/session.ts';
+import type { TrainingStage } from '../src/core/train/stage.ts';
 import { flag, FLAGS, num, type Options, print, short, str } from './args.ts';
 import { shareSteps } from './gradient-threads.ts';
 
@@ -13,11 +14,8 @@ export interface LoopRow {
   valLoss?: number;
 }
 
-export interface StageLike<Row extends LoopRow = MetricRow> {
-  session: LabSession;
-  done: boolean;
-  step(): Promise<Row>;
-}
+/** What the loop needs of a stage (src/core/train/stage.ts's TrainingStage, or a pretraining session), whatever its rows. */
+export type StageLike<Row extends LoopRow = MetricRow> = Pick<TrainingStage, 'session' | 'done'> & { step(): Promise<Row> };
 
 /** A session that steps by itself (pretraining) as a stage whose step gives its metric row. */
 export function sessionStage(session: LabSession): StageLike<MetricRow> {

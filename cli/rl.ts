@@ -58,7 +58,7 @@ async function run(opts: Options): Promise<void> {
       `, saved ${out}` +
       stage.lastSamples.slice(0, 4).map((x) => `\n  ${x.correct === null ? '·' : x.correct ? '✓' : '✗'} ${x.question} → ${JSON.stringify(x.reply)} (reward ${fmt(x.reward, 3)})`).join(''));
   await helpers.stop();
-  stage.dispose();
+  stage.release();
 }
 
 export const rl: Command = {

@@ -29,7 +29,7 @@ async function run(opts: Options): Promise<void> {
   const held = await stage.heldOut();
   print(json, { summary: true, stage: 'rm', steps: stage.session.stepsTaken, heldOutAccuracy: held.accuracy, heldOutMargin: held.margin, pairs: held.pairs, out },
     `done: ${stage.session.stepsTaken} steps, held-out pair accuracy ${fmt(held.accuracy, 3)} of ${held.pairs} pairs, mean margin ${fmt(held.margin, 3)}, saved ${out}`);
-  stage.dispose();
+  stage.release();
 }
 
 export const rm: Command = {

@@ -30,7 +30,7 @@ async function run(opts: Options): Promise<void> {
   print(json, { summary: true, stage: 'sft', steps: stage.session.stepsTaken, loss: last.loss, maskedAccuracy: last.maskedAccuracy, chatValLoss: last.chatValLoss, valLoss: last.valLoss, out: out ?? null },
     `done: ${stage.session.stepsTaken} steps, masked accuracy ${fmt(last.maskedAccuracy, 3)}, held-out chat loss ${fmt(last.chatValLoss)}${out ? `, saved ${out}` : ''}`);
   await helpers.stop();
-  stage.dispose();
+  stage.release();
 }
 
 export const sft: Command = {

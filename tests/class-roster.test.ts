@@ -40,7 +40,7 @@ describe('class rows from real files', () => {
     expect(s.headline?.name).toBe('held-out chat loss');
     expect(s.curve.map((p) => p.step)).toEqual([0, 1]);
     base.dispose();
-    sft.dispose();
+    sft.release();
   });
 
   it('refuses a file that is not a checkpoint, with the Share view\'s reason', async () => {

@@ -32,7 +32,7 @@ beforeAll(async () => {
   const stage = await SftStage.start(bytes, { train: [chat], val: [chat] }, corpus, { steps: 2, evalInterval: 2 });
   while (!stage.done) await stage.step();
   writeFileSync(sft, await stage.session.toCheckpointBytes());
-  stage.dispose();
+  stage.release();
 }, 60_000);
 
 function lab(...args: string[]): Promise<string> {

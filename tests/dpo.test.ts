@@ -133,7 +133,7 @@ async function sftCheckpoint(): Promise<Uint8Array> {
   await sft.step();
   await sft.step();
   const bytes = await sft.session.toCheckpointBytes();
-  sft.dispose();
+  sft.release();
   return bytes;
 }
 
@@ -179,8 +179,8 @@ describe('the DPO stage', () => {
     expect(Array.from(resumed.reference.val.rejected)).toEqual(before.val);
     await expect(DpoStage.resume(saved, { train: TRAIN.slice(1), val: VAL }, corpus())).rejects.toThrow(/differ/);
     frozen.dispose();
-    stage.dispose();
-    resumed.dispose();
+    stage.release();
+    resumed.release();
   });
 
   it('logs TRL metrics; the first step has zero rewards, loss log 2 and accuracy 0', async () => {
@@ -199,7 +199,7 @@ describe('the DPO stage', () => {
     expect(last.loss).toBeLessThan(0.5);
     expect(last['eval/rewards/accuracies']).toBeTypeOf('number');
     expect(stage.session.lineage.map((l) => l.stage)).toEqual(['pretrain', 'sft']);
-    stage.dispose();
+    stage.release();
   });
 
   it('gives zero parameter gradients when chosen and rejected are the same reply', async () => {
@@ -241,7 +241,7 @@ describe('the DPO stage', () => {
     const before = tf.memory().numTensors;
     for (let i = 0; i < 4; i++) await stage.step();
     expect(tf.memory().numTensors).toBe(before);
-    stage.dispose();
+    stage.release();
   });
 
   it('refuses to start from a base model and rejects bad settings', async () => {
@@ -262,7 +262,7 @@ describe('the DPO stage', () => {
       const tok = stage.session.tokenizer;
       const batch = pairBatch([encodePair(tok, one[0], stage.session.model.config.blockSize)], tok.specialId('<|end|>'));
       const chosenTokens = batch.mask.subarray(0, batch.seqLen).reduce((a, b) => a + b, 0); // row 0 is the chosen reply
-      stage.dispose();
+      stage.release();
       return { row, chosenTokens };
     };
     const plain = await firstRow(0);

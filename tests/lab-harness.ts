@@ -5,23 +5,26 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { createLabApi } from '../src/lab/api.ts';
-import type { ChatFile } from '../src/lab/stages.ts';
+import type { ChatFile } from '../src/lab/chat-data.ts';
 import type { LabUpdate, MetricRow } from '../src/lab/types.ts';
-import { openLabStore } from '../src/storage/index.ts';
+import { type LabDB, openLabStore } from '../src/storage/index.ts';
 
 export const CORPORA = resolve(import.meta.dirname, '../corpora');
 
 export type LabApi = ReturnType<typeof createLabApi>;
 
-/** A lab over `factory`'s (a fake-indexeddb IDBFactory's) database `dbName`; opening it again on the same factory is a reload. */
-export async function openLab(factory: IDBFactory, dbName: string) {
+/**
+ * A lab over `factory`'s (a fake-indexeddb IDBFactory's) database `dbName`; opening it again on the
+ * same factory is a reload. `wrapStore` sees (and may wrap) the database the lab opens.
+ */
+export async function openLab(factory: IDBFactory, dbName: string, wrapStore: (db: LabDB) => LabDB = (db) => db) {
   const api = createLabApi({
     loadBundledCorpus: async () => ({
       train: await readFile(`${CORPORA}/tales/train.txt`, 'utf8'),
       val: await readFile(`${CORPORA}/tales/val.txt`, 'utf8'),
     }),
     loadChatData: (file: ChatFile) => readFile(`${CORPORA}/chat/${file}.jsonl`, 'utf8'),
-    openStore: () => openLabStore(dbName, factory),
+    openStore: async () => wrapStore(await openLabStore(dbName, factory)),
     logInterval: 5,
   });
   const updates: LabUpdate[] = [];
@@ -34,7 +37,7 @@ export async function openLab(factory: IDBFactory, dbName: string) {
   };
   const run = () => [...updates].reverse().find((u) => u.run)?.run;
   const notices = () => updates.filter((u) => u.notice).map((u) => u.notice!.text);
-  return { api, rows, run, notices };
+  return { api, rows, run, notices, updates };
 }
 
 /** Resolves once the lab is neither running nor loading (a stage or run has finished). */

@@ -128,8 +128,8 @@ describe('SFT with story text', () => {
     expect(row.maskedAccuracy).toBeLessThanOrEqual(1);
     const resumed = SftStage.resume(await stage.session.toCheckpointBytes(), { train: DATA, val: DATA }, corpus);
     expect(resumed.pretrainShare).toBe(0.5);
-    stage.dispose();
-    resumed.dispose();
+    stage.release();
+    resumed.release();
   });
 
   it('DPO with story windows adds their next-token loss to log 2 at the first step, and keeps the share across a resume', async () => {
@@ -141,7 +141,7 @@ describe('SFT with story text', () => {
     const sft = await SftStage.start(baseBytes, { train: DATA, val: DATA }, corpus, { steps: 1 });
     await sft.step();
     const sftBytes = await sft.session.toCheckpointBytes();
-    sft.dispose();
+    sft.release();
     const pairs = [{ prompt: [{ role: 'user' as const, content: 'Say hello to Tom.' }], chosen: 'Hello, Tom!', rejected: 'No.' }];
     const firstLoss = async (pretrainShare: number) => {
       const stage = await DpoStage.start(sftBytes, { train: pairs, val: pairs }, corpus, { rpoAlpha: 0, pretrainShare, train: { steps: 2, batchSize: 2 } });
@@ -150,13 +150,13 @@ describe('SFT with story text', () => {
     };
     const plain = await firstLoss(0);
     expect(plain.loss).toBeCloseTo(Math.log(2), 5); // the policy is still its reference: every margin is 0
-    plain.stage.dispose();
+    plain.stage.release();
     const mixed = await firstLoss(0.5);
     expect(mixed.loss).toBeGreaterThan(Math.log(2) + 1); // plus the stories' cross-entropy of an untrained model
     const resumed = await DpoStage.resume(await mixed.stage.session.toCheckpointBytes(), { train: pairs, val: pairs }, corpus);
     expect(resumed.pretrainShare).toBe(0.5);
-    mixed.stage.dispose();
-    resumed.dispose();
+    mixed.stage.release();
+    resumed.release();
   });
 
   it('the report card gains the real-word rate, empty replies and mean reply length, and the change from the parent', async () => {

@@ -267,8 +267,8 @@ describe('the data-parallel gradient is the whole batch\'s (wasm)', () => {
       expect(b.maskedAccuracy).toBeCloseTo(a.maskedAccuracy, 6);
     }
     await closeGradientThreads(shared.session.trainer.helpers);
-    alone.dispose();
-    shared.dispose();
+    alone.release();
+    shared.release();
   });
 
   it('a helper that fails costs speed, not the step: it is computed alone, the helpers dropped and the reason told', async () => {
@@ -335,8 +335,8 @@ describe('RL shared with a helper (wasm)', () => {
     expect(calls.logProbs).toBe(4);
     expect(calls.gradient).toBeGreaterThanOrEqual(3);
     await closeGradientThreads(shared.session.trainer.helpers);
-    alone.dispose();
-    shared.dispose();
+    alone.release();
+    shared.release();
   });
 
   it('a helper that fails while sampling costs speed, not the step', async () => {
@@ -350,8 +350,8 @@ describe('RL shared with a helper (wasm)', () => {
     expect(Math.abs(b.loss - a.loss)).toBeLessThan(1e-6);
     expect(reasons).toEqual(['thread crashed']);
     expect(shared.session.trainer.helpers).toEqual([]);
-    alone.dispose();
-    shared.dispose();
+    alone.release();
+    shared.release();
   });
 });
 

@@ -64,7 +64,7 @@ describe('pretrain → SFT → DPO', () => {
     while (!sftStage.done) await sftStage.step();
     const tuned = await card(sftStage.session, base);
     const sftBytes = await sftStage.session.toCheckpointBytes();
-    sftStage.dispose();
+    sftStage.release();
 
     const { beta, lossType, rpoAlpha, pretrainShare } = plan.dpo;
     const dpoStage = await DpoStage.start(sftBytes, dpo, corpus, { beta, lossType, rpoAlpha, pretrainShare, train: dpoRecipe({ steps: DPO_STEPS, evalInterval: DPO_STEPS }).train });
@@ -77,7 +77,7 @@ describe('pretrain → SFT → DPO', () => {
       const pick = (logps: { chosen: Float32Array; rejected: Float32Array }) => ({ chosen: Float32Array.from(rows, (i) => logps.chosen[i]), rejected: Float32Array.from(rows, (i) => logps.rejected[i]) });
       return [kind, preferenceStats(pick(policy), pick(dpoStage.reference.val), 0.1).accuracy];
     }));
-    dpoStage.dispose();
+    dpoStage.release();
 
     const summary = (c: ReportCard, i: number) => ({ stage: c.stage, seconds: seconds[i], valLoss: c.valLoss, change: c.valLossChange, realWords: c.realWordRate, exactMatch: c.exactMatch, format: c.formatAdherence, empty: c.emptyReplies, length: c.meanReplyLength, prefAcc: c.preferenceAccuracy, margin: c.meanMargin, reference: c.reference });
     console.log(JSON.stringify([base, tuned, aligned].map(summary)), JSON.stringify({ preferenceAccuracyByKind: byKind }));

@@ -27,7 +27,7 @@ beforeAll(async () => {
   const pairs = [{ prompt: [{ role: 'user' as const, content: 'Hi.' }], chosen: 'yes.', rejected: 'no.' }];
   const rm = await RewardModelStage.start(new Uint8Array(await import('node:fs').then((f) => f.readFileSync(paths.sft))), { train: pairs, val: pairs }, { ...corpus, name: 'tales' }, { train: { steps: 1 } });
   writeFileSync(paths.rm, await rm.session.toCheckpointBytes());
-  rm.dispose();
+  rm.release();
 });
 
 function lab(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {

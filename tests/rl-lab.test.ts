@@ -9,16 +9,34 @@ import { IDBFactory } from 'fake-indexeddb';
 import { describe, expect, test } from 'vitest';
 import { decodeCheckpoint } from '../src/core/io/checkpoint.ts';
 import type { RunSettings } from '../src/lab/types.ts';
+import type { LabDB } from '../src/storage/index.ts';
 import { finished, openLab } from './lab-harness.ts';
 
 const settings: RunSettings = { corpus: 'tales', preset: 'micro', steps: 6, learningRate: 3e-3, batchSize: 4, seed: 5, autosaveEvery: 2, keepAutosaves: 2 };
 
 const open = (factory: IDBFactory) => openLab(factory, 'lm-lab-rl-test');
 
+/** `db` with a count of the reads of checkpoint bytes (a `get`, or a read-only transaction over them). */
+function countingBytesReads(reads: { count: number }) {
+  return (db: LabDB): LabDB =>
+    new Proxy(db, {
+      get(target, prop) {
+        const value: unknown = Reflect.get(target, prop, target);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          const [stores, mode] = args as [string | string[], string | undefined];
+          if (prop === 'get' ? stores === 'checkpointBytes' : prop === 'transaction' && [stores].flat().includes('checkpointBytes') && mode !== 'readwrite') reads.count += 1;
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+}
+
 describe('RL in the lab worker', () => {
   test('reward model, RL at two β from one SFT checkpoint, samples, comparison, reload', { timeout: 400_000 }, async () => {
     const factory = new IDBFactory();
-    const lab = await open(factory);
+    const bytesReads = { count: 0 };
+    const lab = await openLab(factory, 'lm-lab-rl-test', countingBytesReads(bytesReads));
     await lab.api.pretrain(settings);
     await finished(lab.api);
     await expect(lab.api.rm({ steps: 2 })).rejects.toThrow(/SFT/);
@@ -34,10 +52,14 @@ describe('RL in the lab worker', () => {
     expect(lab.rows().every((r) => typeof r.accuracy === 'number' && typeof r.mean_reward === 'number')).toBe(true);
     const models = await lab.api.rewardModels();
     expect(models).toHaveLength(1);
+    // The page hears of the reward model when it is saved, without asking.
+    expect([...lab.updates].reverse().find((u) => u.rewardModels)?.rewardModels).toEqual(models);
 
     // With the reward model loaded, RL forks the SFT checkpoint the reward model started from.
     await lab.api.rl({ steps: 4, reward: 'model', klCoef: 0, groupSize: 2, promptsPerStep: 2 });
+    const readsBeforeSteps = bytesReads.count;
     await finished(lab.api);
+    expect(bytesReads.count, 'checkpoint reads while RL trained').toBe(readsBeforeSteps); // no reward model is read per step
     const first = lab.run()!;
     expect(first.stage).toBe('rl');
     await new Promise((r) => setTimeout(r, 20));
@@ -49,6 +71,13 @@ describe('RL in the lab worker', () => {
     const samples = await lab.api.rlSamples();
     expect(samples).toHaveLength(2);
     expect(samples[0]).toMatchObject({ question: expect.any(String), reply: expect.any(String), reward: expect.any(Number) });
+    // The latest step's samples reached the page with that step's rows.
+    const lastSamples = [...lab.updates].reverse().find((u) => u.rlSamples);
+    expect(lastSamples?.rows?.at(-1)?.step).toBe(3);
+    expect(lastSamples?.rlSamples).toEqual(samples);
+    expect(lab.updates.filter((u) => u.rlSamples?.length).length).toBeGreaterThan(1); // with every step, not only at the end
+    await lab.api.rewardModels();
+    expect(bytesReads.count).toBeGreaterThan(readsBeforeSteps); // (the count sees the list's reads)
 
     // From a loaded RL run, a new RL run forks the same SFT checkpoint.
     await lab.api.rl({ steps: 4, reward: 'model', klCoef: 0.05, groupSize: 2, promptsPerStep: 2 });
@@ -68,6 +97,8 @@ describe('RL in the lab worker', () => {
     const again = await open(factory);
     expect(again.run()?.stage).toBe('rl');
     expect(again.run()?.step).toBe(4);
+    expect(again.updates.some((u) => u.resetRows && u.rlSamples)).toBe(true);
+    expect([...again.updates].reverse().find((u) => u.rewardModels)?.rewardModels).toEqual(models);
     expect((await again.api.rlComparison()).length).toBe(2);
 
     // With verifiers, the form's partial credit reaches the stage and is kept in its checkpoint.

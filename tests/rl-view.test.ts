@@ -5,7 +5,7 @@
  */
 import { createServer, type ViteDevServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
-import type { RewardModelInfo, SampleRow } from '../src/lab/rl.ts';
+import type { RewardModelInfo, SampleRow } from '../src/lab/types.ts';
 import type { RlState } from '../src/ui/views/rl/rl.svelte.ts';
 
 let vite: ViteDevServer;

@@ -56,7 +56,7 @@ describe('reward model', () => {
     // a reward model without its head is refused
     const headless = { ...state, weights: new Map([...state.weights].filter(([k]) => k !== SCORE_HEAD)), optimizer: undefined };
     expect(() => decodeCheckpoint(encodeCheckpoint(headless))).toThrow(/score\.weight/);
-    stage.dispose();
+    stage.release();
   });
 
   it('learns an easy preference: held-out accuracy from a tie to 1', async () => {
@@ -68,7 +68,7 @@ describe('reward model', () => {
     expect(held.margin).toBeGreaterThan(0.5);
     const last = stage.session.metrics[stage.session.metrics.length - 1];
     for (const k of ['accuracy', 'margin', 'mean_reward', 'min_reward', 'max_reward', 'eval/accuracy']) expect(last[k]).toBeTypeOf('number');
-    stage.dispose();
+    stage.release();
   });
 
   it('adds lmCoef × the chosen replies\' mean next-token loss: log 2 + α·log V for a model of zeros', async () => {
@@ -88,13 +88,13 @@ describe('reward model', () => {
     expect(tf.memory().numTensors).toBe(tensors); // the kept scores and LM term are freed
     const resumed = RewardModelStage.resume(await withLm.session.toCheckpointBytes(), { train: pairs, val: pairs }, corpus);
     expect(resumed.lmCoef).toBe(2); // the weight travels with the checkpoint
-    resumed.dispose();
-    withLm.dispose();
+    resumed.release();
+    withLm.release();
     const pairOnly = await RewardModelStage.start(zeros, { train: pairs, val: pairs }, corpus, { lmCoef: 0, train: { steps: 1 } });
     const plain = await pairOnly.step();
     expect(plain.loss).toBeCloseTo(Math.log(2), 6);
     expect(plain.lm_loss).toBeUndefined();
-    pairOnly.dispose();
+    pairOnly.release();
   });
 
   it('reads the score at each row\'s last token, whatever the padding', async () => {
@@ -106,7 +106,7 @@ describe('reward model', () => {
     const alone = await scoreSequences(stage.session.model, [b], end).data();
     const padded = await scoreSequences(stage.session.model, [a, b], end).data();
     expect(padded[1]).toBeCloseTo(alone[0], 5);
-    stage.dispose();
+    stage.release();
   });
 
   it('refuses a base model as its parent', async () => {
@@ -133,14 +133,14 @@ describe('RL stage', () => {
     for (const k of ['reward', 'reward_std', 'kl', 'entropy', 'completions/mean_length', 'completions/clipped_ratio', 'frac_reward_zero_std', 'verifiedAccuracy']) expect(last[k]).toBeTypeOf('number');
     expect(last.kl).toBeGreaterThan(0); // it moved away from the reference
     expect(stage.lastSamples.length).toBe(2);
-    stage.dispose();
+    stage.release();
   });
 
   it('starts with kl 0: the sampler\'s log-probs are the teacher-forced ones of the reference', async () => {
     const stage = await RlStage.start(await microSft(), toyData, corpus, { ...toyOptions, train: { steps: 1 } });
     const row = await stage.step();
     expect(Math.abs(row.kl)).toBeLessThan(1e-4);
-    stage.dispose();
+    stage.release();
   });
 
   it("the sampler's log-probs and entropies are the policy's: a teacher-forced pass gives them to float32 rounding", async () => {
@@ -175,7 +175,7 @@ describe('RL stage', () => {
     await stage.step(); // an evaluation step
     await sampleCompletions(stage.session.model, [renderPrompt(tokenizer, [{ role: 'user', content: 'Hi.' }])], { maxNewTokens: 4, temperature: 1, seed: 3, endId: tokenizer.specialId('<|end|>') });
     expect(tf.memory().numTensors).toBe(before);
-    stage.dispose();
+    stage.release();
   });
 
   it('resumes from its checkpoint exactly', async () => {
@@ -188,18 +188,18 @@ describe('RL stage', () => {
     const straight = await RlStage.start(parent, data, corpus, opts);
     while (!straight.done) await straight.step();
     const whole = await straight.session.toCheckpoint();
-    straight.dispose();
+    straight.release();
 
     const first = await RlStage.start(parent, data, corpus, opts);
     await first.step();
     await first.step();
     const saved = await first.session.toCheckpointBytes();
-    first.dispose();
+    first.release();
     await expect(RlStage.resume(saved, await microSft(2), data, corpus, { verifier })).rejects.toThrow(/not the checkpoint the run started from/);
     const resumed = await RlStage.resume(saved, parent, data, corpus, { verifier });
     while (!resumed.done) await resumed.step();
     const again = await resumed.session.toCheckpoint();
-    resumed.dispose();
+    resumed.release();
     // + 0 turns −0 into 0: a step whose groups all agree has loss −0, and the saved metrics are JSON, which writes −0 as 0
     expect(again.metrics.map((m) => m.reward + 0)).toEqual(whole.metrics.map((m) => m.reward + 0));
     expect(again.metrics.map((m) => m.loss + 0)).toEqual(whole.metrics.map((m) => m.loss + 0));
@@ -222,7 +222,7 @@ describe('RL stage', () => {
       }
       const rates = (await stage.session.toCheckpoint()).extra.rlSolveRates;
       const solvedShare = stage.session.metrics[stage.session.metrics.length - 1].solvedShare;
-      stage.dispose();
+      stage.release();
       return { share: hard / all, rates, solvedShare };
     };
     const prioritized = await drawn('prioritized');
@@ -292,12 +292,12 @@ describe('verifiable card', () => {
     const [first, second] = stage.session.metrics;
     expect(first['eval/verifiableExactMatch']).toBe(card.verifiableExactMatch);
     expect(second['eval/verifiableExactMatch']).toBeUndefined(); // then only at evaluations
-    stage.dispose();
+    stage.release();
     // micro's 16-token context fits neither answer: nothing to draw, rather than a 0% line
     const micro = await RlStage.start(await microSft(), { ...data, train: [conversation('Count to 9.')] }, corpus, { evalQuestions: 8, train: { steps: 1 } });
     await micro.step();
     expect(micro.session.metrics[0]['eval/verifiableExactMatch']).toBeUndefined();
-    micro.dispose();
+    micro.release();
   });
 
   it('leaves out of RL with verifiers the prompts whose answer cannot fit, unless none fits', async () => {
@@ -309,12 +309,12 @@ describe('verifiable card', () => {
     const data = { train: [conversation(repeat(fits)), conversation(repeat(fits + 1))], val: [] };
     const stage = await RlStage.start(parent, data, corpus, { evalQuestions: 0, train: { steps: 1 } });
     expect(stage.prompts.map((p) => p.question)).toEqual([repeat(fits)]);
-    stage.dispose();
+    stage.release();
     // micro's 16-token context leaves room after "Count to 9." (14 tokens) but not for "1, 2, …, 9.":
     // with no answer that fits, the prompts stay, so a micro run still shows its mechanics
     const short = { train: [conversation('Count to 9.'), conversation('Count to 4.')], val: [] };
     const micro = await RlStage.start(await microSft(), short, corpus, { evalQuestions: 0, train: { steps: 1 } });
     expect(micro.prompts).toHaveLength(2);
-    micro.dispose();
+    micro.release();
   });
 });

@@ -99,8 +99,8 @@ describe('SFT', () => {
     expect(resumed.session.stepsTaken).toBe(5);
     expect(resumed.session.lineage).toEqual(s.lineage);
     expect(resumed.session.metrics).toHaveLength(5);
-    stage.dispose();
-    resumed.dispose();
+    stage.release();
+    resumed.release();
   });
 
   it('learns to answer its training questions in format', async () => {
@@ -116,7 +116,7 @@ describe('SFT', () => {
     expect(result.checks.map((c) => c.answer)).toEqual(DATA.map((c) => c.messages[1].content));
     expect(result.exactMatch).toBe(1);
     expect(result.formatAdherence).toBe(1);
-    stage.dispose();
+    stage.release();
   });
 
   it('batched greedy decoding gives what decoding each prompt alone gives', async () => {
@@ -143,6 +143,6 @@ describe('SFT', () => {
     const before = tf.memory().numTensors;
     for (let i = 0; i < 4; i++) await stage.step();
     expect(tf.memory().numTensors).toBe(before);
-    stage.dispose();
+    stage.release();
   });
 });

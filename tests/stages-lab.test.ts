@@ -47,6 +47,7 @@ describe('post-training in the lab worker', () => {
     expect(sftRows.every((r) => typeof r.maskedAccuracy === 'number')).toBe(true);
     // (On micro, 16-token windows rarely reach an answer, so the held-out chat loss may well be 0.)
     expect(sftRows[5].chatValLoss).toBeGreaterThanOrEqual(0);
+    const sftAtEnd = (await lab.api.listCheckpoints()).at(-1)!;
 
     const { skipped } = await lab.api.dpo({ steps: 4, learningRate: 3e-4, beta: 0.1, lossType: 'sigmoid', ownData: { name: 'mine.jsonl', text: await ownPairs() } });
     expect(skipped).toEqual([{ line: 3, message: expect.stringMatching(/prompt/) }]);
@@ -91,5 +92,15 @@ describe('post-training in the lab worker', () => {
     expect(again.run()?.id).toBe(dpo.id);
     expect(again.run()?.stage).toBe('dpo');
     expect((await again.api.stageHistory()).map((h) => h.stage)).toEqual(['pretrain', 'sft']);
+
+    // The length-bias what-if trains on a subset of the pairs; a reload resumes it on the same subset.
+    await again.api.loadCheckpoint(sftAtEnd.id);
+    await again.api.dpo({ steps: 2, whatIf: 'length-bias' });
+    await finished(again.api);
+    const biased = again.run()!;
+    expect(biased.name).toMatch(/length-biased pairs/);
+    const third = await open(factory);
+    expect(third.notices().join(' ')).not.toMatch(/Could not restore/);
+    expect(third.run()).toMatchObject({ id: biased.id, stage: 'dpo', step: 2 });
   });
 });

@@ -6,19 +6,27 @@
 import { selectBackend } from '../core/backend/backend.ts';
 import type { PresetName } from '../core/model/config.ts';
 import { measuredBackend } from './measured-backend.ts';
-import { LabRunner, type LabEnv } from './runner.ts';
-import { ChatData, type CompareOptions, type DpoSettings, type SftSettings, StageLab, type StageEnv, stageFactory } from './stages.ts';
 import type { Injection } from '../core/spikes/inject.ts';
-import { RlLab, type RlRunSettings, type RmSettings } from './rl.ts';
+import { ChatData, type StageEnv } from './chat-data.ts';
+import { LabRunner, type LabEnv } from './runner.ts';
+import { SpikeCommands } from './spike-commands.ts';
+import type { DpoSettings } from './stages/dpo.ts';
+import { type CompareOptions, StageReports } from './stages/reports.ts';
+import { RlViews, type RlRunSettings } from './stages/rl.ts';
+import type { RmSettings } from './stages/rm.ts';
+import type { SftSettings } from './stages/sft.ts';
+import { Transfer } from './transfer.ts';
 import type { BackendInfo, BackendPreference, LabUpdate, OwnText, RecoveryPolicy, RunSettings, SampleOptions } from './types.ts';
 
 export type { LabEnv } from './runner.ts';
 
 export function createLabApi(env: LabEnv & StageEnv) {
   const chat = new ChatData(env);
-  const runner = new LabRunner(env, stageFactory(chat));
-  const stages = new StageLab(runner, chat);
-  const rl = new RlLab(runner, chat);
+  const runner = new LabRunner(env, chat);
+  const transfer = new Transfer(runner);
+  const spikes = new SpikeCommands(runner);
+  const reports = new StageReports(runner, chat);
+  const rl = new RlViews(runner);
   return {
     /**
      * Chooses the backend, then restores the last run. `auto` times a few steps of `preset` on each
@@ -56,29 +64,31 @@ export function createLabApi(env: LabEnv & StageEnv) {
     /** A new run from a copy of a checkpoint, optionally with another recovery policy (to compare). */
     forkCheckpoint: (id: string, policy?: RecoveryPolicy) => runner.forkCheckpoint(id, policy),
     /** Export: a checkpoint's or the current model's .safetensors file, with or without the AdamW moments. */
-    checkpointFile: (id: string, includeOptimizer?: boolean) => runner.checkpointFile(id, includeOptimizer),
-    currentFile: (includeOptimizer?: boolean) => runner.currentFile(includeOptimizer),
+    checkpointFile: (id: string, includeOptimizer?: boolean) => transfer.checkpointFile(id, includeOptimizer),
+    currentFile: (includeOptimizer?: boolean) => transfer.currentFile(includeOptimizer),
     /** Import: check a received file and describe it (nothing stored), then load it into a new run. */
-    previewImport: (bytes: Uint8Array, fileName: string, nHead?: number) => runner.previewImport(bytes, fileName, nHead),
-    acceptImport: () => runner.acceptImport(),
-    cancelImport: () => runner.cancelImport(),
+    previewImport: (bytes: Uint8Array, fileName: string, nHead?: number) => transfer.preview(bytes, fileName, nHead),
+    acceptImport: () => transfer.accept(),
+    cancelImport: () => transfer.cancel(),
     /** The loss-spike lab: inject into the next batches, change the recovery, overlay forked runs. */
-    inject: (inj: Omit<Injection, 'step'>) => runner.inject(inj),
-    setPolicy: (policy: RecoveryPolicy) => runner.setPolicy(policy),
-    compareCurves: () => runner.compareCurves(),
+    inject: (inj: Omit<Injection, 'step'>) => spikes.inject(inj),
+    setPolicy: (policy: RecoveryPolicy) => spikes.setPolicy(policy),
+    compareCurves: () => spikes.compareCurves(),
     status: () => runner.status,
-    /** Post-training: SFT from the loaded base model, DPO from the loaded SFT model (stages.ts). */
-    sft: (settings: SftSettings) => stages.sft(settings),
-    dpo: (settings: DpoSettings) => stages.dpo(settings),
-    stageHistory: () => stages.history(),
-    reportCards: () => stages.reportCards(),
-    compare: (opts: CompareOptions) => stages.compare(opts),
-    maskExample: (index: number) => stages.maskExample(index),
-    /** The RL stages (rl.ts): a reward model from the loaded SFT model, RL against verifiers or it. */
-    rm: (settings: RmSettings) => rl.rm(settings),
-    rl: (settings: RlRunSettings) => rl.rl(settings),
+    /** Post-training (stages/): SFT from the loaded base model, DPO from the loaded SFT model; the lines of the student's file left out. */
+    sft: (settings: SftSettings) => runner.startStage('sft', settings),
+    dpo: (settings: DpoSettings) => runner.startStage('dpo', settings),
+    stageHistory: () => reports.history(),
+    reportCards: () => reports.reportCards(),
+    compare: (opts: CompareOptions) => reports.compare(opts),
+    maskExample: (index: number) => reports.maskExample(index),
+    /** The RL stages: a reward model from the loaded SFT model, RL against verifiers or it. */
+    rm: async (settings: RmSettings) => void (await runner.startStage('rm', settings)),
+    rl: async (settings: RlRunSettings) => void (await runner.startStage('rl', settings)),
+    /** The latest RL step's completions; the same arrive as `rlSamples` in the updates. */
     rlSamples: () => rl.samples(),
     rlCards: (limit?: number) => rl.verifiableCards(limit),
+    /** The stored reward models; the same arrive as `rewardModels` in the updates when they change. */
     rewardModels: () => rl.rewardModels(),
     rlComparison: () => rl.comparison(),
   };

@@ -12,7 +12,7 @@ import sftTrain from '../../corpora/chat/sft_train.jsonl?url';
 import sftVal from '../../corpora/chat/sft_val.jsonl?url';
 import { openLabStore } from '../storage/index.ts';
 import type { LabEnv } from './runner.ts';
-import type { ChatFile, StageEnv } from './stages.ts';
+import type { ChatFile, StageEnv } from './chat-data.ts';
 import { gradientWorkerCount, startGradientWorkers } from './gradient-workers.ts';
 
 async function fetchText(url: string): Promise<string> {

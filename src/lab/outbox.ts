@@ -29,13 +29,14 @@ export class Outbox {
         box.rows = update.rows;
         box.resetRows = true;
         box.events = update.events ?? [];
+        delete box.rlSamples; // another run's
       } else {
         box.rows = box.rows ? box.rows.concat(update.rows) : update.rows;
       }
     }
     if (update.events && !update.resetRows) box.events = box.events ? box.events.concat(update.events) : update.events;
     if (update.live) box.live = box.live ? box.live.concat(update.live) : update.live;
-    for (const key of ['status', 'run', 'summary', 'checkpoints', 'notice', 'spikeLab'] as const) {
+    for (const key of ['status', 'run', 'summary', 'checkpoints', 'notice', 'spikeLab', 'rlSamples', 'rewardModels'] as const) {
       if (key in update) (box as Record<string, unknown>)[key] = update[key];
     }
     if (now) this.flush();

@@ -1,13 +1,14 @@
 /**
  * What the runner keeps in IndexedDB, as plain functions of the database: a run's checkpoints as
  * the page lists them, the state written at an autosave (with its summary line, rotated to the
- * newest K autosaves), the run to restore after a reload, and the loss curves of a run's family
- * (the forks compared in the spike lab).
+ * newest K autosaves), the run to restore after a reload, a fork's new run, the checkpoint a later
+ * stage starts from, and the loss curves of a run's family (the forks compared in the spike lab).
  */
 import type { CheckpointState, MetricRow as StoredRow } from '../core/io/checkpoint.ts';
 import { readHeader } from '../core/io/safetensors.ts';
 import * as store from '../storage/index.ts';
-import { storedSettings } from './runs.ts';
+import type { RecoveryPolicy } from '../core/spikes/spikelab.ts';
+import { forkSettings, storedSettings } from './runs.ts';
 import type { CheckpointInfo, CompareCurve } from './types.ts';
 
 /** A run's checkpoints, newest last, as the checkpoint list shows them. */
@@ -76,4 +77,38 @@ export async function familyCurves(db: store.LabDB, current: store.RunRecord, cu
     curves.push({ runId: run.id, name: run.name, policy, current: isCurrent, points });
   }
   return curves;
+}
+
+/** A stored checkpoint and its run; throws when either is gone. */
+export async function sourceOf(db: store.LabDB, checkpointId: string): Promise<{ record: store.CheckpointRecord; run: store.RunRecord }> {
+  const record = await store.loadCheckpoint(db, checkpointId);
+  const run = record && (await store.getRun(db, record.runId));
+  if (!record || !run) throw new Error('That checkpoint no longer exists.');
+  return { record, run };
+}
+
+/** A new run whose first checkpoint is a copy of `source`'s, in the source's family, with `policy` if given. */
+export async function forkRun(db: store.LabDB, source: { record: store.CheckpointRecord; run: store.RunRecord }, policy?: RecoveryPolicy): Promise<{ run: store.RunRecord; checkpointId: string; step: number }> {
+  const { record } = source;
+  const run = await store.createRun(db, {
+    name: `${source.run.name.replace(/ \(fork at step \d+\)$/, '')} (fork at step ${record.step})`,
+    stage: source.run.stage,
+    preset: source.run.preset,
+    settings: forkSettings(source.run, policy),
+    forkedFromCheckpointId: record.id,
+  });
+  const copy = await store.saveCheckpoint(db, { runId: run.id, step: record.step, stage: record.stage, kind: 'manual', summary: record.summary, bytes: record.bytes });
+  return { run, checkpointId: copy.id, step: record.step };
+}
+
+/**
+ * The checkpoint a later stage starts from and its run: checkpoint `from` when given, else the
+ * loaded run's newest checkpoint at `step` (just saved).
+ */
+export async function parentOf(db: store.LabDB, loaded: store.RunRecord, step: number, from?: string): Promise<{ record: store.CheckpointRecord; run: store.RunRecord }> {
+  const id = from ?? (await store.listCheckpoints(db, loaded.id)).filter((m) => m.step === step).sort((a, b) => b.createdAt - a.createdAt)[0]?.id;
+  const record = id ? await store.loadCheckpoint(db, id) : undefined;
+  const run = record && (record.runId === loaded.id ? loaded : await store.getRun(db, record.runId));
+  if (!record || !run) throw new Error(from ? 'The checkpoint to start from no longer exists.' : `Could not save the checkpoint at step ${step} to start from.`);
+  return { record, run };
 }

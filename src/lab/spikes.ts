@@ -1,13 +1,42 @@
 /**
- * The loss-spike lab as the worker runs it: what a run's settings tell `SpikeLab` (policy,
- * scheduled injections, detector warm-up), and where rollback finds its checkpoints, which here
- * are the run's own checkpoints in IndexedDB rather than copies in memory.
+ * The loss-spike lab as the worker runs it: every pretraining run steps through a `SpikeLab`, what
+ * a run's settings tell it (policy, scheduled injections, detector warm-up), and where rollback
+ * finds its checkpoints, which here are the run's own checkpoints in IndexedDB rather than copies
+ * in memory. The teacher's commands on it are spike-commands.ts.
  */
-import { decodeCheckpoint, encodeCheckpoint, type CheckpointState } from '../core/io/checkpoint.ts';
+import { decodeCheckpoint, encodeCheckpoint, type CheckpointState, type MetricRow } from '../core/io/checkpoint.ts';
 import { formatInjection, type Injection, parseInjection } from '../core/spikes/inject.ts';
-import { DEFAULT_RECOVERY, type RecoveryConfig, type SnapshotStore, type SpikeLab } from '../core/spikes/spikelab.ts';
+import { DEFAULT_RECOVERY, type RecoveryConfig, type SnapshotStore, SpikeLab } from '../core/spikes/spikelab.ts';
+import type { TrainingStage } from '../core/train/stage.ts';
 import * as store from '../storage/index.ts';
 import type { RunSettings, SpikeLabInfo } from './types.ts';
+
+/** A pretraining run as the loop steps it: through its spike lab (injections, detection before the update, recovery). */
+export class SpikeLabStage implements TrainingStage {
+  constructor(readonly lab: SpikeLab) {}
+
+  get session() {
+    return this.lab.session;
+  }
+
+  get done(): boolean {
+    return this.lab.session.done;
+  }
+
+  async step(): Promise<MetricRow> {
+    await this.lab.step();
+    return this.session.metrics[this.session.metrics.length - 1];
+  }
+
+  release(): void {
+    this.session.dispose();
+  }
+}
+
+/** The spike lab of a pretraining run: its settings' policy and injections, rollback to its stored checkpoints. */
+export function spikeLabStage(session: SpikeLab['session'], settings: RunSettings, snapshots: SnapshotStore): SpikeLabStage {
+  return new SpikeLabStage(new SpikeLab(session, { recovery: recoveryOf(settings), injections: injectionsOf(settings), snapshots }));
+}
 
 /** The injections a run's settings schedule ('microwavegang@30x2,lr-spike@60x30'). */
 export function injectionsOf(settings: RunSettings): Injection[] {

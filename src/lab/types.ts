@@ -8,9 +8,8 @@ import type { LabEvent } from '../core/io/checkpoint.ts';
 import type { PresetName } from '../core/model/config.ts';
 import type { SampleRow } from '../core/rl/policy.ts';
 import type { RecoveryPolicy } from '../core/spikes/spikelab.ts';
-import type { RewardModelInfo } from './rl.ts';
 
-export type { LabEvent, RecoveryPolicy };
+export type { LabEvent, RecoveryPolicy, SampleRow };
 
 export type BackendPreference = 'auto' | 'webgpu' | 'wasm' | 'cpu';
 
@@ -142,10 +141,23 @@ export interface LabUpdate {
   spikeLab?: SpikeLabInfo | null;
   /** Lines sampled while pretraining (src/lab/live.ts): appended. */
   live?: { step: number; text: string }[];
-  /** The loaded RL run's latest sampled completions with their rewards: replaced. */
+  /**
+   * The loaded RL run's latest sampled completions (the first of each prompt, with rewards): sent
+   * with the rows of the step that drew them and when an RL run is loaded. Replaced; cleared by
+   * `resetRows` unless the same update carries new ones.
+   */
   rlSamples?: SampleRow[];
-  /** The stored reward models, newest first: replaced. */
+  /** The stored reward models, newest first: sent at start-up and whenever a reward model is saved. */
   rewardModels?: RewardModelInfo[];
+}
+
+/** A stored reward model to choose from. */
+export interface RewardModelInfo {
+  checkpointId: string;
+  runId: string;
+  name: string;
+  step: number;
+  heldOutAccuracy?: number;
 }
 
 export interface SpikeLabInfo {

@@ -1,9 +1,9 @@
 /**
  * The chain the loaded model descends from (base → SFT → DPO): each stage's metric rows, the
  * report card of every stage and their replies side by side. Several views and the pipeline bar
- * read it, so the app holds one for the tab; the worker does every computation (src/lab/stages.ts).
+ * read it, so the app holds one for the tab; the worker does every computation (src/lab/stages/reports.ts).
  */
-import type { CompareOptions, StageHistory, StageReply, StageReport } from '../lab/stages.ts';
+import type { CompareOptions, StageHistory, StageReply, StageReport } from '../lab/stages/reports.ts';
 import type { MetricRow, RunInfo } from '../lab/types.ts';
 import { messageOf } from './format.ts';
 import type { Lab } from './lab.svelte.ts';

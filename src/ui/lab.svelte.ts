@@ -18,7 +18,7 @@ import type {
   RunSummary,
   SampleOptions,
 } from '../lab/types.ts';
-import type { RewardModelInfo, SampleRow } from '../lab/rl.ts';
+import type { RewardModelInfo, SampleRow } from '../lab/types.ts';
 import { requestPersistence, storageEstimate } from '../storage/health.ts';
 import { appendRows, emptySeries, type Series } from './series.ts';
 import { defaultSettings, lessonHash, presetDefaults, settingsFromHash, type ViewName, viewFromHash } from './settings.ts';

@@ -1,5 +1,5 @@
 /** A student's own JSONL file for SFT or DPO, checked here line by line before anything is sent. */
-import type { LineError } from '../lab/stages.ts';
+import type { LineError } from '../core/post/chatdata.ts';
 
 export interface OwnFile {
   name: string;

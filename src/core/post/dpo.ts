@@ -26,6 +26,7 @@ import type { ChatSplits } from './sft.ts';
 import type { CharTokenizer } from '../model/tokenizer.ts';
 import { batchLoss, sequenceLogProbs, type TrainBatch } from '../train/objective.ts';
 import { sampleBatch } from '../train/data.ts';
+import type { TrainingStage } from '../train/stage.ts';
 
 export type DpoLossType = 'sigmoid' | 'ipo' | 'hinge';
 export const DPO_LOSS_TYPES: readonly DpoLossType[] = ['sigmoid', 'ipo', 'hinge'];
@@ -203,7 +204,7 @@ export function pairsSha256(examples: readonly DpoExample[]): Promise<string> {
   return sha256Hex(new TextEncoder().encode(JSON.stringify(examples)));
 }
 
-export class DpoStage {
+export class DpoStage implements TrainingStage {
   /** Reply token counts (for ipo, which averages log-probs over tokens as TRL does). */
   private readonly tokens: { chosen: Float32Array; rejected: Float32Array };
   /** Forward passes spent on the reference so far: all of them before the first step. */
@@ -367,7 +368,9 @@ export class DpoStage {
     return preferenceStats(policy, this.reference.val, this.beta);
   }
 
-  dispose(): void {
+  /** Frees the session and all the stage holds. */
+  release(): void {
     this.session.dispose();
   }
+
 }

@@ -25,6 +25,7 @@ import type { Random } from '../random.ts';
 import { LabSession } from '../train/session.ts';
 import { maskedObjective, type TrainBatch } from '../train/objective.ts';
 import { sampleBatch } from '../train/data.ts';
+import type { TrainingStage } from '../train/stage.ts';
 
 export interface ChatSplits<T> {
   train: T[];
@@ -91,7 +92,7 @@ export interface SftOptions {
   pretrainShare?: number;
 }
 
-export class SftStage {
+export class SftStage implements TrainingStage {
   private constructor(
     readonly session: LabSession,
     readonly data: ChatSplits<SftExample>,
@@ -142,9 +143,11 @@ export class SftStage {
     return chatLoss(this.session.model, this.session.tokenizer, this.data.val.slice(0, limit), this.session.trainer.config.batchSize);
   }
 
-  dispose(): void {
+  /** Frees the session and all the stage holds. */
+  release(): void {
     this.session.dispose();
   }
+
 }
 
 /** Mean masked loss over conversations, weighting every counted token equally. */

@@ -36,9 +36,7 @@ import type { Corpus } from '../train/data.ts';
 import { parallelDecode, parallelLogProbs } from '../train/parallel.ts';
 import { LabSession } from '../train/session.ts';
 import { checkParent } from '../lesson/parents.ts';
-import { PROMPT_SAMPLINGS, type PromptSampling, type RewardSource, type RlSettings, rlRecipe } from '../lesson/recipes.ts';
-
-export type { PromptSampling, RewardSource, RlSettings };
+import { PROMPT_SAMPLINGS, rlRecipe } from '../lesson/recipes.ts';
 import { fracRewardZeroStd, learningRows, rlooAdvantages } from './advantages.ts';
 import { replyFits, verifiableCard } from './evaluate.ts';
 import { penalisedReward } from './kl.ts';
@@ -46,8 +44,10 @@ import { pickWeighted, promptWeight } from './prioritized.ts';
 import { scoreAll } from './rewardmodel.ts';
 import { replyIds, sampleCompletions, sequenceRow } from './sampler.ts';
 import { expectedReply, FORMAT_REWARD, verifiableReward, verify } from './verifiers.ts';
+import type { TrainingStage } from '../train/stage.ts';
+import type { PromptSampling, RewardSource, RlSettings } from './settings.ts';
 
-
+export type { PromptSampling, RewardSource, RlSettings };
 
 /** One prompt of the RL data: a single user question, with the SFT data's answer to it. */
 export interface RlPrompt {
@@ -128,7 +128,7 @@ export interface RlStartOptions extends Partial<RlSettings> {
 }
 
 
-export class RlStage {
+export class RlStage implements TrainingStage {
   /** The latest step's first completion of each prompt, for the live table. */
   lastSamples: SampleRow[] = [];
   /** The prompts it draws from. */
@@ -350,16 +350,13 @@ export class RlStage {
     return verifiableCard(this.session.model, this.session.tokenizer, this.heldOut, { limit, samples, maxNewTokens: this.settings.maxNewTokens });
   }
 
-  /** Frees the reference and reward models (the session is its owner's to dispose). */
+  /** Frees the session, the reference and the reward model. */
   release(): void {
+    this.session.dispose();
     this.reference.dispose();
     this.rewardModel?.dispose();
   }
 
-  dispose(): void {
-    this.session.dispose();
-    this.release();
-  }
 }
 
 /** The chat template's prompt for a single question (what the sample table and side-by-side answers use). */

@@ -26,6 +26,7 @@ import type { Corpus } from '../train/data.ts';
 import { sequenceLogProbs } from '../train/objective.ts';
 import { LabSession } from '../train/session.ts';
 import { LESSON_PLAN } from '../lesson/plan.ts';
+import type { TrainingStage } from '../train/stage.ts';
 
 /**
  * The Bradley–Terry loss of a batch of pairs (Bradley & Terry 1952; the reward-model loss of
@@ -129,7 +130,7 @@ function checkCoef(name: string, value: number): number {
   return value;
 }
 
-export class RewardModelStage {
+export class RewardModelStage implements TrainingStage {
   private constructor(
     readonly session: LabSession,
     readonly data: ChatSplits<DpoExample>,
@@ -228,7 +229,9 @@ export class RewardModelStage {
     return { ...pairStats(chosen, rejected), pairs: this.pairs.val.length };
   }
 
-  dispose(): void {
+  /** Frees the session and all the stage holds. */
+  release(): void {
     this.session.dispose();
   }
+
 }

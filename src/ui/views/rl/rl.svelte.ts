@@ -1,9 +1,12 @@
 /**
  * The RL view's state: its form (reward source, β, group size, steps), the latest sampled
  * completions with their rewards, the β comparison (every RL run forked from the same SFT
- * checkpoint) and the verifiable report card. The worker computes everything (src/lab/rl.ts).
+ * checkpoint) and the verifiable report card. The worker computes everything (src/lab/stages/rl.ts).
  */
-import type { RewardModelInfo, RewardSource, RlCurve, SampleRow, VerifiableCard } from '../../../lab/rl.ts';
+import type { VerifiableCard } from '../../../core/rl/evaluate.ts';
+import type { RewardSource } from '../../../core/rl/settings.ts';
+import type { RlCurve } from '../../../lab/stages/rl.ts';
+import type { RewardModelInfo, SampleRow } from '../../../lab/types.ts';
 import type { MetricRow } from '../../../lab/types.ts';
 import { messageOf } from '../../format.ts';
 import type { Lab } from '../../lab.svelte.ts';

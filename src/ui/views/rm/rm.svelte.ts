@@ -1,6 +1,6 @@
 /**
  * The reward-model view's state: its form and the loaded reward model's rows. Training runs in
- * the worker (src/lab/rl.ts); the charts read the metric rows TRL's RewardTrainer names.
+ * the worker (src/lab/stages/rm.ts); the charts read the metric rows TRL's RewardTrainer names.
  */
 import type { MetricRow } from '../../../lab/types.ts';
 import type { Lab } from '../../lab.svelte.ts';

@@ -3,7 +3,7 @@
  * The app holds one for the tab, so the form and the chosen file outlive a visit to another view.
  */
 import { parseSftJsonl } from '../../../core/post/chatdata.ts';
-import type { MaskedChat } from '../../../lab/stages.ts';
+import type { MaskedChat } from '../../../lab/stages/reports.ts';
 import type { Lab } from '../../lab.svelte.ts';
 import { ownData, readOwnFile, type OwnFile } from '../../own-file.ts';
 import { defaultSftForm, type SftForm } from '../../settings.ts';

@@ -1,0 +1,216 @@
+/**
+ * What the page asks about the stages of the loaded run: the metric history of its parents, the
+ * report card of every stage, one prompt answered by each stage's model side by side, and a
+ * conversation's loss mask. Stages meet only through checkpoints: the chain base → SFT → DPO (or
+ * SFT → RL) is read back from storage by following each run's parent checkpoint (pinned).
+ */
+import bundledVocabulary from '../../../corpora/vocab.json';
+import { decodeCheckpoint, inspectCheckpoint, type MetricRow, type Stage } from '../../core/io/checkpoint.ts';
+import { corpusWords, greedyReplies, type ReportCard, reportCard } from '../../core/eval/evaluate.ts';
+import { storiesNote } from '../../core/eval/forgetting.ts';
+import { GPT } from '../../core/model/model.ts';
+import { generate } from '../../core/model/sample.ts';
+import { CharTokenizer, type TokenizerJSON } from '../../core/model/tokenizer.ts';
+import { renderChat, renderPrompt } from '../../core/post/chat.ts';
+import * as store from '../../storage/index.ts';
+import type { ChatData } from '../chat-data.ts';
+import type { DpoSettings } from './dpo.ts';
+import type { SftSettings } from './sft.ts';
+import { type Inspector, storedStage } from './stage.ts';
+
+export type { ReportCard, Stage };
+
+/** One earlier stage of the loaded run, with the metric rows it logged up to the checkpoint its child started from. */
+export interface StageHistory {
+  stage: Stage;
+  runId: string;
+  name: string;
+  step: number;
+  rows: MetricRow[];
+}
+
+/** A report card, and which run and step it belongs to. */
+export interface StageReport extends ReportCard {
+  runId: string;
+  name: string;
+}
+
+export interface CompareOptions {
+  prompt: string;
+  greedy: boolean;
+  temperature: number;
+  maxTokens: number;
+  seed: number;
+}
+
+/** One model's answer to the side-by-side prompt. */
+export interface StageReply {
+  stage: Stage;
+  step: number;
+  text: string;
+  ended: boolean; // it closed its turn with <|end|>
+}
+
+/** A conversation as tokens, each marked with whether the SFT loss counts it. */
+export interface MaskedChat {
+  index: number;
+  of: number;
+  tokens: { text: string; counted: boolean; special: boolean }[];
+}
+
+/** How many held-out questions and pairs a report card scores: seconds, not minutes. */
+export const REPORT_LIMIT = 24;
+
+export class StageReports {
+  readonly #lab: Inspector;
+  readonly #data: ChatData;
+  /** Report cards by checkpoint (or run@step for the loaded, unsaved state). */
+  #cards = new Map<string, StageReport>();
+
+  constructor(lab: Inspector, data: ChatData) {
+    this.#lab = lab;
+    this.#data = data;
+  }
+
+  /** The words of the pretraining text (for the report card's real-word rate), read once per text. */
+  #wordCache: { text: Int32Array; words: Set<string> } | null = null;
+  #words(tok: CharTokenizer, text: Int32Array): Set<string> {
+    if (this.#wordCache?.text !== text) this.#wordCache = { text, words: corpusWords(tok.decode(text)) };
+    return this.#wordCache.words;
+  }
+
+  /** The loaded run's earlier stages, oldest first, with their metric rows (for the charts). */
+  history(): Promise<StageHistory[]> {
+    return this.#lab.inspect(async ({ run, db }) => {
+      const chain = run ? await ancestors(db, run) : [];
+      return chain.map(({ run: r, meta, bytes }) => ({
+        stage: r.stage,
+        runId: r.id,
+        name: r.name,
+        step: meta.step,
+        rows: inspectCheckpoint(bytes).metrics.filter((m) => m.step < meta.step),
+      }));
+    });
+  }
+
+  /** The report card of every stage of the loaded run's chain, oldest first; cached per checkpoint. */
+  reportCards(): Promise<StageReport[]> {
+    return this.#lab.inspect(async ({ run, session, db }) => {
+      if (!run || !session) return [];
+      const chain = await ancestors(db, run);
+      const dpoRun = [run, ...chain.map((c) => c.run)].find((r) => r.stage === 'dpo');
+      const sftRun = [run, ...chain.map((c) => c.run)].find((r) => r.stage === 'sft');
+      const sftVal = (await this.#data.sft(sftRun && storedStage<SftSettings>(sftRun)?.settings.ownData)).val;
+      const dpoVal = (await this.#data.dpo(dpoRun && storedStage<DpoSettings>(dpoRun)?.settings.ownData)).val;
+      const cards: StageReport[] = [];
+      const score = async (key: string, r: store.RunRecord, s: { model: GPT; tokenizer: CharTokenizer; stage: Stage; step: number; extra: Record<string, unknown>; batchSize: number; seed: number }) => {
+        let card = this.#cards.get(key);
+        if (!card) {
+          card = {
+            ...(await reportCard({
+              model: s.model,
+              tokenizer: s.tokenizer,
+              stage: s.stage,
+              step: s.step,
+              extra: s.extra,
+              stories: { val: session.trainer.corpus.val, batchSize: s.batchSize, batches: 2, seed: s.seed },
+              sftVal,
+              dpoVal,
+              limit: REPORT_LIMIT,
+              batchSize: REPORT_LIMIT,
+              words: this.#words(session.tokenizer, session.trainer.corpus.train),
+              seed: s.seed,
+            })),
+            runId: r.id,
+            name: r.name,
+          };
+          this.#cards.set(key, card);
+        }
+        cards.push(card);
+      };
+      for (const { run: r, meta, bytes } of chain) {
+        const state = decodeCheckpoint(bytes);
+        const model = new GPT(state.model, state.weights);
+        try {
+          await score(meta.id, r, { model, tokenizer: CharTokenizer.fromJSON(state.tokenizer), stage: state.stage, step: state.step, extra: state.extra, batchSize: state.train.batchSize, seed: state.train.seed });
+        } finally {
+          model.dispose();
+        }
+      }
+      const cfg = session.trainer.config;
+      await score(`${run.id}@${session.stepsTaken}`, run, { model: session.model, tokenizer: session.tokenizer, stage: session.stage, step: session.stepsTaken, extra: session.extra, batchSize: cfg.batchSize, seed: cfg.seed });
+      // Each stage's stories loss next to its parent's: forgetting shows as a rise.
+      return cards.map((c, i) => (i === 0 ? c : { ...c, valLossChange: c.valLoss - cards[i - 1].valLoss, storiesNote: storiesNote(c.valLoss - cards[i - 1].valLoss) }));
+    });
+  }
+
+  /** One prompt answered by every stage of the loaded run's chain (base, SFT, DPO), oldest first. */
+  compare(opts: CompareOptions): Promise<StageReply[]> {
+    return this.#lab.inspect(async ({ run, session, db }) => {
+      if (!run || !session) throw new Error('There is no model yet: pretrain one first.');
+      const replies: StageReply[] = [];
+      for (const { bytes } of await ancestors(db, run)) {
+        const state = decodeCheckpoint(bytes);
+        const model = new GPT(state.model, state.weights);
+        try {
+          replies.push(await answer(model, CharTokenizer.fromJSON(state.tokenizer), state.stage, state.step, opts));
+        } finally {
+          model.dispose();
+        }
+      }
+      replies.push(await answer(session.model, session.tokenizer, session.stage, session.stepsTaken, opts));
+      return replies;
+    });
+  }
+
+  /** Conversation `index` of the SFT training data (bundled), rendered with the chat template and its loss mask. */
+  async maskExample(index: number): Promise<MaskedChat> {
+    const { train } = await this.#data.sft();
+    const tok = await this.#lab.inspect(async ({ session }) => session?.tokenizer ?? CharTokenizer.fromJSON(bundledVocabulary as TokenizerJSON));
+    const i = ((index % train.length) + train.length) % train.length;
+    const { ids, mask } = renderChat(tok, train[i].messages);
+    const specials = new Set(tok.specials);
+    return {
+      index: i,
+      of: train.length,
+      tokens: Array.from(ids, (id, t) => {
+        const text = tok.tokenText(id);
+        return { text, counted: mask[t] === 1, special: specials.has(text) };
+      }),
+    };
+  }
+}
+
+/** The loaded run's parents, oldest first: each parent run with the checkpoint its child started from. */
+async function ancestors(db: store.LabDB, run: store.RunRecord): Promise<{ run: store.RunRecord; meta: store.CheckpointMeta; bytes: Uint8Array }[]> {
+  const chain: { run: store.RunRecord; meta: store.CheckpointMeta; bytes: Uint8Array }[] = [];
+  let child = run;
+  for (let depth = 0; depth < 4; depth++) {
+    const s = storedStage(child);
+    if (!s) break;
+    const record = await store.loadCheckpoint(db, s.parentCheckpointId);
+    const parent = record && (await store.getRun(db, record.runId));
+    if (!record || !parent) break; // the parent checkpoint was deleted: the chain ends here
+    const { bytes, ...meta } = record;
+    chain.unshift({ run: parent, meta, bytes });
+    child = parent;
+  }
+  return chain;
+}
+
+/** One reply to `opts.prompt` as a single user turn: greedy or sampled, stopped at <|end|>. */
+async function answer(model: GPT, tok: CharTokenizer, stage: Stage, step: number, opts: CompareOptions): Promise<StageReply> {
+  const prompt = renderPrompt(tok, [{ role: 'user', content: opts.prompt }]);
+  const endId = tok.specialId('<|end|>');
+  let ids: number[];
+  let ended: boolean;
+  if (opts.greedy || opts.temperature <= 0) {
+    const [reply] = await greedyReplies(model, [prompt], endId, opts.maxTokens, 1);
+    ({ ids, ended } = reply);
+  } else {
+    ids = await generate(model, prompt, { maxTokens: opts.maxTokens, temperature: opts.temperature, topK: 0, seed: opts.seed, stopToken: endId });
+    ended = ids[ids.length - 1] === endId;
+    if (ended) ids = ids.slice(0, -1);
+  }
+  return { stage, step, text: tok.decode(ids), ended };
+}
