@@ -30,7 +30,6 @@ import { SpikeLabView } from './views/spikes/spikes.svelte.ts';
 const BACKEND_KEY = 'lm-lab.backend';
 
 /** A request to the worker for a panel that shows its own result; `busy` false for a background read. */
-export type Caller = <T>(f: (api: Comlink.Remote<LabApi>) => Promise<T>, busy?: boolean) => Promise<T>;
 
 export interface StorageState {
   usage: number;

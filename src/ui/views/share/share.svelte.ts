@@ -5,7 +5,7 @@
  */
 import type { ImportPreview } from '../../../lab/types.ts';
 import { firstLine } from '../../format.ts';
-import type { Caller } from '../../lab.svelte.ts';
+import type { Caller } from '../../caller.ts';
 
 /** Files above this are refused before they are read (the lab's models are a few MB). */
 const MAX_IMPORT_BYTES = 1 << 30;

@@ -7,7 +7,7 @@ import type { Remote } from 'comlink';
 import type { LabApi } from '../../../lab/api.ts';
 import type { CompareCurve, LabEvent, LabUpdate, RecoveryPolicy, SpikeLabInfo } from '../../../lab/types.ts';
 import { firstLine } from '../../format.ts';
-import type { Caller } from '../../lab.svelte.ts';
+import type { Caller } from '../../caller.ts';
 import { type LessonControl, lessonFromHash, type LessonView } from '../../settings.ts';
 
 export type InjectKind = 'microwavegang' | 'random-bytes' | 'lr-spike';
