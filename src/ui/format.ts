@@ -1,4 +1,5 @@
 /** Numbers as a student reads them: 0.11 M parameters, 1.2 MB, 3 min ago, 2:05. */
+import { STAGE_NAMES } from '../core/lesson/parents.ts';
 
 export function count(n: number): string {
   if (n >= 1e9) return `${(n / 1e9).toFixed(2)} B`;
@@ -37,8 +38,7 @@ export function loss(x: number | undefined): string {
 
 /** A stage as the page names it. */
 export function stageName(stage: string): string {
-  const names: Record<string, string> = { pretrain: 'pretraining', sft: 'SFT', dpo: 'DPO', rm: 'reward model', rl: 'RL' };
-  return names[stage] ?? stage;
+  return (STAGE_NAMES as Record<string, string>)[stage] ?? stage;
 }
 
 /** What a chart's caption says its points come from: the run's name and its stage (once, if the name has it). */

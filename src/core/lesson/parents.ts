@@ -12,8 +12,10 @@
  */
 import type { Stage } from '../io/checkpoint.ts';
 
-/** How a stage is named to a student (and in run names). */
+/** The model a stage makes, as a student calls it ("the base model", "the SFT model"; run names). */
 export const STAGE_TITLES: Readonly<Record<Stage, string>> = Object.freeze({ pretrain: 'base', sft: 'SFT', dpo: 'DPO', rm: 'reward model', rl: 'RL' });
+/** The stage as something done ("pretraining", "SFT"): chart legends and captions. */
+export const STAGE_NAMES: Readonly<Record<Stage, string>> = Object.freeze({ ...STAGE_TITLES, pretrain: 'pretraining' });
 
 interface ParentRule {
   parents: readonly Stage[];
