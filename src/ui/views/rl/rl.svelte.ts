@@ -51,7 +51,7 @@ export class RlState {
   get rows(): MetricRow[] { return this.loadedStage === 'rl' ? this.#lab.rows : []; }
   get canStart(): boolean {
     const s = this.loadedStage;
-    return !this.#lab.busy && this.#lab.status !== 'running' && !this.#lab.run?.frozen && (s === 'sft' || s === 'dpo' || s === 'rl' || s === 'rm') && (this.#form.reward === 'verifier' || this.#models.length > 0);
+    return !this.#lab.busy && this.#lab.status !== 'running' && !this.#lab.run?.frozen && (s === 'sft' || s === 'dpo' || s === 'rl' || s === 'rm') && (this.#form.reward === 'verifier' || this.rewardModels.length > 0);
   }
 
   /** Picks the reward source and the β that goes with it (0 for verifiers, the lesson plan's β against a reward model). */
