@@ -60,7 +60,7 @@ describe('the Inside view', () => {
     await expect.poll(() => page.getByTestId('token-0').isVisible(), { timeout: 60_000 }).toBe(true);
     await expect.poll(() => page.getByTestId('head-0-0').isVisible(), { timeout: 60_000 }).toBe(true);
     await expect.poll(() => page.getByTestId('copied-spans').isVisible(), { timeout: 60_000 }).toBe(true);
-    expect(await page.locator('[data-testid^="token-"]').count()).toBeGreaterThan(10);
+    expect(await page.locator('button[data-testid^="token-"]').count()).toBeGreaterThan(10);
 
     // Colouring follows the switch.
     const background = () => page.getByTestId('token-0').evaluate((el) => getComputedStyle(el).backgroundColor);
@@ -100,6 +100,11 @@ describe('the Inside view', () => {
     const looks = page.getByTestId('attention-looks');
     await expect.poll(() => looks.isVisible()).toBe(true);
     expect(await looks.locator('li').count()).toBe(4); // 2 layers × 2 heads
+    // Clicking a written token follows it in the attention too: the last one is the window's last query.
+    const written = await page.locator('button[data-testid^="token-"]').count();
+    await page.getByTestId(`token-${written - 1}`).click();
+    expect(await page.getByTestId('query-15').getAttribute('aria-pressed')).toBe('true');
+    await page.getByTestId(`token-${written - 1}`).click(); // unpinned again
     await shot(page, 'view-inside-1280x720');
     if (process.env.INSIDE_MATRIX_SHOT) await matrix.screenshot({ path: process.env.INSIDE_MATRIX_SHOT });
     await noSideways(page);

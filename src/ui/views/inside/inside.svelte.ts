@@ -100,6 +100,15 @@ export class InsideState {
     this.#query = this.#query === position ? null : position;
   }
 
+  /** Makes written token i the attention's query, when the attention read it (it may have been clipped, or the prompt read alone). */
+  followToken(i: number): void {
+    const w = this.#written;
+    const map = this.#attention;
+    if (!w || !map || this.#reading !== 'all') return;
+    const position = w.context.length + i - map.clipped;
+    if (position >= 0 && position < map.ids.length) this.#query = position;
+  }
+
   openSpan(index: number | null): void {
     this.#span = this.#span === index ? null : index;
   }
