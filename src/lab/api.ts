@@ -9,6 +9,7 @@ import { measuredBackend } from './measured-backend.ts';
 import type { Injection } from '../core/spikes/inject.ts';
 import { ChatData, type StageEnv } from './chat-data.ts';
 import { LabRunner, type LabEnv } from './runner.ts';
+import { Inside, type WriteOptions } from './inspect.ts';
 import { SpikeCommands } from './spike-commands.ts';
 import type { DpoSettings } from './stages/dpo.ts';
 import { type CompareOptions, StageReports } from './stages/reports.ts';
@@ -27,6 +28,7 @@ export function createLabApi(env: LabEnv & StageEnv) {
   const spikes = new SpikeCommands(runner);
   const reports = new StageReports(runner, chat);
   const rl = new RlViews(runner);
+  const inside = new Inside(runner, chat);
   return {
     /**
      * Chooses the backend, then restores the last run. `auto` times a few steps of `preset` on each
@@ -91,6 +93,11 @@ export function createLabApi(env: LabEnv & StageEnv) {
     /** The stored reward models; the same arrive as `rewardModels` in the updates when they change. */
     rewardModels: () => rl.rewardModels(),
     rlComparison: () => rl.comparison(),
+    /** The Inside view (inspect.ts): computed on request from the loaded model, nothing kept while training. */
+    writeWithProbabilities: (prompt: string, opts: WriteOptions) => inside.write(prompt, opts),
+    attention: (text: string | number[]) => inside.attention(text),
+    lens: (text: string | number[], k?: number) => inside.lens(text, k),
+    trace: (text: string, minChars?: number) => inside.trace(text, minChars),
   };
 }
 

@@ -1,0 +1,145 @@
+/**
+ * The Inside view in Chromium on wasm: a micro model pretrained a few steps writes; its tokens can
+ * be coloured by probability, and hovering, focusing or tapping one shows the five alternatives; a
+ * head's attention opens large and a query token highlights where every head looks; the lens has a
+ * row per layer. At a laptop's and a phone's size, with no page error.
+ * Set LM_LAB_SCREENSHOTS=1 to also write docs/screenshots/view-inside-*.png.
+ */
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { type Browser, launch, removeProfile, SHOTS, useDevServer, waitForLab } from './harness.ts';
+
+const server = useDevServer();
+let browser: Browser & { profile: string };
+
+beforeAll(async () => {
+  browser = await launch({ webgpu: false });
+});
+afterAll(async () => {
+  await browser?.close();
+  if (browser) removeProfile(browser.profile);
+});
+
+async function shot(page: Page, name: string): Promise<void> {
+  if (SHOTS) await page.screenshot({ path: `${SHOTS}/${name}.png` });
+}
+
+/** A finger's tap at the middle of an element (Chrome's touch emulation): pointer events of type touch, then a click. */
+async function tap(page: Page, testId: string): Promise<void> {
+  const box = (await page.getByTestId(testId).boundingBox())!;
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Emulation.setTouchEmulationEnabled', { enabled: true, maxTouchPoints: 1 });
+  const point = { x: box.x + box.width / 2, y: box.y + box.height / 2 };
+  await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: [point] });
+  await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+  await cdp.send('Emulation.setTouchEmulationEnabled', { enabled: false });
+  await cdp.detach();
+}
+
+/** No sideways scrolling of the page. */
+async function noSideways(page: Page): Promise<void> {
+  const size = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, window: window.innerWidth }));
+  expect(size.scroll, `page wider than the window at ${size.window}px`).toBeLessThanOrEqual(size.window);
+}
+
+describe('the Inside view', () => {
+  test('write with probabilities, alternatives on hover, focus and tap, attention heads and the lens', async () => {
+    const { page, errors } = browser;
+    await page.setViewportSize({ width: 1280, height: 720 });
+    await page.goto(`${server.url}#corpus=tales&preset=micro&steps=12&save=6&seed=5&view=pretrain`);
+    await waitForLab(page, (s) => s.status === 'idle');
+    await page.getByRole('checkbox', { name: 'Live samples' }).uncheck();
+    await page.getByRole('button', { name: 'Pretrain' }).click();
+    await waitForLab(page, (s) => s.status === 'done', 120_000);
+
+    await page.getByRole('tab', { name: 'Inside' }).click();
+    await expect.poll(() => page.getByTestId('inside-view').isVisible()).toBe(true);
+    expect(page.url()).toContain('view=inside');
+    await page.getByTestId('inside-prompt').fill('Once upon a time');
+    await page.getByTestId('inside-write').click();
+    await expect.poll(() => page.getByTestId('token-0').isVisible(), { timeout: 60_000 }).toBe(true);
+    await expect.poll(() => page.getByTestId('head-0-0').isVisible(), { timeout: 60_000 }).toBe(true);
+    await expect.poll(() => page.getByTestId('copied-spans').isVisible(), { timeout: 60_000 }).toBe(true);
+    expect(await page.locator('button[data-testid^="token-"]').count()).toBeGreaterThan(10);
+
+    // Colouring follows the switch.
+    const background = () => page.getByTestId('token-0').evaluate((el) => getComputedStyle(el).backgroundColor);
+    expect(await background()).toMatch(/^rgba\(234, 88, 12/);
+    await page.getByTestId('inside-colour').uncheck();
+    expect(await background()).toBe('rgba(0, 0, 0, 0)');
+    await page.getByTestId('inside-colour').check();
+
+    // Hover: five alternatives, with probabilities, gone when the mouse leaves.
+    await page.getByTestId('token-0').hover();
+    const popover = page.getByTestId('token-popover');
+    await expect.poll(() => popover.count()).toBe(1);
+    expect(await popover.locator('li').count()).toBe(5);
+    expect(await popover.innerText()).toMatch(/drawn with p = [\d.<]+%/);
+    const shares = (await popover.locator('li .num').allInnerTexts()).map((t) => parseFloat(t));
+    expect(shares.every((p) => p >= 0 && p <= 100)).toBe(true);
+    expect(shares).toEqual([...shares].sort((a, b) => b - a));
+    await page.getByTestId('inside-prompt').hover();
+    await expect.poll(() => popover.count()).toBe(0);
+
+    // Keyboard: a focused token shows its alternatives; Escape hides them.
+    await page.getByTestId('token-2').focus();
+    await expect.poll(() => popover.count()).toBe(1);
+    expect(await page.getByTestId('token-2').getAttribute('aria-expanded')).toBe('true');
+    await page.keyboard.press('Escape');
+    await expect.poll(() => popover.count()).toBe(0);
+
+    // A head drawn large, with the tokens on both axes; a query token shows where every head looks from it.
+    await page.getByTestId('head-1-1').click();
+    const matrix = page.getByTestId('attention-matrix');
+    await expect.poll(() => matrix.isVisible()).toBe(true);
+    expect(await matrix.getByRole('heading').innerText()).toMatch(/Layer 2, head 2/i);
+    const T = await matrix.getByRole('rowheader').count();
+    expect(T).toBe(16); // micro reads 16 tokens at a time
+    expect(await matrix.getByRole('cell').count()).toBe(T * T);
+    await page.getByTestId('query-5').click();
+    const looks = page.getByTestId('attention-looks');
+    await expect.poll(() => looks.isVisible()).toBe(true);
+    expect(await looks.locator('li').count()).toBe(4); // 2 layers × 2 heads
+    // Clicking a written token follows it in the attention too: the last one is the window's last query.
+    const written = await page.locator('button[data-testid^="token-"]').count();
+    await page.getByTestId(`token-${written - 1}`).click();
+    expect(await page.getByTestId('query-15').getAttribute('aria-pressed')).toBe('true');
+    await page.getByTestId(`token-${written - 1}`).click(); // unpinned again
+    await shot(page, 'view-inside-1280x720');
+    if (process.env.INSIDE_MATRIX_SHOT) await matrix.screenshot({ path: process.env.INSIDE_MATRIX_SHOT });
+    await noSideways(page);
+
+    // The lens: the embeddings and each of the 2 blocks, then the tokens that really come next.
+    await page.getByTestId('panel-lens').click();
+    const lens = page.getByTestId('lens-table');
+    await expect.poll(() => lens.isVisible()).toBe(true);
+    expect(await lens.locator('tbody tr').count()).toBe(2 + 1 + 1);
+    expect(await lens.locator('tbody tr').first().locator('td').count()).toBe(16);
+    await shot(page, 'view-inside-lens-1280x720');
+
+    // A copied span opens its passage; a text with none says so (a model this young copies little).
+    if ((await page.locator('[data-testid^="copied-span-"]').count()) > 0) {
+      await page.getByTestId('copied-span-0').click();
+      expect(await page.getByTestId('copied-source').innerText()).toMatch(/training text.*character [\d,]+/s);
+    } else {
+      expect(await page.getByTestId('copied-spans').innerText()).toMatch(/No stretch of 20 characters or more/);
+    }
+
+    // A phone: a tap pins a token's alternatives (another tap hides them), nothing wider than the screen.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.getByTestId('panel-attention').click();
+    await page.waitForTimeout(200);
+    await noSideways(page);
+    await page.getByTestId('token-3').scrollIntoViewIfNeeded();
+    await tap(page, 'token-3');
+    await expect.poll(() => popover.count()).toBe(1);
+    expect(await popover.locator('li').count()).toBe(5);
+    const pop = (await popover.boundingBox())!;
+    expect(pop.x).toBeGreaterThanOrEqual(0);
+    expect(pop.x + pop.width).toBeLessThanOrEqual(390);
+    await shot(page, 'view-inside-390x844');
+    await tap(page, 'token-3');
+    await expect.poll(() => popover.count()).toBe(0);
+    expect(errors).toEqual([]);
+  });
+});
