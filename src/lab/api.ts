@@ -8,6 +8,7 @@ import type { PresetName } from '../core/model/config.ts';
 import { measuredBackend } from './measured-backend.ts';
 import type { Injection } from '../core/spikes/inject.ts';
 import { ChatData, type StageEnv } from './chat-data.ts';
+import { type CurationSettings, DataLab, type DataEnv, type DocShow, type TokenizerSettings } from './data.ts';
 import { LabRunner, type LabEnv } from './runner.ts';
 import { SpikeCommands } from './spike-commands.ts';
 import type { DpoSettings } from './stages/dpo.ts';
@@ -20,13 +21,14 @@ import type { BackendInfo, BackendPreference, LabUpdate, OwnText, RecoveryPolicy
 
 export type { LabEnv } from './runner.ts';
 
-export function createLabApi(env: LabEnv & StageEnv) {
+export function createLabApi(env: LabEnv & StageEnv & DataEnv) {
   const chat = new ChatData(env);
   const runner = new LabRunner(env, chat);
   const transfer = new Transfer(runner);
   const spikes = new SpikeCommands(runner);
   const reports = new StageReports(runner, chat);
   const rl = new RlViews(runner);
+  const data = new DataLab(env);
   return {
     /**
      * Chooses the backend, then restores the last run. `auto` times a few steps of `preset` on each
@@ -91,6 +93,11 @@ export function createLabApi(env: LabEnv & StageEnv) {
     /** The stored reward models; the same arrive as `rewardModels` in the updates when they change. */
     rewardModels: () => rl.rewardModels(),
     rlComparison: () => rl.comparison(),
+    /** The Data stage: the crawl cleaned by named filters, a page of its documents, a BPE tokenizer on what was kept (progress to `onProgress`, from the page a `Comlink.proxy`) and its two Hugging Face files. */
+    curate: (settings: CurationSettings) => data.curate(settings),
+    documents: (page: number, pageSize?: number, show?: DocShow) => data.documents(page, pageSize, show),
+    trainTokenizer: (settings: TokenizerSettings, onProgress?: (done: number, wanted: number) => unknown) => data.trainTokenizer(settings, onProgress),
+    tokenizerFiles: async () => data.tokenizerFiles(),
   };
 }
 
