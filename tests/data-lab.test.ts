@@ -44,7 +44,14 @@ describe('the Data stage in the lab worker', () => {
     expect(page.rows.map((r) => r.id)).toEqual(docs.slice(30, 40).map((d) => d.id));
     expect(page.pages).toBe(Math.ceil(docs.length / 10));
     const first = (await lab.api.documents(0, 1)).rows[0];
-    expect(first).toMatchObject({ id: docs[0].id, label: docs[0].label, chars: [...docs[0].text].length });
+    const ws = docs[0].text.split(/\s+/).filter(Boolean);
+    expect(first).toMatchObject({ id: docs[0].id, label: docs[0].label, chars: [...docs[0].text].length, words: ws.length });
+    expect(first.meanWordLength).toBeCloseTo(ws.join('').length / ws.length, 10);
+    // Tables of figures are mostly not letters; stories mostly are.
+    const all = (await lab.api.documents(0, 5000)).rows;
+    const share = (label: string) => Math.max(...all.filter((r) => r.label === label).map((r) => r.nonLetterShare));
+    const least = (label: string) => Math.min(...all.filter((r) => r.label === label).map((r) => r.nonLetterShare));
+    expect(least('number-table')).toBeGreaterThan(share('clean'));
 
     // The slider's threshold reaches MinHash-LSH: a stricter one finds fewer near copies.
     const strict = await lab.api.curate({ steps: DEFAULT, nearDedupThreshold: 0.9 });

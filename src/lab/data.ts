@@ -58,8 +58,8 @@ export interface DocRow {
   chars: number;
   words: number;
   meanWordLength: number;
-  /** Gopher's symbol-to-word ratio: "#" and ellipses per word. */
-  symbolRatio: number;
+  /** Share of the characters, spaces aside, that are not letters: digits, punctuation, symbols. */
+  nonLetterShare: number;
   preview: string;
 }
 
@@ -148,7 +148,8 @@ function stepsFor(settings: CurationSettings): CurationStep[] {
 
 function docRow(d: LabelledDoc, removedBy: string | null, reasons: string[]): DocRow {
   const ws = words(d.text);
-  const symbols = (d.text.match(/#/g)?.length ?? 0) + (d.text.match(/\.\.\.|…/g)?.length ?? 0);
+  const visible = d.text.match(/\S/gu)?.length ?? 0;
+  const letters = d.text.match(/\p{L}/gu)?.length ?? 0;
   return {
     id: d.id,
     label: d.label,
@@ -157,7 +158,7 @@ function docRow(d: LabelledDoc, removedBy: string | null, reasons: string[]): Do
     chars: [...d.text].length,
     words: ws.length,
     meanWordLength: ws.length ? ws.reduce((s, w) => s + [...w].length, 0) / ws.length : 0,
-    symbolRatio: ws.length ? symbols / ws.length : 0,
+    nonLetterShare: visible ? 1 - letters / visible : 0,
     preview: d.text.slice(0, PREVIEW_CHARS),
   };
 }

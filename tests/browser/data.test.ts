@@ -94,6 +94,13 @@ describe('the Data view', () => {
         await page.screenshot({ path: `${SHOTS}/view-data-${width}x${height}.png` });
       }
     }
+    if (SHOTS) {
+      await page.setViewportSize({ width: 1280, height: 720 });
+      await page.getByTestId('tokenizer-panel').evaluate((el) => el.scrollIntoView());
+      await page.screenshot({ path: `${SHOTS}/view-data-tokenizer-1280x720.png` });
+      await page.getByTestId('doc-list').evaluate((el) => el.scrollIntoView());
+      await page.screenshot({ path: `${SHOTS}/view-data-documents-1280x720.png` });
+    }
     expect(errors).toEqual([]);
   });
 });

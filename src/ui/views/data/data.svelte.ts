@@ -70,15 +70,31 @@ export class DataState {
     return i < 0 ? null : (this.#report?.steps[i]?.removed ?? null);
   }
 
+  /** The steps of the last run as its switches name them, in the report's order. */
+  get stepLabels(): string[] {
+    return this.#ran.map((key) => FILTERS.find((f) => f.key === key)?.label ?? key);
+  }
+
+  /** A step's name in the core ("gopher-quality (without alphabetic-words)") as its switch names it. */
+  labelOf(stepName: string): string {
+    return FILTERS.find((f) => stepName === f.key || stepName.startsWith(`${f.key} `) || stepName === f.strict)?.label ?? stepName;
+  }
+
   /** Runs the chosen filters in the worker, then shows the first page of documents. */
   async curate(): Promise<void> {
     const chosen = FILTERS.filter((f) => this.#on[f.key]);
     const steps = chosen.map((f) => (f.strict && this.#strict[f.key] ? f.strict : f.key));
-    await this.#run('filters', () => { this.#curating = true; }, async () => {
+    this.#error = null;
+    this.#curating = true;
+    try {
       this.#report = await this.#call((api) => api.curate({ steps, nearDedupThreshold: this.threshold }), false);
       this.#ran = chosen.map((f) => f.key);
       await this.page(0);
-    }, () => { this.#curating = false; });
+    } catch (e) {
+      this.#fail('filters', e);
+    } finally {
+      this.#curating = false;
+    }
   }
 
   async page(page: number, show: DocShow = this.#show): Promise<void> {
@@ -89,9 +105,15 @@ export class DataState {
   async trainTokenizer(): Promise<void> {
     const settings = { corpus: this.corpus, vocabSize: this.vocabSize };
     const progress = Comlink.proxy((done: number, wanted: number) => { this.#training = { done, wanted }; });
-    await this.#run('tokenizer', () => { this.#training = { done: 0, wanted: Math.max(0, settings.vocabSize - 260) }; }, async () => {
+    this.#error = null;
+    this.#training = { done: 0, wanted: 0 };
+    try {
       this.#tokenizer = await this.#call((api) => api.trainTokenizer(settings, progress), false);
-    }, () => { this.#training = null; });
+    } catch (e) {
+      this.#fail('tokenizer', e);
+    } finally {
+      this.#training = null;
+    }
   }
 
   /** The trained tokenizer's two Hugging Face files, to download. */
@@ -99,15 +121,7 @@ export class DataState {
     return this.#call((api) => api.tokenizerFiles(), false);
   }
 
-  async #run(of: 'filters' | 'tokenizer', begin: () => void, work: () => Promise<void>, end: () => void): Promise<void> {
-    this.#error = null;
-    begin();
-    try {
-      await work();
-    } catch (e) {
-      this.#error = { of, text: e instanceof Error ? e.message : String(e) };
-    } finally {
-      end();
-    }
+  #fail(of: 'filters' | 'tokenizer', e: unknown): void {
+    this.#error = { of, text: e instanceof Error ? e.message : String(e) };
   }
 }
