@@ -96,6 +96,12 @@ describe('the Data stage in the lab worker', () => {
     await expect(lab.api.trainTokenizer({ corpus: 'kept', vocabSize: 259 })).rejects.toThrow('bpe: a vocabulary of 259 tokens is too small: the 256 bytes and 4 special tokens already take 260');
     await expect(lab.api.trainTokenizer({ corpus: 'kept', vocabSize: 70_000 })).rejects.toThrow('bpe: a vocabulary of 70000 tokens is more than the 65536 that token ids can hold');
     expect(await lab.api.tokenizerFiles()).toEqual(hfTokenizerFiles(direct)); // the refused sizes left the trained one in place
+
+    // Or learnt from the tales, which need no filtering: their held-out file measures it.
+    const tales = await lab.api.trainTokenizer({ corpus: 'tales', vocabSize: 300 });
+    const talesTok = BpeTokenizer.train(await readFile(`${CORPORA}/tales/train.txt`, 'utf8'), 300);
+    expect(tales.merges).toEqual(talesTok.merges.map(([a, b]) => [talesTok.decode([a]), talesTok.decode([b])]));
+    expect(tales.trainChars).toBe((await readFile(`${CORPORA}/tales/train.txt`, 'utf8')).length);
   });
 
   test('an all-junk crawl gives the EmptyCorpusError message, and the last kept documents stay', { timeout: 120_000 }, async () => {

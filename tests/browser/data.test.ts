@@ -94,6 +94,10 @@ describe('the Data view', () => {
         await page.screenshot({ path: `${SHOTS}/view-data-${width}x${height}.png` });
       }
     }
+    // A phone: one column, nothing wider than the screen.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(250);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     if (SHOTS) {
       await page.setViewportSize({ width: 1280, height: 720 });
       await page.getByTestId('tokenizer-panel').evaluate((el) => el.scrollIntoView());
