@@ -35,7 +35,7 @@ export class DataState {
   readonly #call: Caller;
   #on = $state<Record<string, boolean>>(Object.fromEntries(FILTERS.map((f) => [f.key, true])));
   #strict = $state<Record<string, boolean>>({});
-  threshold = $state(0.5);
+  threshold = $state(0.5); // the default near-dedup of curate.ts (below Lee et al.'s 0.8: tales are short)
   vocabSize = $state(DEFAULT_VOCAB);
   corpus = $state<TokenizerSettings['corpus']>('kept');
   #ran = $state.raw<string[]>([]); // the filters (keys) of the last run, in order
