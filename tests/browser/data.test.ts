@@ -4,6 +4,7 @@
  * tokenizer trains in the worker and colours held-out text token by token; everything fits a
  * laptop. Set LM_LAB_SCREENSHOTS=1 to also write docs/screenshots/view-data-*.png.
  */
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type Browser, launch, removeProfile, SHOTS, snapshot, useDevServer, waitForLab } from './harness.ts';
 
@@ -76,6 +77,11 @@ describe('the Data view', () => {
     expect(await page.getByTestId('bpe-merges').locator('li').count()).toBe(512 - 260);
     expect(await page.getByTestId('bpe-effect').innerText()).toMatch(/covers [\d.]+× more text.*embedding table grows from 4,416 to 32.8 k parameters/s);
     expect(await page.getByTestId('bpe-chat').locator('.special').allInnerTexts()).toEqual(['<|user|>', '<|end|>', '<|assistant|>', '<|end|>']);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('bpe-download').click()]);
+    expect(download.suggestedFilename()).toBe('tokenizer.json');
+    const json = JSON.parse(await readFile((await download.path())!, 'utf8'));
+    expect(json.model.type).toBe('BPE');
+    expect(Object.keys(json.model.vocab)).toHaveLength(512);
 
     // The first screen holds the chart and the examples, at both laptop sizes, with no sideways scrolling.
     for (const [width, height] of [[1280, 720], [1024, 768]] as const) {
