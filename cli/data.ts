@@ -6,21 +6,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { curate, CURATION_STEPS, EmptyCorpusError, type LabelledDoc, scoreCuration, stepsNamed } from '../src/core/data/curate.ts';
+import { parseDocsJsonl } from '../src/core/data/docs.ts';
 import { type Command, FLAGS, type Options, print, str, text } from './args.ts';
 import { CORPORA_DIR, readTextFile } from './corpora.ts';
 
 /** The documents of a JSONL file of {"text": …} lines (the bundled crawl's also carry labels). */
 export function readDocs(path: string): LabelledDoc[] {
-  return readTextFile(path).split('\n').filter((l) => l.trim() !== '').map((line, i) => {
-    let o: { id?: unknown; text?: unknown; label?: unknown; dupOf?: unknown };
-    try {
-      o = JSON.parse(line);
-    } catch {
-      throw new Error(`${path}:${i + 1}: not valid JSON`);
-    }
-    if (typeof o.text !== 'string') throw new Error(`${path}:${i + 1}: no "text" string`);
-    return { id: typeof o.id === 'number' ? o.id : i, text: o.text, label: typeof o.label === 'string' ? o.label : 'unlabelled', ...(typeof o.dupOf === 'number' ? { dupOf: o.dupOf } : {}) };
-  });
+  return parseDocsJsonl(readTextFile(path), path);
 }
 
 export function corpusDocs(opts: Options): { name: string; docs: LabelledDoc[]; labelled: boolean } {

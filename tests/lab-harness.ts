@@ -15,15 +15,17 @@ export type LabApi = ReturnType<typeof createLabApi>;
 
 /**
  * A lab over `factory`'s (a fake-indexeddb IDBFactory's) database `dbName`; opening it again on the
- * same factory is a reload. `wrapStore` sees (and may wrap) the database the lab opens.
+ * same factory is a reload. `wrapStore` sees (and may wrap) the database the lab opens; `loadCrawl`
+ * gives the Data stage other documents than the bundled crawl.
  */
-export async function openLab(factory: IDBFactory, dbName: string, wrapStore: (db: LabDB) => LabDB = (db) => db) {
+export async function openLab(factory: IDBFactory, dbName: string, wrapStore: (db: LabDB) => LabDB = (db) => db, loadCrawl = () => readFile(`${CORPORA}/crawl/docs.jsonl`, 'utf8')) {
   const api = createLabApi({
     loadBundledCorpus: async () => ({
       train: await readFile(`${CORPORA}/tales/train.txt`, 'utf8'),
       val: await readFile(`${CORPORA}/tales/val.txt`, 'utf8'),
     }),
     loadChatData: (file: ChatFile) => readFile(`${CORPORA}/chat/${file}.jsonl`, 'utf8'),
+    loadCrawl,
     openStore: async () => wrapStore(await openLabStore(dbName, factory)),
     logInterval: 5,
   });

@@ -8,6 +8,7 @@ import type { PresetName } from '../core/model/config.ts';
 import { measuredBackend } from './measured-backend.ts';
 import type { Injection } from '../core/spikes/inject.ts';
 import { ChatData, type StageEnv } from './chat-data.ts';
+import { type CurationSettings, DataLab, type DataEnv, type DocShow, type TokenizerSettings } from './data.ts';
 import { LabRunner, type LabEnv } from './runner.ts';
 import { Inside, type WriteOptions } from './inspect.ts';
 import { SpikeCommands } from './spike-commands.ts';
@@ -21,7 +22,7 @@ import type { BackendInfo, BackendPreference, LabUpdate, OwnText, RecoveryPolicy
 
 export type { LabEnv } from './runner.ts';
 
-export function createLabApi(env: LabEnv & StageEnv) {
+export function createLabApi(env: LabEnv & StageEnv & DataEnv) {
   const chat = new ChatData(env);
   const runner = new LabRunner(env, chat);
   const transfer = new Transfer(runner);
@@ -29,6 +30,7 @@ export function createLabApi(env: LabEnv & StageEnv) {
   const reports = new StageReports(runner, chat);
   const rl = new RlViews(runner);
   const inside = new Inside(runner, chat);
+  const data = new DataLab(env);
   return {
     /**
      * Chooses the backend, then restores the last run. `auto` times a few steps of `preset` on each
@@ -98,6 +100,11 @@ export function createLabApi(env: LabEnv & StageEnv) {
     attention: (text: string | number[]) => inside.attention(text),
     lens: (text: string | number[], k?: number) => inside.lens(text, k),
     trace: (text: string, minChars?: number) => inside.trace(text, minChars),
+    /** The Data stage: the crawl cleaned by named filters, a page of its documents, a BPE tokenizer on what was kept (progress to `onProgress`, from the page a `Comlink.proxy`) and its two Hugging Face files. */
+    curate: (settings: CurationSettings) => data.curate(settings),
+    documents: (page: number, pageSize?: number, show?: DocShow) => data.documents(page, pageSize, show),
+    trainTokenizer: (settings: TokenizerSettings, onProgress?: (done: number, wanted: number) => unknown) => data.trainTokenizer(settings, onProgress),
+    tokenizerFiles: async () => data.tokenizerFiles(),
   };
 }
 

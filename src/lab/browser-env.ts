@@ -10,9 +10,11 @@ import dpoTrain from '../../corpora/chat/dpo_train.jsonl?url';
 import dpoVal from '../../corpora/chat/dpo_val.jsonl?url';
 import sftTrain from '../../corpora/chat/sft_train.jsonl?url';
 import sftVal from '../../corpora/chat/sft_val.jsonl?url';
+import crawlDocs from '../../corpora/crawl/docs.jsonl?url';
 import { openLabStore } from '../storage/index.ts';
 import type { LabEnv } from './runner.ts';
 import type { ChatFile, StageEnv } from './chat-data.ts';
+import type { DataEnv } from './data.ts';
 import { gradientWorkerCount, startGradientWorkers } from './gradient-workers.ts';
 
 async function fetchText(url: string): Promise<string> {
@@ -23,12 +25,13 @@ async function fetchText(url: string): Promise<string> {
 
 const CHAT_FILES: Record<ChatFile, string> = { sft_train: sftTrain, sft_val: sftVal, dpo_train: dpoTrain, dpo_val: dpoVal };
 
-export const browserEnv: LabEnv & StageEnv = {
+export const browserEnv: LabEnv & StageEnv & DataEnv = {
   async loadBundledCorpus() {
     const [train, val] = await Promise.all([fetchText(talesTrain), fetchText(talesVal)]);
     return { train, val };
   },
   loadChatData: (file) => fetchText(CHAT_FILES[file]),
+  loadCrawl: () => fetchText(crawlDocs),
   openStore: () => openLabStore(),
   logInterval: 250,
   gradientHelpers: { count: gradientWorkerCount, start: startGradientWorkers },

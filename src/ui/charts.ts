@@ -1,8 +1,11 @@
 /**
  * Chart.js, registered once with only what the lab draws: line charts on linear or log axes,
- * decimation for long runs, and annotations for thresholds and events.
+ * decimation for long runs, annotations for thresholds and events, and stacked bars of counts.
  */
 import {
+  BarController,
+  BarElement,
+  CategoryScale,
   Chart,
   type ChartConfiguration,
   type ChartDataset,
@@ -18,7 +21,7 @@ import {
 import annotationPlugin, { type AnnotationOptions } from 'chartjs-plugin-annotation';
 import type { Point } from './series.ts';
 
-Chart.register(LineController, LineElement, PointElement, LinearScale, LogarithmicScale, Tooltip, Legend, Decimation, annotationPlugin);
+Chart.register(BarController, BarElement, CategoryScale, LineController, LineElement, PointElement, LinearScale, LogarithmicScale, Tooltip, Legend, Decimation, annotationPlugin);
 Chart.defaults.font.size = 13;
 Chart.defaults.color = '#374151';
 
@@ -64,6 +67,24 @@ export function lineChartConfig(yTitle: string, xTitle = 'step'): ChartConfigura
         tooltip: { callbacks: { title: (items) => `${xTitle} ${items[0]?.parsed.x ?? ''}` } },
         annotation: { annotations: {} },
       },
+    },
+  };
+}
+
+/** Horizontal stacked bars: one bar per category (a filter), one stack segment per dataset (a label). */
+export function stackedBarConfig(xTitle: string): ChartConfiguration<'bar', number[], string> {
+  return {
+    type: 'bar',
+    data: { labels: [], datasets: [] },
+    options: {
+      animation: false,
+      indexAxis: 'y',
+      maintainAspectRatio: false,
+      scales: {
+        x: { stacked: true, title: { display: true, text: xTitle }, ticks: { precision: 0 } },
+        y: { stacked: true },
+      },
+      plugins: { legend: { display: true, position: 'top', align: 'end', labels: { boxWidth: 12, boxHeight: 12 } }, annotation: { annotations: {} } },
     },
   };
 }

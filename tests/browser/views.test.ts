@@ -103,7 +103,7 @@ describe('views', () => {
       [/SFT/, 'sft', ['chart-sft-loss', 'what-to-watch'], 'side-by-side'],
       [/DPO/, 'dpo', ['chart-dpo-rewards', 'what-to-watch'], 'side-by-side'],
       [/Reward model/, 'rm', ['rm-chart-loss', 'what-to-watch'], 'rm-latest'],
-      [/^5?\s*RL/, 'rl', ['rl-chart-reward', 'what-to-watch'], 'rl-samples'],
+      [/^6?\s*RL/, 'rl', ['rl-chart-reward', 'what-to-watch'], 'rl-samples'],
       [/Spike lab/, 'spikes', ['chart-loss', 'live-samples', 'what-to-watch'], 'live-samples'],
       [/Share/, 'share', ['checkpoints', 'what-to-watch'], null],
     ];
@@ -133,10 +133,10 @@ describe('views', () => {
     // Keyboard: arrows move through the bar and open the view; Home goes back to the start.
     await page.getByRole('tab', { selected: true }).focus();
     await page.keyboard.press('Home');
-    expect((await snapshot(page)).view).toBe('pretrain');
+    expect((await snapshot(page)).view).toBe('data');
     await page.keyboard.press('ArrowRight');
-    expect((await snapshot(page)).view).toBe('sft');
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe('tab-sft');
+    expect((await snapshot(page)).view).toBe('pretrain');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('tab-pretrain');
     await page.keyboard.press('ArrowLeft');
     await page.keyboard.press('ArrowLeft');
     expect((await snapshot(page)).view).toBe('share');

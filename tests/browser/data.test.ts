@@ -1,0 +1,116 @@
+/**
+ * The Data view in Chromium: the first tab of the pipeline bar; the default filters run in the
+ * worker over the bundled crawl and the teacher's line clears the lesson's bar; a 512-token BPE
+ * tokenizer trains in the worker and colours held-out text token by token; everything fits a
+ * laptop. Set LM_LAB_SCREENSHOTS=1 to also write docs/screenshots/view-data-*.png.
+ */
+import { readFile } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { type Browser, launch, removeProfile, SHOTS, snapshot, useDevServer, waitForLab } from './harness.ts';
+
+const server = useDevServer();
+let browser: Browser & { profile: string };
+
+beforeAll(async () => {
+  browser = await launch({ webgpu: false });
+});
+afterAll(async () => {
+  await browser?.close();
+  if (browser) removeProfile(browser.profile);
+});
+
+/** Curation takes a second or two in the worker: longer than expect.poll's default wait. */
+const WAIT = { timeout: 30_000 };
+const percent = (text: string) => Number(text.replace('%', ''));
+
+describe('the Data view', () => {
+  test('filters the crawl, scores it, trains a tokenizer and shows its tokens', async () => {
+    const { page, errors } = browser;
+    await page.setViewportSize({ width: 1280, height: 720 });
+    await page.goto(`${server.url}#preset=micro&view=pretrain`);
+    await waitForLab(page, (s) => s.status !== 'starting');
+
+    // Data comes first in the bar, before Pretrain.
+    const tabs = await page.getByRole('tab').evaluateAll((els) => els.map((e) => e.id));
+    expect(tabs.slice(0, 2)).toEqual(['tab-data', 'tab-pretrain']);
+    await page.getByTestId('tab-data').click();
+    await expect.poll(async () => (await snapshot(page)).view, WAIT).toBe('data');
+    expect(page.url()).toContain('view=data');
+
+    await page.getByTestId('data-run').click();
+    const teacher = page.getByTestId('teacher-line');
+    await teacher.waitFor({ timeout: 60_000 });
+    expect(percent(await page.getByTestId('junk-removed').innerText())).toBeGreaterThanOrEqual(90);
+    expect(percent(await page.getByTestId('clean-kept').innerText())).toBeGreaterThanOrEqual(95);
+    for (const key of ['c4-lines', 'gopher-quality', 'exact-dedup', 'near-dedup']) {
+      expect(Number((await page.getByTestId(`removed-${key}`).innerText()).replace('−', ''))).toBeGreaterThan(0);
+    }
+    expect(await page.getByTestId('removed-examples').innerText()).toMatch(/#\d+: /);
+    expect(await page.getByTestId('doc-page').innerText()).toMatch(/^page 1 of \d+ · 2,468 documents$/);
+    await page.getByTestId('doc-show').selectOption('removed');
+    await expect.poll(() => page.getByTestId('doc-page').innerText(), WAIT).not.toMatch(/2,468/);
+
+    // Everything off but near-dedup at a loose threshold: fewer junk pages go, the line says so.
+    const junkBefore = await page.getByTestId('junk-removed').innerText();
+    for (const key of ['c4-lines', 'gopher-quality', 'gopher-repetition', 'line-punctuation', 'exact-dedup']) await page.getByTestId(`filter-${key}`).uncheck();
+    await page.getByTestId('data-run').click();
+    await expect.poll(() => page.getByTestId('junk-removed').innerText(), WAIT).not.toBe(junkBefore);
+    expect(percent(await page.getByTestId('junk-removed').innerText())).toBeLessThan(50);
+    for (const key of ['c4-lines', 'gopher-quality', 'gopher-repetition', 'line-punctuation', 'exact-dedup']) await page.getByTestId(`filter-${key}`).check();
+    await page.getByTestId('data-run').click();
+    await expect.poll(() => page.getByTestId('junk-removed').innerText(), WAIT).toBe(junkBefore);
+
+    // A vocabulary below the bytes and specials: the core's message, and nothing trained.
+    await page.getByTestId('bpe-vocab').fill('100');
+    await page.getByTestId('bpe-train').click();
+    await expect.poll(() => page.getByTestId('bpe-error').innerText(), WAIT).toMatch(/vocabulary of 100 tokens is too small/);
+
+    await page.getByTestId('bpe-vocab').fill('512');
+    await page.getByTestId('bpe-train').click();
+    const sample = page.getByTestId('bpe-sample');
+    await sample.waitFor({ timeout: 60_000 });
+    const tokens = sample.locator('.tok');
+    expect(await tokens.count()).toBeGreaterThan(100);
+    const colours = await tokens.evaluateAll((els) => els.slice(0, 6).map((e) => getComputedStyle(e).backgroundColor));
+    expect(new Set(colours).size).toBeGreaterThan(1);
+    expect(Number(await page.getByTestId('bpe-cpt').innerText())).toBeGreaterThan(2);
+    expect(await page.getByTestId('bpe-merges').locator('li').count()).toBe(512 - 260);
+    expect(await page.getByTestId('bpe-effect').innerText()).toMatch(/covers [\d.]+× more text.*embedding table grows from 4,416 to 32.8 k parameters/s);
+    expect(await page.getByTestId('bpe-chat').locator('.special').allInnerTexts()).toEqual(['<|user|>', '<|end|>', '<|assistant|>', '<|end|>']);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('bpe-download').click()]);
+    expect(download.suggestedFilename()).toBe('tokenizer.json');
+    const json = JSON.parse(await readFile((await download.path())!, 'utf8'));
+    expect(json.model.type).toBe('BPE');
+    expect(Object.keys(json.model.vocab)).toHaveLength(512);
+
+    // The first screen holds the chart and the examples, at both laptop sizes, with no sideways scrolling.
+    for (const [width, height] of [[1280, 720], [1024, 768]] as const) {
+      await page.setViewportSize({ width, height });
+      await page.evaluate(() => scrollTo(0, 0));
+      await page.waitForTimeout(250);
+      const boxes = await page.evaluate(() => ({
+        scrollWidth: document.documentElement.scrollWidth,
+        chart: document.querySelector('[data-testid="data-chart"]')!.getBoundingClientRect().toJSON(),
+        live: document.querySelector('[data-testid="removed-examples"]')!.getBoundingClientRect().toJSON(),
+      }));
+      expect(boxes.scrollWidth).toBeLessThanOrEqual(width);
+      expect(boxes.chart.bottom).toBeLessThanOrEqual(height);
+      expect(boxes.live.top).toBeLessThan(height - 80);
+      if (SHOTS) {
+        await page.screenshot({ path: `${SHOTS}/view-data-${width}x${height}.png` });
+      }
+    }
+    // A phone: one column, nothing wider than the screen.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(250);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    if (SHOTS) {
+      await page.setViewportSize({ width: 1280, height: 720 });
+      await page.getByTestId('tokenizer-panel').evaluate((el) => el.scrollIntoView());
+      await page.screenshot({ path: `${SHOTS}/view-data-tokenizer-1280x720.png` });
+      await page.getByTestId('doc-list').evaluate((el) => el.scrollIntoView());
+      await page.screenshot({ path: `${SHOTS}/view-data-documents-1280x720.png` });
+    }
+    expect(errors).toEqual([]);
+  });
+});
