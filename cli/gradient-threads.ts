@@ -9,22 +9,14 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { GPTConfig } from '../src/core/model/config.ts';
-import type { Decoded } from '../src/core/model/decode.ts';
-import { type DecodeJob, type GradientHelper, type LogProbJob, type SliceJob, type SliceResult, sliceCount } from '../src/core/train/parallel.ts';
+import { nodeEndpoint } from './node-endpoint.ts';
+import { connectHelper } from '../src/core/train/helper.ts';
+import { type GradientHelper, sliceCount } from '../src/core/train/parallel.ts';
 import type { Trainer } from '../src/core/train/trainer.ts';
 
 /** Threads a step uses by default: one a core, at most 4 (past that a tiny batch's slices are too thin to pay). */
 export function defaultThreads(): number {
   return Math.max(1, Math.min(4, availableParallelism()));
-}
-
-/** A job for a thread: which of a helper's methods, and its argument. */
-export type ThreadJob = { kind: 'gradient'; job: SliceJob } | { kind: 'decode'; job: DecodeJob } | { kind: 'logProbs'; job: LogProbJob };
-
-export interface ThreadMessage {
-  id: number;
-  result?: SliceResult | Decoded | Float32Array;
-  error?: string;
 }
 
 /**
@@ -34,56 +26,21 @@ export interface ThreadMessage {
 const THREAD_BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
   .then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./gradient-thread.ts', import.meta.url).href)}); })`;
 
-class ThreadHelper implements GradientHelper {
-  private nextId = 0;
-  private readonly pending = new Map<number, { resolve: (r: never) => void; reject: (e: Error) => void }>();
-  private failure: Error | null = null;
-
-  constructor(private readonly worker: Worker) {
-    // An idle helper does not keep the process alive; one with a job does, until it answers.
-    worker.unref();
-    worker.on('message', (m: ThreadMessage) => {
-      const waiting = this.pending.get(m.id);
-      this.pending.delete(m.id);
-      if (this.pending.size === 0) worker.unref();
-      if (m.error !== undefined) waiting?.reject(new Error(`gradient thread: ${m.error}`));
-      else waiting?.resolve(m.result as never);
-    });
-    const fail = (e: Error) => {
-      this.failure = e;
-      for (const w of this.pending.values()) w.reject(e);
-      this.pending.clear();
-    };
-    worker.on('error', fail);
-    worker.on('exit', (code) => fail(new Error(`gradient thread exited (code ${code})`)));
-  }
-
-  gradient(job: SliceJob): Promise<SliceResult> {
-    return this.ask({ kind: 'gradient', job });
-  }
-
-  decode(job: DecodeJob): Promise<Decoded> {
-    return this.ask({ kind: 'decode', job });
-  }
-
-  logProbs(job: LogProbJob): Promise<Float32Array> {
-    return this.ask({ kind: 'logProbs', job });
-  }
-
-  private ask<T>(message: ThreadJob): Promise<T> {
-    if (this.failure) return Promise.reject(this.failure);
-    const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (r: never) => void, reject });
-      this.worker.ref();
-      this.worker.postMessage({ id, ...message });
-    });
-  }
-
-  async close(): Promise<void> {
-    this.worker.removeAllListeners('exit');
-    await this.worker.terminate();
-  }
+/** One thread, connected: an idle helper does not keep the process alive; one with a job does, until it answers. */
+function startThread(config: GPTConfig, names: readonly string[]): Promise<GradientHelper> {
+  const worker = new Worker(THREAD_BOOT, { eval: true });
+  worker.unref();
+  const died = new Promise<never>((_, reject) => {
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`gradient thread exited (code ${code})`)));
+  });
+  const close = async () => {
+    worker.removeAllListeners('exit');
+    await worker.terminate();
+  };
+  return connectHelper({ endpoint: nodeEndpoint(worker), died, close, busy: (on) => (on ? worker.ref() : worker.unref()) }, config, names).catch((e: unknown) => {
+    throw new Error(`gradient thread did not start: ${e instanceof Error ? e.message : String(e)}`);
+  });
 }
 
 /**
@@ -91,18 +48,7 @@ class ThreadHelper implements GradientHelper {
  * order, on the wasm backend; resolves once every thread has its backend and model.
  */
 export async function startGradientThreads(count: number, config: GPTConfig, names: readonly string[]): Promise<GradientHelper[]> {
-  const starting = Array.from({ length: count }, () => new Promise<GradientHelper>((resolve, reject) => {
-    const worker = new Worker(THREAD_BOOT, { eval: true, workerData: { config, names } });
-    worker.once('message', (m: { ready?: boolean; error?: string }) => {
-      if (m.ready) resolve(new ThreadHelper(worker));
-      else {
-        void worker.terminate();
-        reject(new Error(`gradient thread did not start: ${m.error}`));
-      }
-    });
-    worker.once('error', reject);
-  }));
-  const settled = await Promise.allSettled(starting);
+  const settled = await Promise.allSettled(Array.from({ length: count }, () => startThread(config, names)));
   const started = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   const failed = settled.find((s) => s.status === 'rejected');
   if (failed) {

@@ -400,7 +400,7 @@ describe('worker threads (Node, wasm)', () => {
     }
     session.trainer.helpers = [];
     alone.dispose();
-    await expect(helpers[0].gradient({ weights: new Float32Array(3), batch: splitRows(session.trainer.nextBatch(), 1)[0], objective: { kind: 'lm', zLoss: 0 } })).rejects.toThrow(/gradient thread: .*too few/);
+    await expect(helpers[0].gradient({ weights: new Float32Array(3), batch: splitRows(session.trainer.nextBatch(), 1)[0], objective: { kind: 'lm', zLoss: 0 } })).rejects.toThrow(/helper: .*too few/);
     // The thread goes on answering after an error.
     const job = { weights: await flatWeights(session.model, session.trainer.optimizer.names), batch: splitRows(session.trainer.nextBatch(), 1)[0], objective: { kind: 'lm', zLoss: 0 } as const };
     expect(Number.isFinite((await helpers[0].gradient(job)).loss)).toBe(true);
