@@ -7,6 +7,7 @@ import { wrap } from 'comlink';
 import type { GPTConfig } from '../core/model/config.ts';
 import type { Decoded } from '../core/model/decode.ts';
 import type { DecodeJob, GradientHelper, LogProbJob, SliceJob, SliceResult } from '../core/train/parallel.ts';
+import { workerErrorText } from './worker-error.ts';
 
 /** Helpers besides the training worker: one a core, four workers in all at most. */
 export function gradientWorkerCount(): number {
@@ -30,7 +31,7 @@ export async function startGradientWorkers(count: number, config: GPTConfig, nam
       // comlink does not notice a worker that dies (an error outside a call, out of memory): its
       // calls would wait for ever, so each call also waits on the worker's error event.
       const died = new Promise<never>((_, reject) => {
-        worker.addEventListener('error', (e) => reject(new Error(`gradient worker failed: ${e.message || 'unknown error'}`)), { once: true });
+        worker.addEventListener('error', (e) => reject(new Error(`gradient worker failed: ${workerErrorText(e)}`)), { once: true });
       });
       died.catch(() => undefined); // observed by the calls that race it
       await Promise.race([api.start(config, [...names]), died]);

@@ -18,6 +18,7 @@ import type {
   RunSummary,
   SampleOptions,
 } from '../lab/types.ts';
+import { workerErrorText } from '../lab/worker-error.ts';
 import { requestPersistence, storageEstimate } from '../storage/health.ts';
 import { appendRows, emptySeries, type Series } from './series.ts';
 import { defaultSettings, lessonHash, presetDefaults, settingsFromHash, type ViewName, viewFromHash } from './settings.ts';
@@ -176,7 +177,7 @@ export class Lab {
   async #startWorker(): Promise<void> {
     this.#status = 'starting';
     this.#worker = new Worker(new URL('../../workers/lab.worker.ts', import.meta.url), { type: 'module', name: 'lab' });
-    this.#worker.addEventListener('error', (e) => this.#fail(`The training worker failed to load: ${e.message || 'unknown error'}`));
+    this.#worker.addEventListener('error', (e) => this.#fail(`The training worker failed to load: ${workerErrorText(e)}`));
     this.#api = Comlink.wrap<LabApi>(this.#worker);
     await this.#api.subscribe(Comlink.proxy((update: LabUpdate) => this.#apply(update)));
     await this.#command(async (api) => {
