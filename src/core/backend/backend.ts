@@ -18,6 +18,8 @@ export interface BackendInfo {
   adapter?: AdapterInfo;
   /** wasm only: whether it runs with threads (needs a cross-origin isolated page). */
   threads?: boolean;
+  /** wasm without threads: why ("page not cross-origin isolated"). */
+  noThreads?: string;
   /** `auto` by measurement: tokens/s of each backend that started, on the preset measured. */
   measurements?: { backend: BackendName; tokensPerSec: number | null; note?: string }[];
   /** The preset the measurements were taken on. */
@@ -55,7 +57,7 @@ export async function selectBackend(preference: BackendPreference = 'auto'): Pro
       notes.push(`not webgpu: ${r.why}`);
     } else if (name === 'wasm') {
       if (await tryWasm()) {
-        return { backend: 'wasm', reason: notes.length ? notes.join('; ') : preference === 'wasm' ? 'wasm chosen' : 'wasm', threads: wasmThreads() };
+        return { backend: 'wasm', reason: notes.length ? notes.join('; ') : preference === 'wasm' ? 'wasm chosen' : 'wasm', ...wasmThreading() };
       }
       notes.push('not wasm: the WebAssembly backend failed to start');
     } else {
@@ -67,5 +69,15 @@ export async function selectBackend(preference: BackendPreference = 'auto'): Pro
 
 /** Whether wasm runs with threads here: it needs a cross-origin isolated page (SharedArrayBuffer). */
 export function wasmThreads(): boolean {
-  return Boolean((globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated) && typeof SharedArrayBuffer !== 'undefined';
+  return wasmThreading().threads;
+}
+
+/**
+ * wasm's threads here, and why not when not. WebKit (WebKitGTK 2.50) reports a cross-origin
+ * isolated worker but gives it no SharedArrayBuffer.
+ */
+export function wasmThreading(): { threads: boolean; noThreads?: string } {
+  if (!(globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated) return { threads: false, noThreads: 'page not cross-origin isolated' };
+  if (typeof SharedArrayBuffer === 'undefined') return { threads: false, noThreads: 'this browser gives its workers no SharedArrayBuffer' };
+  return { threads: true };
 }
