@@ -15,6 +15,9 @@ export function gradientWorkerCount(): number {
   return Math.max(0, Math.min(4, cores) - 1);
 }
 
+/** How long a helper may take to load the model and its backend (a second or two, usually). */
+const START_LIMIT_MS = 60_000;
+
 interface GradientWorkerApi {
   start(config: GPTConfig, names: string[]): Promise<void>;
   gradient(job: SliceJob): Promise<SliceResult>;
@@ -34,7 +37,13 @@ export async function startGradientWorkers(count: number, config: GPTConfig, nam
         worker.addEventListener('error', (e) => reject(new Error(`gradient worker failed: ${workerErrorText(e)}`)), { once: true });
       });
       died.catch(() => undefined); // observed by the calls that race it
-      await Promise.race([api.start(config, [...names]), died]);
+      // A start that never answers (a wasm build that hangs while starting) would leave the
+      // helpers pending for ever and the page silent: after START_LIMIT_MS it counts as failed.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`gradient worker did not start within ${START_LIMIT_MS / 1000} s`)), START_LIMIT_MS);
+      });
+      await Promise.race([api.start(config, [...names]), died, late]).finally(() => clearTimeout(timer));
       return {
         gradient: (job) => Promise.race([api.gradient(job), died]),
         decode: (job) => Promise.race([api.decode(job), died]),
