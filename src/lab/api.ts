@@ -37,6 +37,8 @@ export function createLabApi(env: LabEnv & StageEnv) {
       await runner.init(info);
       return info;
     },
+    /** Answers at once: the page's check that this worker's thread is not stuck. */
+    alive: () => true,
     /** The page's one callback: status, runs, metric rows in batches, checkpoints, notices. */
     subscribe: (listener: (update: LabUpdate) => unknown) => runner.subscribe(listener),
     /** Starts a new pretraining run; resolves once it is training. */

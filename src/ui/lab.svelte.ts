@@ -19,6 +19,7 @@ import type {
   SampleOptions,
 } from '../lab/types.ts';
 import { workerErrorText } from '../lab/worker-error.ts';
+import { NO_THREADS_WORKER, STUCK, STUCK_AFTER_MS, watchStuck } from '../lab/worker-watch.ts';
 import { requestPersistence, storageEstimate } from '../storage/health.ts';
 import { appendRows, emptySeries, type Series } from './series.ts';
 import { defaultSettings, lessonHash, presetDefaults, settingsFromHash, type ViewName, viewFromHash } from './settings.ts';
@@ -53,6 +54,8 @@ const LIVE_LINES = 40;
 export class Lab {
   #worker: Worker | null = null;
   #api: Comlink.Remote<LabApi> | null = null;
+  /** false once the threaded wasm build hung while the worker started: later workers start without it. */
+  #wasmThreads = true;
 
   #status = $state<LabStatus>('starting');
   #backend = $state<BackendInfo | null>(null);
@@ -176,19 +179,41 @@ export class Lab {
   /** Starts the worker, picks a backend, and restores the last run if there is one. */
   async #startWorker(): Promise<void> {
     this.#status = 'starting';
-    this.#worker = new Worker(new URL('../../workers/lab.worker.ts', import.meta.url), { type: 'module', name: 'lab' });
-    this.#worker.addEventListener('error', (e) => this.#fail(`The training worker failed to load: ${workerErrorText(e)}`));
-    this.#api = Comlink.wrap<LabApi>(this.#worker);
-    await this.#api.subscribe(Comlink.proxy((update: LabUpdate) => this.#apply(update)));
+    const worker = new Worker(new URL('../../workers/lab.worker.ts', import.meta.url), { type: 'module', name: this.#wasmThreads ? 'lab' : NO_THREADS_WORKER });
+    this.#worker = worker;
+    worker.addEventListener('error', (e) => this.#fail(`The training worker failed to load: ${workerErrorText(e)}`));
+    const api = Comlink.wrap<LabApi>(worker);
+    this.#api = api;
+    await api.subscribe(Comlink.proxy((update: LabUpdate) => this.#apply(update)));
+    const watch = watchStuck(() => api.alive());
+    let stuck = false;
     await this.#command(async (api) => {
       const progress = Comlink.proxy((text: string) => { this.#measuring = text; });
       try {
-        this.#backend = await api.init(this.#backendPreference, { preset: this.#settings.preset }, progress); // auto measures on this preset
+        const init = api.init(this.#backendPreference, { preset: this.#settings.preset }, progress); // auto measures on this preset
+        const answer = await Promise.race([init, watch.stuck]);
+        if (answer === STUCK) stuck = true;
+        else this.#backend = answer;
       } finally {
+        watch.stop();
         this.#measuring = null;
       }
     });
+    if (stuck) return this.#restartWithoutThreads(worker);
     void this.refreshStorage(true);
+  }
+
+  /** The worker's thread stopped answering while it started (Firefox's threaded wasm, src/lab/worker-watch.ts): start it again without wasm threads. */
+  #restartWithoutThreads(worker: Worker): Promise<void> {
+    this.#api?.[Comlink.releaseProxy]();
+    worker.terminate();
+    if (!this.#wasmThreads) {
+      this.#fail(`The training worker stopped answering while it started (for ${STUCK_AFTER_MS / 1000} s, even without WebAssembly threads). Reload the page to try again.`);
+      return Promise.resolve();
+    }
+    this.#wasmThreads = false;
+    this.#notice = { level: 'info', text: `WebAssembly with threads did not start in this browser within ${STUCK_AFTER_MS / 1000} s: the lab runs it on one thread per worker (its helper workers still share the steps).` };
+    return this.#startWorker();
   }
 
   /** Restarts the worker on another backend; the run continues from its last checkpoint. */

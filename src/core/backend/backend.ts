@@ -67,6 +67,20 @@ export async function selectBackend(preference: BackendPreference = 'auto'): Pro
   throw new Error(`no tfjs backend could start (${notes.join('; ')})`);
 }
 
+/** Why wasm was told to load its build without threads, or null. */
+let withoutThreads: string | null = null;
+
+/**
+ * Loads the wasm build without threads from now on (before the backend starts), saying why: the
+ * helper workers are one thread each by design, and the training worker is restarted this way
+ * when the threaded build hangs while starting (Firefox ESR 153: its thread workers sometimes never
+ * start, and the worker's thread waits for them for ever).
+ */
+export function wasmWithoutThreads(why: string): void {
+  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+  withoutThreads = why;
+}
+
 /** Whether wasm runs with threads here: it needs a cross-origin isolated page (SharedArrayBuffer). */
 export function wasmThreads(): boolean {
   return wasmThreading().threads;
@@ -79,5 +93,6 @@ export function wasmThreads(): boolean {
 export function wasmThreading(): { threads: boolean; noThreads?: string } {
   if (!(globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated) return { threads: false, noThreads: 'page not cross-origin isolated' };
   if (typeof SharedArrayBuffer === 'undefined') return { threads: false, noThreads: 'this browser gives its workers no SharedArrayBuffer' };
+  if (withoutThreads) return { threads: false, noThreads: withoutThreads };
   return { threads: true };
 }
