@@ -25,6 +25,8 @@ export interface BackendInfo {
   adapter?: AdapterInfo;
   /** wasm only: whether it runs with threads (needs a cross-origin isolated page). */
   threads?: boolean;
+  /** wasm without threads: why ("page not cross-origin isolated"). */
+  noThreads?: string;
   /** wasm only: workers that share each training step's rows, the training worker included (1: it alone). */
   workers?: number;
   /** The page is cross-origin isolated, so wasm may use threads. */
