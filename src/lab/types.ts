@@ -35,6 +35,8 @@ export interface BackendInfo {
   measurements?: { backend: string; tokensPerSec: number | null; note?: string }[];
   measuredPreset?: string;
   remembered?: boolean;
+  /** A first visit: wasm now, while the page times the backends in another worker (then switches only if WebGPU is faster). */
+  measureAlongside?: boolean;
 }
 
 /** The bundled corpus, or text the student brought. */

@@ -26,6 +26,8 @@ export interface BackendInfo {
   measuredPreset?: string;
   /** The measurements were remembered from an earlier start (IndexedDB), not taken now. */
   remembered?: boolean;
+  /** A first visit: wasm now, while the page times the backends in another worker. */
+  measureAlongside?: boolean;
 }
 
 export async function tryWebGPU(): Promise<{ ok: true; adapter: BackendInfo['adapter'] } | { ok: false; why: string }> {
