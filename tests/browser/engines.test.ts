@@ -100,6 +100,11 @@ describe.each(ENGINES)('%s', (name) => {
     const ready = await untilLab(tab, (s) => s.status === 'idle');
     expect(ready.backend).toBe('wasm');
     expect(await tab.evaluate(() => crossOriginIsolated)).toBe(true);
+    // What the engine lacks, the Backend panel says: WebKit gives its workers no SharedArrayBuffer;
+    // Firefox's threaded wasm may not start (src/lab/worker-watch.ts).
+    const threads = await tab.evaluate(() => document.querySelector('[data-testid="capability"]')?.textContent ?? ''); // inside the closed Backend details
+    if (name === 'webkit') expect(threads).toContain('single thread (this browser gives its workers no SharedArrayBuffer)');
+    else expect(threads).toMatch(/with threads|single thread \(the threaded build did not start in this browser\)/);
     expect(await pageErrors(tab)).toEqual([]);
     lap('load');
   });
