@@ -9,6 +9,11 @@ import { defineConfig } from 'vite';
 const isolation = {
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Embedder-Policy': 'require-corp',
+  // WebKit (Safari; WebKitGTK 2.50 measured) fails to start a module worker under COEP when a
+  // module it imports comes from the browser's cache, as the helper workers' modules do once the
+  // training worker has loaded them: the worker gets a bare `error` Event and never runs. Nothing
+  // kept in the cache, nothing to fail; a host that sends COEP should send this too.
+  'Cache-Control': 'no-store',
 };
 
 export default defineConfig({

@@ -2,12 +2,13 @@
  * A helper of the training worker: a copy of the model on wasm that computes the gradient of its
  * share of each batch, and for RL its share of the samples and of the reference log-probs
  * (src/core/train/parallel.ts). Its wasm runs on one thread: the helpers are
- * the parallelism, and a thread pool in each would only compete for the same cores.
+ * the parallelism, and a thread pool in each would only compete for the same cores. So it loads
+ * the wasm build without threads: the threaded build starts a pool of its own workers even for
+ * one thread, and in Firefox ESR 153 that start hung in 2 of 4 helpers (in 0 of 8 without it).
  */
 import { expose, transfer } from 'comlink';
-import { setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import '../src/lab/wasm-paths.ts';
-import { selectBackend } from '../src/core/backend/backend.ts';
+import { selectBackend, wasmWithoutThreads } from '../src/core/backend/backend.ts';
 import type { GPTConfig } from '../src/core/model/config.ts';
 import { type DecodeJob, type LogProbJob, type SliceJob, SliceWorker } from '../src/core/train/parallel.ts';
 
@@ -20,7 +21,7 @@ function started(): SliceWorker {
 
 expose({
   async start(config: GPTConfig, names: string[]): Promise<void> {
-    setThreadsCount(1);
+    wasmWithoutThreads('a helper worker is one thread');
     const info = await selectBackend('wasm');
     if (info.backend !== 'wasm') throw new Error(`the wasm backend did not start (${info.reason})`);
     worker = new SliceWorker(config, names);

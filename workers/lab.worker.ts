@@ -1,6 +1,10 @@
 /** The training worker: tfjs, the model and the loop live here; the page talks to it through comlink. */
 import { expose } from 'comlink';
+import { wasmWithoutThreads } from '../src/core/backend/backend.ts';
 import { createLabApi } from '../src/lab/api.ts';
 import { browserEnv } from '../src/lab/browser-env.ts';
+import { NO_THREADS_WORKER } from '../src/lab/worker-watch.ts';
 
+// The page starts it under this name after the threaded wasm build hung while starting.
+if (self.name === NO_THREADS_WORKER) wasmWithoutThreads('the threaded build did not start in this browser');
 expose(createLabApi(browserEnv));

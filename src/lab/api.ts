@@ -5,7 +5,7 @@
  */
 import { selectBackend } from '../core/backend/backend.ts';
 import type { PresetName } from '../core/model/config.ts';
-import { measuredBackend } from './measured-backend.ts';
+import { backendAtOnce, measuredBackend, rememberedBackend } from './measured-backend.ts';
 import type { Injection } from '../core/spikes/inject.ts';
 import { ChatData, type StageEnv } from './chat-data.ts';
 import { type CurationSettings, DataLab, type DataEnv, type DocShow, type TokenizerSettings } from './data.ts';
@@ -38,8 +38,12 @@ export function createLabApi(env: LabEnv & StageEnv & DataEnv) {
      * times them again); a named backend is tried first, then WebGPU → wasm → cpu. While it
      * measures, `onProgress` hears what it is timing (from the page: a `Comlink.proxy`).
      */
-    async init(preference: BackendPreference = 'auto', opts: { preset?: PresetName; remeasure?: boolean } = {}, onProgress?: (text: string) => void): Promise<BackendInfo> {
-      const chosen = preference === 'auto' ? await measuredBackend(env, opts.preset ?? 'tiny', opts.remeasure, onProgress) : await selectBackend(preference);
+    async init(preference: BackendPreference = 'auto', opts: { preset?: PresetName; remeasure?: boolean; measureLater?: boolean } = {}, onProgress?: (text: string) => void): Promise<BackendInfo> {
+      const preset = opts.preset ?? 'tiny';
+      // `measureLater` (the page): nothing remembered yet, start on wasm at once and let the page time the backends alongside.
+      const chosen = preference !== 'auto' ? await selectBackend(preference)
+        : opts.measureLater && !opts.remeasure ? (await rememberedBackend(preset)) ?? (await backendAtOnce())
+        : await measuredBackend(env, preset, opts.remeasure, onProgress);
       const info: BackendInfo = {
         ...chosen,
         preference,
@@ -49,6 +53,8 @@ export function createLabApi(env: LabEnv & StageEnv & DataEnv) {
       await runner.init(info);
       return info;
     },
+    /** Answers at once: the page's check that this worker's thread is not stuck. */
+    alive: () => true,
     /** The page's one callback: status, runs, metric rows in batches, checkpoints, notices. */
     subscribe: (listener: (update: LabUpdate) => unknown) => runner.subscribe(listener),
     /** Starts a new pretraining run; resolves once it is training. */

@@ -7,12 +7,16 @@ import { wrap } from 'comlink';
 import type { GPTConfig } from '../core/model/config.ts';
 import type { Decoded } from '../core/model/decode.ts';
 import type { DecodeJob, GradientHelper, LogProbJob, SliceJob, SliceResult } from '../core/train/parallel.ts';
+import { workerErrorText } from './worker-error.ts';
 
 /** Helpers besides the training worker: one a core, four workers in all at most. */
 export function gradientWorkerCount(): number {
   const cores = (globalThis.navigator as { hardwareConcurrency?: number } | undefined)?.hardwareConcurrency ?? 1;
   return Math.max(0, Math.min(4, cores) - 1);
 }
+
+/** How long a helper may take to load the model and its backend (a second or two, usually). */
+const START_LIMIT_MS = 60_000;
 
 interface GradientWorkerApi {
   start(config: GPTConfig, names: string[]): Promise<void>;
@@ -30,10 +34,16 @@ export async function startGradientWorkers(count: number, config: GPTConfig, nam
       // comlink does not notice a worker that dies (an error outside a call, out of memory): its
       // calls would wait for ever, so each call also waits on the worker's error event.
       const died = new Promise<never>((_, reject) => {
-        worker.addEventListener('error', (e) => reject(new Error(`gradient worker failed: ${e.message || 'unknown error'}`)), { once: true });
+        worker.addEventListener('error', (e) => reject(new Error(`gradient worker failed: ${workerErrorText(e)}`)), { once: true });
       });
       died.catch(() => undefined); // observed by the calls that race it
-      await Promise.race([api.start(config, [...names]), died]);
+      // A start that never answers (a wasm build that hangs while starting) would leave the
+      // helpers pending for ever and the page silent: after START_LIMIT_MS it counts as failed.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`gradient worker did not start within ${START_LIMIT_MS / 1000} s`)), START_LIMIT_MS);
+      });
+      await Promise.race([api.start(config, [...names]), died, late]).finally(() => clearTimeout(timer));
       return {
         gradient: (job) => Promise.race([api.gradient(job), died]),
         decode: (job) => Promise.race([api.decode(job), died]),

@@ -26,6 +26,8 @@ export interface BackendInfo {
   adapter?: AdapterInfo;
   /** wasm only: whether it runs with threads (needs a cross-origin isolated page). */
   threads?: boolean;
+  /** wasm without threads: why ("page not cross-origin isolated"). */
+  noThreads?: string;
   /** wasm only: workers that share each training step's rows, the training worker included (1: it alone). */
   workers?: number;
   /** The page is cross-origin isolated, so wasm may use threads. */
@@ -34,6 +36,8 @@ export interface BackendInfo {
   measurements?: { backend: string; tokensPerSec: number | null; note?: string }[];
   measuredPreset?: string;
   remembered?: boolean;
+  /** A first visit: wasm now, while the page times the backends in another worker (then switches only if WebGPU is faster). */
+  measureAlongside?: boolean;
 }
 
 /** The bundled corpus, or text the student brought. */

@@ -19,6 +19,9 @@ import type {
   SampleOptions,
 } from '../lab/types.ts';
 import type { RewardModelInfo, SampleRow } from '../lab/types.ts';
+import { workerErrorText } from '../lab/worker-error.ts';
+import type { MeasureApi } from '../../workers/measure.worker.ts';
+import { NO_THREADS_WORKER, STUCK, STUCK_AFTER_MS, watchStuck } from '../lab/worker-watch.ts';
 import { requestPersistence, storageEstimate } from '../storage/health.ts';
 import { appendRows, emptySeries, type Series } from './series.ts';
 import { defaultSettings, lessonHash, presetDefaults, settingsFromHash, type ViewName, viewFromHash } from './settings.ts';
@@ -28,6 +31,7 @@ import { ShareState } from './views/share/share.svelte.ts';
 import { SpikeLabView } from './views/spikes/spikes.svelte.ts';
 
 const BACKEND_KEY = 'lm-lab.backend';
+const BACKEND_NAMES: Record<string, string> = { webgpu: 'WebGPU', wasm: 'WebAssembly', cpu: 'CPU' };
 
 /** A request to the worker for a panel that shows its own result; `busy` false for a background read. */
 
@@ -56,6 +60,10 @@ const LIVE_LINES = 40;
 export class Lab {
   #worker: Worker | null = null;
   #api: Comlink.Remote<LabApi> | null = null;
+  /** false once the threaded wasm build hung while the worker started: later workers start without it. */
+  #wasmThreads = true;
+  /** The training worker created before the lock is granted, so that its scripts load meanwhile. */
+  #spare: Worker | null = null;
 
   #status = $state<LabStatus>('starting');
   #backend = $state<BackendInfo | null>(null);
@@ -152,7 +160,17 @@ export class Lab {
    * to IndexedDB), else it says where training runs and waits (`takeOver` moves it here).
    */
   async start(): Promise<void> {
+    // The worker's scripts load (a second or more) while this tab claims the lock and the page renders.
+    this.#spare = this.#newWorker();
     this.#elsewhere = !(await this.#lock.claim());
+    if (this.#elsewhere) {
+      this.#spare?.terminate();
+      this.#spare = null;
+    }
+  }
+
+  #newWorker(): Worker {
+    return new Worker(new URL('../../workers/lab.worker.ts', import.meta.url), { type: 'module', name: this.#wasmThreads ? 'lab' : NO_THREADS_WORKER });
   }
 
   /** Asks the tab that trains to save and stop; this tab's trainer starts once it has. */
@@ -185,19 +203,75 @@ export class Lab {
   /** Starts the worker, picks a backend, and restores the last run if there is one. */
   async #startWorker(): Promise<void> {
     this.#status = 'starting';
-    this.#worker = new Worker(new URL('../../workers/lab.worker.ts', import.meta.url), { type: 'module', name: 'lab' });
-    this.#worker.addEventListener('error', (e) => this.#fail(`The training worker failed to load: ${e.message || 'unknown error'}`));
-    this.#api = Comlink.wrap<LabApi>(this.#worker);
-    await this.#api.subscribe(Comlink.proxy((update: LabUpdate) => this.#apply(update)));
+    const worker = this.#spare ?? this.#newWorker();
+    this.#spare = null;
+    this.#worker = worker;
+    worker.addEventListener('error', (e) => this.#fail(`The training worker failed to load: ${workerErrorText(e)}`));
+    const api = Comlink.wrap<LabApi>(worker);
+    this.#api = api;
+    await api.subscribe(Comlink.proxy((update: LabUpdate) => this.#apply(update)));
+    const watch = watchStuck(() => api.alive());
+    let stuck = false;
     await this.#command(async (api) => {
       const progress = Comlink.proxy((text: string) => { this.#measuring = text; });
       try {
-        this.#backend = await api.init(this.#backendPreference, { preset: this.#settings.preset }, progress); // auto measures on this preset
+        // auto: the remembered choice, or (a first visit) wasm at once while the backends are timed alongside
+        const init = api.init(this.#backendPreference, { preset: this.#settings.preset, measureLater: true }, progress);
+        const answer = await Promise.race([init, watch.stuck]);
+        if (answer === STUCK) stuck = true;
+        else this.#backend = answer;
       } finally {
+        watch.stop();
         this.#measuring = null;
       }
     });
+    if (stuck) return this.#restartWithoutThreads(worker);
     void this.refreshStorage(true);
+    if (this.#backend?.measureAlongside) void this.#measureAlongside(this.#settings.preset);
+  }
+
+  /**
+   * A first visit trains on wasm at once; another worker times wasm and WebGPU on `preset` and
+   * remembers the faster. The lab switches only if WebGPU is faster, and says so; while a run
+   * trains it only says so (the Backend panel switches, and the next load starts on it).
+   */
+  async #measureAlongside(preset: RunSettings['preset']): Promise<void> {
+    const worker = new Worker(new URL('../../workers/measure.worker.ts', import.meta.url), { type: 'module', name: 'measure' });
+    const api = Comlink.wrap<MeasureApi>(worker);
+    try {
+      this.#measuring = 'timing…';
+      const measured = await api.measure(preset, Comlink.proxy((text: string) => { this.#measuring = text; }));
+      const current = this.#backend;
+      if (!current || this.#backendPreference !== 'auto') return; // the student chose meanwhile
+      const figures = measured.reason; // "measured on tiny: wasm 7,100 tok/s · WebGPU 9,800 tok/s → webgpu"
+      if (measured.backend === current.backend) {
+        this.#backend = { ...current, reason: measured.reason, measurements: measured.measurements, measuredPreset: measured.measuredPreset, measureAlongside: false };
+      } else if (this.#status === 'running') {
+        this.#notice = { level: 'info', text: `${BACKEND_NAMES[measured.backend] ?? measured.backend} trains faster here (${figures}): it is used from the next load, or now from the Backend panel.` };
+      } else {
+        this.#notice = { level: 'info', text: `${BACKEND_NAMES[measured.backend] ?? measured.backend} trains faster here (${figures}): switching to it.` };
+        await this.setBackend('auto');
+      }
+    } catch (e) {
+      this.#notice = { level: 'warning', text: `Timing the backends failed (${messageOf(e)}): the lab stays on ${BACKEND_NAMES[this.#backend?.backend ?? ''] ?? 'its backend'}.` };
+    } finally {
+      this.#measuring = null;
+      api[Comlink.releaseProxy]();
+      worker.terminate();
+    }
+  }
+
+  /** The worker's thread stopped answering while it started (Firefox's threaded wasm, src/lab/worker-watch.ts): start it again without wasm threads. */
+  #restartWithoutThreads(worker: Worker): Promise<void> {
+    this.#api?.[Comlink.releaseProxy]();
+    worker.terminate();
+    if (!this.#wasmThreads) {
+      this.#fail(`The training worker stopped answering while it started (for ${STUCK_AFTER_MS / 1000} s, even without WebAssembly threads). Reload the page to try again.`);
+      return Promise.resolve();
+    }
+    this.#wasmThreads = false;
+    this.#notice = { level: 'info', text: `WebAssembly with threads did not start in this browser within ${STUCK_AFTER_MS / 1000} s: the lab runs it on one thread per worker (its helper workers still share the steps).` };
+    return this.#startWorker();
   }
 
   /** Restarts the worker on another backend; the run continues from its last checkpoint. */

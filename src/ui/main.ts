@@ -4,9 +4,8 @@ import { Lab } from './lab.svelte.ts';
 import './app.css';
 
 const lab = new Lab();
+void lab.start(); // first: the training worker's scripts load while the page renders
 mount(App, { target: document.getElementById('app')!, props: { lab } });
 
 // A read-only view for browser tests and the console: `__lab.snapshot()`.
 Object.defineProperty(window, '__lab', { value: Object.freeze({ snapshot: () => lab.snapshot() }) });
-
-void lab.start();

@@ -99,43 +99,7 @@ describe('with WebGPU', () => {
   });
 });
 
-describe('auto, with only a software WebGPU adapter', () => {
-  test('measures both backends on tiny, trains on wasm, and remembers the choice', async () => {
-    const browser = await launch({ webgpu: true });
-    const { page, errors } = browser;
-    try {
-      await page.goto(`${server.url}#corpus=tales&preset=tiny&steps=30&save=10&seed=3`);
-      // Timing a tiny step on SwiftShader takes several seconds, and the page says what it waits for.
-      await expect.poll(() => page.getByTestId('measuring').textContent(), { timeout: 120_000 })
-        .toMatch(/^\s*Choosing the faster backend for tiny .*: wasm [\d,]+ tok\/s · timing WebGPU \(software adapter\)…\s*$/);
-      expect(await page.getByTestId('status').textContent()).toBe('Measuring');
-      // The lab is idle once it has chosen, and the note is gone.
-      const ready = await waitForLab(page, (s) => s.status === 'idle', 300_000);
-      expect(ready.backend).toBe('wasm');
-      expect(await page.getByTestId('measuring').count()).toBe(0);
-      const measured = (await page.getByTestId('backend-measured').textContent())!.trim(); // inside the collapsed Backend details
-      expect(measured).toMatch(/^wasm [\d,]+ tok\/s · WebGPU \(software adapter\) [\d,]+ tok\/s → wasm$/);
-      const [wasmRate, gpuRate] = [...measured.matchAll(/([\d,]+) tok\/s/g)].map((m) => Number(m[1].replaceAll(',', '')));
-      expect(wasmRate).toBeGreaterThan(gpuRate); // the choice follows the figures shown
-      expect(await page.getByTestId('capability').textContent()).toMatch(/Measured on tiny/);
-
-      await page.getByRole('button', { name: 'Step' }).click();
-      const stepped = await waitForLab(page, (s) => s.step === 1 && s.status === 'paused', 60_000);
-      expect(stepped.backend).toBe('wasm');
-      expect(stepped.loss[0]).toBeGreaterThan(1);
-
-      // A reload reuses the remembered measurement instead of timing again.
-      await page.reload();
-      await waitForLab(page, (s) => s.status !== 'starting', 60_000);
-      expect((await snapshot(page)).backend).toBe('wasm');
-      await expect.poll(() => page.getByTestId('capability').textContent()).toMatch(/Measured on tiny \(remembered\)/);
-      expect(errors).toEqual([]);
-    } finally {
-      await browser.close();
-      removeProfile(browser.profile);
-    }
-  });
-});
+// `auto` on a first visit (wasm at once, WebGPU timed alongside): tests/browser/first-minute.test.ts.
 
 describe('without WebGPU', () => {
   test('falls back to wasm, says why, and trains', async () => {

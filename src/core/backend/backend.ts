@@ -18,12 +18,16 @@ export interface BackendInfo {
   adapter?: AdapterInfo;
   /** wasm only: whether it runs with threads (needs a cross-origin isolated page). */
   threads?: boolean;
+  /** wasm without threads: why ("page not cross-origin isolated"). */
+  noThreads?: string;
   /** `auto` by measurement: tokens/s of each backend that started, on the preset measured. */
   measurements?: { backend: BackendName; tokensPerSec: number | null; note?: string }[];
   /** The preset the measurements were taken on. */
   measuredPreset?: string;
   /** The measurements were remembered from an earlier start (IndexedDB), not taken now. */
   remembered?: boolean;
+  /** A first visit: wasm now, while the page times the backends in another worker. */
+  measureAlongside?: boolean;
 }
 
 export async function tryWebGPU(): Promise<{ ok: true; adapter: BackendInfo['adapter'] } | { ok: false; why: string }> {
@@ -55,7 +59,7 @@ export async function selectBackend(preference: BackendPreference = 'auto'): Pro
       notes.push(`not webgpu: ${r.why}`);
     } else if (name === 'wasm') {
       if (await tryWasm()) {
-        return { backend: 'wasm', reason: notes.length ? notes.join('; ') : preference === 'wasm' ? 'wasm chosen' : 'wasm', threads: wasmThreads() };
+        return { backend: 'wasm', reason: notes.length ? notes.join('; ') : preference === 'wasm' ? 'wasm chosen' : 'wasm', ...wasmThreading() };
       }
       notes.push('not wasm: the WebAssembly backend failed to start');
     } else {
@@ -65,7 +69,32 @@ export async function selectBackend(preference: BackendPreference = 'auto'): Pro
   throw new Error(`no tfjs backend could start (${notes.join('; ')})`);
 }
 
+/** Why wasm was told to load its build without threads, or null. */
+let withoutThreads: string | null = null;
+
+/**
+ * Loads the wasm build without threads from now on (before the backend starts), saying why: the
+ * helper workers are one thread each by design, and the training worker is restarted this way
+ * when the threaded build hangs while starting (Firefox ESR 153: its thread workers sometimes never
+ * start, and the worker's thread waits for them for ever).
+ */
+export function wasmWithoutThreads(why: string): void {
+  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+  withoutThreads = why;
+}
+
 /** Whether wasm runs with threads here: it needs a cross-origin isolated page (SharedArrayBuffer). */
 export function wasmThreads(): boolean {
-  return Boolean((globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated) && typeof SharedArrayBuffer !== 'undefined';
+  return wasmThreading().threads;
+}
+
+/**
+ * wasm's threads here, and why not when not. WebKit (WebKitGTK 2.50) reports a cross-origin
+ * isolated worker but gives it no SharedArrayBuffer.
+ */
+export function wasmThreading(): { threads: boolean; noThreads?: string } {
+  if (!(globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated) return { threads: false, noThreads: 'page not cross-origin isolated' };
+  if (typeof SharedArrayBuffer === 'undefined') return { threads: false, noThreads: 'this browser gives its workers no SharedArrayBuffer' };
+  if (withoutThreads) return { threads: false, noThreads: withoutThreads };
+  return { threads: true };
 }

@@ -14,7 +14,7 @@ import type { PresetName } from '../model/config.ts';
 import type { CharTokenizer } from '../model/tokenizer.ts';
 import type { Corpus } from '../train/data.ts';
 import { LabSession } from '../train/session.ts';
-import { type BackendInfo, type BackendName, probeAdapter, tryWasm, tryWebGPU, wasmThreads } from './backend.ts';
+import { type BackendInfo, type BackendName, probeAdapter, tryWasm, tryWebGPU, wasmThreading } from './backend.ts';
 
 export type Measurement = NonNullable<BackendInfo['measurements']>[number];
 
@@ -143,7 +143,7 @@ export async function measuredBackendInfo(backend: BackendName, measurements: Me
     measuredPreset: preset,
     remembered,
     ...(probe.ok ? { adapter: probe.adapter } : {}),
-    ...(backend === 'wasm' ? { threads: wasmThreads() } : {}),
+    ...(backend === 'wasm' ? wasmThreading() : {}),
   };
   info.reason = `measured on ${preset}${remembered ? ' (remembered)' : ''}: ${describeMeasurements(info)}`;
   return info;
