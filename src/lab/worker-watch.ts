@@ -10,7 +10,7 @@
 export const NO_THREADS_WORKER = 'lab:no-threads';
 
 /** How long the worker's thread may go without answering before it counts as stuck (its longest synchronous task, a tiny step while it measures, takes well under a second). */
-export const STUCK_AFTER_MS = 6_000;
+export const STUCK_AFTER_MS = 3_000;
 
 export const STUCK = Symbol('stuck');
 
