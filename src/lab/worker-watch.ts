@@ -9,8 +9,8 @@
 /** The training worker's name when its wasm must start without threads. */
 export const NO_THREADS_WORKER = 'lab:no-threads';
 
-/** How long the worker's thread may go without answering before it counts as stuck (its longest synchronous task, a tiny step while it measures, takes well under a second). */
-export const STUCK_AFTER_MS = 6_000;
+/** How long the worker's thread may go without answering before it counts as stuck (its synchronous tasks while it starts, wasm and a restored run, take well under a second). */
+export const STUCK_AFTER_MS = 3_000;
 
 export const STUCK = Symbol('stuck');
 
