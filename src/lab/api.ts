@@ -3,6 +3,7 @@
  * comlink (`workers/lab.worker.ts` exposes it) and that Node tests call directly. Arguments and
  * results are plain data; the page's one callback (`subscribe`) receives batched metric rows.
  */
+import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../core/backend/backend.ts';
 import type { PresetName } from '../core/model/config.ts';
 import { backendAtOnce, measuredBackend, rememberedBackend } from './measured-backend.ts';
@@ -85,6 +86,11 @@ export function createLabApi(env: LabEnv & StageEnv & DataEnv) {
     setPolicy: (policy: RecoveryPolicy) => spikes.setPolicy(policy),
     compareCurves: () => spikes.compareCurves(),
     status: () => runner.status,
+    /** The worker's tfjs memory, what the loaded model and its stage hold: a long lesson's test watches it. */
+    memory: () => {
+      const { numTensors, numBytes } = tf.memory();
+      return { numTensors, numBytes };
+    },
     /** Post-training (stages/): SFT from the loaded base model, DPO from the loaded SFT model; the lines of the student's file left out. */
     sft: (settings: SftSettings) => runner.startStage('sft', settings),
     dpo: (settings: DpoSettings) => runner.startStage('dpo', settings),

@@ -36,6 +36,8 @@ export interface BackendInfo {
   measurements?: { backend: string; tokensPerSec: number | null; note?: string }[];
   measuredPreset?: string;
   remembered?: boolean;
+  /** WebGPU's training steps checked against WebAssembly's: whether they agree, and by how much. */
+  agreement?: { agree: boolean; summary: string; preset: string };
   /** A first visit: wasm now, while the page times the backends in another worker (then switches only if WebGPU is faster). */
   measureAlongside?: boolean;
 }

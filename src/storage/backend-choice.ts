@@ -24,6 +24,8 @@ export interface BackendChoiceRecord {
   backend: string;
   measurements: BackendMeasurementRecord[];
   measuredAt: number; // ms since the epoch
+  /** WebGPU checked against WebAssembly on this adapter and preset (absent when WebGPU was not the faster). */
+  agreement?: { agree: boolean; summary: string; preset: string };
 }
 
 interface ChoiceSchema extends DBSchema {

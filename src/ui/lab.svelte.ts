@@ -69,6 +69,8 @@ export class Lab {
   #backend = $state<BackendInfo | null>(null);
   /** While `auto` times the backends (first visit, or re-measure): what it has timed and is timing. */
   #measuring = $state<string | null>(null);
+  /** The Backend panel's WebGPU check: running, its result, or null before it is asked for. */
+  #agreement = $state<{ running: true } | { agree: boolean; summary: string } | null>(null);
   #backendPreference = $state<BackendPreference>('auto');
   #run = $state<RunInfo | null>(null);
   #series = $state.raw<Series>(emptySeries());
@@ -96,6 +98,7 @@ export class Lab {
   get status(): LabStatus { return this.#status; }
   get backend(): BackendInfo | null { return this.#backend; }
   get measuring(): string | null { return this.#measuring; }
+  get agreement() { return this.#agreement ?? (this.#backend?.agreement ? { agree: this.#backend.agreement.agree, summary: this.#backend.agreement.summary } : null); }
   get backendPreference(): BackendPreference { return this.#backendPreference; }
   get run(): RunInfo | null { return this.#run; }
   get series(): Series { return this.#series; }
@@ -256,6 +259,29 @@ export class Lab {
       this.#notice = { level: 'warning', text: `Timing the backends failed (${messageOf(e)}): the lab stays on ${BACKEND_NAMES[this.#backend?.backend ?? ''] ?? 'its backend'}.` };
     } finally {
       this.#measuring = null;
+      api[Comlink.releaseProxy]();
+      worker.terminate();
+    }
+  }
+
+  /**
+   * Checks that WebGPU computes what WebAssembly computes (a few training steps of the run's preset,
+   * core/backend/agreement.ts), in a worker of its own so the training worker's model is untouched.
+   */
+  async checkAgreement(): Promise<void> {
+    const worker = new Worker(new URL('../../workers/measure.worker.ts', import.meta.url), { type: 'module', name: 'agreement' });
+    const api = Comlink.wrap<MeasureApi>(worker);
+    this.#agreement = { running: true };
+    try {
+      const a = await api.agreement(this.#settings.preset);
+      this.#agreement = { agree: a.agree, summary: a.summary };
+      if (!a.agree && this.#backend?.backend === 'webgpu') {
+        this.#notice = { level: 'warning', text: `WebGPU's numbers disagree with WebAssembly's here (${a.summary}): switching to WebAssembly.` };
+        await this.setBackend('wasm');
+      }
+    } catch (e) {
+      this.#agreement = { agree: false, summary: `the check could not run: ${messageOf(e)}` };
+    } finally {
       api[Comlink.releaseProxy]();
       worker.terminate();
     }

@@ -44,6 +44,9 @@ describe('with WebGPU', () => {
       const panel = await page.getByTestId('capability').innerText();
       expect(panel).toContain('WebGPU');
       expect(panel).toMatch(/swiftshader/i);
+      // The agreement check: the same micro steps on this software adapter and on WebAssembly agree.
+      await page.getByTestId('backend-check').click();
+      await expect.poll(() => page.getByTestId('backend-agreement').textContent().catch(() => ''), { timeout: 120_000 }).toMatch(/webgpu against wasm over 4 steps: .*they agree/);
       await shot(page, 'empty');
       await page.getByTestId('backend-toggle').click();
 

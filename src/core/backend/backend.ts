@@ -26,6 +26,8 @@ export interface BackendInfo {
   measuredPreset?: string;
   /** The measurements were remembered from an earlier start (IndexedDB), not taken now. */
   remembered?: boolean;
+  /** WebGPU's training steps checked against WebAssembly's (agreement.ts), when WebGPU was a candidate to train on. */
+  agreement?: { agree: boolean; summary: string; preset: string };
   /** A first visit: wasm now, while the page times the backends in another worker. */
   measureAlongside?: boolean;
 }
