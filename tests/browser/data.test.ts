@@ -5,19 +5,11 @@
  * laptop. Set LM_LAB_SCREENSHOTS=1 to also write docs/screenshots/view-data-*.png.
  */
 import { readFile } from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type Browser, launch, removeProfile, SHOTS, snapshot, useDevServer, waitForLab } from './harness.ts';
+import { describe, expect, test } from 'vitest';
+import { SHOTS, snapshot, useBrowser, useDevServer, waitForLab } from './harness.ts';
 
 const server = useDevServer();
-let browser: Browser & { profile: string };
-
-beforeAll(async () => {
-  browser = await launch({ webgpu: false });
-});
-afterAll(async () => {
-  await browser?.close();
-  if (browser) removeProfile(browser.profile);
-});
+const chromium = useBrowser();
 
 /** Curation takes a second or two in the worker: longer than expect.poll's default wait. */
 const WAIT = { timeout: 30_000 };
@@ -25,7 +17,7 @@ const percent = (text: string) => Number(text.replace('%', ''));
 
 describe('the Data view', () => {
   test('filters the crawl, scores it, trains a tokenizer and shows its tokens', async () => {
-    const { page, errors } = browser;
+    const { page, errors } = chromium.browser;
     await page.setViewportSize({ width: 1280, height: 720 });
     await page.goto(`${server.url}#preset=micro&view=pretrain`);
     await waitForLab(page, (s) => s.status !== 'starting');

@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll } from 'vitest';
-import { startServer } from '../../cli/chromium.ts';
+import { type Browser, launch, removeProfile, startServer } from '../../cli/chromium.ts';
 
 export { CHROMIUM, launch, removeProfile, startPreview, startServer, type Browser } from '../../cli/chromium.ts';
 
@@ -26,6 +26,24 @@ export function useDevServer(): { readonly url: string } {
     get url() {
       if (!server) throw new Error('the dev server has not started');
       return server.url;
+    },
+  };
+}
+
+/** One Chromium (wasm only) for the tests of one file: launched before them, closed after. */
+export function useBrowser(): { readonly browser: Browser & { profile: string } } {
+  let browser: (Browser & { profile: string }) | undefined;
+  beforeAll(async () => {
+    browser = await launch({ webgpu: false });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    if (browser) removeProfile(browser.profile);
+  });
+  return {
+    get browser() {
+      if (!browser) throw new Error('the browser has not started');
+      return browser;
     },
   };
 }

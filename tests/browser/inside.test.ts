@@ -6,19 +6,11 @@
  * Set LM_LAB_SCREENSHOTS=1 to also write docs/screenshots/view-inside-*.png.
  */
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type Browser, launch, removeProfile, SHOTS, useDevServer, waitForLab } from './harness.ts';
+import { describe, expect, test } from 'vitest';
+import { SHOTS, useBrowser, useDevServer, waitForLab } from './harness.ts';
 
 const server = useDevServer();
-let browser: Browser & { profile: string };
-
-beforeAll(async () => {
-  browser = await launch({ webgpu: false });
-});
-afterAll(async () => {
-  await browser?.close();
-  if (browser) removeProfile(browser.profile);
-});
+const chromium = useBrowser();
 
 async function shot(page: Page, name: string): Promise<void> {
   if (SHOTS) await page.screenshot({ path: `${SHOTS}/${name}.png` });
@@ -44,7 +36,7 @@ async function noSideways(page: Page): Promise<void> {
 
 describe('the Inside view', () => {
   test('write with probabilities, alternatives on hover, focus and tap, attention heads and the lens', async () => {
-    const { page, errors } = browser;
+    const { page, errors } = chromium.browser;
     await page.setViewportSize({ width: 1280, height: 720 });
     await page.goto(`${server.url}#corpus=tales&preset=micro&steps=12&save=6&seed=5&view=pretrain`);
     await waitForLab(page, (s) => s.status === 'idle');

@@ -6,19 +6,11 @@
  * Set LM_LAB_SCREENSHOTS=1 to also write docs/screenshots/view-*.png.
  */
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type Browser, launch, removeProfile, SHOTS, snapshot, useDevServer, waitForLab } from './harness.ts';
+import { describe, expect, test } from 'vitest';
+import { launch, removeProfile, SHOTS, snapshot, useBrowser, useDevServer, waitForLab } from './harness.ts';
 
 const server = useDevServer();
-let browser: Browser & { profile: string };
-
-beforeAll(async () => {
-  browser = await launch({ webgpu: false });
-});
-afterAll(async () => {
-  await browser?.close();
-  if (browser) removeProfile(browser.profile);
-});
+const chromium = useBrowser();
 
 const LAPTOPS = [
   [1024, 768],
@@ -63,7 +55,7 @@ async function shot(page: Page, name: string): Promise<void> {
 
 describe('views', () => {
   test('every view fits a laptop and a phone; live lines appear while pretraining; the bar works by keyboard and URL', async () => {
-    const { page, errors } = browser;
+    const { page, errors } = chromium.browser;
     await page.setViewportSize({ width: 1280, height: 720 });
     await page.goto(`${server.url}#corpus=tales&preset=micro&steps=30&save=10&seed=5&view=pretrain`);
     await waitForLab(page, (s) => s.status === 'idle');
