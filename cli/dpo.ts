@@ -42,7 +42,7 @@ export const dpo: Command = {
 replies collapse`,
   flags: [
     FLAGS.from('SFT'), FLAGS.out, ...settingFlags('dpo'), FLAGS.train('preference pairs'), FLAGS.val('preference pairs'), FLAGS.stories, FLAGS.logInterval,
-    { ...FLAGS.threads, help: "accepted with the other stages' flags; DPO's loss runs on this thread alone" }, FLAGS.backend, FLAGS.json,
+    FLAGS.backend, FLAGS.json,
   ],
   run,
 };

@@ -100,7 +100,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /** Runs the command line until it prints its start line (the configuration it will train with), then stops it. */
 function startLine(args: string[]): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    const child = spawn(join(ROOT, 'node_modules', '.bin', 'tsx'), ['cli/lab.ts', ...args, '--json', '--threads', '1'], { cwd: ROOT });
+    const child = spawn(join(ROOT, 'node_modules', '.bin', 'tsx'), ['cli/lab.ts', ...args, '--json', ...(args[0] === 'dpo' ? [] : ['--threads', '1'])], { cwd: ROOT });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => {
