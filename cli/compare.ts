@@ -7,7 +7,7 @@ import { renderPrompt, renderReply } from '../src/core/post/chat.ts';
 import { compareModels } from '../src/core/inspect/compare.ts';
 import { decodeCheckpoint } from '../src/core/io/checkpoint.ts';
 import { GPT } from '../src/core/model/model.ts';
-import { CharTokenizer } from '../src/core/model/tokenizer.ts';
+import { tokenizerFromJSON } from '../src/core/data/tokenizers.ts';
 import { type Command, FLAGS, type Options, readBytes, str, text, useBackend } from './args.ts';
 
 async function run(opts: Options): Promise<void> {
@@ -20,7 +20,7 @@ async function run(opts: Options): Promise<void> {
   const states = paths.map((p) => decodeCheckpoint(readBytes(p, 'ckpts', 'checkpoint ')));
   const vocab = JSON.stringify(states[0].tokenizer);
   if (states.some((s) => JSON.stringify(s.tokenizer) !== vocab)) throw new Error('the checkpoints have different tokenizers: their log-probabilities are not comparable token by token');
-  const tok = CharTokenizer.fromJSON(states[0].tokenizer);
+  const tok = tokenizerFromJSON(states[0].tokenizer);
   // The reply in the chat format, after the prompt as one user turn: the tokens each stage was trained to write.
   const head = renderPrompt(tok, [{ role: 'user', content: prompt }]);
   const ids = Int32Array.from([...head, ...renderReply(tok, reply)]);

@@ -9,8 +9,9 @@ import { fileURLToPath } from 'node:url';
 import type { CheckpointState } from '../src/core/io/checkpoint.ts';
 import type { Parsed } from '../src/core/post/chatdata.ts';
 import type { ChatSplits } from '../src/core/post/sft.ts';
-import { type Corpus, corpusFromText } from '../src/core/train/data.ts';
-import { CharTokenizer, type TokenizerJSON } from '../src/core/model/tokenizer.ts';
+import { type Corpus, corpusFor, corpusFromText } from '../src/core/train/data.ts';
+import { CharTokenizer, type CharTokenizerJSON, type TextTokenizer } from '../src/core/model/tokenizer.ts';
+import { tokenizerFromJSON } from '../src/core/data/tokenizers.ts';
 
 export const CORPORA_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'corpora');
 export const BUNDLED_CORPORA = ['tales'];
@@ -18,7 +19,7 @@ const MAX_TEXT_BYTES = 200 * 1024 * 1024;
 
 /** The vocabulary shared by all bundled data (stories and chat), written by corpora/generate.ts. */
 export function bundledTokenizer(): CharTokenizer {
-  return CharTokenizer.fromJSON(JSON.parse(readFileSync(join(CORPORA_DIR, 'vocab.json'), 'utf8')) as TokenizerJSON);
+  return CharTokenizer.fromJSON(JSON.parse(readFileSync(join(CORPORA_DIR, 'vocab.json'), 'utf8')) as CharTokenizerJSON);
 }
 
 export function bundledTexts(name: string): { train: string; val: string } {
@@ -43,17 +44,17 @@ export function readTextFile(path: string): string {
 }
 
 /** The corpus and tokenizer for `--corpus NAME` or `--text FILE`; `tokenizer` forces a vocabulary (resuming). */
-export function loadCorpus(opts: { corpus?: string; text?: string }, tokenizer?: CharTokenizer): { corpus: Corpus; tokenizer: CharTokenizer } {
+export function loadCorpus(opts: { corpus?: string; text?: string }, tokenizer?: TextTokenizer): { corpus: Corpus; tokenizer: TextTokenizer } {
   if (opts.text) return corpusFromText(opts.text, readTextFile(opts.text), tokenizer);
   const name = opts.corpus ?? 'tales';
   const { train, val } = bundledTexts(name);
   const tok = tokenizer ?? bundledTokenizer();
-  return { corpus: { name, train: tok.encode(train), val: tok.encode(val) }, tokenizer: tok };
+  return { corpus: corpusFor(name, train, val, tok), tokenizer: tok };
 }
 
 /** The stories the checkpoint was trained on (for the validation loss), with its tokenizer; `text` when not bundled. */
 export function storiesFor(state: CheckpointState, text?: string): Corpus {
-  const tok = CharTokenizer.fromJSON(state.tokenizer);
+  const tok = tokenizerFromJSON(state.tokenizer);
   if (text) return loadCorpus({ text }, tok).corpus;
   if (!BUNDLED_CORPORA.includes(state.corpus)) {
     throw new Error(`the checkpoint was trained on "${state.corpus}", which is not bundled; pass --text FILE with that text`);

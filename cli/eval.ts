@@ -6,7 +6,7 @@
 import { corpusWords, reportCard } from '../src/core/eval/evaluate.ts';
 import { parseDpoJsonl, parseSftJsonl } from '../src/core/post/chatdata.ts';
 import { GPT } from '../src/core/model/model.ts';
-import { CharTokenizer } from '../src/core/model/tokenizer.ts';
+import { tokenizerFromJSON } from '../src/core/data/tokenizers.ts';
 import { evaluateLoss } from '../src/core/train/trainer.ts';
 import { type Command, flag, FLAGS, num, number, type Options, print, readCheckpoint, str, text, useBackend } from './args.ts';
 import { BUNDLED_CORPORA, bundledChat, bundledTexts, readJsonl, storiesFor } from './corpora.ts';
@@ -30,7 +30,7 @@ async function run(opts: Options): Promise<void> {
   const referenceModel = ref ? new GPT(ref.model, ref.weights) : undefined;
   const card = await reportCard({
     model,
-    tokenizer: CharTokenizer.fromJSON(state.tokenizer),
+    tokenizer: tokenizerFromJSON(state.tokenizer),
     stage: state.stage,
     step: state.step,
     extra: state.extra,

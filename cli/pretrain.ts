@@ -6,7 +6,7 @@
 import type { LabEvent } from '../src/core/io/checkpoint.ts';
 import { type PretrainSettings, pretrainRecipe } from '../src/core/lesson/recipes.ts';
 import { PRESETS, type TrainConfig } from '../src/core/model/config.ts';
-import { CharTokenizer } from '../src/core/model/tokenizer.ts';
+import { tokenizerFromJSON } from '../src/core/data/tokenizers.ts';
 import { DEFAULT_LR_SPIKE_FACTOR, parseInjection } from '../src/core/spikes/inject.ts';
 import { DEFAULT_RECOVERY, isRecoveryPolicy, RECOVERY_POLICIES, type RecoveryConfig, SpikeLab } from '../src/core/spikes/spikelab.ts';
 import { LabSession } from '../src/core/train/session.ts';
@@ -43,7 +43,7 @@ async function run(opts: Options): Promise<void> {
   let session: LabSession;
   if (resume) {
     const { state } = readCheckpoint(resume, 'resume');
-    const { corpus } = loadCorpus(str(opts, 'text') ? { text: str(opts, 'text') } : { corpus: state.corpus }, CharTokenizer.fromJSON(state.tokenizer));
+    const { corpus } = loadCorpus(str(opts, 'text') ? { text: str(opts, 'text') } : { corpus: state.corpus }, tokenizerFromJSON(state.tokenizer));
     if (given.qkLayerNorm && !state.model.qkLayerNorm) throw new Error('--qk-layernorm changes the model; it cannot be turned on when resuming');
     session = LabSession.fromCheckpoint(state, corpus, train);
   } else {

@@ -3,6 +3,7 @@
  * one-line message naming the culprit, of every file whose contents do not fit its own config.
  */
 import { describe, expect, it } from 'vitest';
+import type { CharTokenizerJSON } from '../src/core/model/tokenizer.ts';
 import {
   type CheckpointState,
   CheckpointError,
@@ -118,9 +119,9 @@ describe('checkpoint round trip', () => {
     w[3] = Math.fround(w[3] + Math.abs(w[3]) * 2 ** -22 + 1e-30); // about one ulp
     nudged.set('transformer.h.1.mlp.c_proj.bias', w);
     expect(await weightsSha256({ ...state, weights: nudged })).not.toBe(digest);
-    const chars = [...state.tokenizer.chars];
+    const chars = [...(state.tokenizer as CharTokenizerJSON).chars];
     [chars[0], chars[1]] = [chars[1], chars[0]];
-    expect(await weightsSha256({ ...state, tokenizer: { ...state.tokenizer, chars } })).not.toBe(digest);
+    expect(await weightsSha256({ ...state, tokenizer: { ...(state.tokenizer as CharTokenizerJSON), chars } })).not.toBe(digest);
   });
 
   it('with QK-LayerNorm the extra parameters round-trip and the architecture says so', () => {

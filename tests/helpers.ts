@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import type { Corpus } from '../src/core/train/data.ts';
-import { CharTokenizer, type TokenizerJSON } from '../src/core/model/tokenizer.ts';
+import { CharTokenizer, type CharTokenizerJSON } from '../src/core/model/tokenizer.ts';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -20,7 +20,7 @@ export async function useBackend(name: 'cpu' | 'wasm'): Promise<void> {
 }
 
 export function bundledTokenizer(): CharTokenizer {
-  return CharTokenizer.fromJSON(JSON.parse(readFileSync(join(ROOT, 'corpora', 'vocab.json'), 'utf8')) as TokenizerJSON);
+  return CharTokenizer.fromJSON(JSON.parse(readFileSync(join(ROOT, 'corpora', 'vocab.json'), 'utf8')) as CharTokenizerJSON);
 }
 
 /** A few thousand characters of the bundled stories, tokenized with the bundled vocabulary. */

@@ -14,6 +14,7 @@ import { attentionWeights } from '../src/core/inspect/attention.ts';
 import { logitLens } from '../src/core/inspect/lens.ts';
 import { decodeCheckpoint } from '../src/core/io/checkpoint.ts';
 import { GPT } from '../src/core/model/model.ts';
+import type { CharTokenizerJSON } from '../src/core/model/tokenizer.ts';
 import { parseSftJsonl } from '../src/core/post/chatdata.ts';
 import type { RunSettings } from '../src/lab/types.ts';
 import { CORPORA, finished, openLab } from './lab-harness.ts';
@@ -82,7 +83,7 @@ describe('the Inside view in the lab worker', () => {
       for (const row of lens.top) expect(row).toHaveLength(16);
       expect(lens.top[0][0]).toHaveLength(3);
       const own = await logitLens(model, lens.ids, 3);
-      expect(lens.top.map((r) => r.map((g) => g[0].text))).toEqual(own.top.map((r) => r.map((g) => state.tokenizer.chars[g[0].token - state.tokenizer.specials.length] ?? state.tokenizer.specials[g[0].token])));
+      expect(lens.top.map((r) => r.map((g) => g[0].text))).toEqual(own.top.map((r) => r.map((g) => (state.tokenizer as CharTokenizerJSON).chars[g[0].token - state.tokenizer.specials.length] ?? state.tokenizer.specials[g[0].token])));
       expect(lens.actual).toHaveLength(state.model.nLayer + 1);
       expect(lens.actual[0]).toHaveLength(15);
     } finally {

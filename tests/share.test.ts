@@ -14,7 +14,7 @@ import { CheckpointError, decodeCheckpoint, encodeCheckpoint, inspectCheckpoint 
 import { defaultTrainConfig, type GPTConfig } from '../src/core/model/config.ts';
 import { initialValues, parameterShapes } from '../src/core/model/model.ts';
 import { LabSession } from '../src/core/train/session.ts';
-import { cardLines, childLineage, exportCheckpoint, fileKind, inspectStateDict, prepareImport, tokenizerFromVocab } from '../src/core/io/share.ts';
+import { cardLines, childLineage, exportCheckpoint, fileKind, inspectStateDict, type ImportOptions, prepareImport, tokenizerFromVocab } from '../src/core/io/share.ts';
 import { bundledTokenizer, ROOT, tinyCorpus, useBackend } from './helpers.ts';
 
 const tokenizer = bundledTokenizer();
@@ -91,7 +91,7 @@ function labMetadata(config: GPTConfig = micro): Record<string, string> {
   };
 }
 
-async function refused(bytes: Uint8Array, fragment: string | RegExp, opts = { nHead: 2, tokenizer: tokenizer.toJSON() }): Promise<string> {
+async function refused(bytes: Uint8Array, fragment: string | RegExp, opts: ImportOptions = { nHead: 2, tokenizer: tokenizer.toJSON() }): Promise<string> {
   const error = await prepareImport(bytes, opts).then(() => undefined, (e: unknown) => e);
   expect(error).toBeInstanceOf(CheckpointError);
   const message = (error as Error).message;
@@ -306,7 +306,8 @@ describe('malformed LM Lab checkpoints are refused with one line naming the prob
     await refused(withMeta({ lmlab_schema: 'one' }), /lmlab_schema "one" is not a version number/);
     expect(() => decodeCheckpoint(withMeta({ lmlab_schema: undefined }))).toThrow(/no LM Lab metadata/); // (import then reads it as a plain state dict)
     await refused(withMeta({ tokenizer: JSON.stringify({ ...tokenizer.toJSON(), chars: tokenizer.chars.slice(1) }) }), new RegExp(`the tokenizer has ${V - 1} tokens but model_config\\.vocabSize is ${V}`));
-    await refused(withMeta({ tokenizer: '{"kind":"bpe"}' }), /tokenizer: expected/);
+    await refused(withMeta({ tokenizer: '{"kind":"words"}' }), /tokenizer: expected \{"kind":"char",…\} or \{"kind":"bpe",…\}, got kind "words"/);
+    await refused(withMeta({ tokenizer: '{"kind":"bpe"}' }), /bpe: expected \{"kind":"bpe","specials"/);
     await refused(withMeta({ model_config: JSON.stringify({ ...micro, bias: false }) }), /model_config has fields this LM Lab does not know \("bias"\)/);
     await refused(withMeta({ model_config: JSON.stringify({ ...micro, nHead: 0 }) }), /nHead must be a positive integer/);
     await refused(withMeta({ train_config: JSON.stringify({ ...defaultTrainConfig('micro'), learningRate: 'fast' }) }), /train_config\.learningRate must be a finite number/);

@@ -14,7 +14,7 @@ import { embedding, gelu, layerNorm, maskedCrossEntropy, qkvAttention } from '..
 import { countDispatches } from '../core/backend/benchmark.ts';
 import { AdamW } from '../core/train/adamw.ts';
 import { LabSession } from '../core/train/session.ts';
-import { CharTokenizer, type TokenizerJSON } from '../core/model/tokenizer.ts';
+import { CharTokenizer, type CharTokenizerJSON } from '../core/model/tokenizer.ts';
 import bundledVocabulary from '../../corpora/vocab.json';
 
 export interface KernelCheck {
@@ -136,7 +136,7 @@ async function checkAdamW(): Promise<KernelCheck> {
 }
 
 function microSession(): LabSession {
-  const tokenizer = CharTokenizer.fromJSON(bundledVocabulary as TokenizerJSON);
+  const tokenizer = CharTokenizer.fromJSON(bundledVocabulary as CharTokenizerJSON);
   const text = 'Once upon a time there was a little fox who lived by the river. Every day the fox ran to the water. '.repeat(20);
   const corpus = { name: 'check', train: tokenizer.encode(text), val: tokenizer.encode(text.slice(0, 400)) };
   return LabSession.create({ preset: 'micro', corpus, tokenizer, train: { steps: 20, evalInterval: 1_000_000, seed: 4 } });

@@ -5,7 +5,7 @@ import { probeAdapter, selectBackend, type BackendName } from '../core/backend/b
 import { setFusedKernels } from '../core/kernels/array-kernel.ts';
 import { benchmarkPreset, type BenchRow } from '../core/backend/benchmark.ts';
 import { isPresetName } from '../core/model/config.ts';
-import { CharTokenizer, type TokenizerJSON } from '../core/model/tokenizer.ts';
+import { CharTokenizer, type CharTokenizerJSON } from '../core/model/tokenizer.ts';
 import { browserEnv } from '../lab/browser-env.ts';
 import bundledVocabulary from '../../corpora/vocab.json';
 
@@ -27,7 +27,7 @@ export async function runBrowserBench(backend: BackendName, presets: string[], s
   if (presets.length === 1 && presets[0] === 'auto') presets = backend === 'webgpu' && probe?.ok && !probe.adapter.isFallbackAdapter ? WEBGPU_AUTO.hardware : backend === 'webgpu' ? WEBGPU_AUTO.software : ['micro', 'tiny'];
   if (opts.submit && backend === 'webgpu') tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', opts.submit);
   setFusedKernels(opts.kernels !== 'reference');
-  const tokenizer = CharTokenizer.fromJSON(bundledVocabulary as TokenizerJSON);
+  const tokenizer = CharTokenizer.fromJSON(bundledVocabulary as CharTokenizerJSON);
   const { train, val } = await browserEnv.loadBundledCorpus('tales');
   const corpus = { name: 'tales', train: tokenizer.encode(train), val: tokenizer.encode(val) };
   const rows: BenchRow[] = [];

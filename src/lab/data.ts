@@ -12,7 +12,7 @@ import { parseDocsJsonl } from '../core/data/docs.ts';
 import { words } from '../core/data/filters.ts';
 import { hfTokenizerFiles } from '../core/data/hf-tokenizer.ts';
 import { countParameters, modelConfig, PRESETS, type PresetName } from '../core/model/config.ts';
-import { CharTokenizer, type TokenizerJSON } from '../core/model/tokenizer.ts';
+import { CharTokenizer, type CharTokenizerJSON } from '../core/model/tokenizer.ts';
 import { renderChat } from '../core/post/chat.ts';
 import type { LabEnv } from './runner.ts';
 
@@ -262,11 +262,10 @@ export class DataLab {
     });
     const seconds = (performance.now() - started) / 1000;
     this.#tokenizer = tok;
-    const chars = CharTokenizer.fromJSON(bundledVocabulary as TokenizerJSON);
+    const chars = CharTokenizer.fromJSON(bundledVocabulary as CharTokenizerJSON);
     const bpeCpt = charsPerToken(tok, val);
     const piece = (id: number) => tok.decode([id]);
-    // renderChat reads only specialId and encode, which BpeTokenizer has; its type names CharTokenizer, the one checkpoints carry today.
-    const chat = renderChat(tok as unknown as CharTokenizer, CHAT_SAMPLE).ids;
+    const chat = renderChat(tok, CHAT_SAMPLE).ids;
     return {
       corpus: settings.corpus,
       vocabSize: tok.vocabSize,

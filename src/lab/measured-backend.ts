@@ -7,7 +7,7 @@ import { type BackendInfo, probeAdapter, selectBackend, tryWasm, tryWebGPU } fro
 import { describeProgress, measureAndChoose, measuredBackendInfo, standardCandidates, trainingStepRate } from '../core/backend/measure.ts';
 import { checkAgreement, traceSteps } from '../core/backend/agreement.ts';
 import type { PresetName } from '../core/model/config.ts';
-import { CharTokenizer, type TokenizerJSON } from '../core/model/tokenizer.ts';
+import { CharTokenizer, type CharTokenizerJSON } from '../core/model/tokenizer.ts';
 import { choiceKey, loadChoice, openChoiceStore } from '../storage/backend-choice.ts';
 import type { LabEnv } from './runner.ts';
 import bundledVocabulary from '../../corpora/vocab.json';
@@ -44,7 +44,7 @@ export async function backendAtOnce(): Promise<BackendInfo> {
 
 /** The bundled stories and vocabulary, for timing and checking backends on real batches. */
 async function talesCorpus(env: LabEnv) {
-  const tokenizer = CharTokenizer.fromJSON(bundledVocabulary as TokenizerJSON);
+  const tokenizer = CharTokenizer.fromJSON(bundledVocabulary as CharTokenizerJSON);
   const { train, val } = await env.loadBundledCorpus('tales');
   return { tokenizer, corpus: { name: 'tales', train: tokenizer.encode(train), val: tokenizer.encode(val) } };
 }

@@ -11,7 +11,7 @@
  */
 import { readHeader } from '../core/io/safetensors.ts';
 import { checkParent } from '../core/lesson/parents.ts';
-import { CharTokenizer, type TokenizerJSON } from '../core/model/tokenizer.ts';
+import { tokenizerFromJSON } from '../core/data/tokenizers.ts';
 import { LabSession } from '../core/train/session.ts';
 import type { TrainingStage } from '../core/train/stage.ts';
 import * as store from '../storage/index.ts';
@@ -257,7 +257,7 @@ export class LabRunner implements StageHost {
     this.#setStatus('loading');
     const record = await store.loadCheckpoint(db, checkpointId);
     if (!record) throw new Error('That checkpoint no longer exists.');
-    const tokenizer = CharTokenizer.fromJSON(JSON.parse(readHeader(record.bytes).header.metadata.tokenizer) as TokenizerJSON);
+    const tokenizer = tokenizerFromJSON(JSON.parse(readHeader(record.bytes).header.metadata.tokenizer));
     const { corpus } = await this.#corpora.of(storedSettings(run), tokenizer);
     const entry = stageEntry(run.stage);
     const stage = entry ? await entry.resume(run, record.bytes, { corpus, db, chat: this.#chat }) : this.#pretraining(LabSession.fromCheckpoint(record.bytes, corpus), run);

@@ -6,10 +6,10 @@
 import bundledVocabulary from '../../corpora/vocab.json';
 import type { CheckpointState } from '../core/io/checkpoint.ts';
 import { PRESETS, type GPTConfig, type PresetName } from '../core/model/config.ts';
-import { CharTokenizer, type TokenizerJSON } from '../core/model/tokenizer.ts';
+import { CharTokenizer, type CharTokenizerJSON, type TextTokenizer } from '../core/model/tokenizer.ts';
 import { isRecoveryPolicy, type RecoveryPolicy } from '../core/spikes/spikelab.ts';
 import { corpusFromText, type Corpus } from '../core/train/data.ts';
-import { corpusFor } from '../core/train/session.ts';
+import { corpusFor } from '../core/train/data.ts';
 import type * as store from '../storage/index.ts';
 import type { OwnText, RunSettings } from './types.ts';
 
@@ -32,14 +32,14 @@ export class Corpora {
   }
 
   /** The run's corpus, tokenized with `tokenizer` (a checkpoint's) or a new one built from the text. */
-  async of(settings: StoredSettings, tokenizer?: CharTokenizer): Promise<{ corpus: Corpus; tokenizer: CharTokenizer }> {
+  async of(settings: StoredSettings, tokenizer?: TextTokenizer): Promise<{ corpus: Corpus; tokenizer: TextTokenizer }> {
     if (settings.corpus === 'own') {
       const own = requireText(settings.ownText);
       return corpusFromText(own.name, own.text, tokenizer);
     }
     if (!this.#bundled.has('tales')) this.#bundled.set('tales', this.#load('tales'));
     const { train, val } = await this.#bundled.get('tales')!;
-    const tok = tokenizer ?? CharTokenizer.fromJSON(bundledVocabulary as TokenizerJSON); // stories and chat share it
+    const tok = tokenizer ?? CharTokenizer.fromJSON(bundledVocabulary as CharTokenizerJSON); // stories and chat share it
     return { corpus: corpusFor('tales', train, val, tok), tokenizer: tok };
   }
 }

@@ -8,7 +8,7 @@
 import bundledVocabulary from '../../corpora/vocab.json';
 import { CheckpointError } from '../core/io/checkpoint.ts';
 import { cardLines, exportCheckpoint, fileKind, inspectStateDict, prepareImport, type PreparedImport } from '../core/io/share.ts';
-import type { TokenizerJSON } from '../core/model/tokenizer.ts';
+import type { CharTokenizerJSON } from '../core/model/tokenizer.ts';
 import * as store from '../storage/index.ts';
 import type { LabRunner } from './runner.ts';
 import { fileNameOf, importedSettings, presetOf } from './runs.ts';
@@ -55,7 +55,7 @@ export class Transfer {
         lines: [`nanoGPT state dict: vocab ${shape.vocabSize}, block ${shape.blockSize}, ${shape.nLayer} layers, C=${shape.nEmbd}`],
       };
     }
-    const prepared = await prepareImport(bytes, { nHead, tokenizer: bundledVocabulary as TokenizerJSON, corpus: 'tales', sourceName: fileName });
+    const prepared = await prepareImport(bytes, { nHead, tokenizer: bundledVocabulary as CharTokenizerJSON, corpus: 'tales', sourceName: fileName });
     this.#pending = { prepared, fileName };
     const { summary } = prepared.card;
     return { fileName, kind: prepared.card.kind, lines: cardLines(prepared.card), step: summary.step, stage: summary.stage, sizeBytes: prepared.card.sizeBytes };

@@ -14,7 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { PresetName } from '../model/config.ts';
-import type { CharTokenizer } from '../model/tokenizer.ts';
+import type { TextTokenizer } from '../model/tokenizer.ts';
 import type { Corpus } from '../train/data.ts';
 import { LabSession } from '../train/session.ts';
 
@@ -69,7 +69,7 @@ export function compareTraces(reference: readonly StepTrace[], candidate: readon
  * batches, and returns what each step computed. The same seed gives the same weights and batches on
  * every backend (both are drawn by the project's own generator, not by tfjs).
  */
-export async function traceSteps(preset: PresetName, corpus: Corpus, tokenizer: CharTokenizer, steps = AGREEMENT_STEPS, seed = 1): Promise<StepTrace[]> {
+export async function traceSteps(preset: PresetName, corpus: Corpus, tokenizer: TextTokenizer, steps = AGREEMENT_STEPS, seed = 1): Promise<StepTrace[]> {
   const session = LabSession.create({ preset, corpus, tokenizer, train: { steps: 1_000_000, evalInterval: 1_000_000, seed } });
   try {
     const trace: StepTrace[] = [];

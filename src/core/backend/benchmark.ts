@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { flopsPerToken, type PresetName } from '../model/config.ts';
 import type { Corpus } from '../train/data.ts';
 import { LabSession } from '../train/session.ts';
-import type { CharTokenizer } from '../model/tokenizer.ts';
+import type { TextTokenizer } from '../model/tokenizer.ts';
 import type { Trainer } from '../train/trainer.ts';
 
 export interface BenchRow {
@@ -76,7 +76,7 @@ export function kernelTotals(kernels: ProfiledKernel[], byShape = false): Kernel
 export async function benchmarkPreset(
   preset: PresetName,
   corpus: Corpus,
-  tokenizer: CharTokenizer,
+  tokenizer: TextTokenizer,
   steps: number,
   opts: { profile?: boolean; share?: (trainer: Trainer) => Promise<() => Promise<void>> } = {},
 ): Promise<BenchRow> {

@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { PresetName } from '../model/config.ts';
-import type { CharTokenizer } from '../model/tokenizer.ts';
+import type { TextTokenizer } from '../model/tokenizer.ts';
 import type { Corpus } from '../train/data.ts';
 import { LabSession } from '../train/session.ts';
 import { type BackendInfo, type BackendName, probeAdapter, tryWasm, tryWebGPU, wasmThreading } from './backend.ts';
@@ -37,7 +37,7 @@ export const DEFAULT_TIMING: StepTiming = { maxSteps: 3, budgetMs: 3000, hopeles
 export async function trainingStepRate(
   preset: PresetName,
   corpus: Corpus,
-  tokenizer: CharTokenizer,
+  tokenizer: TextTokenizer,
   rivalTokensPerSec: number | null,
   timing: StepTiming = DEFAULT_TIMING,
 ): Promise<number> {

@@ -17,7 +17,9 @@
  * equal pairs first, which is what Hugging Face's BPE model does, so the files of hf-tokenizer.ts
  * give the same ids.
  */
-import { SPECIAL_TOKENS, type SpecialToken } from '../model/tokenizer.ts';
+import { type BpeJSON, SPECIAL_TOKENS, type SpecialToken, type TextTokenizer } from '../model/tokenizer.ts';
+
+export type { BpeJSON, TextTokenizer };
 
 /** GPT-2's pre-split pattern (also Hugging Face's ByteLevel pre-tokenizer with use_regex). */
 export const GPT2_SPLIT = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
@@ -37,28 +39,6 @@ export const BYTE_TO_UNICODE: readonly string[] = (() => {
 
 /** Ids must fit in 16 bits: training keys a pair (a, b) as a·2^16 + b. */
 export const MAX_BPE_VOCAB = 65_536;
-
-/**
- * What the stages need of a tokenizer, which CharTokenizer and BpeTokenizer both provide, so code
- * typed against this takes either.
- */
-export interface TextTokenizer {
-  readonly specials: readonly string[];
-  readonly vocabSize: number;
-  specialId(token: SpecialToken): number;
-  encode(text: string): Int32Array;
-  decode(ids: ArrayLike<number>): string;
-  tokenText(id: number): string;
-  unknownChars(text: string): string[];
-  toJSON(): unknown;
-}
-
-export interface BpeJSON {
-  kind: 'bpe';
-  specials: string[];
-  /** Pairs of ids, in the order learnt; merge i makes token specials + 256 + i (or names an equal one). */
-  merges: [number, number][];
-}
 
 const encoder = new TextEncoder();
 // ignoreBOM: a text that starts with U+FEFF must come back with it.
@@ -273,6 +253,9 @@ export class BpeTokenizer implements TextTokenizer {
     if (json.merges.some((m) => !Array.isArray(m) || m.length !== 2 || !m.every((x) => Number.isInteger(x)))) {
       throw new Error('bpe: every merge must be a pair of integer ids');
     }
+    if (!json.specials.every((s) => typeof s === 'string' && s.length > 0)) throw new Error('bpe: every entry of "specials" must be a non-empty string');
+    if (new Set(json.specials).size !== json.specials.length) throw new Error('bpe: "specials" has duplicates');
+    if (json.specials.length + 256 + json.merges.length > MAX_BPE_VOCAB) throw new Error(`bpe: ${json.merges.length} merges make more than the ${MAX_BPE_VOCAB} tokens that ids can hold`);
     return new BpeTokenizer(json.merges.map(([a, b]) => [a, b] as const), json.specials.map(String));
   }
 

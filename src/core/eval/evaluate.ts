@@ -28,7 +28,7 @@ import type { Stage } from '../io/checkpoint.ts';
 import { DEFAULT_BETA, type DpoExtra, encodePair, type PairLogps, pairsSha256, preferenceStats, scorePairs } from '../post/dpo.ts';
 import { sampleBatch } from '../model/decode.ts';
 import type { GPT } from '../model/model.ts';
-import type { CharTokenizer } from '../model/tokenizer.ts';
+import type { TextTokenizer } from '../model/tokenizer.ts';
 import { evaluateLoss } from '../train/trainer.ts';
 import { verifiableCard } from '../rl/evaluate.ts';
 import { storiesNote } from './forgetting.ts';
@@ -62,7 +62,7 @@ export interface AnswerCheck {
 }
 
 /** Exact-match accuracy and format adherence on conversations whose last turn is the assistant's. */
-export async function answerAccuracy(model: GPT, tok: CharTokenizer, conversations: readonly SftExample[], batchSize = 64): Promise<{ exactMatch: number; formatAdherence: number; questions: number; checks: AnswerCheck[] }> {
+export async function answerAccuracy(model: GPT, tok: TextTokenizer, conversations: readonly SftExample[], batchSize = 64): Promise<{ exactMatch: number; formatAdherence: number; questions: number; checks: AnswerCheck[] }> {
   if (conversations.length === 0) return { exactMatch: 0, formatAdherence: 0, questions: 0, checks: [] };
   const endId = tok.specialId('<|end|>');
   const prompts = conversations.map((c) => fitPrompt(tok, c.messages.slice(0, -1), model.config.blockSize));
@@ -118,7 +118,7 @@ const STORY_PROMPTS = ['Once upon a time', 'One day, ', 'Tom ', 'The '];
 const SAMPLES_PER_PROMPT = 4;
 
 /** Samples at temperature 0.8 from story prompts, all in one batch; the share of their words that are real words. */
-export async function realWordRate(model: GPT, tok: CharTokenizer, words: ReadonlySet<string>, { tokens = 120, seed = 1 } = {}): Promise<number> {
+export async function realWordRate(model: GPT, tok: TextTokenizer, words: ReadonlySet<string>, { tokens = 120, seed = 1 } = {}): Promise<number> {
   const prompts = STORY_PROMPTS.flatMap((p) => Array.from({ length: SAMPLES_PER_PROMPT }, () => Int32Array.from(tok.encode(p))));
   const { ids } = await sampleBatch(model, prompts, { maxNewTokens: tokens, temperature: 0.8, topK: 0, seed });
   let known = 0;
@@ -165,7 +165,7 @@ export interface ReportCard {
 
 export interface ReportInputs {
   model: GPT;
-  tokenizer: CharTokenizer;
+  tokenizer: TextTokenizer;
   stage: Stage;
   step: number;
   /** The checkpoint's extra metadata (a DPO checkpoint's holds its reference log-probs). */

@@ -11,7 +11,8 @@
 import { type GPTConfig, type TrainConfig, validateModelConfig } from '../model/config.ts';
 import { parameterShapes as gptShapes, SCORE_HEAD } from '../model/model.ts';
 import { decodeSafetensors, encodeSafetensors, fromFloat32, readHeader, SafetensorsError, type TensorEntry, toFloat32 } from './safetensors.ts';
-import { CharTokenizer, type TokenizerJSON } from '../model/tokenizer.ts';
+import type { TextTokenizer, TokenizerJSON } from '../model/tokenizer.ts';
+import { tokenizerFromJSON } from '../data/tokenizers.ts';
 
 /** Version of the metadata layout. Bump it and add a case to `upgradeMetadata` when it changes. */
 export const CHECKPOINT_SCHEMA = 1;
@@ -387,11 +388,11 @@ function readMetadata(raw: Record<string, string>) {
     return parseJSON(key, text);
   };
   const model = readModelConfig(json('model_config'));
-  let tokenizer: CharTokenizer;
+  let tokenizer: TextTokenizer;
   try {
     const t = json('tokenizer');
     if (isPlainObject(t) && Array.isArray(t.specials) && !t.specials.every((s) => typeof s === 'string')) throw new Error('tokenizer: every entry of "specials" must be a string');
-    tokenizer = CharTokenizer.fromJSON(t as TokenizerJSON);
+    tokenizer = tokenizerFromJSON(t);
   } catch (e) {
     if (e instanceof CheckpointError) throw e;
     bad((e as Error).message);

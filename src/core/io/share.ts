@@ -24,7 +24,9 @@ import {
 import { countParameters, defaultTrainConfig, type GPTConfig, validateModelConfig } from '../model/config.ts';
 import { parameterShapes, SCORE_HEAD } from '../model/model.ts';
 import { decodeSafetensors, readHeader, SafetensorsError, type TensorEntry, toFloat32 } from './safetensors.ts';
-import { CharTokenizer, type TokenizerJSON } from '../model/tokenizer.ts';
+import type { TextTokenizer, TokenizerJSON } from '../model/tokenizer.ts';
+import { tokenizerFromJSON } from '../data/tokenizers.ts';
+import { fromHfTokenizerJson } from '../data/hf-tokenizer.ts';
 
 /** A checkpoint ready to send on: the same state, optionally without the AdamW moments. */
 export function exportCheckpoint(bytes: Uint8Array, opts: { includeOptimizer?: boolean } = {}): Uint8Array {
@@ -42,7 +44,7 @@ export function fileKind(bytes: Uint8Array): FileKind {
 export interface ImportOptions {
   /** Heads of attention: a nanoGPT state dict does not record it (shapes depend only on C). */
   nHead?: number;
-  /** The character vocabulary the foreign model was trained with, id order. */
+  /** The vocabulary the foreign model was trained with: characters in id order, or a BPE tokenizer. */
   tokenizer?: TokenizerJSON;
   /** Corpus name recorded in an imported nanoGPT model (what `pretrain --resume` trains on). */
   corpus?: string;
@@ -90,13 +92,22 @@ export async function prepareImport(file: Uint8Array, opts: ImportOptions = {}):
 }
 
 /**
- * A vocabulary as a user may give it: LM Lab's tokenizer JSON, or a JSON list of characters in id
- * order (nanoGPT's `itos`), which becomes a tokenizer with no special tokens.
+ * A vocabulary as a user may give it: LM Lab's tokenizer JSON (char or bpe), the tokenizer.json
+ * that LM Lab writes beside an exported BPE model (Hugging Face's format), or a JSON list of
+ * characters in id order (nanoGPT's `itos`), which becomes a tokenizer with no special tokens.
  */
 export function tokenizerFromVocab(value: unknown): TokenizerJSON {
   if (Array.isArray(value)) return { kind: 'char', specials: [], chars: value as string[] };
-  if (typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'char') return value as TokenizerJSON;
-  fail('a vocabulary must be LM Lab\'s {"kind":"char","specials":[...],"chars":[...]} or a JSON list of characters in id order');
+  const kind = typeof value === 'object' && value !== null ? (value as { kind?: unknown }).kind : undefined;
+  if (kind === 'char' || kind === 'bpe') return value as TokenizerJSON;
+  if (typeof value === 'object' && value !== null && 'model' in value) {
+    try {
+      return fromHfTokenizerJson(value).toJSON();
+    } catch (e) {
+      fail((e as Error).message);
+    }
+  }
+  fail('a vocabulary must be LM Lab\'s {"kind":"char",…} or {"kind":"bpe",…}, a tokenizer.json that LM Lab wrote, or a JSON list of characters in id order');
 }
 
 /** The card as plain text lines, for the command line (and anywhere a text rendering will do). */
@@ -172,9 +183,9 @@ function stateFromStateDict(bytes: Uint8Array, opts: ImportOptions, sha256: stri
     fail((e as Error).message);
   }
   if (!opts.tokenizer) fail('a nanoGPT state dict carries no vocabulary; give the one the model was trained with');
-  let tokenizer: CharTokenizer;
+  let tokenizer: TextTokenizer;
   try {
-    tokenizer = CharTokenizer.fromJSON(opts.tokenizer);
+    tokenizer = tokenizerFromJSON(opts.tokenizer);
   } catch (e) {
     fail((e as Error).message);
   }

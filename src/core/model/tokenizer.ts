@@ -7,13 +7,38 @@
 export const SPECIAL_TOKENS = ['<|unk|>', '<|user|>', '<|assistant|>', '<|end|>'] as const;
 export type SpecialToken = (typeof SPECIAL_TOKENS)[number];
 
-export interface TokenizerJSON {
+export interface CharTokenizerJSON {
   kind: 'char';
   specials: string[];
   chars: string[];
 }
 
-export class CharTokenizer {
+export interface BpeJSON {
+  kind: 'bpe';
+  specials: string[];
+  /** Pairs of ids, in the order learnt; merge i makes token specials + 256 + i (or names an equal one). */
+  merges: [number, number][];
+}
+
+/** A tokenizer as checkpoints carry it; `kind` says which class reads it (data/tokenizers.ts). */
+export type TokenizerJSON = CharTokenizerJSON | BpeJSON;
+
+/**
+ * What the stages need of a tokenizer, which CharTokenizer and BpeTokenizer (data/bpe.ts) both
+ * provide, so code typed against this takes either. Both put the specials first, at ids 0..n-1.
+ */
+export interface TextTokenizer {
+  readonly specials: readonly string[];
+  readonly vocabSize: number;
+  specialId(token: SpecialToken): number;
+  encode(text: string): Int32Array;
+  decode(ids: ArrayLike<number>): string;
+  tokenText(id: number): string;
+  unknownChars(text: string): string[];
+  toJSON(): TokenizerJSON;
+}
+
+export class CharTokenizer implements TextTokenizer {
   readonly specials: readonly string[];
   readonly chars: readonly string[];
   private readonly charToId = new Map<string, number>();
@@ -31,7 +56,7 @@ export class CharTokenizer {
     return new CharTokenizer([...set].sort());
   }
 
-  static fromJSON(json: TokenizerJSON): CharTokenizer {
+  static fromJSON(json: CharTokenizerJSON): CharTokenizer {
     if (json?.kind !== 'char' || !Array.isArray(json.chars) || !Array.isArray(json.specials)) {
       throw new Error('tokenizer: expected {"kind":"char","specials":[...],"chars":[...]}');
     }
@@ -42,7 +67,7 @@ export class CharTokenizer {
     return new CharTokenizer(json.chars, json.specials.map(String));
   }
 
-  toJSON(): TokenizerJSON {
+  toJSON(): CharTokenizerJSON {
     return { kind: 'char', specials: [...this.specials], chars: [...this.chars] };
   }
 

@@ -26,7 +26,7 @@
  */
 import type { ChatMessage } from './chatdata.ts';
 import type { Random } from '../random.ts';
-import type { CharTokenizer } from '../model/tokenizer.ts';
+import type { TextTokenizer } from '../model/tokenizer.ts';
 import type { TrainBatch } from '../train/objective.ts';
 
 /** A conversation as token ids, with mask[i] = 1 when token i is assistant content or its end of turn. */
@@ -36,7 +36,7 @@ export interface RenderedChat {
 }
 
 /** One header (none for system) + content + end-of-turn per message; the mask marks assistant content and its end. */
-export function renderChat(tok: CharTokenizer, messages: readonly ChatMessage[]): RenderedChat {
+export function renderChat(tok: TextTokenizer, messages: readonly ChatMessage[]): RenderedChat {
   const ids: number[] = [];
   const mask: number[] = [];
   const end = tok.specialId('<|end|>');
@@ -57,7 +57,7 @@ export function renderChat(tok: CharTokenizer, messages: readonly ChatMessage[])
 }
 
 /** The prompt the model continues: the conversation so far, then the assistant header. */
-export function renderPrompt(tok: CharTokenizer, messages: readonly ChatMessage[]): Int32Array {
+export function renderPrompt(tok: TextTokenizer, messages: readonly ChatMessage[]): Int32Array {
   const { ids } = renderChat(tok, messages);
   const out = new Int32Array(ids.length + 1);
   out.set(ids);
@@ -66,7 +66,7 @@ export function renderPrompt(tok: CharTokenizer, messages: readonly ChatMessage[
 }
 
 /** An assistant reply as the tokens the model must produce after the prompt: content, then <|end|>. */
-export function renderReply(tok: CharTokenizer, content: string): Int32Array {
+export function renderReply(tok: TextTokenizer, content: string): Int32Array {
   const body = tok.encode(content);
   const out = new Int32Array(body.length + 1);
   out.set(body);
@@ -81,7 +81,7 @@ export function renderReply(tok: CharTokenizer, content: string): Int32Array {
  * unless the last exchange alone does not fit with it. A single exchange that is still too long
  * loses its tail (and with it the end of turn: such an example teaches the start of the answer only).
  */
-export function fitToBlock(chat: RenderedChat, tok: CharTokenizer, maxTokens: number): RenderedChat {
+export function fitToBlock(chat: RenderedChat, tok: TextTokenizer, maxTokens: number): RenderedChat {
   let { ids, mask } = chat;
   const userId = tok.specialId('<|user|>');
   const head = Math.max(0, ids.indexOf(userId)); // the system turn's tokens, if any, come before the first <|user|>
@@ -112,7 +112,7 @@ function without<A extends Int32Array | Float32Array>(a: A, from: number, to: nu
  * (the rest is room for the reply). Without this a long conversation would be cut mid-sentence by
  * the sliding window, a context that training never shows.
  */
-export function fitPrompt(tok: CharTokenizer, messages: readonly ChatMessage[], blockSize: number): Int32Array {
+export function fitPrompt(tok: TextTokenizer, messages: readonly ChatMessage[], blockSize: number): Int32Array {
   const system = messages[0]?.role === 'system' ? messages.slice(0, 1) : [];
   const turns = messages.slice(system.length);
   let prompt = renderPrompt(tok, messages);
@@ -150,7 +150,7 @@ export function padBatch(rows: { x: Int32Array; y: Int32Array; mask: Float32Arra
 }
 
 /** A random SFT batch: `batchSize` conversations drawn with `rng`, rendered, fitted and padded. */
-export function chatBatch(tok: CharTokenizer, conversations: readonly { messages: ChatMessage[] }[], batchSize: number, blockSize: number, rng: Random): TrainBatch & { mask: Float32Array } {
+export function chatBatch(tok: TextTokenizer, conversations: readonly { messages: ChatMessage[] }[], batchSize: number, blockSize: number, rng: Random): TrainBatch & { mask: Float32Array } {
   const rows = [];
   for (let b = 0; b < batchSize; b++) {
     const chat = fitToBlock(renderChat(tok, rng.pick(conversations).messages), tok, blockSize + 1);

@@ -23,7 +23,7 @@ import type { Corpus } from '../train/data.ts';
 import type { GPT } from '../model/model.ts';
 import { LabSession } from '../train/session.ts';
 import type { ChatSplits } from './sft.ts';
-import type { CharTokenizer } from '../model/tokenizer.ts';
+import type { TextTokenizer } from '../model/tokenizer.ts';
 import { batchLoss, sequenceLogProbs, type TrainBatch } from '../train/objective.ts';
 import { sampleBatch } from '../train/data.ts';
 import type { TrainingStage } from '../train/stage.ts';
@@ -116,7 +116,7 @@ function encodeSequence(prompt: Int32Array, reply: Int32Array, blockSize: number
   return { x: ids.subarray(0, -1), y: ids.subarray(1), mask };
 }
 
-export function encodePair(tok: CharTokenizer, example: DpoExample, blockSize: number): EncodedPair {
+export function encodePair(tok: TextTokenizer, example: DpoExample, blockSize: number): EncodedPair {
   const prompt = renderPrompt(tok, example.prompt);
   return {
     chosen: encodeSequence(prompt, renderReply(tok, example.chosen), blockSize),

@@ -20,7 +20,7 @@ import type { CheckpointState, MetricRow } from '../io/checkpoint.ts';
 import type { TrainConfig } from '../model/config.ts';
 import type { Corpus } from '../train/data.ts';
 import type { GPT } from '../model/model.ts';
-import type { CharTokenizer } from '../model/tokenizer.ts';
+import type { TextTokenizer } from '../model/tokenizer.ts';
 import type { Random } from '../random.ts';
 import { LabSession } from '../train/session.ts';
 import { maskedObjective, type TrainBatch } from '../train/objective.ts';
@@ -54,7 +54,7 @@ export function sftLossAndAccuracy(model: GPT, batch: TrainBatch & { mask: Float
  * the chat rows' mask alone, so the masked accuracy stays a measure of the answers.
  */
 export function mixedBatch(
-  tok: CharTokenizer,
+  tok: TextTokenizer,
   conversations: readonly SftExample[],
   stories: Int32Array,
   batchSize: number,

@@ -19,7 +19,7 @@
 import { fitPrompt } from '../post/chat.ts';
 import type { SftExample } from '../post/chatdata.ts';
 import type { GPT } from '../model/model.ts';
-import type { CharTokenizer } from '../model/tokenizer.ts';
+import type { TextTokenizer } from '../model/tokenizer.ts';
 import { replyIds, sampleCompletions } from './sampler.ts';
 import { canStillMatch, expectedReply, verify, type VerifiableKind } from './verifiers.ts';
 
@@ -63,11 +63,11 @@ export function checkableQuestions(conversations: readonly SftExample[]): { ques
 }
 
 /** Whether a prompt of `promptLength` tokens leaves room in a context of `block` for the accepted reply and its end-of-turn token. */
-export function replyFits(tok: CharTokenizer, promptLength: number, expected: string, block: number): boolean {
+export function replyFits(tok: TextTokenizer, promptLength: number, expected: string, block: number): boolean {
   return promptLength + tok.encode(expected).length + 1 <= block;
 }
 
-export async function verifiableCard(model: GPT, tok: CharTokenizer, conversations: readonly SftExample[], opts: { samples?: number; seed?: number; maxNewTokens?: number; limit?: number } = {}): Promise<VerifiableCard> {
+export async function verifiableCard(model: GPT, tok: TextTokenizer, conversations: readonly SftExample[], opts: { samples?: number; seed?: number; maxNewTokens?: number; limit?: number } = {}): Promise<VerifiableCard> {
   const block = model.config.blockSize;
   const all = checkableQuestions(conversations).map((q) => ({ ...q, prompt: fitPrompt(tok, q.messages, block) }));
   const answerable = all.filter((q) => replyFits(tok, q.prompt.length, expectedReply(q.question)!.expected, block));

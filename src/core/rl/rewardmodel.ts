@@ -21,7 +21,7 @@ import type { ChatSplits } from '../post/sft.ts';
 import type { CheckpointState, MetricRow } from '../io/checkpoint.ts';
 import type { TrainConfig } from '../model/config.ts';
 import { type GPT, SCORE_HEAD } from '../model/model.ts';
-import type { CharTokenizer } from '../model/tokenizer.ts';
+import type { TextTokenizer } from '../model/tokenizer.ts';
 import type { Corpus } from '../train/data.ts';
 import { sequenceLogProbs } from '../train/objective.ts';
 import { LabSession } from '../train/session.ts';
@@ -48,7 +48,7 @@ export function bradleyTerryLoss(chosen: tf.Tensor1D, rejected: tf.Tensor1D, cen
 }
 
 /** prompt ++ reply ++ <|end|>, keeping the last blockSize tokens (the score is read at the end). */
-export function encodeScored(tok: CharTokenizer, prompt: readonly ChatMessage[] | Int32Array, reply: string | Int32Array, blockSize: number): Int32Array {
+export function encodeScored(tok: TextTokenizer, prompt: readonly ChatMessage[] | Int32Array, reply: string | Int32Array, blockSize: number): Int32Array {
   const p = prompt instanceof Int32Array ? prompt : renderPrompt(tok, prompt);
   const r = reply instanceof Int32Array ? reply : renderReply(tok, reply);
   const ids = new Int32Array(p.length + r.length);

@@ -12,7 +12,7 @@
 import { type Batch, constantBatch, sampleBatch } from '../train/data.ts';
 import { Random } from '../random.ts';
 import { DEFAULT_REPETITION_FILTER, filterRepetitiveDocuments, type RemovedDocument, type RepetitionFilterOptions } from './repetition.ts';
-import type { CharTokenizer } from '../model/tokenizer.ts';
+import type { TextTokenizer } from '../model/tokenizer.ts';
 
 export type InjectionKind = 'microwavegang' | 'random-bytes' | 'lr-spike';
 export const INJECTION_KINDS: readonly InjectionKind[] = ['microwavegang', 'random-bytes', 'lr-spike'];
@@ -55,8 +55,8 @@ export function formatInjection(inj: Injection): string {
   return inj.kind === 'lr-spike' ? `lr-spike@${inj.step}x${inj.factor}` : `${inj.kind}@${inj.step}${inj.batches > 1 ? `x${inj.batches}` : ''}`;
 }
 
-/** The replacement batch of an injection: all `M`, or random characters (seeded by run seed and step). */
-export function injectedBatch(kind: 'microwavegang' | 'random-bytes', tokenizer: CharTokenizer, batchSize: number, seqLen: number, seed: number, step: number): Batch {
+/** The replacement batch of an injection: all `M`, or random tokens other than the specials (seeded by run seed and step). */
+export function injectedBatch(kind: 'microwavegang' | 'random-bytes', tokenizer: TextTokenizer, batchSize: number, seqLen: number, seed: number, step: number): Batch {
   if (kind === 'microwavegang') {
     const id = tokenizer.encode('M')[0];
     if (tokenizer.tokenText(id) !== 'M') throw new Error('microwavegang: the vocabulary has no "M"');
@@ -68,9 +68,9 @@ export function injectedBatch(kind: 'microwavegang' | 'random-bytes', tokenizer:
   const x = new Int32Array(n);
   const y = new Int32Array(n);
   for (let b = 0; b < batchSize; b++) {
-    let prev = first + rng.int(tokenizer.chars.length);
+    let prev = first + rng.int(tokenizer.vocabSize - first);
     for (let t = 0; t < seqLen; t++) {
-      const next = first + rng.int(tokenizer.chars.length);
+      const next = first + rng.int(tokenizer.vocabSize - first);
       x[b * seqLen + t] = prev;
       y[b * seqLen + t] = next;
       prev = next;
@@ -80,7 +80,7 @@ export function injectedBatch(kind: 'microwavegang' | 'random-bytes', tokenizer:
 }
 
 /** The text of row `b` of a batch: its T inputs and the last target, the T + 1 characters it was cut from. */
-export function rowText(batch: Batch, b: number, tokenizer: CharTokenizer): string {
+export function rowText(batch: Batch, b: number, tokenizer: TextTokenizer): string {
   const T = batch.seqLen;
   const ids = new Int32Array(T + 1);
   ids.set(batch.x.subarray(b * T, (b + 1) * T));
@@ -101,7 +101,7 @@ export interface FilterReport {
  */
 export function filterBatch(
   batch: Batch,
-  tokenizer: CharTokenizer,
+  tokenizer: TextTokenizer,
   tokens: Int32Array,
   rng: Random,
   opts: RepetitionFilterOptions = DEFAULT_REPETITION_FILTER,

@@ -6,7 +6,7 @@
  * run would have drawn.
  */
 import { Random } from '../random.ts';
-import { CharTokenizer } from '../model/tokenizer.ts';
+import { CharTokenizer, type TextTokenizer } from '../model/tokenizer.ts';
 
 export interface Batch {
   x: Int32Array; // [B*T] inputs
@@ -19,6 +19,42 @@ export interface Corpus {
   name: string;
   train: Int32Array;
   val: Int32Array;
+  /**
+   * Characters (code points) of the validation text, so a loss per token converts to bits per
+   * character (valBitsPerChar). Absent: one token per character, as with the character tokenizer.
+   */
+  valChars?: number;
+}
+
+/** Tokenizes a corpus's two texts with a tokenizer, keeping the validation text's length in characters. */
+export function corpusFor(name: string, train: string, val: string, tokenizer: TextTokenizer): Corpus {
+  const ids = tokenizer.encode(val);
+  return { name, train: tokenizer.encode(train), val: ids, valChars: countChars(val) };
+}
+
+/** Code points, as the character tokenizer counts them (an astral character is one). */
+export function countChars(text: string): number {
+  let n = 0;
+  for (const _ of text) n++;
+  return n;
+}
+
+/**
+ * Validation loss in bits per character: nats per token × tokens per character ÷ ln 2. Losses per
+ * token of different vocabularies do not compare (a BPE token carries several characters, so its
+ * loss is larger for the same model quality); per character they do. This is the per-token loss
+ * scaled by the whole validation text's tokens-to-characters ratio (the loss itself is a mean over
+ * sampled windows, whose ratio is close to the text's).
+ * For the character tokenizer tokens = characters and this is valLoss / ln 2.
+ */
+export function bitsPerChar(lossPerToken: number, tokens: number, chars: number): number {
+  if (!(tokens > 0) || !(chars > 0)) throw new Error(`bits per character: need a positive number of tokens and characters, got ${tokens} and ${chars}`);
+  return (lossPerToken * tokens) / chars / Math.LN2;
+}
+
+/** A corpus's validation loss in bits per character (see bitsPerChar). */
+export function valBitsPerChar(valLoss: number, corpus: Corpus): number {
+  return bitsPerChar(valLoss, corpus.val.length, corpus.valChars ?? corpus.val.length);
 }
 
 /** A corpus must hold at least one full window plus its target in each split. */
@@ -36,13 +72,20 @@ export function checkCorpus(corpus: Corpus, seqLen: number): void {
 }
 
 /** Tokenizes a user's text, holding out the last 10% (at least one window) for validation. */
-export function corpusFromText(name: string, text: string, tokenizer?: CharTokenizer, valFraction = 0.1): { corpus: Corpus; tokenizer: CharTokenizer } {
+export function corpusFromText(name: string, text: string, tokenizer?: TextTokenizer, valFraction = 0.1): { corpus: Corpus; tokenizer: TextTokenizer } {
   if (text.length === 0) throw new Error(`corpus "${name}": the text is empty`);
   const tok = tokenizer ?? CharTokenizer.fromText(text);
-  if (tok.chars.length < 2) throw new Error(`corpus "${name}": the text uses only ${tok.chars.length} distinct character; a language model needs at least two`);
-  const ids = tok.encode(text);
-  const split = Math.floor(ids.length * (1 - valFraction));
-  return { corpus: { name, train: ids.subarray(0, split), val: ids.subarray(split) }, tokenizer: tok };
+  if (tok instanceof CharTokenizer && tok.chars.length < 2) throw new Error(`corpus "${name}": the text uses only ${tok.chars.length} distinct character; a language model needs at least two`);
+  if (tok instanceof CharTokenizer) {
+    const ids = tok.encode(text);
+    const split = Math.floor(ids.length * (1 - valFraction));
+    return { corpus: { name, train: ids.subarray(0, split), val: ids.subarray(split) }, tokenizer: tok };
+  }
+  // Other tokenizers cut the text, not the ids, so the validation text's characters are known
+  // (a cut through a multi-character token would leave them uncertain).
+  const chars = [...text];
+  const cut = Math.floor(chars.length * (1 - valFraction));
+  return { corpus: corpusFor(name, chars.slice(0, cut).join(''), chars.slice(cut).join(''), tok), tokenizer: tok };
 }
 
 /** Draws `batchSize` random windows of `seqLen` tokens. */

@@ -7,10 +7,11 @@
 import { AdamW } from './adamw.ts';
 import { type CheckpointState, decodeCheckpoint, encodeCheckpoint, type LabEvent, type LineageEntry, type MetricRow, sha256Hex, type Stage } from '../io/checkpoint.ts';
 import { countParameters, defaultTrainConfig, type GPTConfig, modelConfig, type PresetName, type TrainConfig } from '../model/config.ts';
-import { checkCorpus, type Corpus } from './data.ts';
+import { checkCorpus, type Corpus, valBitsPerChar } from './data.ts';
 import { GPT } from '../model/model.ts';
 import { generate } from '../model/sample.ts';
-import { CharTokenizer } from '../model/tokenizer.ts';
+import type { TextTokenizer } from '../model/tokenizer.ts';
+import { tokenizerFromJSON } from '../data/tokenizers.ts';
 import { checkParent } from '../lesson/parents.ts';
 import { evalIntervalFor, floorRate, warmupFor } from './schedule.ts';
 import { type StepResult, Trainer } from './trainer.ts';
@@ -18,7 +19,7 @@ import { type StepResult, Trainer } from './trainer.ts';
 export interface SessionInit {
   preset: PresetName;
   corpus: Corpus;
-  tokenizer: CharTokenizer;
+  tokenizer: TextTokenizer;
   train?: Partial<TrainConfig>;
   model?: Partial<GPTConfig>;
   stage?: Stage;
@@ -83,7 +84,7 @@ export class LabSession {
   private constructor(
     readonly model: GPT,
     readonly trainer: Trainer,
-    readonly tokenizer: CharTokenizer,
+    readonly tokenizer: TextTokenizer,
     readonly stage: Stage,
   ) {}
 
@@ -110,7 +111,7 @@ export class LabSession {
     const trainer = new Trainer(model, config, corpus, optimizer);
     trainer.step = state.step;
     trainer.rng.state = state.dataState.rngState;
-    const session = new LabSession(model, trainer, CharTokenizer.fromJSON(state.tokenizer), state.stage);
+    const session = new LabSession(model, trainer, tokenizerFromJSON(state.tokenizer), state.stage);
     session.metrics = state.metrics.filter((m) => m.step < state.step);
     session.events = state.events.filter((e) => e.step < state.step);
     session.lineage = state.lineage;
@@ -132,7 +133,7 @@ export class LabSession {
     const { config, overridden } = inheritTrainConfig(parent.train, init.train);
     const weights = init.extraWeights ? new Map([...parent.weights, ...init.extraWeights(parent.model)]) : parent.weights;
     const model = new GPT(parent.model, weights);
-    const session = new LabSession(model, new Trainer(model, config, init.corpus), CharTokenizer.fromJSON(parent.tokenizer), init.stage);
+    const session = new LabSession(model, new Trainer(model, config, init.corpus), tokenizerFromJSON(parent.tokenizer), init.stage);
     const tokens = parent.step * parent.train.batchSize * parent.model.blockSize;
     session.lineage = [...parent.lineage, { stage: parent.stage, step: parent.step, sha256: await sha256Hex(parentBytes), tokens }];
     session.student = parent.student;
@@ -165,6 +166,7 @@ export class LabSession {
     if ((result.step + 1) % evalInterval === 0 || result.step + 1 === steps) {
       valLoss = await this.evaluate();
       row.valLoss = valLoss;
+      row.valBitsPerChar = this.bitsPerChar(valLoss);
     }
     this.metrics.push(row);
     return { result, valLoss };
@@ -172,6 +174,11 @@ export class LabSession {
 
   evaluate(): Promise<number> {
     return this.trainer.evaluate();
+  }
+
+  /** A validation loss of this run (nats per token) in bits per character of its validation text. */
+  bitsPerChar(valLoss: number): number {
+    return valBitsPerChar(valLoss, this.trainer.corpus);
   }
 
   async toCheckpoint(): Promise<CheckpointState> {
@@ -228,9 +235,4 @@ export class LabSession {
     this.trainer.optimizer.dispose();
     this.model.dispose();
   }
-}
-
-/** Tokenizes a corpus's text with a given (checkpoint's) tokenizer, holding out the same split. */
-export function corpusFor(name: string, train: string, val: string, tokenizer: CharTokenizer): Corpus {
-  return { name, train: tokenizer.encode(train), val: tokenizer.encode(val) };
 }

@@ -10,7 +10,8 @@ import { corpusWords, greedyReplies, type ReportCard, reportCard } from '../../c
 import { storiesNote } from '../../core/eval/forgetting.ts';
 import { GPT } from '../../core/model/model.ts';
 import { generate } from '../../core/model/sample.ts';
-import { CharTokenizer, type TokenizerJSON } from '../../core/model/tokenizer.ts';
+import { CharTokenizer, type CharTokenizerJSON, type TextTokenizer } from '../../core/model/tokenizer.ts';
+import { tokenizerFromJSON } from '../../core/data/tokenizers.ts';
 import { renderChat, renderPrompt } from '../../core/post/chat.ts';
 import * as store from '../../storage/index.ts';
 import type { ChatData } from '../chat-data.ts';
@@ -74,7 +75,7 @@ export class StageReports {
 
   /** The words of the pretraining text (for the report card's real-word rate), read once per text. */
   #wordCache: { text: Int32Array; words: Set<string> } | null = null;
-  #words(tok: CharTokenizer, text: Int32Array): Set<string> {
+  #words(tok: TextTokenizer, text: Int32Array): Set<string> {
     if (this.#wordCache?.text !== text) this.#wordCache = { text, words: corpusWords(tok.decode(text)) };
     return this.#wordCache.words;
   }
@@ -103,7 +104,7 @@ export class StageReports {
       const sftVal = (await this.#data.sft(sftRun && storedStage<SftSettings>(sftRun)?.settings.ownData)).val;
       const dpoVal = (await this.#data.dpo(dpoRun && storedStage<DpoSettings>(dpoRun)?.settings.ownData)).val;
       const cards: StageReport[] = [];
-      const score = async (key: string, r: store.RunRecord, s: { model: GPT; tokenizer: CharTokenizer; stage: Stage; step: number; extra: Record<string, unknown>; batchSize: number; seed: number }) => {
+      const score = async (key: string, r: store.RunRecord, s: { model: GPT; tokenizer: TextTokenizer; stage: Stage; step: number; extra: Record<string, unknown>; batchSize: number; seed: number }) => {
         let card = this.#cards.get(key);
         if (!card) {
           card = {
@@ -132,7 +133,7 @@ export class StageReports {
         const state = decodeCheckpoint(bytes);
         const model = new GPT(state.model, state.weights);
         try {
-          await score(meta.id, r, { model, tokenizer: CharTokenizer.fromJSON(state.tokenizer), stage: state.stage, step: state.step, extra: state.extra, batchSize: state.train.batchSize, seed: state.train.seed });
+          await score(meta.id, r, { model, tokenizer: tokenizerFromJSON(state.tokenizer), stage: state.stage, step: state.step, extra: state.extra, batchSize: state.train.batchSize, seed: state.train.seed });
         } finally {
           model.dispose();
         }
@@ -153,7 +154,7 @@ export class StageReports {
         const state = decodeCheckpoint(bytes);
         const model = new GPT(state.model, state.weights);
         try {
-          replies.push(await answer(model, CharTokenizer.fromJSON(state.tokenizer), state.stage, state.step, opts));
+          replies.push(await answer(model, tokenizerFromJSON(state.tokenizer), state.stage, state.step, opts));
         } finally {
           model.dispose();
         }
@@ -166,7 +167,7 @@ export class StageReports {
   /** Conversation `index` of the SFT training data (bundled), rendered with the chat template and its loss mask. */
   async maskExample(index: number): Promise<MaskedChat> {
     const { train } = await this.#data.sft();
-    const tok = await this.#lab.inspect(async ({ session }) => session?.tokenizer ?? CharTokenizer.fromJSON(bundledVocabulary as TokenizerJSON));
+    const tok = await this.#lab.inspect(async ({ session }) => session?.tokenizer ?? CharTokenizer.fromJSON(bundledVocabulary as CharTokenizerJSON));
     const i = ((index % train.length) + train.length) % train.length;
     const { ids, mask } = renderChat(tok, train[i].messages);
     const specials = new Set(tok.specials);
@@ -199,7 +200,7 @@ async function ancestors(db: store.LabDB, run: store.RunRecord): Promise<{ run: 
 }
 
 /** One reply to `opts.prompt` as a single user turn: greedy or sampled, stopped at <|end|>. */
-async function answer(model: GPT, tok: CharTokenizer, stage: Stage, step: number, opts: CompareOptions): Promise<StageReply> {
+async function answer(model: GPT, tok: TextTokenizer, stage: Stage, step: number, opts: CompareOptions): Promise<StageReply> {
   const prompt = renderPrompt(tok, [{ role: 'user', content: opts.prompt }]);
   const endId = tok.specialId('<|end|>');
   let ids: number[];
