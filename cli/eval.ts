@@ -34,7 +34,7 @@ async function run(opts: Options): Promise<void> {
     stage: state.stage,
     step: state.step,
     extra: state.extra,
-    stories: { val: stories.val, batchSize: state.train.batchSize, batches: state.train.evalBatches, seed: state.train.seed },
+    stories: { val: stories.val, chars: stories.valChars, batchSize: state.train.batchSize, batches: state.train.evalBatches, seed: state.train.seed },
     sftVal,
     dpoVal,
     referenceModel,

@@ -6,12 +6,13 @@
 import type { LabEvent } from '../src/core/io/checkpoint.ts';
 import { type PretrainSettings, pretrainRecipe } from '../src/core/lesson/recipes.ts';
 import { PRESETS, type TrainConfig } from '../src/core/model/config.ts';
-import { tokenizerFromJSON } from '../src/core/data/tokenizers.ts';
+import { checkVocabForPreset, describeTokenizer, tokenizerFromJSON } from '../src/core/data/tokenizers.ts';
 import { DEFAULT_LR_SPIKE_FACTOR, parseInjection } from '../src/core/spikes/inject.ts';
 import { DEFAULT_RECOVERY, isRecoveryPolicy, RECOVERY_POLICIES, type RecoveryConfig, SpikeLab } from '../src/core/spikes/spikelab.ts';
 import { LabSession } from '../src/core/train/session.ts';
 import { type Command, flag, FLAGS, num, number, type Options, print, readCheckpoint, settingFlags, settingsFrom, str, text, useBackend } from './args.ts';
 import { loadCorpus } from './corpora.ts';
+import { readTokenizerDir } from './tokenizer.ts';
 import { loopSettings, startHelpers, stepCol, trainLoop } from './loop.ts';
 
 const detector = DEFAULT_RECOVERY.detector;
@@ -42,20 +43,25 @@ async function run(opts: Options): Promise<void> {
 
   let session: LabSession;
   if (resume) {
+    if (str(opts, 'tokenizer')) throw new Error('--tokenizer is for a new run; a resumed run keeps its checkpoint\'s tokenizer');
     const { state } = readCheckpoint(resume, 'resume');
     const { corpus } = loadCorpus(str(opts, 'text') ? { text: str(opts, 'text') } : { corpus: state.corpus }, tokenizerFromJSON(state.tokenizer));
     if (given.qkLayerNorm && !state.model.qkLayerNorm) throw new Error('--qk-layernorm changes the model; it cannot be turned on when resuming');
     session = LabSession.fromCheckpoint(state, corpus, train);
   } else {
-    const { corpus, tokenizer } = loadCorpus({ corpus: str(opts, 'corpus'), text: str(opts, 'text') });
+    const tokenizerDir = str(opts, 'tokenizer');
+    const own = tokenizerDir ? readTokenizerDir(tokenizerDir) : undefined;
+    if (own) checkVocabForPreset(own, recipe.preset, recipe.model);
+    const { corpus, tokenizer } = loadCorpus({ corpus: str(opts, 'corpus'), text: str(opts, 'text') }, own);
     session = LabSession.create({ preset: recipe.preset, corpus, tokenizer, train, model: recipe.model });
   }
   const lab = spikeLabFor(session, opts);
   const cfg = session.trainer.config;
   const { parameters } = session.summary();
   const helpers = await startHelpers(session, { threads: num(opts, FLAGS.threads), backend, json });
-  print(json, { event: 'start', backend, threads: helpers.threads, model: session.model.config, train: cfg, parameters },
-    `pretraining ${parameters.toLocaleString()} parameters on ${backend}${helpers.threads > 1 ? ` (${helpers.threads} threads)` : ''}, ${cfg.steps} steps of ${cfg.batchSize}×${session.model.config.blockSize} tokens`);
+  const tokenizer = describeTokenizer(session.tokenizer);
+  print(json, { event: 'start', backend, threads: helpers.threads, model: session.model.config, train: cfg, parameters, tokenizer },
+    `pretraining ${parameters.toLocaleString()} parameters (${tokenizer}) on ${backend}${helpers.threads > 1 ? ` (${helpers.threads} threads)` : ''}, ${cfg.steps} steps of ${cfg.batchSize}×${session.model.config.blockSize} tokens`);
 
   const speeds: number[] = [];
   const stage = {
@@ -78,8 +84,9 @@ async function run(opts: Options): Promise<void> {
   const medianTokensPerSec = Math.round(speeds[Math.floor(speeds.length / 2)] ?? 0);
   const spikes = lab ? { policy: lab.config.policy, spikes: session.events.filter((e) => e.event === 'spike').length } : {};
   const out = str(opts, 'out');
-  print(json, { summary: true, steps: session.stepsTaken, finalValLoss, medianTokensPerSec, backend, out: out ?? null, ...spikes },
-    `done: ${session.stepsTaken} steps, final validation loss ${finalValLoss.toFixed(4)}, median ${medianTokensPerSec.toLocaleString()} tok/s${out ? `, saved ${out}` : ''}`);
+  const valBitsPerChar = session.bitsPerChar(finalValLoss);
+  print(json, { summary: true, steps: session.stepsTaken, finalValLoss, valBitsPerChar, tokenizer, medianTokensPerSec, backend, out: out ?? null, ...spikes },
+    `done: ${session.stepsTaken} steps, final validation loss ${finalValLoss.toFixed(4)} nats/token = ${valBitsPerChar.toFixed(4)} bits/character, median ${medianTokensPerSec.toLocaleString()} tok/s${out ? `, saved ${out}` : ''}`);
   session.dispose();
 }
 
@@ -131,6 +138,7 @@ is a summary with the final validation loss. Presets: ${Object.keys(PRESETS).joi
 batches or a rate spike at a step, and --recovery chooses what the spike lab does about a spike`,
   flags: [
     text('corpus', 'tales', 'a bundled corpus'), text('text', 'FILE', 'your own UTF-8 text instead'), ...settingFlags('pretrain'),
+    text('tokenizer', 'DIR', 'a BPE tokenizer written by the tokenizer command (default: characters)'),
     text('resume', 'CKPT', 'continue a saved run exactly where it stopped'), FLAGS.out, FLAGS.logInterval, FLAGS.threads, FLAGS.backend, FLAGS.json,
     { name: 'inject', kind: 'list', value: 'KIND@STEP[xN]', help: `microwavegang or random-bytes: N bad batches from STEP; lr-spike: the rate ×N (${DEFAULT_LR_SPIKE_FACTOR}) at STEP; repeatable` },
     text('recovery', DEFAULT_RECOVERY.policy, `what to do about a spike (${RECOVERY_POLICIES.join(', ')})`),

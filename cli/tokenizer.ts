@@ -45,16 +45,25 @@ function train(opts: Options): void {
     `byte-level BPE on ${name} (${(train.length / 1e6).toFixed(2)} M characters): ${tok.vocabSize} tokens in ${seconds.toFixed(1)} s, ${cpt.toFixed(2)} characters per token on held-out text; first merges ${firstMerges.map((m) => JSON.stringify(m)).join(' ')}; written to ${out}/tokenizer.json and tokenizer_config.json`);
 }
 
-function tokenize(opts: Options): void {
-  const dir = str(opts, 'tokenizer');
-  if (!dir) throw new Error('--tokenizer DIR is required');
+/** The tokenizer in DIR/tokenizer.json (as the tokenizer command writes it), or a message saying what is wrong. */
+export function readTokenizerDir(dir: string): BpeTokenizer {
   let json: unknown;
   try {
     json = JSON.parse(readTextFile(join(dir, 'tokenizer.json')));
   } catch (e) {
     throw new Error(`${dir}/tokenizer.json: ${e instanceof SyntaxError ? 'not JSON' : (e as Error).message}`);
   }
-  const tok = fromHfTokenizerJson(json);
+  try {
+    return fromHfTokenizerJson(json);
+  } catch (e) {
+    throw new Error(`${dir}/${(e as Error).message}`);
+  }
+}
+
+function tokenize(opts: Options): void {
+  const dir = str(opts, 'tokenizer');
+  if (!dir) throw new Error('--tokenizer DIR is required');
+  const tok = readTokenizerDir(dir);
   const path = str(opts, 'text');
   if (!path) throw new Error('--text FILE is required');
   const ids = Array.from(tok.encode(readTextFile(path)));

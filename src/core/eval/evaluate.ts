@@ -1,13 +1,17 @@
 /**
  * The report card of a checkpoint, the same for every stage so that base, SFT and DPO compare:
  *
- *   valLoss            mean loss on the stories' validation text (what pretraining optimises)
+ *   valLoss            mean loss on the stories' validation text (what pretraining optimises), in
+ *                      nats per token; valBitsPerChar, the same in bits per character, which compares
+ *                      across tokenizers (train/data.ts's bitsPerChar)
  *   exactMatch         share of held-out SFT questions answered exactly: greedy decoding from the
  *                      prompt, stopped at <|end|>; the reply must equal the reference answer and end
  *   formatAdherence    share of those replies that end their turn with <|end|> at all
  *   verifiableExactMatch, passAt1, passAt8
  *                      the same held-out questions where a program can check the reply (rl/evaluate.ts):
- *                      greedy exact match, and pass@1 / pass@8 of 8 samples at temperature 1
+ *                      greedy exact match, and pass@1 / pass@8 of 8 samples at temperature 1;
+ *                      byFamily, greedy exact match per question family (spelling, counting, …): where
+ *                      a tokenizer that hides letters inside tokens costs answers
  *   preferenceAccuracy share of held-out preference pairs where the model prefers the chosen reply
  *                      relative to its reference, β·((π_c − ref_c) − (π_r − ref_r)) > 0 (ties count
  *                      half), and meanMargin, the mean of that margin
@@ -30,7 +34,8 @@ import { sampleBatch } from '../model/decode.ts';
 import type { GPT } from '../model/model.ts';
 import type { TextTokenizer } from '../model/tokenizer.ts';
 import { evaluateLoss } from '../train/trainer.ts';
-import { verifiableCard } from '../rl/evaluate.ts';
+import { bitsPerChar } from '../train/data.ts';
+import { type VerifiableCard, verifiableCard } from '../rl/evaluate.ts';
 import { storiesNote } from './forgetting.ts';
 
 /** Greedy replies (token ids, without the end token) and whether each ended its turn. */
@@ -136,6 +141,8 @@ export interface ReportCard {
   stage: Stage;
   step: number;
   valLoss: number;
+  /** valLoss in bits per character of the validation text: comparable across tokenizers. */
+  valBitsPerChar: number;
   /** valLoss minus the parent stage's, when the caller gave the parent's (see storiesNote). */
   valLossChange?: number;
   storiesNote?: string;
@@ -153,6 +160,8 @@ export interface ReportCard {
   checkable: number;
   /** Checkable questions left out because their answer cannot fit in the context after the prompt. */
   unanswerable: number;
+  /** Greedy exact match per question family of the checkable questions. */
+  byFamily: VerifiableCard['byKind'];
   preferenceAccuracy: number;
   meanMargin: number;
   pairs: number;
@@ -170,7 +179,8 @@ export interface ReportInputs {
   step: number;
   /** The checkpoint's extra metadata (a DPO checkpoint's holds its reference log-probs). */
   extra?: Record<string, unknown>;
-  stories: { val: Int32Array; batchSize: number; batches: number; seed: number };
+  /** `chars`: characters of the validation text (absent: one per token, the character tokenizer). */
+  stories: { val: Int32Array; chars?: number; batchSize: number; batches: number; seed: number };
   sftVal: readonly SftExample[];
   dpoVal: readonly DpoExample[];
   /** A reference model to compare against instead (e.g. an SFT checkpoint for a DPO one). */
@@ -217,6 +227,7 @@ export async function reportCard(inp: ReportInputs): Promise<ReportCard> {
     stage: inp.stage,
     step: inp.step,
     valLoss,
+    valBitsPerChar: bitsPerChar(valLoss, inp.stories.val.length, inp.stories.chars ?? inp.stories.val.length),
     ...(change !== undefined ? { valLossChange: change, storiesNote: storiesNote(change) } : {}),
     ...(inp.words ? { realWordRate: await realWordRate(model, tok, inp.words, { seed: inp.seed ?? 1 }) } : {}),
     emptyReplies: replies.emptyReplies,
@@ -229,6 +240,7 @@ export async function reportCard(inp: ReportInputs): Promise<ReportCard> {
     passAt8: verifiable.passAt8,
     checkable: verifiable.checkable,
     unanswerable: verifiable.unanswerable,
+    byFamily: verifiable.byKind,
     preferenceAccuracy: pref.accuracy,
     meanMargin: pref.meanMargin,
     pairs: pref.pairs,

@@ -43,6 +43,8 @@ export interface LineageEntry {
   origin?: string;
   /** Tokens that stage trained on (its steps × batch × context), so a later stage can say what its base saw. */
   tokens?: number;
+  /** The tokenizer that stage used, as a student reads it ("byte-level BPE, 1,024 tokens"). */
+  tokenizer?: string;
 }
 
 export interface CheckpointState {
@@ -369,6 +371,7 @@ function lineageProblem(e: Record<string, unknown>): string | undefined {
   if (typeof e.sha256 !== 'string' || !SHA256.test(e.sha256)) return 'has no valid sha256 (64 lowercase hex digits)';
   if (e.origin !== undefined && (typeof e.origin !== 'string' || e.origin.length > 200)) return 'has an origin that is not a short text';
   if (e.tokens !== undefined && !isCount(e.tokens)) return 'has a token count that is not a whole number';
+  if (e.tokenizer !== undefined && (typeof e.tokenizer !== 'string' || e.tokenizer.length > 200)) return 'has a tokenizer that is not a short text';
   return undefined;
 }
 

@@ -114,7 +114,7 @@ export class StageReports {
               stage: s.stage,
               step: s.step,
               extra: s.extra,
-              stories: { val: session.trainer.corpus.val, batchSize: s.batchSize, batches: 2, seed: s.seed },
+              stories: { val: session.trainer.corpus.val, chars: session.trainer.corpus.valChars, batchSize: s.batchSize, batches: 2, seed: s.seed },
               sftVal,
               dpoVal,
               limit: REPORT_LIMIT,
