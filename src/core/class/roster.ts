@@ -97,7 +97,8 @@ export function classRow(file: string, state: CheckpointState): ClassRow {
     parameters,
     tokensPerParameter: pretrainTokens / parameters,
     valLoss,
-    bitsPerChar: valLoss === null ? null : bitsPerChar(valLoss, state.tokenizer.kind === 'char' ? 1 : null),
+    // Another tokenizer's characters per token are known only to the run that measured its validation text (its metric rows).
+    bitsPerChar: valLoss === null ? null : state.tokenizer.kind === 'char' ? bitsPerChar(valLoss, 1) : lastOf(rows, 'valBitsPerChar'),
     headline: headlineValue === null ? null : { name, value: headlineValue },
     spikes: spikes.length,
     recovered,

@@ -40,10 +40,15 @@ export function maxVocabFor(config: Omit<GPTConfig, 'vocabSize'>): number {
 
 /**
  * Refuses a tokenizer that the preset cannot use: a BPE vocabulary must hold the 256 bytes and the
- * specials, and no tokenizer may exceed maxVocabFor. The message names the presets that would fit.
+ * chat specials, and no tokenizer may exceed maxVocabFor. The message names the presets that would fit.
  */
 export function checkVocabForPreset(tok: TextTokenizer, preset: PresetName, overrides: Partial<GPTConfig> = {}): void {
-  if (tokenizerKind(tok) === 'bpe') checkBpeVocabSize(tok.vocabSize, tok.specials.length);
+  if (tokenizerKind(tok) === 'bpe') {
+    const missing = SPECIAL_TOKENS.filter((t) => !tok.specials.includes(t));
+    // The later stages render chats with them; without them SFT would fail long after pretraining.
+    if (missing.length) throw new Error(`the tokenizer has no ${missing.join(', ')}: the chat stages need the special tokens (the tokenizer command adds them)`);
+    checkBpeVocabSize(tok.vocabSize, tok.specials.length);
+  }
   const most = maxVocabFor(modelConfig(preset, tok.vocabSize, overrides));
   if (tok.vocabSize <= most) return;
   const fits = (Object.keys(PRESETS) as PresetName[]).filter((p) => tok.vocabSize <= maxVocabFor(modelConfig(p, tok.vocabSize)));
