@@ -13,7 +13,9 @@ import { curate, EmptyCorpusError, nearDedupStep, scoreCuration, stepsNamed } fr
 import { parseDocsJsonl } from '../src/core/data/docs.ts';
 import { hfTokenizerFiles } from '../src/core/data/hf-tokenizer.ts';
 import { countParameters, modelConfig } from '../src/core/model/config.ts';
-import { CORPORA, openLab } from './lab-harness.ts';
+import { decodeCheckpoint } from '../src/core/io/checkpoint.ts';
+import type { RunSettings } from '../src/lab/types.ts';
+import { CORPORA, finished, openLab } from './lab-harness.ts';
 
 const DEFAULT = ['c4-lines', 'gopher-quality', 'gopher-repetition', 'line-punctuation', 'exact-dedup', 'near-dedup'];
 const crawlText = () => readFile(`${CORPORA}/crawl/docs.jsonl`, 'utf8');
@@ -126,5 +128,28 @@ describe('the Data stage in the lab worker', () => {
     // Nothing lost: the tokenizer still learns from the documents the last good run kept.
     const tok = await lab.api.trainTokenizer({ corpus: 'kept', vocabSize: 300 });
     expect(tok.trainChars).toBe(docs.slice(0, Math.floor(docs.length * 0.9)).map((d) => d.text.trim()).join('\n\n').length);
+  });
+
+  test('pretraining takes the trained tokenizer when chosen: its settings and checkpoint keep it, the summary names it with bits per character', { timeout: 120_000 }, async () => {
+    const lab = await openLab(new IDBFactory(), 'data-pretrain');
+    const settings: RunSettings = { corpus: 'tales', preset: 'micro', steps: 2, learningRate: 3e-3, batchSize: 2, seed: 1, autosaveEvery: 2, keepAutosaves: 1 };
+    await expect(lab.api.usePretrainingTokenizer(true)).rejects.toThrow('Train a tokenizer first.');
+    const tok = await lab.api.trainTokenizer({ corpus: 'tales', vocabSize: 900 });
+    expect(await lab.api.usePretrainingTokenizer(true)).toBe('byte-level BPE, 900 tokens');
+    // Too many rows for micro's embedding: the message says so, and nothing starts.
+    await expect(lab.api.pretrain(settings)).rejects.toThrow(/900 tokens is too large for the micro preset, which holds at most 812/);
+    await lab.api.trainTokenizer({ corpus: 'tales', vocabSize: 300 });
+    await lab.api.pretrain(settings);
+    await finished(lab.api);
+    const summary = [...lab.updates].reverse().find((u) => u.summary)?.summary;
+    expect(summary?.tokenizer).toBe('byte-level BPE, 300 tokens');
+    expect(summary?.vocabSize).toBe(300);
+    expect(summary?.valBitsPerChar).toBeGreaterThan(0);
+    expect(lab.run()?.settings.tokenizer).toMatchObject({ kind: 'bpe' });
+    const file = await lab.api.currentFile(false);
+    expect(decodeCheckpoint(file.bytes).tokenizer).toEqual(lab.run()?.settings.tokenizer);
+    expect(tok.vocabSize).toBe(900);
+    // Chosen back: characters again.
+    expect(await lab.api.usePretrainingTokenizer(false)).toBe('characters');
   });
 });

@@ -32,6 +32,11 @@ export function createLabApi(env: LabEnv & StageEnv & DataEnv) {
   const rl = new RlViews(runner);
   const inside = new Inside(runner, chat);
   const data = new DataLab(env);
+  // A new run takes the tokenizer the Data view trained when the student chose it; its settings keep it.
+  const withTokenizer = (settings: RunSettings): RunSettings => {
+    const tokenizer = data.pretrainingTokenizer();
+    return tokenizer ? { ...settings, tokenizer } : settings;
+  };
   return {
     /**
      * Chooses the backend, then restores the last run. `auto` times a few steps of `preset` on each
@@ -59,12 +64,12 @@ export function createLabApi(env: LabEnv & StageEnv & DataEnv) {
     /** The page's one callback: status, runs, metric rows in batches, checkpoints, notices. */
     subscribe: (listener: (update: LabUpdate) => unknown) => runner.subscribe(listener),
     /** Starts a new pretraining run; resolves once it is training. */
-    pretrain: (settings: RunSettings, ownText?: OwnText) => runner.pretrain(settings, ownText),
+    pretrain: (settings: RunSettings, ownText?: OwnText) => runner.pretrain(withTokenizer(settings), ownText),
     pause: () => runner.pause(),
     resume: () => runner.resume(),
     stop: () => runner.stop(),
     /** One step (starting a run from `settings` when none is loaded). */
-    stepOnce: (settings: RunSettings, ownText?: OwnText) => runner.stepOnce(settings, ownText),
+    stepOnce: (settings: RunSettings, ownText?: OwnText) => runner.stepOnce(withTokenizer(settings), ownText),
     sample: (opts: SampleOptions) => runner.sample(opts),
     /** Lines sampled every so often while pretraining (at most 5% of the time, src/lab/live.ts). */
     setLiveSamples: (on: boolean) => runner.setLiveSamples(on),
@@ -117,6 +122,8 @@ export function createLabApi(env: LabEnv & StageEnv & DataEnv) {
     documents: (page: number, pageSize?: number, show?: DocShow) => data.documents(page, pageSize, show),
     trainTokenizer: (settings: TokenizerSettings, onProgress?: (done: number, wanted: number) => unknown) => data.trainTokenizer(settings, onProgress),
     tokenizerFiles: async () => data.tokenizerFiles(),
+    /** Whether new pretraining runs use the trained tokenizer; answers which tokenizer they will use. */
+    usePretrainingTokenizer: async (on: boolean) => data.usePretrainingTokenizer(on),
   };
 }
 

@@ -12,7 +12,8 @@ import { parseDocsJsonl } from '../core/data/docs.ts';
 import { words } from '../core/data/filters.ts';
 import { hfTokenizerFiles } from '../core/data/hf-tokenizer.ts';
 import { countParameters, modelConfig, PRESETS, type PresetName } from '../core/model/config.ts';
-import { CharTokenizer, type CharTokenizerJSON } from '../core/model/tokenizer.ts';
+import { CharTokenizer, type CharTokenizerJSON, type TokenizerJSON } from '../core/model/tokenizer.ts';
+import { describeTokenizer } from '../core/data/tokenizers.ts';
 import { renderChat } from '../core/post/chat.ts';
 import type { LabEnv } from './runner.ts';
 
@@ -175,6 +176,7 @@ export class DataLab {
   #reasons = new Map<number, string[]>();
   #kept: Doc[] | null = null;
   #tokenizer: BpeTokenizer | null = null;
+  #forPretraining = false;
 
   constructor(env: Pick<LabEnv, 'loadBundledCorpus'> & DataEnv) {
     this.#env = env;
@@ -277,6 +279,21 @@ export class DataLab {
       chat: pieces(tok, chat),
       model: modelEffect('tiny', chars.vocabSize, tok.vocabSize, charsPerToken(chars, val), bpeCpt),
     };
+  }
+
+  /**
+   * Whether new pretraining runs use the trained tokenizer (the student's choice; characters
+   * otherwise). Returns the tokenizer pretraining will use, as a student reads it.
+   */
+  usePretrainingTokenizer(on: boolean): string {
+    if (on && !this.#tokenizer) throw new Error('Train a tokenizer first.');
+    this.#forPretraining = on;
+    return this.#forPretraining ? describeTokenizer(this.#tokenizer!) : 'characters';
+  }
+
+  /** The tokenizer a new pretraining run takes, when the student chose the trained one. */
+  pretrainingTokenizer(): TokenizerJSON | undefined {
+    return this.#forPretraining ? this.#tokenizer?.toJSON() : undefined;
   }
 
   /** The trained tokenizer as Hugging Face's tokenizer.json and tokenizer_config.json. */

@@ -3,7 +3,8 @@
  * checkpoints (autosaves, their rotation, the list the page shows) and how the page sees it (where
  * it stands, its summary, the stage's own progress). The runner makes one each time it loads a run.
  */
-import type { CheckpointState } from '../core/io/checkpoint.ts';
+import type { CheckpointState, MetricRow } from '../core/io/checkpoint.ts';
+import { describeTokenizer } from '../core/data/tokenizers.ts';
 import type { TrainingStage } from '../core/train/stage.ts';
 import * as store from '../storage/index.ts';
 import type { TrainingLoop } from './loop.ts';
@@ -113,6 +114,8 @@ export class LoadedRun {
       backend,
       gradClip: session.trainer.config.gradClip,
       vocabSize: session.model.config.vocabSize,
+      tokenizer: describeTokenizer(session.tokenizer),
+      valBitsPerChar: latest(session.metrics, 'valBitsPerChar'),
       liveShare: loop.liveShare,
       workers: session.trainer.lastStepThreads,
     };
@@ -135,4 +138,10 @@ export class LoadedRun {
     const lab = this.spikeLab;
     return { rows: session.metrics.slice(), events: session.events.slice(), resetRows: true, ...this.progress({ rows: [] }), spikeLab: lab && spikeLabInfo(lab) };
   }
+}
+
+/** The latest logged value of a metric, or null before the first. */
+function latest(rows: readonly MetricRow[], key: string): number | null {
+  for (let i = rows.length - 1; i >= 0; i--) if (typeof rows[i][key] === 'number') return rows[i][key];
+  return null;
 }

@@ -7,6 +7,7 @@ import bundledVocabulary from '../../corpora/vocab.json';
 import type { CheckpointState } from '../core/io/checkpoint.ts';
 import { PRESETS, type GPTConfig, type PresetName } from '../core/model/config.ts';
 import { CharTokenizer, type CharTokenizerJSON, type TextTokenizer } from '../core/model/tokenizer.ts';
+import { tokenizerFromJSON } from '../core/data/tokenizers.ts';
 import { isRecoveryPolicy, type RecoveryPolicy } from '../core/spikes/spikelab.ts';
 import { corpusFromText, type Corpus } from '../core/train/data.ts';
 import { corpusFor } from '../core/train/data.ts';
@@ -32,7 +33,9 @@ export class Corpora {
   }
 
   /** The run's corpus, tokenized with `tokenizer` (a checkpoint's) or a new one built from the text. */
-  async of(settings: StoredSettings, tokenizer?: TextTokenizer): Promise<{ corpus: Corpus; tokenizer: TextTokenizer }> {
+  async of(settings: StoredSettings, checkpoints?: TextTokenizer): Promise<{ corpus: Corpus; tokenizer: TextTokenizer }> {
+    // A checkpoint's tokenizer, else the one the run was started with (the Data view's), else characters.
+    const tokenizer = checkpoints ?? (settings.tokenizer ? tokenizerFromJSON(settings.tokenizer) : undefined);
     if (settings.corpus === 'own') {
       const own = requireText(settings.ownText);
       return corpusFromText(own.name, own.text, tokenizer);

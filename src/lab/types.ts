@@ -6,6 +6,7 @@
  */
 import type { LabEvent } from '../core/io/checkpoint.ts';
 import type { PresetName } from '../core/model/config.ts';
+import type { TokenizerJSON } from '../core/model/tokenizer.ts';
 import type { SampleRow } from '../core/rl/policy.ts';
 import type { RecoveryPolicy } from '../core/spikes/spikelab.ts';
 
@@ -61,6 +62,8 @@ export interface RunSettings {
   spikeWarmup?: number; // steps before the detector trusts a z-score (default 64); its window is twice this
   qkLayerNorm?: boolean; // LayerNorm on queries and keys (no longer plain nanoGPT)
   zLoss?: boolean; // PaLM's z-loss, coefficient 1e-4
+  /** The tokenizer the Data view trained, when the student chose it for pretraining (absent: characters). */
+  tokenizer?: TokenizerJSON;
 }
 
 /** The student's own text file, sent along with the settings when corpus is 'own'. */
@@ -100,6 +103,10 @@ export interface RunSummary {
   backend: string;
   gradClip: number;
   vocabSize: number;
+  /** Which tokenizer, as a student reads it ("byte-level BPE, 1,024 tokens"). */
+  tokenizer: string;
+  /** The latest validation loss in bits per character (comparable across tokenizers); null before the first. */
+  valBitsPerChar: number | null;
   /** Share of this loop's time spent writing live samples (the first line left out); 0 when none. */
   liveShare: number;
   /** Workers that shared the latest step: the training worker and its helpers (data parallelism). */

@@ -3,6 +3,7 @@
  * own text, pretrainRecipe's configuration), and every pretraining session stepped through its
  * spike lab, whose rollback returns to the run's own checkpoints in IndexedDB.
  */
+import { checkVocabForPreset } from '../../core/data/tokenizers.ts';
 import { pretrainRecipe } from '../../core/lesson/recipes.ts';
 import type { CheckpointState } from '../../core/io/checkpoint.ts';
 import { LabSession } from '../../core/train/session.ts';
@@ -16,6 +17,7 @@ export async function newPretrainRun(db: store.LabDB, corpora: Corpora, settings
   const stored: StoredSettings = { ...settings, ...(settings.corpus === 'own' ? { ownText: requireText(ownText) } : {}) };
   const { corpus, tokenizer } = await corpora.of(stored);
   const { preset, train, model } = pretrainRecipe(settings);
+  if (settings.tokenizer) checkVocabForPreset(tokenizer, preset, model);
   const session = LabSession.create({ preset, corpus, tokenizer, train, model });
   const run = await store.createRun(db, {
     name: `${corpus.name} · ${settings.preset} · seed ${settings.seed}`,
