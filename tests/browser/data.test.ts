@@ -1,8 +1,8 @@
 /**
  * The Data view in Chromium: the first tab of the pipeline bar; the default filters run in the
  * worker over the bundled crawl and the teacher's line clears the lesson's bar; a 512-token BPE
- * tokenizer trains in the worker and colours held-out text token by token; everything fits a
- * laptop. Set LM_LAB_SCREENSHOTS=1 to also write docs/screenshots/view-data-*.png.
+ * tokenizer trains in the worker and colours held-out text token by token, and, chosen for
+ * pretraining, a new run in Pretrain learns through it; everything fits a laptop. Set LM_LAB_SCREENSHOTS=1 to also write docs/screenshots/view-data-*.png.
  */
 import { readFile } from 'node:fs/promises';
 import { describe, expect, test } from 'vitest';
@@ -103,6 +103,13 @@ describe('the Data view', () => {
       await page.getByTestId('doc-list').evaluate((el) => el.scrollIntoView());
       await page.screenshot({ path: `${SHOTS}/view-data-documents-1280x720.png` });
     }
+    // Chosen for pretraining: a new run in Pretrain learns through it, and its summary says so.
+    await page.setViewportSize({ width: 1280, height: 720 });
+    await page.getByTestId('bpe-use').check();
+    await page.getByTestId('tab-pretrain').click();
+    await page.getByRole('button', { name: 'Step', exact: true }).click();
+    await waitForLab(page, (s) => s.step === 1 && s.status === 'paused', 60_000);
+    await expect.poll(() => page.getByTestId('summary-tokenizer').innerText(), WAIT).toBe('byte-level BPE, 512 tokens');
     expect(errors).toEqual([]);
   });
 });

@@ -46,6 +46,7 @@ export class DataState {
   #curating = $state(false);
   #training = $state<{ done: number; wanted: number } | null>(null);
   #error = $state<{ of: 'filters' | 'tokenizer'; text: string } | null>(null);
+  #forPretraining = $state(false);
 
   constructor(call: Caller) {
     this.#call = call;
@@ -57,6 +58,8 @@ export class DataState {
   get docs(): DocPage | null { return this.#docs; }
   get show(): DocShow { return this.#show; }
   get tokenizer(): TokenizerReport | null { return this.#tokenizer; }
+  /** Whether new pretraining runs use the trained tokenizer (characters otherwise). */
+  get forPretraining(): boolean { return this.#forPretraining; }
   get curating(): boolean { return this.#curating; }
   /** Merges learnt so far while the worker trains; null when it is not training. */
   get training(): { done: number; wanted: number } | null { return this.#training; }
@@ -113,6 +116,16 @@ export class DataState {
       this.#fail('tokenizer', e);
     } finally {
       this.#training = null;
+    }
+  }
+
+  /** Chooses the trained tokenizer (or characters) for the next pretraining runs. */
+  async useForPretraining(on: boolean): Promise<void> {
+    try {
+      await this.#call((api) => api.usePretrainingTokenizer(on), false);
+      this.#forPretraining = on;
+    } catch (e) {
+      this.#fail('tokenizer', e);
     }
   }
 
