@@ -132,6 +132,24 @@ describe.concurrent('bad input exits with one "error:" line', () => {
 });
 
 describe('a short run end to end', () => {
+  it('pretrain --tokenizer DIR trains through a BPE the tokenizer command wrote; a vocabulary the preset cannot hold is one line', async () => {
+    const small = join(dir, 'bpe300');
+    const large = join(dir, 'bpe900');
+    expect((await lab('tokenizer', '--vocab', '300', '--out', small)).code).toBe(0);
+    expect((await lab('tokenizer', '--vocab', '900', '--out', large)).code).toBe(0);
+    expectOneLineError(await lab('pretrain', '--preset', 'micro', '--steps', '2', '--tokenizer', large), /900 tokens is too large for the micro preset, which holds at most 812.*use tiny/);
+    expectOneLineError(await lab('pretrain', '--preset', 'micro', '--steps', '2', '--tokenizer', join(dir, 'nowhere')), /nowhere\/tokenizer.json/);
+    const out = join(dir, 'bpe.safetensors');
+    const run = await lab('pretrain', '--preset', 'micro', '--steps', '2', '--tokenizer', small, '--json', '--out', out);
+    expect(run.code, run.stderr).toBe(0);
+    const last = JSON.parse(run.stdout.trim().split('\n').pop()!) as Record<string, number | string>;
+    expect(last.tokenizer).toBe('byte-level BPE, 300 tokens');
+    expect(last.valBitsPerChar as number).toBeLessThan((last.finalValLoss as number) / Math.LN2); // a token holds several characters
+    const state = decodeCheckpoint(new Uint8Array(readFileSync(out)));
+    expect(state.tokenizer.kind).toBe('bpe');
+    expect(state.model.vocabSize).toBe(300);
+  });
+
   it('pretrain --json writes a checkpoint, then inspect and sample read it', async () => {
     const out = join(dir, 'micro.safetensors');
     const run = await lab('pretrain', '--preset', 'micro', '--steps', '5', '--json', '--out', out);
@@ -142,6 +160,8 @@ describe('a short run end to end', () => {
     expect(last.steps).toBe(5);
     expect(Number.isFinite(last.finalValLoss)).toBe(true);
     expect(last.finalValLoss as number).toBeLessThan(Math.log(bundledTokenizer().vocabSize) + 0.5);
+    expect(last.valBitsPerChar as number).toBeCloseTo((last.finalValLoss as number) / Math.LN2, 9); // characters: one token each
+    expect(last.tokenizer).toBe(`characters, ${bundledTokenizer().vocabSize} tokens`);
     const steps = lines.filter((l) => typeof l.step === 'number');
     expect(steps.length).toBeGreaterThan(0);
     for (const l of steps) expect(Number.isFinite(l.loss), JSON.stringify(l)).toBe(true);
