@@ -1,13 +1,19 @@
 /**
  * `export` and `import`: checkpoint files to send to someone, and files someone sent.
  *
- *   export --ckpt IN --out OUT [--no-optimizer]      the same checkpoint, optionally without moments
+ *   export --ckpt IN --out OUT [--no-optimizer] [--hf-tokenizer DIR]
+ *          the same checkpoint, optionally without moments; a BPE model's tokenizer also as Hugging
+ *          Face's DIR/tokenizer.json and DIR/tokenizer_config.json, for the PyTorch side
  *   import --file F [--n-head H] [--vocab FILE] [--corpus NAME] [--out CKPT] [--json]
  *          validates F completely and prints its card; with --out writes it as an LM Lab checkpoint.
  *          F is an LM Lab checkpoint or a plain nanoGPT state dict (then --n-head is needed, and the
  *          vocabulary is --vocab FILE or the bundled corpora/vocab.json).
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BpeTokenizer } from '../src/core/data/bpe.ts';
+import { hfTokenizerFiles } from '../src/core/data/hf-tokenizer.ts';
+import { decodeCheckpoint } from '../src/core/io/checkpoint.ts';
 import { sha256Hex } from '../src/core/io/checkpoint.ts';
 import { cardLines, exportCheckpoint, fileKind, inspectStateDict, prepareImport, tokenizerFromVocab } from '../src/core/io/share.ts';
 import type { TokenizerJSON } from '../src/core/model/tokenizer.ts';
@@ -22,6 +28,7 @@ export interface ShareOptions {
   vocab?: string;
   corpus?: string;
   'no-optimizer'?: boolean;
+  'hf-tokenizer'?: string;
   json?: boolean;
 }
 
@@ -30,6 +37,13 @@ export async function exportCommand(opts: ShareOptions): Promise<void> {
   if (!opts.out) throw new Error('--out FILE is required');
   const includeOptimizer = !opts['no-optimizer'];
   const out = exportCheckpoint(bytes, { includeOptimizer });
+  const dir = opts['hf-tokenizer'];
+  if (dir) {
+    const state = decodeCheckpoint(out);
+    if (state.tokenizer.kind !== 'bpe') throw new Error('--hf-tokenizer: this checkpoint uses the character tokenizer, which has no Hugging Face file; its vocabulary is in the metadata');
+    mkdirSync(dir, { recursive: true });
+    for (const [name, text] of Object.entries(hfTokenizerFiles(BpeTokenizer.fromJSON(state.tokenizer), state.model.blockSize))) writeFileSync(join(dir, name), text);
+  }
   writeFileSync(opts.out, out);
   const info = { out: opts.out, sizeBytes: out.length, optimizer: includeOptimizer, sha256: await sha256Hex(out) };
   console.log(opts.json ? JSON.stringify(info) : `exported ${opts.out}: ${out.length.toLocaleString('en-US')} bytes, optimizer moments ${includeOptimizer ? 'included' : 'left out'}, sha256 ${info.sha256}`);

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BpeTokenizer } from '../src/core/data/bpe.ts';
 import { checkVocabForPreset, describeTokenizer, maxVocabFor, tokenizerFromJSON } from '../src/core/data/tokenizers.ts';
+import { tokenizerFromVocab } from '../src/core/io/share.ts';
+import { hfTokenizerJson } from '../src/core/data/hf-tokenizer.ts';
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint } from '../src/core/io/checkpoint.ts';
 import { PRESETS } from '../src/core/model/config.ts';
 import { CharTokenizer, SPECIAL_TOKENS } from '../src/core/model/tokenizer.ts';
@@ -32,6 +34,8 @@ describe('tokenizerFromJSON', () => {
     expect(() => tokenizerFromJSON({ kind: 'words' })).toThrow(/expected \{"kind":"char",…\} or \{"kind":"bpe",…\}, got kind "words"/);
     expect(() => tokenizerFromJSON(null)).toThrow(/got kind null/);
     expect(() => tokenizerFromJSON({ kind: 'bpe', specials: ['<|end|>', '<|end|>'], merges: [] })).toThrow(/"specials" has duplicates/);
+    // A nanoGPT state dict's vocabulary may be given as the tokenizer.json that export --hf-tokenizer writes.
+    expect(tokenizerFromVocab(JSON.parse(JSON.stringify(hfTokenizerJson(bpe))))).toEqual(bpe.toJSON());
   });
 
   it('keeps the chat specials special with BPE: plain text never makes them, chat formatting inserts them by id', () => {
