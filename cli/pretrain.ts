@@ -47,15 +47,15 @@ async function run(opts: Options): Promise<void> {
     if (given.qkLayerNorm && !state.model.qkLayerNorm) throw new Error('--qk-layernorm changes the model; it cannot be turned on when resuming');
     session = LabSession.fromCheckpoint(state, corpus, train);
   } else {
-    const { corpus, tokenizer } = loadCorpus({ corpus: str(opts, 'corpus'), text: str(opts, 'text') });
+    const { corpus, tokenizer } = loadCorpus({ corpus: str(opts, 'corpus'), text: str(opts, 'text'), filters: str(opts, 'filters') });
     session = LabSession.create({ preset: recipe.preset, corpus, tokenizer, train, model: recipe.model });
   }
   const lab = spikeLabFor(session, opts);
   const cfg = session.trainer.config;
   const { parameters } = session.summary();
   const helpers = await startHelpers(session, { threads: num(opts, FLAGS.threads), backend, json });
-  print(json, { event: 'start', backend, threads: helpers.threads, model: session.model.config, train: cfg, parameters },
-    `pretraining ${parameters.toLocaleString()} parameters on ${backend}${helpers.threads > 1 ? ` (${helpers.threads} threads)` : ''}, ${cfg.steps} steps of ${cfg.batchSize}×${session.model.config.blockSize} tokens`);
+  print(json, { event: 'start', backend, threads: helpers.threads, corpus: session.trainer.corpus.name, model: session.model.config, train: cfg, parameters },
+    `pretraining ${parameters.toLocaleString()} parameters on ${session.trainer.corpus.name}, ${backend}${helpers.threads > 1 ? ` (${helpers.threads} threads)` : ''}, ${cfg.steps} steps of ${cfg.batchSize}×${session.model.config.blockSize} tokens`);
 
   const speeds: number[] = [];
   const stage = {
@@ -78,7 +78,7 @@ async function run(opts: Options): Promise<void> {
   const medianTokensPerSec = Math.round(speeds[Math.floor(speeds.length / 2)] ?? 0);
   const spikes = lab ? { policy: lab.config.policy, spikes: session.events.filter((e) => e.event === 'spike').length } : {};
   const out = str(opts, 'out');
-  print(json, { summary: true, steps: session.stepsTaken, finalValLoss, medianTokensPerSec, backend, out: out ?? null, ...spikes },
+  print(json, { summary: true, corpus: session.trainer.corpus.name, steps: session.stepsTaken, finalValLoss, medianTokensPerSec, backend, out: out ?? null, ...spikes },
     `done: ${session.stepsTaken} steps, final validation loss ${finalValLoss.toFixed(4)}, median ${medianTokensPerSec.toLocaleString()} tok/s${out ? `, saved ${out}` : ''}`);
   session.dispose();
 }
@@ -130,7 +130,8 @@ export const pretrain: Command = {
 is a summary with the final validation loss. Presets: ${Object.keys(PRESETS).join(', ')}. --inject (repeatable) puts bad
 batches or a rate spike at a step, and --recovery chooses what the spike lab does about a spike`,
   flags: [
-    text('corpus', 'tales', 'a bundled corpus'), text('text', 'FILE', 'your own UTF-8 text instead'), ...settingFlags('pretrain'),
+    text('corpus', 'tales', 'a bundled corpus: tales, or crawl (validated on the held-out tales)'), text('filters', 'default', 'with --corpus crawl: default, none, or a list of the data command\'s filters'),
+    text('text', 'FILE', 'your own UTF-8 text instead'), ...settingFlags('pretrain'),
     text('resume', 'CKPT', 'continue a saved run exactly where it stopped'), FLAGS.out, FLAGS.logInterval, FLAGS.threads, FLAGS.backend, FLAGS.json,
     { name: 'inject', kind: 'list', value: 'KIND@STEP[xN]', help: `microwavegang or random-bytes: N bad batches from STEP; lr-spike: the rate ×N (${DEFAULT_LR_SPIKE_FACTOR}) at STEP; repeatable` },
     text('recovery', DEFAULT_RECOVERY.policy, `what to do about a spike (${RECOVERY_POLICIES.join(', ')})`),

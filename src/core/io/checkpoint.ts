@@ -42,6 +42,8 @@ export interface LineageEntry {
   origin?: string;
   /** Tokens that stage trained on (its steps × batch × context), so a later stage can say what its base saw. */
   tokens?: number;
+  /** What that stage trained on: "tales", "crawl:default" (the crawl through the default filters), a file's name. */
+  corpus?: string;
 }
 
 export interface CheckpointState {
@@ -368,6 +370,7 @@ function lineageProblem(e: Record<string, unknown>): string | undefined {
   if (typeof e.sha256 !== 'string' || !SHA256.test(e.sha256)) return 'has no valid sha256 (64 lowercase hex digits)';
   if (e.origin !== undefined && (typeof e.origin !== 'string' || e.origin.length > 200)) return 'has an origin that is not a short text';
   if (e.tokens !== undefined && !isCount(e.tokens)) return 'has a token count that is not a whole number';
+  if (e.corpus !== undefined && (typeof e.corpus !== 'string' || e.corpus.length > 200)) return 'has a corpus that is not a short text';
   return undefined;
 }
 
