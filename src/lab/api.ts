@@ -9,6 +9,8 @@ import type { PresetName } from '../core/model/config.ts';
 import { backendAtOnce, measuredBackend, rememberedBackend } from './measured-backend.ts';
 import type { Injection } from '../core/spikes/inject.ts';
 import { ChatData, type StageEnv } from './chat-data.ts';
+import { CurationExperiment, type CurationProgress } from './curation.ts';
+import type { CurationExperimentSettings } from '../core/data/curation-experiment.ts';
 import { type CurationSettings, DataLab, type DataEnv, type DocShow, type TokenizerSettings } from './data.ts';
 import { LabRunner, type LabEnv } from './runner.ts';
 import { Inside, type WriteOptions } from './inspect.ts';
@@ -32,6 +34,7 @@ export function createLabApi(env: LabEnv & StageEnv & DataEnv) {
   const rl = new RlViews(runner);
   const inside = new Inside(runner, chat);
   const data = new DataLab(env);
+  const curation = new CurationExperiment(runner, () => data.crawlDocs(), () => env.loadBundledCorpus('tales'));
   return {
     /**
      * Chooses the backend, then restores the last run. `auto` times a few steps of `preset` on each
@@ -117,6 +120,9 @@ export function createLabApi(env: LabEnv & StageEnv & DataEnv) {
     documents: (page: number, pageSize?: number, show?: DocShow) => data.documents(page, pageSize, show),
     trainTokenizer: (settings: TokenizerSettings, onProgress?: (done: number, wanted: number) => unknown) => data.trainTokenizer(settings, onProgress),
     tokenizerFiles: async () => data.tokenizerFiles(),
+    /** The curation experiment: the same pretraining on the raw and the filtered crawl, validated on the tales; pauses a training run first. */
+    curationExperiment: (settings: CurationExperimentSettings, onProgress?: (p: CurationProgress) => unknown) => curation.run(settings, onProgress),
+    stopCurationExperiment: async () => curation.stop(),
   };
 }
 

@@ -4,6 +4,9 @@
  * cache.
  */
 import bundledVocabulary from '../../corpora/vocab.json';
+import { crawlCorpusName, crawlSteps, curatedText } from '../core/data/crawl-corpus.ts';
+import { type LabelledDoc } from '../core/data/curate.ts';
+import { parseDocsJsonl } from '../core/data/docs.ts';
 import type { CheckpointState } from '../core/io/checkpoint.ts';
 import { PRESETS, type GPTConfig, type PresetName } from '../core/model/config.ts';
 import { CharTokenizer, type TokenizerJSON } from '../core/model/tokenizer.ts';
@@ -22,25 +25,42 @@ export interface StoredSettings extends RunSettings {
 
 export const storedSettings = (run: store.RunRecord): StoredSettings => run.settings as unknown as StoredSettings;
 
-/** The corpora runs train on: the bundled one read once, or the student's own text. */
+/** The corpora runs train on: the bundled ones read once, or the student's own text. */
 export class Corpora {
   readonly #load: (name: 'tales') => Promise<{ train: string; val: string }>;
-  #bundled = new Map<string, Promise<{ train: string; val: string }>>();
+  readonly #loadCrawl: (() => Promise<string>) | undefined;
+  #tales: Promise<{ train: string; val: string }> | null = null;
+  #crawl: Promise<LabelledDoc[]> | null = null;
 
-  constructor(load: (name: 'tales') => Promise<{ train: string; val: string }>) {
+  constructor(load: (name: 'tales') => Promise<{ train: string; val: string }>, loadCrawl?: () => Promise<string>) {
     this.#load = load;
+    this.#loadCrawl = loadCrawl;
   }
 
-  /** The run's corpus, tokenized with `tokenizer` (a checkpoint's) or a new one built from the text. */
+  /**
+   * The run's corpus, tokenized with `tokenizer` (a checkpoint's) or the bundled vocabulary (a new
+   * one built from the text, for the student's own). The crawl trains on what its filters keep and
+   * validates on the held-out tales (core/data/crawl-corpus.ts); its characters outside the
+   * vocabulary (the made-up script) become <|unk|>.
+   */
   async of(settings: StoredSettings, tokenizer?: CharTokenizer): Promise<{ corpus: Corpus; tokenizer: CharTokenizer }> {
     if (settings.corpus === 'own') {
       const own = requireText(settings.ownText);
       return corpusFromText(own.name, own.text, tokenizer);
     }
-    if (!this.#bundled.has('tales')) this.#bundled.set('tales', this.#load('tales'));
-    const { train, val } = await this.#bundled.get('tales')!;
     const tok = tokenizer ?? CharTokenizer.fromJSON(bundledVocabulary as TokenizerJSON); // stories and chat share it
-    return { corpus: corpusFor('tales', train, val, tok), tokenizer: tok };
+    const tales = await (this.#tales ??= this.#load('tales'));
+    if (settings.corpus !== 'crawl') return { corpus: corpusFor('tales', tales.train, tales.val, tok), tokenizer: tok };
+    const filters = settings.filters ?? 'default';
+    const { text } = curatedText(await this.#crawlDocs(), crawlSteps(filters));
+    return { corpus: corpusFor(crawlCorpusName(filters), text, tales.val, tok), tokenizer: tok };
+  }
+
+  #crawlDocs(): Promise<LabelledDoc[]> {
+    const load = this.#loadCrawl;
+    if (!load) return Promise.reject(new Error('The crawl is not available here.'));
+    this.#crawl ??= load().then((text) => parseDocsJsonl(text, 'crawl/docs.jsonl'));
+    return this.#crawl;
   }
 }
 

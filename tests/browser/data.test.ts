@@ -105,4 +105,34 @@ describe('the Data view', () => {
     }
     expect(errors).toEqual([]);
   });
+
+  test('runs the raw and the filtered crawl as one experiment and draws both curves on one chart', async () => {
+    const { page, errors } = chromium.browser;
+    await page.setViewportSize({ width: 1280, height: 720 });
+    await page.goto(`${server.url}#preset=micro&view=data`);
+    await waitForLab(page, (s) => s.status !== 'starting');
+    const chart = page.getByTestId('experiment-chart');
+    expect(await chart.getAttribute('data-points')).toBe('0');
+
+    // Ten steps each, a validation point at every step: ten points a curve, twenty on the chart.
+    await page.getByTestId('experiment-steps').fill('10');
+    await page.getByTestId('experiment-run').click();
+    await page.getByTestId('experiment-result').waitFor({ timeout: 60_000 });
+    expect(await chart.getAttribute('data-points')).toBe('20');
+    const raw = Number(await page.getByTestId('experiment-raw').innerText());
+    const filtered = Number(await page.getByTestId('experiment-filtered').innerText());
+    expect(raw).toBeGreaterThan(0);
+    expect(filtered).toBeGreaterThan(0);
+    expect(await page.getByTestId('experiment-gain').innerText()).toBe(`${raw >= filtered ? 'lower' : 'higher'} by ${Math.abs(raw - filtered).toFixed(3)}`);
+    for (const arm of ['raw', 'filtered']) expect((await page.getByTestId(`experiment-sample-${arm}`).innerText()).length).toBeGreaterThan(20);
+
+    // Stop ends a long one part-way: the chart keeps what was drawn, the result says it stopped.
+    await page.getByTestId('experiment-steps').fill('5000');
+    await page.getByTestId('experiment-run').click();
+    await page.getByTestId('experiment-at').waitFor({ timeout: 30_000 });
+    await page.getByTestId('experiment-stop').click();
+    await expect.poll(() => page.getByTestId('experiment-result').innerText(), WAIT).toMatch(/stopped before both finished/);
+    expect(await page.getByTestId('experiment-run').isEnabled()).toBe(true);
+    expect(errors).toEqual([]);
+  });
 });

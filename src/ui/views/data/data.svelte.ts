@@ -5,7 +5,9 @@
  */
 import * as Comlink from 'comlink';
 import type { DataReport, DocPage, DocShow, TokenizerReport, TokenizerSettings } from '../../../lab/data.ts';
+import type { RunSettings } from '../../../lab/types.ts';
 import type { Caller } from '../../caller.ts';
+import { ExperimentState } from './experiment.svelte.ts';
 
 export interface FilterInfo {
   /** The name in CURATION_STEPS. */
@@ -27,6 +29,15 @@ export const FILTERS: readonly FilterInfo[] = [
   { key: 'near-dedup', label: 'Near dedup', source: 'MinHash-LSH (Broder 1997; Lee et al. 2022)', about: 'copies with a few words changed: estimated Jaccard similarity of 5-word shingles' },
 ];
 
+/** What Pretrain trains on, as the Data view chooses it. */
+export type PretrainOn = 'tales' | 'filtered' | 'raw';
+
+/** The page's pretraining settings, which the Data view reads and sets the corpus of. */
+export interface PretrainSettingsAccess {
+  settings(): RunSettings;
+  update(patch: Partial<RunSettings>): void;
+}
+
 export const PAGE_SIZE = 12;
 /** The lesson's default: a vocabulary the tiny model can afford, trained in a second. */
 export const DEFAULT_VOCAB = 512;
@@ -47,8 +58,20 @@ export class DataState {
   #training = $state<{ done: number; wanted: number } | null>(null);
   #error = $state<{ of: 'filters' | 'tokenizer'; text: string } | null>(null);
 
-  constructor(call: Caller) {
+  /** The raw crawl against the crawl through these filters, pretrained alike. */
+  readonly experiment: ExperimentState;
+
+  readonly #pretraining: PretrainSettingsAccess | undefined;
+
+  constructor(call: Caller, pretraining?: PretrainSettingsAccess) {
     this.#call = call;
+    this.#pretraining = pretraining;
+    this.experiment = new ExperimentState(call, () => this.#chosen().join(','));
+  }
+
+  /** The switched-on filters as curation steps, in the labs' order (a strict variant where ticked). */
+  #chosen(): string[] {
+    return FILTERS.filter((f) => this.#on[f.key]).map((f) => (f.strict && this.#strict[f.key] ? f.strict : f.key));
   }
 
   get on(): Record<string, boolean> { return this.#on; }
@@ -63,6 +86,18 @@ export class DataState {
   /** The last failure of the filters or of the tokenizer, shown by the panel whose button caused it. */
   errorOf(panel: 'filters' | 'tokenizer'): string | null { return this.#error?.of === panel ? this.#error.text : null; }
   get busy(): boolean { return this.#curating || this.#training !== null; }
+
+  /** What Pretrain trains on: the tales, or the crawl (raw when its filters are "none"). */
+  get pretrainOn(): PretrainOn {
+    const s = this.#pretraining?.settings();
+    return s?.corpus !== 'crawl' ? 'tales' : s.filters === 'none' ? 'raw' : 'filtered';
+  }
+
+  /** Sets Pretrain's corpus; the filtered crawl goes through the filters switched on now (and follows them each time they run). */
+  setPretrainOn(choice: PretrainOn): void {
+    if (choice === 'tales') this.#pretraining?.update({ corpus: 'tales', filters: undefined });
+    else this.#pretraining?.update({ corpus: 'crawl', filters: choice === 'raw' ? 'none' : this.#chosen().join(',') || 'none' });
+  }
 
   /** Documents the filter removed in the last run; null when it did not run. */
   removedBy(key: string): number | null {
@@ -83,12 +118,13 @@ export class DataState {
   /** Runs the chosen filters in the worker, then shows the first page of documents. */
   async curate(): Promise<void> {
     const chosen = FILTERS.filter((f) => this.#on[f.key]);
-    const steps = chosen.map((f) => (f.strict && this.#strict[f.key] ? f.strict : f.key));
+    const steps = this.#chosen();
     this.#error = null;
     this.#curating = true;
     try {
       this.#report = await this.#call((api) => api.curate({ steps, nearDedupThreshold: this.threshold }), false);
       this.#ran = chosen.map((f) => f.key);
+      if (this.pretrainOn === 'filtered') this.setPretrainOn('filtered');
       await this.page(0);
     } catch (e) {
       this.#fail('filters', e);
