@@ -91,7 +91,7 @@ export class CurationExperiment {
             await nextTask();
           }
           if (!session.done) break;
-          const done = { ...(await this.#runner.withTensors(() => finishArm(plan, session))), seconds: (performance.now() - t0) / 1000 };
+          const done = { ...(await this.#runner.withTensors(() => finishArm(plan, session, settings.sampleTokens))), seconds: (performance.now() - t0) / 1000 };
           arms.push(done);
           void onProgress?.({ arm: plan.arm, step: session.stepsTaken, steps: session.trainer.config.steps, curve: done.curve, done });
         } finally {

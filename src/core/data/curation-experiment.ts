@@ -29,6 +29,8 @@ export interface CurationExperimentSettings {
   seed?: number;
   /** The filtered run's filters: "default" or a list of curation steps (the raw run has none). */
   filters?: string;
+  /** Characters each sample runs to (CURATION_EXPERIMENT.sampleTokens when absent). */
+  sampleTokens?: number;
 }
 
 export interface ArmPlan {
@@ -83,12 +85,12 @@ export function valCurve(session: LabSession): [number, number][] {
 }
 
 /** An arm's result once its session has taken its steps: the final loss and the samples. */
-export async function finishArm(plan: ArmPlan, session: LabSession): Promise<ArmResult> {
+export async function finishArm(plan: ArmPlan, session: LabSession, sampleTokens: number = CURATION_EXPERIMENT.sampleTokens): Promise<ArmResult> {
   const { batchSize, seed } = session.trainer.config;
   const finalValLoss = await evaluateLoss(session.model, session.trainer.corpus.val, batchSize, CURATION_EXPERIMENT.finalEvalBatches, seed);
   const samples: string[] = [];
   for (let i = 0; i < CURATION_EXPERIMENT.samples; i++) {
-    const text = await session.sample('\n', { maxTokens: CURATION_EXPERIMENT.sampleTokens, temperature: CURATION_EXPERIMENT.temperature, seed: seed * 100 + i });
+    const text = await session.sample('\n', { maxTokens: sampleTokens, temperature: CURATION_EXPERIMENT.temperature, seed: seed * 100 + i });
     // The unknown token (the made-up script, stray symbols) shown as one replacement character, as a text viewer shows bytes it cannot read.
     samples.push(text.replaceAll(UNKNOWN, '\uFFFD'));
   }

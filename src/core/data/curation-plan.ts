@@ -8,7 +8,7 @@ import type { PresetName } from '../model/config.ts';
 
 export const CURATION_EXPERIMENT = Object.freeze({
   preset: 'tiny' as PresetName,
-  steps: 1000,
+  steps: 800,
   filters: 'default',
   /** Validation losses along each run, for the chart. */
   evaluations: 10,
