@@ -13,7 +13,12 @@ import { armSession, finishArm } from '../src/core/data/curation-experiment.ts';
 import { curatedText } from '../src/core/data/crawl-corpus.ts';
 import { curate, stepsNamed } from '../src/core/data/curate.ts';
 import { parseDocsJsonl } from '../src/core/data/docs.ts';
+import { decodeCheckpoint } from '../src/core/io/checkpoint.ts';
+import { GPT } from '../src/core/model/model.ts';
+import { evaluateLoss } from '../src/core/train/trainer.ts';
 import type { CurationProgress } from '../src/lab/curation.ts';
+import type { RunSettings } from '../src/lab/types.ts';
+import { settingsFromHash, settingsToHash } from '../src/ui/settings.ts';
 import { bundledTokenizer } from './helpers.ts';
 import { CORPORA, openLab } from './lab-harness.ts';
 
@@ -64,5 +69,34 @@ describe('the curation experiment in the lab worker', () => {
     const junk = ['Home | About | Contact', 'Cookie settings | Accept | Reject'].map((text) => JSON.stringify({ text })).join('\n');
     const empty = await openLab(new IDBFactory(), 'curation-empty', undefined, async () => junk);
     await expect(empty.api.curationExperiment(SETTINGS)).rejects.toThrow(/^The filters keep nothing of the crawl: every one of the 2 documents was removed/);
+  });
+});
+
+describe('Pretrain on the crawl, as the Data view chooses it', () => {
+  const crawlRun: RunSettings = { corpus: 'crawl', filters: 'c4-lines,exact-dedup', preset: 'micro', steps: 1, learningRate: 3e-3, batchSize: 4, seed: 2, autosaveEvery: 1, keepAutosaves: 2 };
+
+  test('trains on the filtered crawl, validates on the held-out tales, and the checkpoint names the filters', { timeout: 60_000 }, async () => {
+    const lab = await openLab(new IDBFactory(), 'crawl-pretrain');
+    await lab.api.stepOnce(crawlRun);
+    expect(lab.run()?.corpusName).toBe('crawl:c4-lines,exact-dedup');
+    const state = decodeCheckpoint((await lab.api.currentFile()).bytes);
+    expect(state.corpus).toBe('crawl:c4-lines,exact-dedup');
+    // Its validation loss is the saved model's loss on the tales' held-out file, recomputed here.
+    const model = new GPT(state.model, state.weights);
+    const val = bundledTokenizer().encode(await readFile(`${CORPORA}/tales/val.txt`, 'utf8'));
+    expect(lab.rows().at(-1)!.valLoss).toBe(await evaluateLoss(model, val, state.train.batchSize, state.train.evalBatches, state.train.seed));
+    model.dispose();
+  });
+
+  test('a crawl its filters empty is refused with why, and the link carries the choice', { timeout: 30_000 }, async () => {
+    const junk = ['Home | About | Contact', 'Cookie settings | Accept | Reject'].map((text) => JSON.stringify({ text })).join('\n');
+    const lab = await openLab(new IDBFactory(), 'crawl-pretrain-empty', undefined, async () => junk);
+    await expect(lab.api.stepOnce({ ...crawlRun, filters: 'c4-lines' })).rejects.toThrow(/every one of the 2 documents was removed \(c4-lines: 2\)/);
+    expect(lab.run()).toBeFalsy();
+
+    expect(settingsFromHash(settingsToHash(crawlRun))).toEqual(crawlRun);
+    expect(settingsToHash(crawlRun)).toContain('corpus=crawl&filters=c4-lines%2Cexact-dedup');
+    expect(settingsFromHash('#corpus=crawl&filters=none').filters).toBe('none');
+    expect(settingsFromHash('#corpus=tales&filters=none').filters).toBeUndefined();
   });
 });

@@ -4,7 +4,7 @@
  * cache.
  */
 import bundledVocabulary from '../../corpora/vocab.json';
-import { crawlCorpusName, crawlSteps, curatedText } from '../core/data/crawl-corpus.ts';
+import { crawlCorpusName, crawlFiltersOf, crawlSteps, curatedText } from '../core/data/crawl-corpus.ts';
 import { type LabelledDoc } from '../core/data/curate.ts';
 import { parseDocsJsonl } from '../core/data/docs.ts';
 import type { CheckpointState } from '../core/io/checkpoint.ts';
@@ -70,12 +70,14 @@ export function forkSettings(source: store.RunRecord, policy?: RecoveryPolicy): 
   return { ...settings, ...(policy ? { policy } : {}), family: settings.family ?? source.id };
 }
 
-/** A run's settings for an imported checkpoint: its own training settings, on the bundled corpus. */
+/** A run's settings for an imported checkpoint: its own training settings, on the bundled corpus it names (the tales when it names none). */
 export function importedSettings(state: CheckpointState): StoredSettings {
   const { train, model } = state;
   const policy = (state.extra.spikeLab as { config?: { policy?: string } } | undefined)?.config?.policy;
+  const filters = crawlFiltersOf(state.corpus);
   return {
-    corpus: 'tales',
+    corpus: filters === undefined ? 'tales' : 'crawl',
+    ...(filters === undefined ? {} : { filters }),
     preset: presetOf(model) ?? 'tiny',
     steps: train.steps,
     learningRate: train.learningRate,
