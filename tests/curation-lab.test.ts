@@ -95,7 +95,7 @@ describe('Pretrain on the crawl, as the Data view chooses it', () => {
     expect(lab.run()).toBeFalsy();
 
     expect(settingsFromHash(settingsToHash(crawlRun))).toEqual(crawlRun);
-    expect(settingsToHash(crawlRun)).toContain('corpus=crawl&filters=c4-lines%2Cexact-dedup');
+    expect(settingsToHash(crawlRun)).toContain('filters=c4-lines%2Cexact-dedup');
     expect(settingsFromHash('#corpus=crawl&filters=none').filters).toBe('none');
     expect(settingsFromHash('#corpus=tales&filters=none').filters).toBeUndefined();
   });
