@@ -125,6 +125,10 @@ describe('the Data view', () => {
     expect(filtered).toBeGreaterThan(0);
     expect(await page.getByTestId('experiment-gain').innerText()).toBe(`${raw >= filtered ? 'lower' : 'higher'} by ${Math.abs(raw - filtered).toFixed(3)}`);
     for (const arm of ['raw', 'filtered']) expect((await page.getByTestId(`experiment-sample-${arm}`).innerText()).length).toBeGreaterThan(20);
+    if (SHOTS) {
+      await page.getByTestId('experiment-panel').evaluate((el) => el.scrollIntoView());
+      await page.screenshot({ path: `${SHOTS}/view-data-experiment-1280x720.png` });
+    }
 
     // Stop ends a long one part-way: the chart keeps what was drawn, the result says it stopped.
     await page.getByTestId('experiment-steps').fill('5000');
@@ -133,6 +137,13 @@ describe('the Data view', () => {
     await page.getByTestId('experiment-stop').click();
     await expect.poll(() => page.getByTestId('experiment-result').innerText(), WAIT).toMatch(/stopped before both finished/);
     expect(await page.getByTestId('experiment-run').isEnabled()).toBe(true);
+
+    // Pretrain trains on what the view chooses: the raw crawl is the crawl through no filters, and the link says so.
+    await page.getByTestId('pretrain-on').selectOption('raw');
+    await expect.poll(() => page.url()).toContain('corpus=crawl');
+    expect(page.url()).toContain('filters=none');
+    await page.getByTestId('pretrain-on').selectOption('tales');
+    await expect.poll(() => page.url()).toContain('corpus=tales');
     expect(errors).toEqual([]);
   });
 });
