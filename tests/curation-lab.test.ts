@@ -62,9 +62,13 @@ describe('the curation experiment in the lab worker', () => {
 
   test('Stop ends it after the step it is on, and a crawl the filters empty is refused', { timeout: 60_000 }, async () => {
     const lab = await openLab(new IDBFactory(), 'curation-stop');
-    const running = lab.api.curationExperiment({ ...SETTINGS, steps: 500 }, () => void lab.api.stopCurationExperiment());
-    const outcome = await running;
+    // A pretraining run that is training pauses first (two runs at once would halve both), and says so.
+    await lab.api.pretrain({ corpus: 'tales', preset: 'micro', steps: 1000, learningRate: 3e-3, batchSize: 4, seed: 1, autosaveEvery: 500, keepAutosaves: 2 });
+    expect(lab.api.status()).toBe('running');
+    const outcome = await lab.api.curationExperiment({ ...SETTINGS, steps: 500 }, () => void lab.api.stopCurationExperiment());
     expect(outcome).toMatchObject({ arms: [], gain: null, stopped: true });
+    expect(lab.api.status()).toBe('paused');
+    expect(lab.notices()).toContain('Training paused for the data experiment; Resume continues it.');
 
     const junk = ['Home | About | Contact', 'Cookie settings | Accept | Reject'].map((text) => JSON.stringify({ text })).join('\n');
     const empty = await openLab(new IDBFactory(), 'curation-empty', undefined, async () => junk);

@@ -69,7 +69,11 @@ export class CurationExperiment {
     const { val } = await this.#tales();
     const tokenizer = CharTokenizer.fromJSON(bundledVocabulary as TokenizerJSON);
     // Training a run and the experiment at once would halve both: the run pauses (Resume continues it).
-    await this.#runner.command(() => this.#runner.halt('paused'));
+    await this.#runner.command(async () => {
+      if (this.#runner.status !== 'running') return;
+      await this.#runner.halt('paused');
+      this.#runner.notify({ notice: { level: 'info', text: 'Training paused for the data experiment; Resume continues it.' } });
+    });
     this.#stop = false;
     const started = performance.now();
     const arms: CurationOutcome['arms'] = [];
