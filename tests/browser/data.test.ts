@@ -106,7 +106,7 @@ describe('the Data view', () => {
     expect(errors).toEqual([]);
   });
 
-  test('runs the raw and the filtered crawl as one experiment and draws both curves on one chart', async () => {
+  test('runs the raw and the filtered crawl as one experiment, draws both curves on one chart, and Pretrain trains on the crawl it chooses', async () => {
     const { page, errors } = chromium.browser;
     await page.setViewportSize({ width: 1280, height: 720 });
     await page.goto(`${server.url}#preset=micro&view=data`);
@@ -142,6 +142,12 @@ describe('the Data view', () => {
     await page.getByTestId('pretrain-on').selectOption('raw');
     await expect.poll(() => page.url()).toContain('corpus=crawl');
     expect(page.url()).toContain('filters=none');
+    await page.getByTestId('tab-pretrain').click();
+    expect(await page.getByLabel('Corpus').inputValue()).toBe('crawl');
+    await page.getByRole('button', { name: 'Step', exact: true }).click();
+    await waitForLab(page, (s) => s.step >= 1);
+    expect(await page.locator('.runname').innerText()).toMatch(/^crawl:none · micro · seed 1/);
+    await page.getByTestId('tab-data').click();
     await page.getByTestId('pretrain-on').selectOption('tales');
     await expect.poll(() => page.url()).toContain('corpus=tales');
     expect(errors).toEqual([]);
