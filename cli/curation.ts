@@ -63,7 +63,7 @@ through the filters, both validated on the clean held-out tales; prints both fin
 ${CURATION_EXPERIMENT.finalEvalBatches} windows), the difference, samples from each and the seconds`,
   flags: [
     STEPS, SEED, text('preset', CURATION_EXPERIMENT.preset, Object.keys(PRESETS).join(', ')),
-    text('filters', CURATION_EXPERIMENT.filters, `the filtered run's filters: default or a list of ${Object.keys(CURATION_STEPS).join(', ')}`),
+    text('filters', CURATION_EXPERIMENT.filters, `the filtered run's filters: default or a list of ${Object.keys(CURATION_STEPS).join(', ')} (near-dedup@T: Jaccard ≥ T)`),
     FLAGS.threads, FLAGS.backend, FLAGS.json,
   ],
   run,

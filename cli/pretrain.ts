@@ -130,7 +130,7 @@ export const pretrain: Command = {
 is a summary with the final validation loss. Presets: ${Object.keys(PRESETS).join(', ')}. --inject (repeatable) puts bad
 batches or a rate spike at a step, and --recovery chooses what the spike lab does about a spike`,
   flags: [
-    text('corpus', 'tales', 'a bundled corpus: tales, or crawl (validated on the held-out tales)'), text('filters', 'default', 'with --corpus crawl: default, none, or a list of the data command\'s filters'),
+    text('corpus', 'tales', 'a bundled corpus: tales, or crawl (validated on the held-out tales)'), text('filters', 'default', 'with --corpus crawl: default, none, or a list of the data command\'s filters (near-dedup@T: Jaccard ≥ T)'),
     text('text', 'FILE', 'your own UTF-8 text instead'), ...settingFlags('pretrain'),
     text('resume', 'CKPT', 'continue a saved run exactly where it stopped'), FLAGS.out, FLAGS.logInterval, FLAGS.threads, FLAGS.backend, FLAGS.json,
     { name: 'inject', kind: 'list', value: 'KIND@STEP[xN]', help: `microwavegang or random-bytes: N bad batches from STEP; lr-spike: the rate ×N (${DEFAULT_LR_SPIKE_FACTOR}) at STEP; repeatable` },

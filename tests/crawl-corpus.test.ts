@@ -63,6 +63,10 @@ describe('the crawl corpus name', () => {
     expect(crawlSteps('c4-lines,near-dedup').map((s) => s.name)).toEqual(['c4-lines', 'near-dedup']);
     expect(crawlSteps('none')).toEqual([]);
     expect(() => crawlSteps('c4-lines,bogus')).toThrow(/unknown filter "bogus"; the filters are c4-lines, /);
+    // The Data view's slider: near-dedup at another threshold, the rest as named.
+    expect(crawlSteps('exact-dedup,near-dedup@0.7').map((s) => s.source)).toEqual(['hash of the text', 'MinHash-LSH, 5-word shingles, Jaccard ≥ 0.7']);
+    expect(() => crawlSteps('exact-dedup@0.7')).toThrow('only near-dedup takes a threshold (near-dedup@0.5), got "exact-dedup@0.7"');
+    expect(() => crawlSteps('near-dedup@1.5')).toThrow(/Jaccard threshold must be above 0 and at most 1, got "1.5"/);
   });
 });
 

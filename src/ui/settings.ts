@@ -65,7 +65,7 @@ export function settingsFromHash(hash: string, fallback: RunSettings = defaultSe
   if (corpus === 'tales' || corpus === 'crawl' || corpus === 'own') s.corpus = corpus as CorpusChoice;
   // The filters' names are checked by the worker, whose message lists the known ones.
   const filters = params.get('filters');
-  if (s.corpus === 'crawl' && filters !== null && /^[a-z0-9,-]+$/.test(filters)) s.filters = filters;
+  if (s.corpus === 'crawl' && filters !== null && /^[a-z0-9,.@-]+$/.test(filters)) s.filters = filters;
   for (const [key, field, min, max, integer] of NUMBERS) {
     const raw = params.get(key);
     if (raw === null || raw.trim() === '') continue;

@@ -8,7 +8,7 @@
  * a filtered run are then scored on the same text, and a raw run is not rewarded for predicting its
  * own junk well.
  */
-import { curate, type CurationStep, type Doc, stepsNamed } from './curate.ts';
+import { curate, type CurationStep, type Doc, nearDedupStep, stepsNamed } from './curate.ts';
 
 /** Between two documents, as between two paragraphs of a tale. */
 export const DOCUMENT_SEPARATOR = '\n\n';
@@ -49,7 +49,23 @@ export function crawlFiltersOf(name: string): string | undefined {
   return name.startsWith('crawl:') ? name.slice('crawl:'.length) : undefined;
 }
 
-/** The filters spec as the steps it names (checked: an unknown name throws, listing the known ones). */
+/**
+ * The filters spec as the steps it names (checked: an unknown name throws, listing the known ones).
+ * "near-dedup@0.7" is near deduplication at another Jaccard threshold than the default's, as the
+ * Data view's slider sets it.
+ */
 export function crawlSteps(filters: string): CurationStep[] {
-  return stepsNamed(filters.trim() || 'default');
+  const spec = filters.trim() || 'default';
+  if (spec === 'default' || spec === 'none') return stepsNamed(spec);
+  return spec.split(',').flatMap((name) => {
+    const [step, threshold] = name.trim().split('@');
+    if (threshold === undefined) return stepsNamed(step);
+    const t = Number(threshold);
+    if (step !== 'near-dedup') throw new Error(`only near-dedup takes a threshold (near-dedup@0.5), got "${name.trim()}"`);
+    if (!(t > 0 && t <= 1)) throw new Error(`near-dedup: the Jaccard threshold must be above 0 and at most 1, got "${threshold}"`);
+    return [nearDedupStep({ threshold: t, shingle: NEAR_DEDUP_SHINGLE })];
+  });
 }
+
+/** The default near-dedup's shingle size (curate.ts), kept when only the threshold changes. */
+const NEAR_DEDUP_SHINGLE = 5;

@@ -39,6 +39,8 @@ export interface PretrainSettingsAccess {
 }
 
 export const PAGE_SIZE = 12;
+/** The default near-dedup's Jaccard threshold (curate.ts; below Lee et al.'s 0.8: tales are short). */
+const DEFAULT_THRESHOLD = 0.5;
 /** The lesson's default: a vocabulary the tiny model can afford, trained in a second. */
 export const DEFAULT_VOCAB = 512;
 
@@ -46,7 +48,7 @@ export class DataState {
   readonly #call: Caller;
   #on = $state<Record<string, boolean>>(Object.fromEntries(FILTERS.map((f) => [f.key, true])));
   #strict = $state<Record<string, boolean>>({});
-  threshold = $state(0.5); // the default near-dedup of curate.ts (below Lee et al.'s 0.8: tales are short)
+  threshold = $state(DEFAULT_THRESHOLD);
   vocabSize = $state(DEFAULT_VOCAB);
   corpus = $state<TokenizerSettings['corpus']>('kept');
   #ran = $state.raw<string[]>([]); // the filters (keys) of the last run, in order
@@ -66,12 +68,19 @@ export class DataState {
   constructor(call: Caller, pretraining?: PretrainSettingsAccess) {
     this.#call = call;
     this.#pretraining = pretraining;
-    this.experiment = new ExperimentState(call, () => this.#chosen().join(','));
+    this.experiment = new ExperimentState(call, () => this.#spec());
   }
 
   /** The switched-on filters as curation steps, in the labs' order (a strict variant where ticked). */
   #chosen(): string[] {
     return FILTERS.filter((f) => this.#on[f.key]).map((f) => (f.strict && this.#strict[f.key] ? f.strict : f.key));
+  }
+
+  /** The same as a filters spec for a run on the crawl ("default" when it is the default): near-dedup carries the slider's threshold when it is not the default's. */
+  #spec(): string {
+    const threshold = Math.round(this.threshold * 100) / 100;
+    const spec = this.#chosen().map((key) => (key === 'near-dedup' && threshold !== DEFAULT_THRESHOLD ? `${key}@${threshold}` : key)).join(',');
+    return spec === FILTERS.map((f) => f.key).join(',') ? 'default' : spec;
   }
 
   get on(): Record<string, boolean> { return this.#on; }
@@ -96,7 +105,7 @@ export class DataState {
   /** Sets Pretrain's corpus; the filtered crawl goes through the filters switched on now (and follows them each time they run). */
   setPretrainOn(choice: PretrainOn): void {
     if (choice === 'tales') this.#pretraining?.update({ corpus: 'tales', filters: undefined });
-    else this.#pretraining?.update({ corpus: 'crawl', filters: choice === 'raw' ? 'none' : this.#chosen().join(',') || 'none' });
+    else this.#pretraining?.update({ corpus: 'crawl', filters: choice === 'raw' ? 'none' : this.#spec() || 'none' });
   }
 
   /** Documents the filter removed in the last run; null when it did not run. */
