@@ -15,11 +15,11 @@ const SEED = number('seed', 1, { whole: true }, 'the seed of both runs (weights,
 
 async function run(opts: Options): Promise<void> {
   const json = flag(opts, 'json');
-  const backend = await useBackend(opts);
   const preset = str(opts, 'preset') ?? CURATION_EXPERIMENT.preset;
   if (!isPresetName(preset)) throw new Error(`unknown preset "${preset}"; choose one of ${Object.keys(PRESETS).join(', ')}`);
   const filters = str(opts, 'filters') ?? CURATION_EXPERIMENT.filters;
   if (filters === 'none') throw new Error('--filters none would train the raw crawl twice: name the filters the second run uses (default, or a list)');
+  const backend = await useBackend(opts);
   const settings = { preset, steps: num(opts, STEPS), seed: num(opts, SEED), filters };
   let arms;
   try {

@@ -93,21 +93,20 @@ describe('pretrain on the crawl', () => {
     expect(JSON.parse(filtered.stdout.split('\n')[0])).toMatchObject({ event: 'start', corpus: 'crawl:default' });
   });
 
-  it('refuses an unknown filter, and filters without the crawl', { timeout: 60_000 }, async () => {
+  it('refuses an unknown filter (and --filters without the crawl: crawl-corpus.test.ts)', { timeout: 60_000 }, async () => {
     expect((await lab('pretrain', '--corpus', 'crawl', '--filters', 'c4-lines,bogus', '--preset', 'micro', '--steps', '1', '--backend', 'cpu')).stderr).toMatch(/^error: unknown filter "bogus"; the filters are c4-lines/);
-    expect((await lab('pretrain', '--filters', 'none', '--preset', 'micro', '--steps', '1', '--backend', 'cpu')).stderr).toMatch(/^error: --filters chooses what is kept of the crawl: use it with --corpus crawl/);
   });
 });
 
 describe('curation', () => {
   it('pretrains alike on the raw and the filtered crawl and reports both losses and their difference', { timeout: 90_000 }, async () => {
-    const run = await lab('curation', '--preset', 'micro', '--steps', '3', '--seed', '2', '--threads', '1', '--json');
+    const run = await lab('curation', '--preset', 'micro', '--steps', '2', '--seed', '2', '--threads', '1', '--json');
     expect(run.code, run.stderr).toBe(0);
     const s = last(run.stdout);
     expect([s.raw.filters, s.raw.kept, s.filtered.filters]).toEqual(['none', 2468, 'default']);
     expect(s.filtered.kept).toBeLessThan(s.raw.kept);
     expect(s.gain).toBe(s.raw.finalValLoss - s.filtered.finalValLoss);
-    expect(s.raw.curve.map(([step]: [number, number]) => step)).toEqual([1, 2, 3]);
+    expect(s.raw.curve.map(([step]: [number, number]) => step)).toEqual([1, 2]);
     expect(s.raw.samples).toHaveLength(3);
     expect((await lab('curation', '--filters', 'none')).stderr).toMatch(/^error: --filters none would train the raw crawl twice/);
   });
