@@ -5,7 +5,7 @@
  */
 import bundledVocabulary from '../../corpora/vocab.json';
 import { crawlCorpusName, crawlFiltersOf, crawlSteps, curatedText } from '../core/data/crawl-corpus.ts';
-import { type LabelledDoc } from '../core/data/curate.ts';
+import type { LabelledDoc } from '../core/data/curate.ts';
 import { parseDocsJsonl } from '../core/data/docs.ts';
 import type { CheckpointState } from '../core/io/checkpoint.ts';
 import { PRESETS, type GPTConfig, type PresetName } from '../core/model/config.ts';
@@ -31,6 +31,8 @@ export class Corpora {
   readonly #loadCrawl: (() => Promise<string>) | undefined;
   #tales: Promise<{ train: string; val: string }> | null = null;
   #crawl: Promise<LabelledDoc[]> | null = null;
+  /** The crawl's training text by filters: curating takes a second or two, and a run's reloads ask again. */
+  #crawlTexts = new Map<string, string>();
 
   constructor(load: (name: 'tales') => Promise<{ train: string; val: string }>, loadCrawl?: () => Promise<string>) {
     this.#load = load;
@@ -52,7 +54,8 @@ export class Corpora {
     const tales = await (this.#tales ??= this.#load('tales'));
     if (settings.corpus !== 'crawl') return { corpus: corpusFor('tales', tales.train, tales.val, tok), tokenizer: tok };
     const filters = settings.filters ?? 'default';
-    const { text } = curatedText(await this.#crawlDocs(), crawlSteps(filters));
+    let text = this.#crawlTexts.get(filters);
+    if (text === undefined) this.#crawlTexts.set(filters, (text = curatedText(await this.#crawlDocs(), crawlSteps(filters)).text));
     return { corpus: corpusFor(crawlCorpusName(filters), text, tales.val, tok), tokenizer: tok };
   }
 
