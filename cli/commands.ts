@@ -8,6 +8,7 @@ import { attention } from './attention.ts';
 import { bench } from './bench.ts';
 import { classTable } from './class.ts';
 import { compare } from './compare.ts';
+import { curation } from './curation.ts';
 import { data } from './data.ts';
 import { dpo } from './dpo.ts';
 import { evaluate } from './eval.ts';
@@ -25,7 +26,7 @@ import { sft } from './sft.ts';
 import { tokenizeText, tokenizer } from './tokenizer.ts';
 import { trace } from './trace.ts';
 
-export const COMMANDS: readonly Command[] = [lesson, data, tokenizer, tokenizeText, pretrain, sample, score, inspect, exportFile, importFile, sft, dpo, evaluate, rm, rl, attention, lens, trace, compare, classTable, bench];
+export const COMMANDS: readonly Command[] = [lesson, data, curation, tokenizer, tokenizeText, pretrain, sample, score, inspect, exportFile, importFile, sft, dpo, evaluate, rm, rl, attention, lens, trace, compare, classTable, bench];
 
 export const HELP = [
   'LM Lab command line: npm run lab -- <command> [options]; npm run lab -- <command> --help explains each option',

@@ -6,20 +6,15 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { curate, CURATION_STEPS, EmptyCorpusError, type LabelledDoc, scoreCuration, stepsNamed } from '../src/core/data/curate.ts';
-import { parseDocsJsonl } from '../src/core/data/docs.ts';
+import { joinDocuments } from '../src/core/data/crawl-corpus.ts';
 import { type Command, FLAGS, type Options, print, str, text } from './args.ts';
-import { CORPORA_DIR, readTextFile } from './corpora.ts';
-
-/** The documents of a JSONL file of {"text": …} lines (the bundled crawl's also carry labels). */
-export function readDocs(path: string): LabelledDoc[] {
-  return parseDocsJsonl(readTextFile(path), path);
-}
+import { CRAWL_DOCS, readDocs } from './corpora.ts';
 
 export function corpusDocs(opts: Options): { name: string; docs: LabelledDoc[]; labelled: boolean } {
   const own = str(opts, 'docs');
   const corpus = str(opts, 'corpus') ?? 'crawl';
   if (!own && corpus !== 'crawl') throw new Error(`--corpus must be crawl (or give --docs FILE.jsonl), got "${corpus}"`);
-  const docs = readDocs(own ?? join(CORPORA_DIR, 'crawl', 'docs.jsonl'));
+  const docs = readDocs(own ?? CRAWL_DOCS);
   return { name: own ?? 'crawl', docs, labelled: !own };
 }
 
@@ -44,8 +39,8 @@ function run(opts: Options): void {
   if (out) {
     mkdirSync(out, { recursive: true });
     writeFileSync(join(out, 'kept.jsonl'), report.kept.map((d) => JSON.stringify(d)).join('\n') + '\n');
-    // The kept text as one training file (pretrain --text DIR/kept.txt), documents a blank line apart.
-    writeFileSync(join(out, 'kept.txt'), report.kept.map((d) => d.text.trim()).join('\n\n') + '\n');
+    // The kept text as one training file (pretrain --text DIR/kept.txt): what pretrain --corpus crawl trains on.
+    writeFileSync(join(out, 'kept.txt'), joinDocuments(report.kept) + '\n');
   }
   const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
   print(json, { summary: true, corpus: name, documents: docs.length, kept: report.kept.length, removedBy, ...(scores ? { junkRemoved: scores.junkRemoved, cleanKept: scores.cleanKept, nearDuplicatesFound: scores.nearDuplicatesFound, precision: scores.precision } : {}), out: out ?? null },

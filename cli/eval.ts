@@ -9,7 +9,7 @@ import { GPT } from '../src/core/model/model.ts';
 import { tokenizerFromJSON } from '../src/core/data/tokenizers.ts';
 import { evaluateLoss } from '../src/core/train/trainer.ts';
 import { type Command, flag, FLAGS, num, number, type Options, print, readCheckpoint, str, text, useBackend } from './args.ts';
-import { BUNDLED_CORPORA, bundledChat, bundledTexts, readJsonl, storiesFor } from './corpora.ts';
+import { bundledChat, bundledTexts, isBundledCorpus, readJsonl, storiesFor } from './corpora.ts';
 import { pct } from './loop.ts';
 
 const LIMIT = number('limit', undefined, { whole: true, min: 1 }, 'held-out questions and pairs at most (default: all)');
@@ -40,8 +40,8 @@ async function run(opts: Options): Promise<void> {
     referenceModel,
     beta,
     limit,
-    // Real words are those of the bundled stories (a checkpoint trained on other text has none to compare with).
-    ...(BUNDLED_CORPORA.includes(state.corpus) && !str(opts, 'text') ? { words: corpusWords(bundledTexts(state.corpus).train) } : {}),
+    // Real words are those of the bundled stories, also for a model of the crawl (whose junk words are not words); a checkpoint trained on other text has none to compare with.
+    ...(isBundledCorpus(state.corpus) && !str(opts, 'text') ? { words: corpusWords(bundledTexts('tales').train) } : {}),
     // With --ref (usually the parent), the change of the stories loss from it.
     ...(referenceModel ? { parentValLoss: await evaluateLoss(referenceModel, stories.val, state.train.batchSize, state.train.evalBatches, state.train.seed) } : {}),
   });

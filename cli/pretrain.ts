@@ -52,7 +52,7 @@ async function run(opts: Options): Promise<void> {
     const tokenizerDir = str(opts, 'tokenizer');
     const own = tokenizerDir ? readTokenizerDir(tokenizerDir) : undefined;
     if (own) checkVocabForPreset(own, recipe.preset, recipe.model);
-    const { corpus, tokenizer } = loadCorpus({ corpus: str(opts, 'corpus'), text: str(opts, 'text') }, own);
+    const { corpus, tokenizer } = loadCorpus({ corpus: str(opts, 'corpus'), text: str(opts, 'text'), filters: str(opts, 'filters') }, own);
     session = LabSession.create({ preset: recipe.preset, corpus, tokenizer, train, model: recipe.model });
   }
   const lab = spikeLabFor(session, opts);
@@ -60,8 +60,9 @@ async function run(opts: Options): Promise<void> {
   const { parameters } = session.summary();
   const helpers = await startHelpers(session, { threads: num(opts, FLAGS.threads), backend, json });
   const tokenizer = describeTokenizer(session.tokenizer);
-  print(json, { event: 'start', backend, threads: helpers.threads, model: session.model.config, train: cfg, parameters, tokenizer },
-    `pretraining ${parameters.toLocaleString()} parameters (${tokenizer}) on ${backend}${helpers.threads > 1 ? ` (${helpers.threads} threads)` : ''}, ${cfg.steps} steps of ${cfg.batchSize}×${session.model.config.blockSize} tokens`);
+  const corpus = session.trainer.corpus.name;
+  print(json, { event: 'start', backend, threads: helpers.threads, corpus, model: session.model.config, train: cfg, parameters, tokenizer },
+    `pretraining ${parameters.toLocaleString()} parameters (${tokenizer}) on ${corpus}, ${backend}${helpers.threads > 1 ? ` (${helpers.threads} threads)` : ''}, ${cfg.steps} steps of ${cfg.batchSize}×${session.model.config.blockSize} tokens`);
 
   const speeds: number[] = [];
   const stage = {
@@ -85,7 +86,7 @@ async function run(opts: Options): Promise<void> {
   const spikes = lab ? { policy: lab.config.policy, spikes: session.events.filter((e) => e.event === 'spike').length } : {};
   const out = str(opts, 'out');
   const valBitsPerChar = session.bitsPerChar(finalValLoss);
-  print(json, { summary: true, steps: session.stepsTaken, finalValLoss, valBitsPerChar, tokenizer, medianTokensPerSec, backend, out: out ?? null, ...spikes },
+  print(json, { summary: true, corpus, steps: session.stepsTaken, finalValLoss, valBitsPerChar, tokenizer, medianTokensPerSec, backend, out: out ?? null, ...spikes },
     `done: ${session.stepsTaken} steps, final validation loss ${finalValLoss.toFixed(4)} nats/token = ${valBitsPerChar.toFixed(4)} bits/character, median ${medianTokensPerSec.toLocaleString()} tok/s${out ? `, saved ${out}` : ''}`);
   session.dispose();
 }
@@ -137,7 +138,8 @@ export const pretrain: Command = {
 is a summary with the final validation loss. Presets: ${Object.keys(PRESETS).join(', ')}. --inject (repeatable) puts bad
 batches or a rate spike at a step, and --recovery chooses what the spike lab does about a spike`,
   flags: [
-    text('corpus', 'tales', 'a bundled corpus'), text('text', 'FILE', 'your own UTF-8 text instead'), ...settingFlags('pretrain'),
+    text('corpus', 'tales', 'a bundled corpus: tales, or crawl (validated on the held-out tales)'), text('filters', 'default', 'with --corpus crawl: default, none, or a list of the data command\'s filters (near-dedup@T: Jaccard ≥ T)'),
+    text('text', 'FILE', 'your own UTF-8 text instead'), ...settingFlags('pretrain'),
     text('tokenizer', 'DIR', 'a BPE tokenizer written by the tokenizer command (default: characters)'),
     text('resume', 'CKPT', 'continue a saved run exactly where it stopped'), FLAGS.out, FLAGS.logInterval, FLAGS.threads, FLAGS.backend, FLAGS.json,
     { name: 'inject', kind: 'list', value: 'KIND@STEP[xN]', help: `microwavegang or random-bytes: N bad batches from STEP; lr-spike: the rate ×N (${DEFAULT_LR_SPIKE_FACTOR}) at STEP; repeatable` },

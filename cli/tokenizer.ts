@@ -8,8 +8,7 @@ import { join } from 'node:path';
 import { BpeTokenizer, charsPerToken } from '../src/core/data/bpe.ts';
 import { fromHfTokenizerJson, hfTokenizerFiles } from '../src/core/data/hf-tokenizer.ts';
 import { type Command, FLAGS, num, number, type Options, print, str, text } from './args.ts';
-import { bundledTexts, CORPORA_DIR, readTextFile } from './corpora.ts';
-import { readDocs } from './data.ts';
+import { bundledTexts, CORPORA_DIR, readDocs, readTextFile } from './corpora.ts';
 
 const VOCAB = number('vocab', 1024, { whole: true, min: 1 }, 'tokens in the vocabulary: the 4 chat specials, the 256 bytes and the merges');
 

@@ -7,7 +7,7 @@ import { parseSftJsonl } from '../src/core/post/chatdata.ts';
 import { buildTraceIndex, copiedShare, longestCopiedSpans, sftAnswers, type TraceSource } from '../src/core/inspect/trace.ts';
 import { decodeCheckpoint } from '../src/core/io/checkpoint.ts';
 import { type Command, FLAGS, num, number, type Options, print, readBytes, str, text } from './args.ts';
-import { BUNDLED_CORPORA, bundledChat, bundledTexts, readTextFile } from './corpora.ts';
+import { bundledChat, bundledTexts, isBundledCorpus, readTextFile } from './corpora.ts';
 
 const MIN = number('min-chars', 20, { whole: true, min: 1 }, 'the shortest span that counts as copied');
 
@@ -16,7 +16,7 @@ function run(opts: Options): void {
   const written = str(opts, 'text');
   if (!written) throw new Error('--text T is required');
   const storiesPath = str(opts, 'stories');
-  if (!storiesPath && !BUNDLED_CORPORA.includes(state.corpus)) throw new Error(`the checkpoint was trained on "${state.corpus}", which is not bundled; pass --stories FILE with that text`);
+  if (!storiesPath && !isBundledCorpus(state.corpus)) throw new Error(`the checkpoint was trained on "${state.corpus}", which is not bundled; pass --stories FILE with that text`);
   const sources: TraceSource[] = [{ name: storiesPath ?? `${state.corpus}/train.txt`, texts: [storiesPath ? readTextFile(storiesPath) : bundledTexts(state.corpus).train] }];
   if (state.stage !== 'pretrain') sources.push({ name: 'sft answers', texts: sftAnswers(parseSftJsonl(readTextFile(str(opts, 'sft') ?? bundledChat('sft', 'train'))).examples) });
   const index = buildTraceIndex(sources);

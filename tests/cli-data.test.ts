@@ -9,7 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { ROOT } from './helpers.ts';
+import { decodeCheckpoint } from '../src/core/io/checkpoint.ts';
+import { GPT } from '../src/core/model/model.ts';
+import { evaluateLoss } from '../src/core/train/trainer.ts';
+import { bundledTokenizer, ROOT, useBackend } from './helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'lmlab-cli-data-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -66,5 +69,45 @@ describe('tokenizer and tokenize', () => {
   it('refuses a vocabulary too small to hold the bytes, and a folder without a tokenizer', { timeout: 60_000 }, async () => {
     expect((await lab('tokenizer', '--vocab', '100', '--out', join(dir, 'small'))).stderr).toMatch(/^error: .*256/);
     expect((await lab('tokenize', '--tokenizer', dir, '--text', join(ROOT, 'README.md'))).stderr).toMatch(/^error: .*tokenizer.json/);
+  });
+});
+
+describe('pretrain on the crawl', () => {
+  it('trains on the raw or the filtered crawl, validates on the held-out tales, and the checkpoint names which', { timeout: 90_000 }, async () => {
+    const raw = join(dir, 'raw.safetensors');
+    const run = await lab('pretrain', '--corpus', 'crawl', '--filters', 'none', '--preset', 'micro', '--steps', '2', '--backend', 'cpu', '--threads', '1', '--out', raw, '--json');
+    expect(run.code, run.stderr).toBe(0);
+    const s = last(run.stdout);
+    expect(s.corpus).toBe('crawl:none');
+    // The final validation loss is the saved model's loss on the tales' held-out file, recomputed here.
+    await useBackend('cpu');
+    const state = decodeCheckpoint(new Uint8Array(readFileSync(raw)));
+    expect(state.corpus).toBe('crawl:none');
+    const model = new GPT(state.model, state.weights);
+    const val = bundledTokenizer().encode(readFileSync(join(ROOT, 'corpora', 'tales', 'val.txt'), 'utf8'));
+    expect(await evaluateLoss(model, val, state.train.batchSize, state.train.evalBatches, state.train.seed)).toBeCloseTo(s.finalValLoss, 6);
+    model.dispose();
+
+    const filtered = await lab('pretrain', '--corpus', 'crawl', '--filters', 'default', '--preset', 'micro', '--steps', '2', '--backend', 'cpu', '--threads', '1', '--json');
+    expect(filtered.code, filtered.stderr).toBe(0);
+    expect(JSON.parse(filtered.stdout.split('\n')[0])).toMatchObject({ event: 'start', corpus: 'crawl:default' });
+  });
+
+  it('refuses an unknown filter (and --filters without the crawl: crawl-corpus.test.ts)', { timeout: 60_000 }, async () => {
+    expect((await lab('pretrain', '--corpus', 'crawl', '--filters', 'c4-lines,bogus', '--preset', 'micro', '--steps', '1', '--backend', 'cpu')).stderr).toMatch(/^error: unknown filter "bogus"; the filters are c4-lines/);
+  });
+});
+
+describe('curation', () => {
+  it('pretrains alike on the raw and the filtered crawl and reports both losses and their difference', { timeout: 90_000 }, async () => {
+    const run = await lab('curation', '--preset', 'micro', '--steps', '2', '--seed', '2', '--threads', '1', '--json');
+    expect(run.code, run.stderr).toBe(0);
+    const s = last(run.stdout);
+    expect([s.raw.filters, s.raw.kept, s.filtered.filters]).toEqual(['none', 2468, 'default']);
+    expect(s.filtered.kept).toBeLessThan(s.raw.kept);
+    expect(s.gain).toBe(s.raw.finalValLoss - s.filtered.finalValLoss);
+    expect(s.raw.curve.map(([step]: [number, number]) => step)).toEqual([1, 2]);
+    expect(s.raw.samples).toHaveLength(3);
+    expect((await lab('curation', '--filters', 'none')).stderr).toMatch(/^error: --filters none would train the raw crawl twice/);
   });
 });

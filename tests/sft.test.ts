@@ -81,7 +81,7 @@ describe('SFT', () => {
     expect(s.model.config).toEqual({ ...s.model.config, blockSize: 40, nEmbd: 32 });
     // The base's tokens: 1 step of its batch × context, counted by hand from its config.
     const base = decodeCheckpoint(parent);
-    expect(s.lineage).toEqual([{ stage: 'pretrain', step: 1, sha256: await sha256Hex(parent), tokens: base.train.batchSize * base.model.blockSize, tokenizer: `characters, ${base.model.vocabSize} tokens` }]);
+    expect(s.lineage).toEqual([{ stage: 'pretrain', step: 1, sha256: await sha256Hex(parent), tokens: base.train.batchSize * base.model.blockSize, tokenizer: `characters, ${base.model.vocabSize} tokens`, corpus: base.corpus }]);
     expect(s.summary().tokensPerParameter).toBe(base.train.batchSize * base.model.blockSize / s.summary().parameters);
     const inherited = s.extra.inherited as { fromStage: string; overridden: { key: string }[] };
     expect(inherited.fromStage).toBe('pretrain');

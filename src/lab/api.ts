@@ -9,6 +9,8 @@ import type { PresetName } from '../core/model/config.ts';
 import { backendAtOnce, measuredBackend, rememberedBackend } from './measured-backend.ts';
 import type { Injection } from '../core/spikes/inject.ts';
 import { ChatData, type StageEnv } from './chat-data.ts';
+import { CurationExperiment, type CurationProgress } from './curation.ts';
+import type { CurationExperimentSettings } from '../core/data/curation-experiment.ts';
 import { type CurationSettings, DataLab, type DataEnv, type DocShow, type TokenizerSettings } from './data.ts';
 import { LabRunner, type LabEnv } from './runner.ts';
 import { Inside, type WriteOptions } from './inspect.ts';
@@ -37,6 +39,7 @@ export function createLabApi(env: LabEnv & StageEnv & DataEnv) {
     const tokenizer = data.pretrainingTokenizer();
     return tokenizer ? { ...settings, tokenizer } : settings;
   };
+  const curation = new CurationExperiment(runner, () => data.crawlDocs(), () => env.loadBundledCorpus('tales'));
   return {
     /**
      * Chooses the backend, then restores the last run. `auto` times a few steps of `preset` on each
@@ -124,6 +127,9 @@ export function createLabApi(env: LabEnv & StageEnv & DataEnv) {
     tokenizerFiles: async () => data.tokenizerFiles(),
     /** Whether new pretraining runs use the trained tokenizer; answers which tokenizer they will use. */
     usePretrainingTokenizer: async (on: boolean) => data.usePretrainingTokenizer(on),
+    /** The curation experiment: the same pretraining on the raw and the filtered crawl, validated on the tales; pauses a training run first. */
+    curationExperiment: (settings: CurationExperimentSettings, onProgress?: (p: CurationProgress) => unknown) => curation.run(settings, onProgress),
+    stopCurationExperiment: async () => curation.stop(),
   };
 }
 

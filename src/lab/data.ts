@@ -182,7 +182,8 @@ export class DataLab {
     this.#env = env;
   }
 
-  #docs(): Promise<LabelledDoc[]> {
+  /** The bundled crawl's documents, read once. */
+  crawlDocs(): Promise<LabelledDoc[]> {
     const load = this.#env.loadCrawl;
     if (!load) return Promise.reject(new Error('The crawl is not available here.'));
     this.#crawl ??= load().then((text) => parseDocsJsonl(text, 'crawl/docs.jsonl'));
@@ -191,7 +192,7 @@ export class DataLab {
 
   /** Runs the steps over the crawl. Every document removed is a report with `empty` set, not an error: the view shows who removed them. */
   async curate(settings: CurationSettings): Promise<DataReport> {
-    const docs = await this.#docs();
+    const docs = await this.crawlDocs();
     const steps = stepsFor(settings).map((s) => this.#remembering(s));
     this.#reasons = new Map();
     const started = performance.now();
@@ -231,7 +232,7 @@ export class DataLab {
 
   /** A page of the crawl's documents (all, kept or removed by the last run), with their statistics. */
   async documents(page: number, pageSize = 20, show: DocShow = 'all'): Promise<DocPage> {
-    const docs = await this.#docs();
+    const docs = await this.crawlDocs();
     const removedBy = this.#report?.removedBy ?? new Map<number, string>();
     const matching = show === 'all' ? docs : docs.filter((d) => removedBy.has(d.id) === (show === 'removed'));
     const pages = Math.max(1, Math.ceil(matching.length / pageSize));

@@ -31,6 +31,8 @@ import type { BackendInfo, CheckpointInfo, LabStatus, LabUpdate, OwnText, Recove
 export interface LabEnv {
   /** The bundled corpus's two files. */
   loadBundledCorpus(name: 'tales'): Promise<{ train: string; val: string }>;
+  /** The bundled crawl's JSONL, for runs on the crawl (fetched on first use in a browser). */
+  loadCrawl?(): Promise<string>;
   openStore(): Promise<store.LabDB>;
   /** Milliseconds between metric batches sent to the page. */
   logInterval?: number;
@@ -57,7 +59,7 @@ export class LabRunner implements StageHost {
   constructor(env: LabEnv, chat: ChatData) {
     this.#chat = chat;
     this.#outbox = new Outbox(env.logInterval ?? 250);
-    this.#corpora = new Corpora((name) => env.loadBundledCorpus(name));
+    this.#corpora = new Corpora((name) => env.loadBundledCorpus(name), env.loadCrawl && (() => env.loadCrawl!()));
     this.#helpers = new HelperPool(env.gradientHelpers, (text) => this.notify({ notice: { level: 'warning', text } }));
     this.#loop = new TrainingLoop({
       loaded: () => this.#loaded?.stage ?? null,
@@ -243,6 +245,11 @@ export class LabRunner implements StageHost {
       this.#loop.start();
       return { skipped: started.skipped };
     });
+  }
+
+  /** Lends the helper workers to a session that is not the loaded run (the Data view's experiment) while `isCurrent()`. */
+  shareHelpers(session: LabSession, isCurrent: () => boolean): void {
+    this.#helpers.share(session, this.#backend?.backend, isCurrent);
   }
 
   /** Runs `f` on the loaded run under the tensor lock (report cards, side-by-side replies, the RL view). */

@@ -4,6 +4,9 @@
  * cache.
  */
 import bundledVocabulary from '../../corpora/vocab.json';
+import { crawlCorpusName, crawlFiltersOf, crawlSteps, curatedText } from '../core/data/crawl-corpus.ts';
+import type { LabelledDoc } from '../core/data/curate.ts';
+import { parseDocsJsonl } from '../core/data/docs.ts';
 import type { CheckpointState } from '../core/io/checkpoint.ts';
 import { PRESETS, type GPTConfig, type PresetName } from '../core/model/config.ts';
 import { CharTokenizer, type CharTokenizerJSON, type TextTokenizer } from '../core/model/tokenizer.ts';
@@ -23,27 +26,46 @@ export interface StoredSettings extends RunSettings {
 
 export const storedSettings = (run: store.RunRecord): StoredSettings => run.settings as unknown as StoredSettings;
 
-/** The corpora runs train on: the bundled one read once, or the student's own text. */
+/** The corpora runs train on: the bundled ones read once, or the student's own text. */
 export class Corpora {
   readonly #load: (name: 'tales') => Promise<{ train: string; val: string }>;
-  #bundled = new Map<string, Promise<{ train: string; val: string }>>();
+  readonly #loadCrawl: (() => Promise<string>) | undefined;
+  #tales: Promise<{ train: string; val: string }> | null = null;
+  #crawl: Promise<LabelledDoc[]> | null = null;
+  /** The crawl's training text by filters: curating takes a second or two, and a run's reloads ask again. */
+  #crawlTexts = new Map<string, string>();
 
-  constructor(load: (name: 'tales') => Promise<{ train: string; val: string }>) {
+  constructor(load: (name: 'tales') => Promise<{ train: string; val: string }>, loadCrawl?: () => Promise<string>) {
     this.#load = load;
+    this.#loadCrawl = loadCrawl;
   }
 
-  /** The run's corpus, tokenized with `tokenizer` (a checkpoint's) or a new one built from the text. */
+  /**
+   * The run's corpus, tokenized with a checkpoint's tokenizer, else the one the run was started with
+   * (the Data view's), else the bundled vocabulary (a new one built from the text, for the student's
+   * own). The crawl trains on what its filters keep and validates on the held-out tales
+   * (core/data/crawl-corpus.ts); its characters outside the vocabulary (the made-up script) become <|unk|>.
+   */
   async of(settings: StoredSettings, checkpoints?: TextTokenizer): Promise<{ corpus: Corpus; tokenizer: TextTokenizer }> {
-    // A checkpoint's tokenizer, else the one the run was started with (the Data view's), else characters.
     const tokenizer = checkpoints ?? (settings.tokenizer ? tokenizerFromJSON(settings.tokenizer) : undefined);
     if (settings.corpus === 'own') {
       const own = requireText(settings.ownText);
       return corpusFromText(own.name, own.text, tokenizer);
     }
-    if (!this.#bundled.has('tales')) this.#bundled.set('tales', this.#load('tales'));
-    const { train, val } = await this.#bundled.get('tales')!;
     const tok = tokenizer ?? CharTokenizer.fromJSON(bundledVocabulary as CharTokenizerJSON); // stories and chat share it
-    return { corpus: corpusFor('tales', train, val, tok), tokenizer: tok };
+    const tales = await (this.#tales ??= this.#load('tales'));
+    if (settings.corpus !== 'crawl') return { corpus: corpusFor('tales', tales.train, tales.val, tok), tokenizer: tok };
+    const filters = settings.filters ?? 'default';
+    let text = this.#crawlTexts.get(filters);
+    if (text === undefined) this.#crawlTexts.set(filters, (text = curatedText(await this.#crawlDocs(), crawlSteps(filters)).text));
+    return { corpus: corpusFor(crawlCorpusName(filters), text, tales.val, tok), tokenizer: tok };
+  }
+
+  #crawlDocs(): Promise<LabelledDoc[]> {
+    const load = this.#loadCrawl;
+    if (!load) return Promise.reject(new Error('The crawl is not available here.'));
+    this.#crawl ??= load().then((text) => parseDocsJsonl(text, 'crawl/docs.jsonl'));
+    return this.#crawl;
   }
 }
 
@@ -53,12 +75,14 @@ export function forkSettings(source: store.RunRecord, policy?: RecoveryPolicy): 
   return { ...settings, ...(policy ? { policy } : {}), family: settings.family ?? source.id };
 }
 
-/** A run's settings for an imported checkpoint: its own training settings, on the bundled corpus. */
+/** A run's settings for an imported checkpoint: its own training settings, on the bundled corpus it names (the tales when it names none). */
 export function importedSettings(state: CheckpointState): StoredSettings {
   const { train, model } = state;
   const policy = (state.extra.spikeLab as { config?: { policy?: string } } | undefined)?.config?.policy;
+  const filters = crawlFiltersOf(state.corpus);
   return {
-    corpus: 'tales',
+    corpus: filters === undefined ? 'tales' : 'crawl',
+    ...(filters === undefined ? {} : { filters }),
     preset: presetOf(model) ?? 'tiny',
     steps: train.steps,
     learningRate: train.learningRate,

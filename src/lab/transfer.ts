@@ -88,7 +88,7 @@ export class Transfer {
       const rejoin = waiting?.stage.frozen ? stageEntry(waiting.run.stage)?.rejoin : undefined;
       if (rejoin && (await rejoin(lab, { name: pending.fileName, step: state.step }))) return;
       await lab.open(run, copy.id);
-      const corpusNote = state.corpus === 'tales' ? '' : ` It was trained on "${state.corpus}", which this tab does not have: training continues on the bundled tales.`;
+      const corpusNote = state.corpus === 'tales' || importedSettings(state).corpus === 'crawl' ? '' : ` It was trained on "${state.corpus}", which this tab does not have: training continues on the bundled tales.`;
       const then = lab.current?.stage.frozen ?? 'Resume continues training from there.';
       lab.notify({ notice: { level: 'info', text: `Loaded ${pending.fileName} into a new run at step ${state.step}. ${then}${corpusNote}` } });
     });

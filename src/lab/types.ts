@@ -43,12 +43,14 @@ export interface BackendInfo {
   measureAlongside?: boolean;
 }
 
-/** The bundled corpus, or text the student brought. */
-export type CorpusChoice = 'tales' | 'own';
+/** The bundled tales, the bundled crawl (through the Data view's filters), or text the student brought. */
+export type CorpusChoice = 'tales' | 'crawl' | 'own';
 
 /** Everything that defines a pretraining run; round-trips through the URL hash. */
 export interface RunSettings {
   corpus: CorpusChoice;
+  /** With the crawl: the curation steps it goes through ("default", "none" for the raw crawl, or a list), as the Data view chose. */
+  filters?: string;
   preset: PresetName;
   steps: number;
   learningRate: number;

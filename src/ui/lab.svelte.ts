@@ -128,7 +128,7 @@ export class Lab {
   get can() {
     const s = this.#status;
     const ready = !this.busy && s !== 'starting' && s !== 'loading';
-    const hasText = this.#settings.corpus === 'tales' || this.#ownText !== null;
+    const hasText = this.#settings.corpus !== 'own' || this.#ownText !== null;
     const frozen = this.#run?.frozen !== undefined; // loaded, but it cannot train here
     return {
       pretrain: ready && s !== 'running' && hasText,

@@ -40,6 +40,7 @@ const NUMBERS: [string, NumberKey, number, number, boolean][] = [
 
 export function settingsToHash(s: RunSettings): string {
   const params = new URLSearchParams({ corpus: s.corpus, preset: s.preset });
+  if (s.corpus === 'crawl') params.set('filters', s.filters ?? 'default');
   for (const [key, field] of NUMBERS) params.set(key, String(s[field]));
   // The spike lab's settings appear only when set, so a plain run's link stays short.
   if (s.policy !== undefined) params.set('policy', s.policy);
@@ -61,7 +62,10 @@ export function settingsFromHash(hash: string, fallback: RunSettings = defaultSe
     ? { ...fallback, ...presetDefaults(preset) }
     : { ...fallback };
   const corpus = params.get('corpus');
-  if (corpus === 'tales' || corpus === 'own') s.corpus = corpus as CorpusChoice;
+  if (corpus === 'tales' || corpus === 'crawl' || corpus === 'own') s.corpus = corpus as CorpusChoice;
+  // The filters' names are checked by the worker, whose message lists the known ones.
+  const filters = params.get('filters');
+  if (s.corpus === 'crawl' && filters !== null && /^[a-z0-9,.@-]+$/.test(filters)) s.filters = filters;
   for (const [key, field, min, max, integer] of NUMBERS) {
     const raw = params.get(key);
     if (raw === null || raw.trim() === '') continue;

@@ -45,6 +45,8 @@ export interface LineageEntry {
   tokens?: number;
   /** The tokenizer that stage used, as a student reads it ("byte-level BPE, 1,024 tokens"). */
   tokenizer?: string;
+  /** What that stage trained on: "tales", "crawl:default" (the crawl through the default filters), a file's name. */
+  corpus?: string;
 }
 
 export interface CheckpointState {
@@ -372,6 +374,7 @@ function lineageProblem(e: Record<string, unknown>): string | undefined {
   if (e.origin !== undefined && (typeof e.origin !== 'string' || e.origin.length > 200)) return 'has an origin that is not a short text';
   if (e.tokens !== undefined && !isCount(e.tokens)) return 'has a token count that is not a whole number';
   if (e.tokenizer !== undefined && (typeof e.tokenizer !== 'string' || e.tokenizer.length > 200)) return 'has a tokenizer that is not a short text';
+  if (e.corpus !== undefined && (typeof e.corpus !== 'string' || e.corpus.length > 200)) return 'has a corpus that is not a short text';
   return undefined;
 }
 

@@ -124,7 +124,7 @@ export class LabSession {
    * Starts a new stage from a parent checkpoint's weights, with a fresh optimizer at step 0 and
    * empty metrics. The model config and tokenizer are the parent's; the training settings are the
    * parent's unless overridden (`extra.inherited` says which). The lineage gains the parent: its
-   * stage, step and the SHA-256 of its file.
+   * stage, step, the SHA-256 of its file, the tokens it saw and the corpus it trained on.
    */
   static async fromParent(parentBytes: Uint8Array, init: StageInit): Promise<LabSession> {
     const parent = decodeCheckpoint(parentBytes);
@@ -136,7 +136,7 @@ export class LabSession {
     const tokenizer = tokenizerFromJSON(parent.tokenizer);
     const session = new LabSession(model, new Trainer(model, config, init.corpus), tokenizer, init.stage);
     const tokens = parent.step * parent.train.batchSize * parent.model.blockSize;
-    session.lineage = [...parent.lineage, { stage: parent.stage, step: parent.step, sha256: await sha256Hex(parentBytes), tokens, tokenizer: describeTokenizer(tokenizer) }];
+    session.lineage = [...parent.lineage, { stage: parent.stage, step: parent.step, sha256: await sha256Hex(parentBytes), tokens, tokenizer: describeTokenizer(tokenizer), corpus: parent.corpus }];
     session.student = parent.student;
     session.extra = { inherited: { fromStage: parent.stage, overridden } };
     return session;

@@ -5,7 +5,9 @@
  */
 import * as Comlink from 'comlink';
 import type { DataReport, DocPage, DocShow, TokenizerReport, TokenizerSettings } from '../../../lab/data.ts';
+import type { RunSettings } from '../../../lab/types.ts';
 import type { Caller } from '../../caller.ts';
+import { ExperimentState } from './experiment.svelte.ts';
 
 export interface FilterInfo {
   /** The name in CURATION_STEPS. */
@@ -27,7 +29,18 @@ export const FILTERS: readonly FilterInfo[] = [
   { key: 'near-dedup', label: 'Near dedup', source: 'MinHash-LSH (Broder 1997; Lee et al. 2022)', about: 'copies with a few words changed: estimated Jaccard similarity of 5-word shingles' },
 ];
 
+/** What Pretrain trains on, as the Data view chooses it. */
+export type PretrainOn = 'tales' | 'filtered' | 'raw';
+
+/** The page's pretraining settings, which the Data view reads and sets the corpus of. */
+export interface PretrainSettingsAccess {
+  settings(): RunSettings;
+  update(patch: Partial<RunSettings>): void;
+}
+
 export const PAGE_SIZE = 12;
+/** The default near-dedup's Jaccard threshold (curate.ts; below Lee et al.'s 0.8: tales are short). */
+const DEFAULT_THRESHOLD = 0.5;
 /** The lesson's default: a vocabulary the tiny model can afford, trained in a second. */
 export const DEFAULT_VOCAB = 512;
 
@@ -35,7 +48,7 @@ export class DataState {
   readonly #call: Caller;
   #on = $state<Record<string, boolean>>(Object.fromEntries(FILTERS.map((f) => [f.key, true])));
   #strict = $state<Record<string, boolean>>({});
-  threshold = $state(0.5); // the default near-dedup of curate.ts (below Lee et al.'s 0.8: tales are short)
+  threshold = $state(DEFAULT_THRESHOLD);
   vocabSize = $state(DEFAULT_VOCAB);
   corpus = $state<TokenizerSettings['corpus']>('kept');
   #ran = $state.raw<string[]>([]); // the filters (keys) of the last run, in order
@@ -48,8 +61,27 @@ export class DataState {
   #error = $state<{ of: 'filters' | 'tokenizer'; text: string } | null>(null);
   #forPretraining = $state(false);
 
-  constructor(call: Caller) {
+  /** The raw crawl against the crawl through these filters, pretrained alike. */
+  readonly experiment: ExperimentState;
+
+  readonly #pretraining: PretrainSettingsAccess | undefined;
+
+  constructor(call: Caller, pretraining?: PretrainSettingsAccess) {
     this.#call = call;
+    this.#pretraining = pretraining;
+    this.experiment = new ExperimentState(call, () => this.#spec());
+  }
+
+  /** The switched-on filters as curation steps, in the labs' order (a strict variant where ticked). */
+  #chosen(): string[] {
+    return FILTERS.filter((f) => this.#on[f.key]).map((f) => (f.strict && this.#strict[f.key] ? f.strict : f.key));
+  }
+
+  /** The same as a filters spec for a run on the crawl ("default" when it is the default): near-dedup carries the slider's threshold when it is not the default's. */
+  #spec(): string {
+    const threshold = Math.round(this.threshold * 100) / 100;
+    const spec = this.#chosen().map((key) => (key === 'near-dedup' && threshold !== DEFAULT_THRESHOLD ? `${key}@${threshold}` : key)).join(',');
+    return spec === FILTERS.map((f) => f.key).join(',') ? 'default' : spec;
   }
 
   get on(): Record<string, boolean> { return this.#on; }
@@ -66,6 +98,18 @@ export class DataState {
   /** The last failure of the filters or of the tokenizer, shown by the panel whose button caused it. */
   errorOf(panel: 'filters' | 'tokenizer'): string | null { return this.#error?.of === panel ? this.#error.text : null; }
   get busy(): boolean { return this.#curating || this.#training !== null; }
+
+  /** What Pretrain trains on: the tales, or the crawl (raw when its filters are "none"). */
+  get pretrainOn(): PretrainOn {
+    const s = this.#pretraining?.settings();
+    return s?.corpus !== 'crawl' ? 'tales' : s.filters === 'none' ? 'raw' : 'filtered';
+  }
+
+  /** Sets Pretrain's corpus; the filtered crawl goes through the filters switched on now (and follows them each time they run). */
+  setPretrainOn(choice: PretrainOn): void {
+    if (choice === 'tales') this.#pretraining?.update({ corpus: 'tales', filters: undefined });
+    else this.#pretraining?.update({ corpus: 'crawl', filters: choice === 'raw' ? 'none' : this.#spec() || 'none' });
+  }
 
   /** Documents the filter removed in the last run; null when it did not run. */
   removedBy(key: string): number | null {
@@ -86,12 +130,13 @@ export class DataState {
   /** Runs the chosen filters in the worker, then shows the first page of documents. */
   async curate(): Promise<void> {
     const chosen = FILTERS.filter((f) => this.#on[f.key]);
-    const steps = chosen.map((f) => (f.strict && this.#strict[f.key] ? f.strict : f.key));
+    const steps = this.#chosen();
     this.#error = null;
     this.#curating = true;
     try {
       this.#report = await this.#call((api) => api.curate({ steps, nearDedupThreshold: this.threshold }), false);
       this.#ran = chosen.map((f) => f.key);
+      if (this.pretrainOn === 'filtered') this.setPretrainOn('filtered');
       await this.page(0);
     } catch (e) {
       this.#fail('filters', e);
