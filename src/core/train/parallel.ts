@@ -197,7 +197,9 @@ export async function parallelDecode(model: GPT, names: readonly string[], helpe
   const remote = theirs.map((job, i) => helpers[i].decode({ weights, ...job }));
   const local = await sampleBatch(model, mine.prompts, mine.options);
   const all = [local, ...(await Promise.all(remote))];
-  return { ids: all.flatMap((d) => d.ids), ended: all.flatMap((d) => d.ended), logProbs: all.flatMap((d) => d.logProbs), entropies: all.flatMap((d) => d.entropies) };
+  const joined: Decoded = { ids: all.flatMap((d) => d.ids), ended: all.flatMap((d) => d.ended), logProbs: all.flatMap((d) => d.logProbs), entropies: all.flatMap((d) => d.entropies) };
+  // Every share was asked for the same alternatives, so each carries them when asked.
+  return options.alternatives ? { ...joined, alternatives: all.flatMap((d) => d.alternatives ?? d.ids.map(() => [])) } : joined;
 }
 
 /** sequenceLogProbs of a batch over this thread and the helpers, read back: [B]. */
