@@ -78,6 +78,15 @@ describe('post-training in the lab worker', () => {
 
     const replies = await lab.api.compare({ prompt: 'What does Tom eat?', greedy: true, temperature: 0, maxTokens: 12, seed: 1 });
     expect(replies.map((r) => [r.stage, r.step])).toEqual([['pretrain', 8], ['sft', 6], ['dpo', 4]]);
+    for (const r of replies) {
+      // Token by token, the reply; greedy picks the likeliest, so each token is its own first alternative, with its probability.
+      expect(r.tokens.map((t) => t.text).join('')).toBe(r.text);
+      for (const t of r.tokens) {
+        expect(t.top).toHaveLength(5);
+        expect(t.top[0].text).toBe(t.text);
+        expect(Math.abs(t.top[0].prob - t.prob)).toBeLessThan(1e-5);
+      }
+    }
     const sampled = await lab.api.compare({ prompt: 'What does Tom eat?', greedy: false, temperature: 0.8, maxTokens: 12, seed: 1 });
     expect(sampled).toHaveLength(3);
 

@@ -57,9 +57,9 @@ describe('the Inside view', () => {
     // Colouring follows the switch.
     const background = () => page.getByTestId('token-0').evaluate((el) => getComputedStyle(el).backgroundColor);
     expect(await background()).toMatch(/^rgba\(234, 88, 12/);
-    await page.getByTestId('inside-colour').uncheck();
+    await page.getByTestId('probability-switch').uncheck();
     expect(await background()).toBe('rgba(0, 0, 0, 0)');
-    await page.getByTestId('inside-colour').check();
+    await page.getByTestId('probability-switch').check();
 
     // Hover: five alternatives, with probabilities, gone when the mouse leaves.
     await page.getByTestId('token-0').hover();

@@ -6,10 +6,11 @@
  */
 import bundledVocabulary from '../../../corpora/vocab.json';
 import { decodeCheckpoint, inspectCheckpoint, type MetricRow, type Stage } from '../../core/io/checkpoint.ts';
-import { corpusWords, greedyReplies, type ReportCard, reportCard } from '../../core/eval/evaluate.ts';
+import { corpusWords, type ReportCard, reportCard } from '../../core/eval/evaluate.ts';
+import { type ProbedToken, probedTokens } from '../../core/inspect/probed.ts';
+import { sampleBatch } from '../../core/model/decode.ts';
 import { storiesNote } from '../../core/eval/forgetting.ts';
 import { GPT } from '../../core/model/model.ts';
-import { generate } from '../../core/model/sample.ts';
 import { CharTokenizer, type TokenizerJSON } from '../../core/model/tokenizer.ts';
 import { renderChat, renderPrompt } from '../../core/post/chat.ts';
 import * as store from '../../storage/index.ts';
@@ -48,6 +49,8 @@ export interface StageReply {
   stage: Stage;
   step: number;
   text: string;
+  /** The reply token by token, each with its probability and the model's five likeliest there. */
+  tokens: ProbedToken[];
   ended: boolean; // it closed its turn with <|end|>
 }
 
@@ -198,19 +201,17 @@ async function ancestors(db: store.LabDB, run: store.RunRecord): Promise<{ run: 
   return chain;
 }
 
-/** One reply to `opts.prompt` as a single user turn: greedy or sampled, stopped at <|end|>. */
+/**
+ * One reply to `opts.prompt` as a single user turn: greedy or sampled, stopped at <|end|>. Each
+ * token comes with its probability and the model's five likeliest, from the decoder's own steps.
+ */
 async function answer(model: GPT, tok: CharTokenizer, stage: Stage, step: number, opts: CompareOptions): Promise<StageReply> {
   const prompt = renderPrompt(tok, [{ role: 'user', content: opts.prompt }]);
   const endId = tok.specialId('<|end|>');
-  let ids: number[];
-  let ended: boolean;
-  if (opts.greedy || opts.temperature <= 0) {
-    const [reply] = await greedyReplies(model, [prompt], endId, opts.maxTokens, 1);
-    ({ ids, ended } = reply);
-  } else {
-    ids = await generate(model, prompt, { maxTokens: opts.maxTokens, temperature: opts.temperature, topK: 0, seed: opts.seed, stopToken: endId });
-    ended = ids[ids.length - 1] === endId;
-    if (ended) ids = ids.slice(0, -1);
-  }
-  return { stage, step, text: tok.decode(ids), ended };
+  const temperature = opts.greedy ? 0 : Math.max(0, opts.temperature);
+  const d = await sampleBatch(model, [prompt], { maxNewTokens: opts.maxTokens, temperature, topK: 0, seed: opts.seed, stopToken: endId, alternatives: 5 });
+  const ended = d.ended[0];
+  const n = ended ? d.ids[0].length - 1 : d.ids[0].length; // the closing <|end|> is not part of the text
+  const ids = d.ids[0].slice(0, n);
+  return { stage, step, text: tok.decode(ids), tokens: probedTokens((id) => tok.tokenText(id), ids, d.logProbs[0], d.alternatives?.[0]), ended };
 }

@@ -13,8 +13,6 @@ export interface InsideForm {
   maxTokens: number;
   temperature: number;
   seed: number;
-  /** Shade each written token by the probability it was drawn with. */
-  colour: boolean;
 }
 
 /** What the attention and the lens read: the prompt with what the model wrote, or the prompt alone. */
@@ -25,7 +23,7 @@ const LENS_GUESSES = 3;
 
 export class InsideState {
   readonly #call: Caller;
-  #form = $state<InsideForm>({ prompt: 'Once upon a time', maxTokens: 60, temperature: 0.8, seed: 1, colour: true });
+  #form = $state<InsideForm>({ prompt: 'Once upon a time', maxTokens: 60, temperature: 0.8, seed: 1 });
   #written = $state.raw<Written | null>(null);
   #trace = $state.raw<Trace | null>(null);
   #attention = $state.raw<AttentionMap | null>(null);
@@ -142,15 +140,4 @@ export class InsideState {
       this.#working = false;
     }
   }
-}
-
-/** A token as the page shows it: spaces and line breaks made visible. */
-export function visible(text: string): string {
-  return text === ' ' ? '·' : text === '\n' ? '↵' : text === '\t' ? '⇥' : text;
-}
-
-/** A probability as a percentage with the digits it needs. */
-export function percent(p: number): string {
-  const x = 100 * p;
-  return x >= 10 ? `${x.toFixed(0)}%` : x >= 1 ? `${x.toFixed(1)}%` : x >= 0.01 ? `${x.toFixed(2)}%` : '<0.01%';
 }
