@@ -44,7 +44,7 @@ export interface SampleCompletionsOptions {
    * Decodes in place of `sampleBatch(model, …)`: RL's shares the rows with helper threads
    * (train/parallel.ts's parallelDecode). It gets no keepGoing, which cannot travel to a thread.
    */
-  decode?: (prompts: readonly Int32Array[], options: Omit<DecodeOptions, 'keepGoing'>) => Promise<Decoded>;
+  decode?: (prompts: readonly Int32Array[], options: Omit<DecodeOptions, 'keepGoing' | 'onToken'>) => Promise<Decoded>;
 }
 
 /** prompt ++ completion as inputs, targets and a mask on the completion's tokens. */
