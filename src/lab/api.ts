@@ -100,6 +100,8 @@ export function createLabApi(env: LabEnv & StageEnv & DataEnv) {
     stageHistory: () => reports.history(),
     reportCards: () => reports.reportCards(),
     compare: (opts: CompareOptions) => reports.compare(opts),
+    /** A prompt and reply scored under every stage of the loaded run (the `compare` command's numbers). */
+    stageChanges: (prompt: string, reply: string) => reports.changes(prompt, reply),
     maskExample: (index: number) => reports.maskExample(index),
     /** The RL stages: a reward model from the loaded SFT model, RL against verifiers or it. */
     rm: async (settings: RmSettings) => void (await runner.startStage('rm', settings)),

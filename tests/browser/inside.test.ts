@@ -178,6 +178,17 @@ describe('probabilities outside the Inside view', () => {
     expect(await popover.locator('li').count()).toBe(5);
     expect(await popover.innerText()).toMatch(/drawn with p = [\d.<]+%/);
     await shot(page, 'view-pretrain-sample-1280x720');
+
+    // What each stage changed, in the Inside view: a base model alone scores the reply in one row, its tokens' numbers on a click.
+    await page.getByRole('tab', { name: 'Inside' }).click();
+    await page.getByTestId('changes-score').click();
+    await expect.poll(() => page.getByTestId('changes-row-0').isVisible(), { timeout: 60_000 }).toBe(true);
+    expect(await page.locator('[data-testid^="changes-row-"]').count()).toBe(1);
+    expect(await page.getByTestId('changes-row-0').locator('button').count()).toBe('Hank eats an apple.'.length + 1); // and ⏎
+    await page.getByTestId('change-0-0').click();
+    expect(await page.getByTestId('changes-detail').locator('tbody tr').count()).toBe(1);
+    await page.getByTestId('stage-changes').scrollIntoViewIfNeeded();
+    await shot(page, 'view-inside-changes-1280x720');
     expect(errors).toEqual([]);
   });
 });

@@ -7,12 +7,13 @@
 import bundledVocabulary from '../../../corpora/vocab.json';
 import { decodeCheckpoint, inspectCheckpoint, type MetricRow, type Stage } from '../../core/io/checkpoint.ts';
 import { corpusWords, type ReportCard, reportCard } from '../../core/eval/evaluate.ts';
+import { compareModels } from '../../core/inspect/compare.ts';
 import { type ProbedToken, probedTokens } from '../../core/inspect/probed.ts';
 import { sampleBatch } from '../../core/model/decode.ts';
 import { storiesNote } from '../../core/eval/forgetting.ts';
 import { GPT } from '../../core/model/model.ts';
 import { CharTokenizer, type TokenizerJSON } from '../../core/model/tokenizer.ts';
-import { renderChat, renderPrompt } from '../../core/post/chat.ts';
+import { renderChat, renderPrompt, renderReply } from '../../core/post/chat.ts';
 import * as store from '../../storage/index.ts';
 import type { ChatData } from '../chat-data.ts';
 import type { DpoSettings } from './dpo.ts';
@@ -52,6 +53,17 @@ export interface StageReply {
   /** The reply token by token, each with its probability and the model's five likeliest there. */
   tokens: ProbedToken[];
   ended: boolean; // it closed its turn with <|end|>
+}
+
+/**
+ * One prompt and reply scored under every stage of the loaded run's lineage (core/inspect/compare.ts,
+ * the numbers of the `compare` command): per reply token, its log-probability under each stage and
+ * the change from the stage before.
+ */
+export interface StageChanges {
+  stages: { stage: Stage; step: number; name: string; /** Σ log p over the reply. */ total: number }[];
+  /** The reply's tokens in the chat format, its closing <|end|> included. */
+  tokens: { text: string; /** [stage] */ logProbs: number[]; /** [stage]: null for the first */ deltas: (number | null)[] }[];
 }
 
 /** A conversation as tokens, each marked with whether the SFT loss counts it. */
@@ -163,6 +175,35 @@ export class StageReports {
       }
       replies.push(await answer(session.model, session.tokenizer, session.stage, session.stepsTaken, opts));
       return replies;
+    });
+  }
+
+  /**
+   * `reply` to `prompt` (one user turn, in the chat format) scored under every stage of the loaded
+   * run's chain, oldest first, the loaded model last: one teacher-forced pass per model, each
+   * parent's model built from its checkpoint and disposed.
+   */
+  changes(prompt: string, reply: string): Promise<StageChanges> {
+    return this.#lab.inspect(async ({ run, session, db }) => {
+      if (!run || !session) throw new Error('There is no model loaded: pretrain one, or load a checkpoint in Share, first.');
+      if (reply.trim() === '') throw new Error('Type a reply, or use the one the model wrote: there is nothing to score.');
+      const tok = session.tokenizer;
+      const head = renderPrompt(tok, [{ role: 'user', content: prompt }]);
+      const ids = Int32Array.from([...head, ...renderReply(tok, reply)]);
+      const chain = await ancestors(db, run);
+      const vocab = JSON.stringify(tok.toJSON());
+      const parents = chain.map(({ run: r, bytes }) => ({ run: r, state: decodeCheckpoint(bytes) })).filter(({ state }) => JSON.stringify(state.tokenizer) === vocab);
+      const models = parents.map(({ state }) => new GPT(state.model, state.weights));
+      try {
+        const c = await compareModels([...models, session.model], ids, head.length);
+        const stages = [...parents.map(({ run: r, state }) => ({ stage: state.stage, step: state.step, name: r.name })), { stage: session.stage, step: session.stepsTaken, name: run.name }];
+        return {
+          stages: stages.map((s, m) => ({ ...s, total: c.totals[m] })),
+          tokens: c.tokens.map((id, i) => ({ text: tok.tokenText(id), logProbs: c.logProbs.map((lp) => lp[i]), deltas: c.deltas.map((d) => (d ? d[i] : null)) })),
+        };
+      } finally {
+        for (const m of models) m.dispose();
+      }
     });
   }
 

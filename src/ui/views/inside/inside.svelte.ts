@@ -7,6 +7,7 @@
 import type { AttentionMap, LensTable, Trace, Written } from '../../../lab/inspect.ts';
 import type { Caller } from '../../caller.ts';
 import { firstLine } from '../../format.ts';
+import { StageChangesState } from './changes.svelte.ts';
 
 export interface InsideForm {
   prompt: string;
@@ -25,6 +26,7 @@ export class InsideState {
   readonly #call: Caller;
   #form = $state<InsideForm>({ prompt: 'Once upon a time', maxTokens: 60, temperature: 0.8, seed: 1 });
   #written = $state.raw<Written | null>(null);
+  #writtenPrompt = $state('');
   #trace = $state.raw<Trace | null>(null);
   #attention = $state.raw<AttentionMap | null>(null);
   #lens = $state.raw<LensTable | null>(null);
@@ -36,8 +38,12 @@ export class InsideState {
   #query = $state<number | null>(null);
   #span = $state<number | null>(null);
 
+  /** The prompt and reply scored under every stage of the lineage. */
+  readonly changes: StageChangesState;
+
   constructor(call: Caller) {
     this.#call = call;
+    this.changes = new StageChangesState(call);
   }
 
   get form(): InsideForm { return this.#form; }
@@ -57,6 +63,9 @@ export class InsideState {
   get span(): number | null { return this.#span; }
 
   /** The written text as one string: what the trace searched. */
+  /** The prompt the written text answers. */
+  get writtenPrompt(): string { return this.#writtenPrompt; }
+
   readonly text = $derived(this.#written?.tokens.map((t) => t.text).join('') ?? '');
 
   /** For each written token, the copied span it lies in (index into trace.spans), or −1. */
@@ -76,6 +85,7 @@ export class InsideState {
     await this.#run(async () => {
       const written = await this.#call((api) => api.writeWithProbabilities(f.prompt, { maxTokens: f.maxTokens, temperature: f.temperature, seed: f.seed }));
       this.#written = written;
+      this.#writtenPrompt = f.prompt;
       this.#trace = null;
       this.#span = null;
       const text = written.tokens.map((t) => t.text).join('');
