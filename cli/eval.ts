@@ -1,9 +1,10 @@
 /**
- * eval: a checkpoint's report card: stories validation loss, real words in samples, held-out exact
+ * eval: a checkpoint's report card: stories validation loss, real words in samples and the share of them copied from the pretraining text, held-out exact
  * match, format adherence, empty replies, mean reply length, preference accuracy and mean margin
  * (against --ref, else a DPO checkpoint's parent); with --ref, the change of the stories loss from it.
  */
 import { corpusWords, reportCard } from '../src/core/eval/evaluate.ts';
+import { buildTraceIndex } from '../src/core/inspect/trace.ts';
 import { parseDpoJsonl, parseSftJsonl } from '../src/core/post/chatdata.ts';
 import { GPT } from '../src/core/model/model.ts';
 import { CharTokenizer } from '../src/core/model/tokenizer.ts';
@@ -41,7 +42,7 @@ async function run(opts: Options): Promise<void> {
     beta,
     limit,
     // Real words are those of the bundled stories (a checkpoint trained on other text has none to compare with).
-    ...(BUNDLED_CORPORA.includes(state.corpus) && !str(opts, 'text') ? { words: corpusWords(bundledTexts(state.corpus).train) } : {}),
+    ...(BUNDLED_CORPORA.includes(state.corpus) && !str(opts, 'text') ? pretrainingText(bundledTexts(state.corpus).train) : {}),
     // With --ref (usually the parent), the change of the stories loss from it.
     ...(referenceModel ? { parentValLoss: await evaluateLoss(referenceModel, stories.val, state.train.batchSize, state.train.evalBatches, state.train.seed) } : {}),
   });
@@ -50,6 +51,7 @@ async function run(opts: Options): Promise<void> {
       `${card.stage} checkpoint, step ${card.step}`,
       `  validation loss (stories)    ${card.valLoss.toFixed(4)}${card.storiesNote ? `  ${card.storiesNote}` : ''}`,
       ...(card.realWordRate !== undefined ? [`  real words in samples        ${pct(card.realWordRate)}`] : []),
+      ...(card.copiedShare !== undefined ? [`  copied (20+ characters)      ${pct(card.copiedShare)}`] : []),
       `  exact match (held-out Q&A)   ${pct(card.exactMatch)} of ${card.questions}`,
       `  format adherence             ${pct(card.formatAdherence)}`,
       `  verifiable exact match       ${pct(card.verifiableExactMatch)} of ${card.checkable} checkable${card.unanswerable ? ` (${card.unanswerable} left out: the answer does not fit in the context)` : ''}, pass@1 ${pct(card.passAt1)}, pass@8 ${pct(card.passAt8)}`,
@@ -59,6 +61,11 @@ async function run(opts: Options): Promise<void> {
     ].join('\n'));
   model.dispose();
   referenceModel?.dispose();
+}
+
+/** What the card compares the samples with: the words of the pretraining text and its trace index. */
+function pretrainingText(text: string) {
+  return { words: corpusWords(text), trace: buildTraceIndex([{ name: 'training text', texts: [text] }]) };
 }
 
 export const evaluate: Command = {

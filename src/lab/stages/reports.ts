@@ -8,6 +8,7 @@ import bundledVocabulary from '../../../corpora/vocab.json';
 import { decodeCheckpoint, inspectCheckpoint, type MetricRow, type Stage } from '../../core/io/checkpoint.ts';
 import { corpusWords, type ReportCard, reportCard } from '../../core/eval/evaluate.ts';
 import { compareModels } from '../../core/inspect/compare.ts';
+import { buildTraceIndex, type TraceIndex } from '../../core/inspect/trace.ts';
 import { type ProbedToken, probedTokens } from '../../core/inspect/probed.ts';
 import { sampleBatch } from '../../core/model/decode.ts';
 import { storiesNote } from '../../core/eval/forgetting.ts';
@@ -87,11 +88,15 @@ export class StageReports {
     this.#data = data;
   }
 
-  /** The words of the pretraining text (for the report card's real-word rate), read once per text. */
-  #wordCache: { text: Int32Array; words: Set<string> } | null = null;
-  #words(tok: CharTokenizer, text: Int32Array): Set<string> {
-    if (this.#wordCache?.text !== text) this.#wordCache = { text, words: corpusWords(tok.decode(text)) };
-    return this.#wordCache.words;
+  /** The words of the pretraining text (for the report card's real-word rate) and its trace index (for its copied share), built once per text. */
+  #textCache: { text: Int32Array; words: Set<string>; trace: TraceIndex } | null = null;
+  #pretrainingText(tok: CharTokenizer, text: Int32Array): { words: Set<string>; trace: TraceIndex } {
+    if (this.#textCache?.text !== text) {
+      this.#textCache = null; // the old index's arrays can go before the new one is built
+      const decoded = tok.decode(text);
+      this.#textCache = { text, words: corpusWords(decoded), trace: buildTraceIndex([{ name: 'training text', texts: [decoded] }]) };
+    }
+    return this.#textCache;
   }
 
   /** The loaded run's earlier stages, oldest first, with their metric rows (for the charts). */
@@ -133,7 +138,7 @@ export class StageReports {
               dpoVal,
               limit: REPORT_LIMIT,
               batchSize: REPORT_LIMIT,
-              words: this.#words(session.tokenizer, session.trainer.corpus.train),
+              ...this.#pretrainingText(session.tokenizer, session.trainer.corpus.train),
               seed: s.seed,
             })),
             runId: r.id,
