@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { probedTokens } from '../src/core/inspect/probed.ts';
 import { generate, tokenLogProbs } from '../src/core/model/sample.ts';
 import { LabSession } from '../src/core/train/session.ts';
+import { spanIndexOf } from '../src/ui/copied.ts';
 import { tinyCorpus, useBackend } from './helpers.ts';
 
 describe('probedTokens', () => {
@@ -55,5 +56,15 @@ describe('LabSession.sampleTokens', () => {
       if (t.prob > probs[4]) expect(t.top.some((a) => a.text === t.text && Math.abs(a.prob - t.prob) < 1e-5)).toBe(true);
     });
     session.dispose();
+  });
+});
+
+describe('spanIndexOf', () => {
+  it('marks each token with the copied span it overlaps (hand-worked)', () => {
+    // "ab" "cde" "f" "gh" = "abcdefgh"; spans [1, 3) and [5, 8).
+    const tokens = ['ab', 'cde', 'f', 'gh'].map((text) => ({ text }));
+    expect(spanIndexOf(tokens, [{ start: 1, end: 3 }, { start: 5, end: 8 }])).toEqual([0, 0, 1, 1]);
+    expect(spanIndexOf(tokens, [{ start: 2, end: 5 }])).toEqual([-1, 0, -1, -1]); // "cde" is [2, 5): "f" at 5 is outside
+    expect(spanIndexOf(tokens, [])).toEqual([-1, -1, -1, -1]);
   });
 });

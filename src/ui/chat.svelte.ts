@@ -6,6 +6,7 @@
  */
 import * as Comlink from 'comlink';
 import type { ChatMode, ChatOptions, ChatReply, ChatTurn } from '../lab/conversation.ts';
+import type { Trace } from '../lab/inspect.ts';
 import type { ProbedToken } from '../lab/types.ts';
 import type { Caller } from './caller.ts';
 import { firstLine } from './format.ts';
@@ -13,7 +14,7 @@ import { firstLine } from './format.ts';
 /** A turn as the panel shows it: the student's text, or the model's tokens with their probabilities. */
 export type ShownTurn =
   | { role: 'user'; content: string }
-  | { role: 'assistant'; tokens: ProbedToken[]; ended: boolean; stopped: boolean; mode: ChatMode; stage: string; step: number };
+  | { role: 'assistant'; tokens: ProbedToken[]; ended: boolean; stopped: boolean; mode: ChatMode; stage: string; step: number; /** Where it learnt it, once asked. */ trace?: Trace };
 
 export class ChatState {
   readonly #call: Caller;
@@ -66,6 +67,19 @@ export class ChatState {
   /** Stops the reply being written after its current token. */
   stop(): Promise<void> {
     return this.#call((api) => api.stopChat(), false);
+  }
+
+  /** Looks up the spans of reply `index` copied word for word from the training data (and, for a chat model, the SFT answers). */
+  async trace(index: number): Promise<void> {
+    const turn = this.#turns[index];
+    if (turn?.role !== 'assistant') return;
+    const text = turn.tokens.map((t) => t.text).join('');
+    try {
+      const trace = await this.#call((api) => api.trace(text), false);
+      this.#turns = this.#turns.map((t, i) => (i === index && t.role === 'assistant' ? { ...t, trace } : t));
+    } catch (e) {
+      this.#error = firstLine(e);
+    }
   }
 
   /** A new conversation. */

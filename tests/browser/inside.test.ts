@@ -159,6 +159,12 @@ describe('probabilities outside the Inside view', () => {
     await tokens.nth(1).hover();
     await expect.poll(() => page.getByTestId('token-popover').count()).toBe(1);
     expect(await page.getByTestId('token-popover').locator('li').count()).toBe(5);
+    // Where did it learn that: the reply is traced in the training data.
+    await page.getByTestId('chat-mode').hover(); // the popover goes with the mouse
+    await expect.poll(() => page.getByTestId('token-popover').count()).toBe(0);
+    await panel.getByTestId('chat-trace').click();
+    await expect.poll(() => panel.getByTestId('chat-trace-result').count(), { timeout: 30_000 }).toBe(1);
+    expect(await panel.getByTestId('chat-trace-result').innerText()).toMatch(/copied word for word|No stretch of 20 characters/);
     await shot(page, 'chat-1024x768');
     await page.setViewportSize({ width: 390, height: 844 });
     await page.waitForTimeout(200); // the charts behind the drawer redraw at the new width

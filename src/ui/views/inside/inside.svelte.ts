@@ -6,6 +6,7 @@
  */
 import type { AttentionMap, LensTable, Trace, Written } from '../../../lab/inspect.ts';
 import type { Caller } from '../../caller.ts';
+import { spanIndexOf } from '../../copied.ts';
 import { firstLine } from '../../format.ts';
 import { StageChangesState } from './changes.svelte.ts';
 
@@ -69,15 +70,7 @@ export class InsideState {
   readonly text = $derived(this.#written?.tokens.map((t) => t.text).join('') ?? '');
 
   /** For each written token, the copied span it lies in (index into trace.spans), or −1. */
-  readonly spanOf = $derived.by(() => {
-    const tokens = this.#written?.tokens ?? [];
-    const spans = this.#trace?.spans ?? [];
-    let at = 0;
-    return tokens.map((t) => {
-      const [start, end] = [at, (at += t.text.length)];
-      return spans.findIndex((s) => s.start < end && start < s.end);
-    });
-  });
+  readonly spanOf = $derived(spanIndexOf(this.#written?.tokens ?? [], this.#trace?.spans ?? []));
 
   /** The model writes; then the trace, the attention and the lens of what it wrote, one after another. */
   async write(): Promise<void> {
