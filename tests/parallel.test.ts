@@ -326,7 +326,9 @@ describe('RL shared with a helper (wasm)', () => {
     while (!alone.done) {
       const [a, b] = [await alone.step(), await shared.step()];
       expect(shared.session.trainer.lastStepThreads).toBe(2); // the update was shared too
-      expect(shared.lastSamples).toEqual(alone.lastSamples.map((x) => ({ ...x, kl: expect.closeTo(x.kl, 4) })));
+      // The replies' per-token probabilities come from another thread's decode: equal to float rounding.
+      const near = (p: number) => expect.closeTo(p, 5);
+      expect(shared.lastSamples).toEqual(alone.lastSamples.map((x) => ({ ...x, kl: expect.closeTo(x.kl, 4), tokens: x.tokens.map((t) => ({ text: t.text, prob: near(t.prob), top: t.top.map((a) => ({ text: a.text, prob: near(a.prob) })) })) })));
       expect(b.reward).toBe(a.reward);
       expect(Math.abs(b.kl - a.kl)).toBeLessThan(1e-5);
       expect(Math.abs(b.loss - a.loss)).toBeLessThan(1e-5);
