@@ -5,7 +5,7 @@
  * views. The sampling itself happens in the worker (src/lab/conversation.ts).
  */
 import * as Comlink from 'comlink';
-import type { ChatMode, ChatOptions, ChatReply, ChatTurn } from '../lab/conversation.ts';
+import type { ChatOptions, ChatReply, ChatTurn } from '../lab/conversation.ts';
 import type { Trace } from '../lab/inspect.ts';
 import type { ProbedToken } from '../lab/types.ts';
 import type { Caller } from './caller.ts';
@@ -14,7 +14,7 @@ import { firstLine } from './format.ts';
 /** A turn as the panel shows it: the student's text, or the model's tokens with their probabilities. */
 export type ShownTurn =
   | { role: 'user'; content: string }
-  | { role: 'assistant'; tokens: ProbedToken[]; ended: boolean; stopped: boolean; mode: ChatMode; stage: string; step: number; /** Where it learnt it, once asked. */ trace?: Trace };
+  | (ChatReply & { role: 'assistant'; /** Where it learnt it, once asked. */ trace?: Trace });
 
 export class ChatState {
   readonly #call: Caller;
