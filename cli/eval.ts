@@ -1,9 +1,10 @@
 /**
- * eval: a checkpoint's report card: stories validation loss, real words in samples, held-out exact
+ * eval: a checkpoint's report card: stories validation loss, real words in samples and the share of them copied from the pretraining text, held-out exact
  * match, format adherence, empty replies, mean reply length, preference accuracy and mean margin
  * (against --ref, else a DPO checkpoint's parent); with --ref, the change of the stories loss from it.
  */
 import { corpusWords, reportCard } from '../src/core/eval/evaluate.ts';
+import { buildTraceIndex } from '../src/core/inspect/trace.ts';
 import { parseDpoJsonl, parseSftJsonl } from '../src/core/post/chatdata.ts';
 import { GPT } from '../src/core/model/model.ts';
 import { tokenizerFromJSON } from '../src/core/data/tokenizers.ts';
@@ -40,8 +41,9 @@ async function run(opts: Options): Promise<void> {
     referenceModel,
     beta,
     limit,
-    // Real words are those of the bundled stories, also for a model of the crawl (whose junk words are not words); a checkpoint trained on other text has none to compare with.
-    ...(isBundledCorpus(state.corpus) && !str(opts, 'text') ? { words: corpusWords(bundledTexts('tales').train) } : {}),
+    // Real words are those of the bundled stories, also for a model of the crawl (whose junk words are not words); copies are
+    // looked up in what it trained on. A checkpoint trained on other text has neither to compare with.
+    ...(isBundledCorpus(state.corpus) && !str(opts, 'text') ? pretrainingText(bundledTexts('tales').train, bundledTexts(state.corpus).train) : {}),
     // With --ref (usually the parent), the change of the stories loss from it.
     ...(referenceModel ? { parentValLoss: await evaluateLoss(referenceModel, stories.val, state.train.batchSize, state.train.evalBatches, state.train.seed) } : {}),
   });
@@ -50,6 +52,7 @@ async function run(opts: Options): Promise<void> {
       `${card.stage} checkpoint, step ${card.step}`,
       `  validation loss (stories)    ${card.valLoss.toFixed(4)}${card.storiesNote ? `  ${card.storiesNote}` : ''}`,
       ...(card.realWordRate !== undefined ? [`  real words in samples        ${pct(card.realWordRate)}`] : []),
+      ...(card.copiedShare !== undefined ? [`  copied (20+ characters)      ${pct(card.copiedShare)}`] : []),
       `  exact match (held-out Q&A)   ${pct(card.exactMatch)} of ${card.questions}`,
       `  format adherence             ${pct(card.formatAdherence)}`,
       `  verifiable exact match       ${pct(card.verifiableExactMatch)} of ${card.checkable} checkable${card.unanswerable ? ` (${card.unanswerable} left out: the answer does not fit in the context)` : ''}, pass@1 ${pct(card.passAt1)}, pass@8 ${pct(card.passAt8)}`,
@@ -59,6 +62,11 @@ async function run(opts: Options): Promise<void> {
     ].join('\n'));
   model.dispose();
   referenceModel?.dispose();
+}
+
+/** What the card compares the samples with: the stories' words and the pretraining text's trace index. */
+function pretrainingText(stories: string, text: string) {
+  return { words: corpusWords(stories), trace: buildTraceIndex([{ name: 'training text', texts: [text] }]) };
 }
 
 export const evaluate: Command = {

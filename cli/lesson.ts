@@ -21,6 +21,7 @@ import { parseDpoJsonl, parseSftJsonl } from '../src/core/post/chatdata.ts';
 import { DpoStage } from '../src/core/post/dpo.ts';
 import { SftStage } from '../src/core/post/sft.ts';
 import { corpusWords, type ReportCard, reportCard } from '../src/core/eval/evaluate.ts';
+import { buildTraceIndex } from '../src/core/inspect/trace.ts';
 import { LESSON_PLAN, type LessonPlan } from '../src/core/lesson/plan.ts';
 import { dpoRecipe, pretrainRecipe, sftRecipe } from '../src/core/lesson/recipes.ts';
 import { LabSession } from '../src/core/train/session.ts';
@@ -59,6 +60,7 @@ export function cardText(card: ReportCard): string[] {
   return [
     `  stories validation loss   ${card.valLoss.toFixed(3)} nats/token, ${card.valBitsPerChar.toFixed(3)} bits/character${card.storiesNote ? `   ${card.storiesNote}` : ''}`,
     ...(card.realWordRate !== undefined ? [`  real words in samples     ${pct(card.realWordRate)}`] : []),
+    ...(card.copiedShare !== undefined ? [`  copied (20+ characters)   ${pct(card.copiedShare)}`] : []),
     `  exact match               ${pct(card.exactMatch)} of ${card.questions} held-out questions`,
     `  format adherence          ${pct(card.formatAdherence)}`,
     `  by question family        ${Object.entries(card.byFamily).map(([k, v]) => `${k} ${v!.correct}/${v!.total}`).join(', ')}`,
@@ -80,6 +82,7 @@ export async function runLesson(opts: LessonOptions): Promise<void> {
   const { corpus, tokenizer: tok } = loadCorpus({ corpus: 'tales' }, own);
   say({ event: 'tokenizer', tokenizer: describeTokenizer(tok) }, `tokenizer: ${describeTokenizer(tok)}`);
   const words = corpusWords(bundledTexts('tales').train);
+  const trace = buildTraceIndex([{ name: 'tales', texts: [bundledTexts('tales').train] }]);
   const chat = (name: string) => readTextFile(join(CORPORA_DIR, 'chat', name));
   const sft = { train: parseSftJsonl(chat('sft_train.jsonl')).examples, val: parseSftJsonl(chat('sft_val.jsonl')).examples };
   const dpo = { train: parseDpoJsonl(chat('dpo_train.jsonl')).examples, val: parseDpoJsonl(chat('dpo_val.jsonl')).examples };
@@ -99,6 +102,7 @@ export async function runLesson(opts: LessonOptions): Promise<void> {
       sftVal: sft.val,
       dpoVal: dpo.val,
       words,
+      trace,
       parentValLoss: parent?.valLoss,
       seed,
     });
@@ -141,7 +145,7 @@ export async function runLesson(opts: LessonOptions): Promise<void> {
 
   const total = (Date.now() - t0) / 1000;
   const brief = (c: ReportCard) => ({
-    stage: c.stage, valLoss: c.valLoss, valBitsPerChar: c.valBitsPerChar, byFamily: c.byFamily, valLossChange: c.valLossChange, realWordRate: c.realWordRate, exactMatch: c.exactMatch,
+    stage: c.stage, valLoss: c.valLoss, valBitsPerChar: c.valBitsPerChar, byFamily: c.byFamily, valLossChange: c.valLossChange, realWordRate: c.realWordRate, copiedShare: c.copiedShare, exactMatch: c.exactMatch,
     formatAdherence: c.formatAdherence, emptyReplies: c.emptyReplies, meanReplyLength: c.meanReplyLength, preferenceAccuracy: c.preferenceAccuracy,
   });
   say({ summary: true, seed, preset, tokenizer: describeTokenizer(tok), backend: opts.backend, threads: opts.threads, seconds: { ...seconds, total }, cards: cards.map(brief), out: opts.out },

@@ -51,7 +51,7 @@ async function run(opts: Options): Promise<void> {
   };
   if (last.rewardModelScore !== undefined) summary.rewardModelScore = last.rewardModelScore;
   if (before && after) Object.assign(summary, { before: cardFields(before), after: cardFields(after) });
-  summary.samples = stage.lastSamples.slice(0, 4);
+  summary.samples = stage.lastSamples.slice(0, 4).map(({ tokens: _, ...row }) => row); // the page's per-token probabilities stay out of the summary
   print(json, summary,
     `done: ${stage.session.stepsTaken} steps in ${seconds.toFixed(0)} s, reward ${fmt(last.reward, 3)}, kl ${fmt(last.kl, 3)}, verified accuracy ${fmt(last.verifiedAccuracy, 3)}` +
       (before && after ? `\nheld-out verifiable exact match ${pct(before.verifiableExactMatch)} → ${pct(after.verifiableExactMatch)}, pass@1 ${pct(before.passAt1)} → ${pct(after.passAt1)}, pass@8 ${pct(before.passAt8)} → ${pct(after.passAt8)}` : '') +

@@ -3,7 +3,10 @@
  * model; then on a micro model pretrained a few steps, the written tokens are the sample's with
  * their probabilities, the attention is `attentionWeights` of the same weights read back from the
  * exported file, the lens has a row per layer and the embeddings, the trace finds a passage of the
- * tales (and, after SFT, an SFT answer) where it is, and no call leaves a tensor behind.
+ * tales (and, after SFT, an SFT answer) where it is, and no call leaves a tensor behind. The chat
+ * panel's turns: a base model continues the last message (the sample's draws), a chat model
+ * answers in its turn (the Inside view's draws), every token heard as it is drawn, and a stop
+ * from the page ends the reply after the current token.
  */
 import 'fake-indexeddb/auto';
 import { IDBFactory } from 'fake-indexeddb';
@@ -37,6 +40,7 @@ describe('the Inside view in the lab worker', () => {
     await expect(api.attention('Once')).rejects.toThrow(/no model loaded/);
     await expect(api.lens('Once')).rejects.toThrow(/no model loaded/);
     await expect(api.trace('Once upon a time')).rejects.toThrow(/no model loaded/);
+    await expect(api.chat([{ role: 'user', content: 'Hello' }], { maxTokens: 4, temperature: 1, topK: 0, seed: 1 })).rejects.toThrow(/no model loaded/);
 
     await api.pretrain(settings);
     await finished(api);
@@ -61,6 +65,17 @@ describe('the Inside view in the lab worker', () => {
       const listed = t.top.find((a) => a.text === t.text);
       if (listed) expect(t.prob).toBeCloseTo(listed.prob, 5);
     }
+
+    // 1b. The chat panel with a base model continues the last message as plain text: the same draws, each token heard as it is drawn.
+    const heard: string[] = [];
+    const base = await noLeak(() => api.chat([{ role: 'user', content: 'Hi there' }, { role: 'assistant', content: 'x' }, { role: 'user', content: 'Once upon' }], opts, (t) => void heard.push(t.text)));
+    expect(base.mode).toBe('continue');
+    expect(base.dropped).toBe(2);
+    expect(base.tokens.map((t) => t.text)).toEqual(written.tokens.map((t) => t.text));
+    base.tokens.forEach((t, i) => expect(t.prob).toBeCloseTo(written.tokens[i].prob, 6));
+    expect(heard).toEqual(base.tokens.map((t) => t.text));
+    await expect(api.chat([{ role: 'user', content: '  ' }], opts)).rejects.toThrow(/Write a message first/);
+    await expect(api.chat([{ role: 'user', content: 'Hi' }], { ...opts, temperature: -1 })).rejects.toThrow(/Temperature must be 0 or more/);
 
     // 2. Attention: the same as attentionWeights on the loaded weights, read back from the exported file.
     const ids = [...written.context.map((t) => t.id), ...written.tokens.map((t) => t.id)]; // 21 tokens: longer than the block (16)
@@ -115,6 +130,17 @@ describe('the Inside view in the lab worker', () => {
     expect(reply.chat).toBe(true);
     expect(reply.context.map((t) => t.text)).toContain('<|assistant|>');
     expect(reply.tokens.length + (reply.ended ? 1 : 0)).toBeGreaterThan(0);
+    // The chat panel, one turn: the same reply, in the chat format, stopping at <|end|>.
+    const asked = await noLeak(() => api.chat([{ role: 'user', content: 'What does Tom eat?' }], { maxTokens: 8, temperature: 0.8, topK: 0, seed: 2 }));
+    expect(asked.mode).toBe('chat');
+    expect(asked.tokens.map((t) => t.text)).toEqual(reply.tokens.map((t) => t.text));
+    expect(asked.ended).toBe(reply.ended);
+    // Several turns are read as turns; stopped from the page after its first token, it writes no more.
+    const turns = [{ role: 'user' as const, content: 'Hi.' }, { role: 'assistant' as const, content: 'Hello!' }, { role: 'user' as const, content: 'What does Tom eat?' }];
+    const cut = await api.chat(turns, { maxTokens: 12, temperature: 1, topK: 0, seed: 3 }, () => api.stopChat());
+    expect(cut.tokens.length).toBe(cut.ended ? 0 : 1);
+    expect(cut.stopped).toBe(!cut.ended);
+    expect(cut.dropped).toBeGreaterThanOrEqual(0);
     const answers = parseSftJsonl(await readFile(`${CORPORA}/chat/sft_train.jsonl`, 'utf8')).examples.flatMap((e) => e.messages.filter((m) => m.role === 'assistant').map((m) => m.content));
     const answer = answers.find((a) => a.length >= 25 && !tales.includes(a.slice(0, 20)))!; // a sum: in no story
     const inChat = await noLeak(() => api.trace(`#%# ${answer}`));

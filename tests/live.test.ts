@@ -114,6 +114,9 @@ describe('live lines from the runner', () => {
     expect(first.step).toBe(1);
     expect(first.text.startsWith(LIVE_SAMPLE.prompt)).toBe(true);
     expect(first.text.length).toBeGreaterThan(LIVE_SAMPLE.prompt.length);
+    // Each written token with its probability and five alternatives, from the same decode: together they are the line.
+    expect(first.prompt + first.tokens.map((t) => t.text).join('')).toBe(first.text);
+    expect(first.tokens.every((t) => t.prob > 0 && t.prob <= 1 && t.top.length === 5)).toBe(true);
     const steps = lines().map((l) => l.step);
     expect(steps).toEqual([...steps].sort((a, b) => a - b));
     const summaries = updates.flatMap((u) => (u.summary ? [u.summary] : []));

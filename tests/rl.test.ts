@@ -133,6 +133,11 @@ describe('RL stage', () => {
     for (const k of ['reward', 'reward_std', 'kl', 'entropy', 'completions/mean_length', 'completions/clipped_ratio', 'frac_reward_zero_std', 'verifiedAccuracy']) expect(last[k]).toBeTypeOf('number');
     expect(last.kl).toBeGreaterThan(0); // it moved away from the reference
     expect(stage.lastSamples.length).toBe(2);
+    for (const s of stage.lastSamples) {
+      // The page's replies table: each sampled token of the reply with its probability and the policy's five likeliest.
+      expect(s.tokens.map((t) => t.text).join('')).toBe(s.reply);
+      expect(s.tokens.every((t) => t.prob > 0 && t.prob <= 1 && t.top.length === 5)).toBe(true);
+    }
     stage.release();
   });
 

@@ -1,12 +1,17 @@
 /**
  * The worker's post-training surface driven in Node (cpu backend, fake IndexedDB): pretrain → SFT →
- * DPO as three runs whose lineage names their parents, report cards, side-by-side replies, the
- * loss mask, a student's own JSONL with a bad line, and a reload that resumes the DPO run.
+ * DPO as three runs whose lineage names their parents, report cards, side-by-side replies, one
+ * reply scored under every stage, the loss mask, a student's own JSONL with a bad line, and a reload that resumes the DPO run.
  */
 import 'fake-indexeddb/auto';
 import { IDBFactory } from 'fake-indexeddb';
 import { readFile } from 'node:fs/promises';
 import { describe, expect, test } from 'vitest';
+import { decodeCheckpoint } from '../src/core/io/checkpoint.ts';
+import { GPT } from '../src/core/model/model.ts';
+import { tokenLogProbs } from '../src/core/model/sample.ts';
+import { tokenizerFromJSON } from '../src/core/data/tokenizers.ts';
+import { renderPrompt, renderReply } from '../src/core/post/chat.ts';
 import type { RunSettings } from '../src/lab/types.ts';
 import { CORPORA, finished, openLab } from './lab-harness.ts';
 
@@ -78,8 +83,37 @@ describe('post-training in the lab worker', () => {
 
     const replies = await lab.api.compare({ prompt: 'What does Tom eat?', greedy: true, temperature: 0, maxTokens: 12, seed: 1 });
     expect(replies.map((r) => [r.stage, r.step])).toEqual([['pretrain', 8], ['sft', 6], ['dpo', 4]]);
+    for (const r of replies) {
+      // Token by token, the reply; greedy picks the likeliest, so each token is its own first alternative, with its probability.
+      expect(r.tokens.map((t) => t.text).join('')).toBe(r.text);
+      for (const t of r.tokens) {
+        expect(t.top).toHaveLength(5);
+        expect(t.top[0].text).toBe(t.text);
+        expect(Math.abs(t.top[0].prob - t.prob)).toBeLessThan(1e-5);
+      }
+    }
     const sampled = await lab.api.compare({ prompt: 'What does Tom eat?', greedy: false, temperature: 0.8, maxTokens: 12, seed: 1 });
     expect(sampled).toHaveLength(3);
+
+    // What each stage changed: one reply scored under base, SFT and DPO; the loaded model's numbers are `score`'s (tokenLogProbs).
+    const changes = await lab.api.stageChanges('What does Tom eat?', 'Tom eats an apple.');
+    expect(changes.stages.map((s) => [s.stage, s.step])).toEqual([['pretrain', 8], ['sft', 6], ['dpo', 4]]);
+    expect(changes.tokens.map((t) => t.text).join('')).toBe('Tom eats an apple.<|end|>');
+    const state = decodeCheckpoint((await lab.api.currentFile(false)).bytes);
+    const tok = tokenizerFromJSON(state.tokenizer);
+    const head = renderPrompt(tok, [{ role: 'user', content: 'What does Tom eat?' }]);
+    const ids = Int32Array.from([...head, ...renderReply(tok, 'Tom eats an apple.')]);
+    const model = new GPT(state.model, state.weights);
+    const scored = await tokenLogProbs(model, ids);
+    model.dispose();
+    const own = scored.positions.map((p, i) => [p, scored.logProbs[i]]).filter(([p]) => p >= head.length).map(([, lp]) => lp);
+    changes.tokens.forEach((t, i) => {
+      expect(Math.abs(t.logProbs[2] - own[i])).toBeLessThan(1e-4);
+      expect(t.deltas[0]).toBeNull();
+      expect(t.deltas[2]).toBeCloseTo(t.logProbs[2] - t.logProbs[1], 9);
+    });
+    changes.stages.forEach((s, m) => expect(s.total).toBeCloseTo(changes.tokens.reduce((a, t) => a + t.logProbs[m], 0), 6));
+    await expect(lab.api.stageChanges('What does Tom eat?', ' ')).rejects.toThrow(/nothing to score/);
 
     const mask = await lab.api.maskExample(0);
     const counted = mask.tokens.filter((t) => t.counted);

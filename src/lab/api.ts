@@ -14,6 +14,8 @@ import type { CurationExperimentSettings } from '../core/data/curation-experimen
 import { type CurationSettings, DataLab, type DataEnv, type DocShow, type TokenizerSettings } from './data.ts';
 import { LabRunner, type LabEnv } from './runner.ts';
 import { Inside, type WriteOptions } from './inspect.ts';
+import { type ChatOptions, type ChatTurn, Conversation } from './conversation.ts';
+import type { ProbedToken } from './types.ts';
 import { SpikeCommands } from './spike-commands.ts';
 import type { DpoSettings } from './stages/dpo.ts';
 import { type CompareOptions, StageReports } from './stages/reports.ts';
@@ -33,6 +35,7 @@ export function createLabApi(env: LabEnv & StageEnv & DataEnv) {
   const reports = new StageReports(runner, chat);
   const rl = new RlViews(runner);
   const inside = new Inside(runner, chat);
+  const conversation = new Conversation(runner);
   const data = new DataLab(env);
   // A new run takes the tokenizer the Data view trained when the student chose it; its settings keep it.
   const withTokenizer = (settings: RunSettings): RunSettings => {
@@ -105,6 +108,8 @@ export function createLabApi(env: LabEnv & StageEnv & DataEnv) {
     stageHistory: () => reports.history(),
     reportCards: () => reports.reportCards(),
     compare: (opts: CompareOptions) => reports.compare(opts),
+    /** A prompt and reply scored under every stage of the loaded run (the `compare` command's numbers). */
+    stageChanges: (prompt: string, reply: string) => reports.changes(prompt, reply),
     maskExample: (index: number) => reports.maskExample(index),
     /** The RL stages: a reward model from the loaded SFT model, RL against verifiers or it. */
     rm: async (settings: RmSettings) => void (await runner.startStage('rm', settings)),
@@ -120,6 +125,9 @@ export function createLabApi(env: LabEnv & StageEnv & DataEnv) {
     attention: (text: string | number[]) => inside.attention(text),
     lens: (text: string | number[], k?: number) => inside.lens(text, k),
     trace: (text: string, minChars?: number) => inside.trace(text, minChars),
+    /** The chat panel (conversation.ts): the loaded model's next turn, each token to `onToken` as it is drawn (from the page, a `Comlink.proxy`). */
+    chat: (turns: ChatTurn[], opts: ChatOptions, onToken?: (token: ProbedToken) => unknown) => conversation.reply(turns, opts, onToken),
+    stopChat: () => conversation.stop(),
     /** The Data stage: the crawl cleaned by named filters, a page of its documents, a BPE tokenizer on what was kept (progress to `onProgress`, from the page a `Comlink.proxy`) and its two Hugging Face files. */
     curate: (settings: CurationSettings) => data.curate(settings),
     documents: (page: number, pageSize?: number, show?: DocShow) => data.documents(page, pageSize, show),

@@ -10,6 +10,7 @@ import { attentionWeights } from '../core/inspect/attention.ts';
 import { logitLens } from '../core/inspect/lens.ts';
 import { buildTraceIndex, copiedShare, type CopiedSpan, longestCopiedSpans, sftAnswers, type TraceIndex, type TraceSource } from '../core/inspect/trace.ts';
 import { generateWithAlternatives } from '../core/model/sample.ts';
+import type { ProbedToken, TokenChoice } from '../core/inspect/probed.ts';
 import { renderPrompt } from '../core/post/chat.ts';
 import type { LabSession } from '../core/train/session.ts';
 import * as store from '../storage/index.ts';
@@ -35,15 +36,10 @@ export interface WriteOptions {
 }
 
 /** One of the tokens the model could have written, as text. */
-export interface Choice {
-  text: string;
-  prob: number;
-}
+export type Choice = TokenChoice;
 
-export interface WrittenWord extends Choice {
+export interface WrittenWord extends ProbedToken {
   id: number;
-  /** prob: the probability it was drawn with (temperature and top-k applied); top: the model's own five likeliest (temperature 1). */
-  top: Choice[];
 }
 
 export interface Written {

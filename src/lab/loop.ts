@@ -131,8 +131,8 @@ export class TrainingLoop {
   async #liveLine(stage: TrainingStage): Promise<void> {
     const { session } = stage;
     const t0 = performance.now();
-    const text = await this.#host.withTensors(() => session.sample(LIVE_SAMPLE.prompt, LIVE_SAMPLE));
+    const { text, tokens } = await this.#host.withTensors(() => session.sampleTokens(LIVE_SAMPLE.prompt, LIVE_SAMPLE));
     this.#live.sampled(performance.now() - t0);
-    this.#host.report({ live: [{ step: session.stepsTaken, text: LIVE_SAMPLE.prompt + text }] });
+    this.#host.report({ live: [{ step: session.stepsTaken, text: LIVE_SAMPLE.prompt + text, prompt: LIVE_SAMPLE.prompt, tokens }] });
   }
 }

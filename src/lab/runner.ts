@@ -25,7 +25,7 @@ import { Corpora, type StoredSettings, storedSettings } from './runs.ts';
 import { newPretrainRun, pretrainingStage } from './stages/pretrain.ts';
 import { catalogOf, STAGES, type StageSettings, stageEntry } from './stages/registry.ts';
 import type { LaterStage, Loaded, StageEntry, StageHost } from './stages/stage.ts';
-import type { BackendInfo, CheckpointInfo, LabStatus, LabUpdate, OwnText, RecoveryPolicy, RunInfo, RunSettings, SampleOptions } from './types.ts';
+import type { BackendInfo, CheckpointInfo, LabStatus, LabUpdate, OwnText, ProbedToken, RecoveryPolicy, RunInfo, RunSettings, SampleOptions } from './types.ts';
 
 /** What the runner needs from its surroundings: a browser worker or a Node test provide these. */
 export interface LabEnv {
@@ -162,10 +162,10 @@ export class LabRunner implements StageHost {
     this.#loop.setLive(on);
   }
 
-  async sample(opts: SampleOptions): Promise<{ text: string; step: number }> {
+  async sample(opts: SampleOptions): Promise<{ text: string; tokens: ProbedToken[]; step: number }> {
     const session = this.#loaded?.session;
     if (!session) throw new Error('There is no model yet: press Pretrain or Step first.');
-    return this.withTensors(async () => ({ text: await session.sample(opts.prompt, opts), step: session.stepsTaken }));
+    return this.withTensors(async () => ({ ...(await session.sampleTokens(opts.prompt, opts)), step: session.stepsTaken }));
   }
 
   /** Makes a checkpoint the current state of its run; Resume continues from it. */

@@ -7,10 +7,11 @@
 import type { LabEvent } from '../core/io/checkpoint.ts';
 import type { PresetName } from '../core/model/config.ts';
 import type { TokenizerJSON } from '../core/model/tokenizer.ts';
+import type { ProbedToken, TokenChoice } from '../core/inspect/probed.ts';
 import type { SampleRow } from '../core/rl/policy.ts';
 import type { RecoveryPolicy } from '../core/spikes/spikelab.ts';
 
-export type { LabEvent, RecoveryPolicy, SampleRow };
+export type { LabEvent, ProbedToken, RecoveryPolicy, SampleRow, TokenChoice };
 
 export type BackendPreference = 'auto' | 'webgpu' | 'wasm' | 'cpu';
 
@@ -155,7 +156,7 @@ export interface LabUpdate {
   /** The loaded run's spike lab: its policy and the injections still to come. */
   spikeLab?: SpikeLabInfo | null;
   /** Lines sampled while pretraining (src/lab/live.ts): appended. */
-  live?: { step: number; text: string }[];
+  live?: LiveLine[];
   /**
    * The loaded RL run's latest sampled completions (the first of each prompt, with rewards): sent
    * with the rows of the step that drew them and when an RL run is loaded. Replaced; cleared by
@@ -164,6 +165,15 @@ export interface LabUpdate {
   rlSamples?: SampleRow[];
   /** The stored reward models, newest first: sent at start-up and whenever a reward model is saved. */
   rewardModels?: RewardModelInfo[];
+}
+
+/** A line written while pretraining: the prompt and what followed, each written token with its probability. */
+export interface LiveLine {
+  step: number;
+  /** The prompt and the continuation, as one text. */
+  text: string;
+  prompt: string;
+  tokens: ProbedToken[];
 }
 
 /** A stored reward model to choose from. */

@@ -57,3 +57,14 @@ export function messageOf(e: unknown): string {
 export function firstLine(e: unknown): string {
   return messageOf(e).split('\n')[0];
 }
+
+/** A token as the page shows it: spaces and line breaks made visible. */
+export function visible(text: string): string {
+  return text === ' ' ? '·' : text === '\n' ? '↵' : text === '\t' ? '⇥' : text;
+}
+
+/** A probability as a percentage with the digits it needs. */
+export function percent(p: number): string {
+  const x = 100 * p;
+  return x >= 10 ? `${x.toFixed(0)}%` : x >= 1 ? `${x.toFixed(1)}%` : x >= 0.01 ? `${x.toFixed(2)}%` : '<0.01%';
+}

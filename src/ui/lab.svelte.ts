@@ -18,7 +18,7 @@ import type {
   RunSummary,
   SampleOptions,
 } from '../lab/types.ts';
-import type { RewardModelInfo, SampleRow } from '../lab/types.ts';
+import type { LiveLine, ProbedToken, RewardModelInfo, SampleRow } from '../lab/types.ts';
 import { workerErrorText } from '../lab/worker-error.ts';
 import type { MeasureApi } from '../../workers/measure.worker.ts';
 import { NO_THREADS_WORKER, STUCK, STUCK_AFTER_MS, watchStuck } from '../lab/worker-watch.ts';
@@ -43,15 +43,11 @@ export interface StorageState {
 
 export interface SampleState {
   text: string;
+  /** The written tokens with their probabilities (text without the prompt). */
+  tokens: ProbedToken[];
   busy: boolean;
   step: number | null; // the step whose weights produced the text
   error: string | null;
-}
-
-/** A line the worker sampled while pretraining: the step whose weights wrote it, and the text. */
-export interface LiveLine {
-  step: number;
-  text: string;
 }
 
 /** Live lines kept on the page (the newest last). */
@@ -80,7 +76,7 @@ export class Lab {
   #notice = $state<Notice | null>(null);
   #settings = $state<RunSettings>(defaultSettings());
   #ownText = $state.raw<OwnText | null>(null);
-  #sample = $state<SampleState>({ text: '', busy: false, step: null, error: null });
+  #sample = $state<SampleState>({ text: '', tokens: [], busy: false, step: null, error: null });
   #storage = $state<StorageState | null>(null);
   #pending = $state(0); // commands sent and not yet answered
   #view = $state<ViewName | null>(null); // null until chosen: then the loaded run's stage
@@ -366,8 +362,8 @@ export class Lab {
     if (!this.#api || this.#sample.busy) return;
     this.#sample = { ...this.#sample, busy: true, error: null };
     try {
-      const { text, step } = await this.#api.sample(opts);
-      this.#sample = { text, busy: false, step, error: null };
+      const { text, tokens, step } = await this.#api.sample(opts);
+      this.#sample = { text, tokens, busy: false, step, error: null };
     } catch (e) {
       this.#sample = { ...this.#sample, busy: false, error: messageOf(e) };
     }

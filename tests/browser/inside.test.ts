@@ -2,8 +2,10 @@
  * The Inside view in Chromium on wasm: a micro model pretrained a few steps writes; its tokens can
  * be coloured by probability, and hovering, focusing or tapping one shows the five alternatives; a
  * head's attention opens large and a query token highlights where every head looks; the lens has a
- * row per layer. At a laptop's and a phone's size, with no page error.
- * Set LM_LAB_SCREENSHOTS=1 to also write docs/screenshots/view-inside-*.png.
+ * row per layer. At a laptop's and a phone's size, with no page error. Then, outside the view:
+ * the chat drawer, opened from the header, answers with coloured tokens, and the Pretrain view's
+ * sample shows a token's alternatives.
+ * Set LM_LAB_SCREENSHOTS=1 to also write docs/screenshots/view-inside-*.png, chat-*.png and view-pretrain-sample-*.png.
  */
 import type { Page } from 'playwright-core';
 import { describe, expect, test } from 'vitest';
@@ -57,9 +59,9 @@ describe('the Inside view', () => {
     // Colouring follows the switch.
     const background = () => page.getByTestId('token-0').evaluate((el) => getComputedStyle(el).backgroundColor);
     expect(await background()).toMatch(/^rgba\(234, 88, 12/);
-    await page.getByTestId('inside-colour').uncheck();
+    await page.getByTestId('probability-switch').uncheck();
     expect(await background()).toBe('rgba(0, 0, 0, 0)');
-    await page.getByTestId('inside-colour').check();
+    await page.getByTestId('probability-switch').check();
 
     // Hover: five alternatives, with probabilities, gone when the mouse leaves.
     await page.getByTestId('token-0').hover();
@@ -132,6 +134,67 @@ describe('the Inside view', () => {
     await shot(page, 'view-inside-390x844');
     await tap(page, 'token-3');
     await expect.poll(() => popover.count()).toBe(0);
+    expect(errors).toEqual([]);
+  });
+});
+
+describe('probabilities outside the Inside view', () => {
+  test('the chat answers from any view with coloured tokens, and a sample in Pretrain shows a token\'s alternatives', async () => {
+    const { page, errors } = chromium.browser; // the model the first test trained is still loaded
+    await page.setViewportSize({ width: 1024, height: 768 });
+    await page.getByRole('tab', { name: 'Pretrain' }).click();
+
+    // The chat, opened from the header: a base model continues the text, saying so.
+    await page.getByTestId('chat-toggle').click();
+    const panel = page.getByTestId('chat-panel');
+    await expect.poll(() => panel.isVisible()).toBe(true);
+    expect(await page.getByTestId('chat-mode').innerText()).toMatch(/Base model.*continues your text/s);
+    await page.getByTestId('chat-input').fill('Once upon a time');
+    await page.getByTestId('chat-send').click();
+    const reply = panel.getByTestId('chat-reply');
+    await expect.poll(() => reply.count(), { timeout: 60_000 }).toBe(1);
+    const tokens = reply.locator('button[data-testid^="token-"]');
+    expect(await tokens.count()).toBeGreaterThan(5);
+    expect(await tokens.first().evaluate((el) => getComputedStyle(el).backgroundColor)).toMatch(/^rgba\(234, 88, 12|^rgb\(/);
+    await tokens.nth(1).hover();
+    await expect.poll(() => page.getByTestId('token-popover').count()).toBe(1);
+    expect(await page.getByTestId('token-popover').locator('li').count()).toBe(5);
+    // Where did it learn that: the reply is traced in the training data.
+    await page.getByTestId('chat-mode').hover(); // the popover goes with the mouse
+    await expect.poll(() => page.getByTestId('token-popover').count()).toBe(0);
+    await panel.getByTestId('chat-trace').click();
+    await expect.poll(() => panel.getByTestId('chat-trace-result').count(), { timeout: 30_000 }).toBe(1);
+    expect(await panel.getByTestId('chat-trace-result').innerText()).toMatch(/copied word for word|No stretch of 20 characters/);
+    await shot(page, 'chat-1024x768');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(200); // the charts behind the drawer redraw at the new width
+    await noSideways(page);
+    await shot(page, 'chat-390x844');
+    await page.setViewportSize({ width: 1280, height: 720 });
+    await panel.getByRole('button', { name: 'Close the chat' }).click(); // the drawer covers the header's button
+    await expect.poll(() => panel.count()).toBe(0);
+
+    // The Pretrain view's sample: each written character can be hovered for the five the model weighed.
+    await page.getByRole('button', { name: 'Regenerate' }).click();
+    const sample = page.getByTestId('sample');
+    await expect.poll(() => sample.locator('button[data-testid^="token-"]').count(), { timeout: 60_000 }).toBeGreaterThan(10);
+    await sample.getByTestId('token-2').hover();
+    const popover = page.getByTestId('token-popover');
+    await expect.poll(() => popover.count()).toBe(1);
+    expect(await popover.locator('li').count()).toBe(5);
+    expect(await popover.innerText()).toMatch(/drawn with p = [\d.<]+%/);
+    await shot(page, 'view-pretrain-sample-1280x720');
+
+    // What each stage changed, in the Inside view: a base model alone scores the reply in one row, its tokens' numbers on a click.
+    await page.getByRole('tab', { name: 'Inside' }).click();
+    await page.getByTestId('changes-score').click();
+    await expect.poll(() => page.getByTestId('changes-row-0').isVisible(), { timeout: 60_000 }).toBe(true);
+    expect(await page.locator('[data-testid^="changes-row-"]').count()).toBe(1);
+    expect(await page.getByTestId('changes-row-0').locator('button').count()).toBe('Hank eats an apple.'.length + 1); // and ⏎
+    await page.getByTestId('change-0-0').click();
+    expect(await page.getByTestId('changes-detail').locator('tbody tr').count()).toBe(1);
+    await page.getByTestId('stage-changes').scrollIntoViewIfNeeded();
+    await shot(page, 'view-inside-changes-1280x720');
     expect(errors).toEqual([]);
   });
 });

@@ -17,6 +17,9 @@
  *                      half), and meanMargin, the mean of that margin
  *   realWordRate       share of the words in 16 samples at temperature 0.8 (story prompts) that are
  *                      words of the pretraining text: does the model write real words at all?
+ *   copiedShare        share of the characters of those same samples that lie inside a span of 20
+ *                      or more characters found word for word in the pretraining text (the trace
+ *                      index, inspect/trace.ts): memorisation against generalisation, on a number
  *   emptyReplies       share of those greedy held-out replies that are empty or one character long
  *   meanReplyLength    their mean length in characters (a collapse towards short replies shows here)
  *   valLossChange      the stories loss minus the parent stage's (when the caller knows it), and
@@ -37,6 +40,7 @@ import { evaluateLoss } from '../train/trainer.ts';
 import { bitsPerChar } from '../train/data.ts';
 import { type VerifiableCard, verifiableCard } from '../rl/evaluate.ts';
 import { storiesNote } from './forgetting.ts';
+import { copiedShare, type TraceIndex } from '../inspect/trace.ts';
 
 /** Greedy replies (token ids, without the end token) and whether each ended its turn. */
 export interface Reply {
@@ -122,20 +126,44 @@ const STORY_PROMPTS = ['Once upon a time', 'One day, ', 'Tom ', 'The '];
  */
 const SAMPLES_PER_PROMPT = 4;
 
-/** Samples at temperature 0.8 from story prompts, all in one batch; the share of their words that are real words. */
-export async function realWordRate(model: GPT, tok: TextTokenizer, words: ReadonlySet<string>, { tokens = 120, seed = 1 } = {}): Promise<number> {
+/** Samples at temperature 0.8 from story prompts, all in one batch, as text (a special token as a space: it ends a word and a span). */
+export async function storySamples(model: GPT, tok: TextTokenizer, { tokens = 120, seed = 1 } = {}): Promise<string[]> {
   const prompts = STORY_PROMPTS.flatMap((p) => Array.from({ length: SAMPLES_PER_PROMPT }, () => Int32Array.from(tok.encode(p))));
   const { ids } = await sampleBatch(model, prompts, { maxNewTokens: tokens, temperature: 0.8, topK: 0, seed });
+  return ids.map((row) => row.map((id) => (id < tok.specials.length ? ' ' : tok.decode([id]))).join(''));
+}
+
+/** The share of the samples' words that are real words (all the samples' words pooled). */
+export function realWordRateOf(samples: readonly string[], words: ReadonlySet<string>): number {
   let known = 0;
   let total = 0;
-  for (const row of ids) {
-    const text = row.map((id) => (id < tok.specials.length ? ' ' : tok.decode([id]))).join(''); // a special token ends a word
+  for (const text of samples) {
     const share = realWordShare(text, words);
     known += share.rate * share.words;
     total += share.words;
   }
   return total > 0 ? known / total : 0;
 }
+
+/** storySamples' share of real words. */
+export async function realWordRate(model: GPT, tok: TextTokenizer, words: ReadonlySet<string>, options: { tokens?: number; seed?: number } = {}): Promise<number> {
+  return realWordRateOf(await storySamples(model, tok, options), words);
+}
+
+/**
+ * The share of all the samples' characters (pooled) that lie inside a span of at least `minChars`
+ * characters found word for word in the indexed text: Σ copied characters / Σ characters, each
+ * sample's spans as trace.ts's copiedShare finds them (a span never crosses from one sample into
+ * the next). 0 when the samples are empty.
+ */
+export function copiedShareOf(index: TraceIndex, samples: readonly string[], minChars = 20): number {
+  const total = samples.reduce((a, t) => a + t.length, 0);
+  if (total === 0) return 0;
+  return samples.reduce((a, t) => a + copiedShare(index, t, minChars) * t.length, 0) / total;
+}
+
+/** The shortest span of a sample that counts as copied (the trace command's default). */
+export const COPIED_MIN_CHARS = 20;
 
 export interface ReportCard {
   stage: Stage;
@@ -148,6 +176,8 @@ export interface ReportCard {
   storiesNote?: string;
   /** Share of sampled words that are words of the pretraining text (absent when no word list was given). */
   realWordRate?: number;
+  /** Share of the sampled characters inside spans of COPIED_MIN_CHARS or more copied word for word from the pretraining text (absent when no trace index was given). */
+  copiedShare?: number;
   emptyReplies: number;
   meanReplyLength: number;
   exactMatch: number;
@@ -191,6 +221,8 @@ export interface ReportInputs {
   limit?: number;
   /** The words of the pretraining text (corpusWords), for realWordRate. */
   words?: ReadonlySet<string>;
+  /** An index of the pretraining text (inspect/trace.ts's buildTraceIndex), for copiedShare. */
+  trace?: TraceIndex;
   /** The parent stage's stories loss, for valLossChange and storiesNote. */
   parentValLoss?: number;
   /** Seed of the samples realWordRate reads. */
@@ -223,13 +255,16 @@ export async function reportCard(inp: ReportInputs): Promise<ReportCard> {
   const pref = preferenceStats(policy, reference, beta);
   const replies = replyStats(answers.checks.map((c) => c.answer));
   const change = inp.parentValLoss !== undefined ? valLoss - inp.parentValLoss : undefined;
+  // One set of samples for both measures of what the model writes freely.
+  const samples = inp.words || inp.trace ? await storySamples(model, tok, { seed: inp.seed ?? 1 }) : undefined;
   return {
     stage: inp.stage,
     step: inp.step,
     valLoss,
     valBitsPerChar: bitsPerChar(valLoss, inp.stories.val.length, inp.stories.chars ?? inp.stories.val.length),
     ...(change !== undefined ? { valLossChange: change, storiesNote: storiesNote(change) } : {}),
-    ...(inp.words ? { realWordRate: await realWordRate(model, tok, inp.words, { seed: inp.seed ?? 1 }) } : {}),
+    ...(samples && inp.words ? { realWordRate: realWordRateOf(samples, inp.words) } : {}),
+    ...(samples && inp.trace ? { copiedShare: copiedShareOf(inp.trace, samples, COPIED_MIN_CHARS) } : {}),
     emptyReplies: replies.emptyReplies,
     meanReplyLength: replies.meanReplyLength,
     exactMatch: answers.exactMatch,

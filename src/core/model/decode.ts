@@ -54,6 +54,11 @@ export interface DecodeOptions {
    * the draws do not change. 0 or absent: off, so RL and the report card pay nothing.
    */
   alternatives?: number;
+  /**
+   * Called with each new token of a row as soon as it is drawn, with its log p and (when asked)
+   * its alternatives: the chat shows a reply as it is written. It cannot travel to another thread.
+   */
+  onToken?: (row: number, token: number, logProb: number, alternatives: Alternative[] | undefined) => void;
 }
 
 /** One of the tokens the model could have written, with its probability under softmax(logits). */
@@ -138,6 +143,7 @@ async function decode(prompts: readonly Int32Array[], opts: DecodeOptions, block
         logProbs[i].push(logProb);
         entropies[i].push(entropy);
         if (alternatives) alternatives[i].push(topAlternatives(row, opts.alternatives!));
+        opts.onToken?.(i, next, logProb, alternatives?.[i].at(-1));
         if (next === opts.stopToken) ended[i] = true;
         else if (ids[i].length < limits[i] && (opts.keepGoing?.(i, ids[i]) ?? true)) {
           going.push(i);

@@ -31,6 +31,7 @@ import type { ChatMessage, SftExample } from '../post/chatdata.ts';
 import type { ChatSplits } from '../post/sft.ts';
 import { type CheckpointState, decodeCheckpoint, type MetricRow, sha256Hex, weightsSha256 } from '../io/checkpoint.ts';
 import type { TrainConfig } from '../model/config.ts';
+import { type ProbedToken, probedTokens } from '../inspect/probed.ts';
 import { GPT } from '../model/model.ts';
 import type { Corpus } from '../train/data.ts';
 import { parallelDecode, parallelLogProbs } from '../train/parallel.ts';
@@ -58,6 +59,14 @@ export interface RlPrompt {
 }
 
 /** A verifiable reward: a number for a question it can check, null for one it cannot. */
+/**
+ * Alternatives kept per sampled token, for the page's replies table (the popover's five). Read off
+ * the logits each decoding step already has, for every row (a row's share of a helper thread's
+ * work cannot know whether it will be shown): a few passes over the vocabulary per token, no
+ * forward pass.
+ */
+const SHOWN_ALTERNATIVES = 5;
+
 export type Verifier = (question: string, reply: string, ended: boolean) => number | null;
 
 /**
@@ -88,6 +97,8 @@ export function trueCorrect(p: RlPrompt, reply: string, ended: boolean): boolean
 export interface SampleRow {
   question: string;
   reply: string;
+  /** The reply token by token, each with its probability and the policy's five likeliest there (the closing <|end|> left out). */
+  tokens: ProbedToken[];
   ended: boolean;
   reward: number;
   /** By a verifier or the data's answer; null when neither can tell. */
@@ -267,7 +278,7 @@ export class RlStage implements TrainingStage {
     const promptIds = picked.map((p) => fitPrompt(tok, p.messages, block));
     const prompts = promptIds.flatMap((p) => Array.from({ length: G }, () => p));
     const samples = await sampleCompletions(session.model, prompts, {
-      maxNewTokens: settings.maxNewTokens, temperature: 1, seed: this.sampleSeed(session.stepsTaken), endId,
+      maxNewTokens: settings.maxNewTokens, temperature: 1, seed: this.sampleSeed(session.stepsTaken), endId, alternatives: SHOWN_ALTERNATIVES,
       decode: (chunk, options) => trainer.shared(chunk.length, block, (helpers) => parallelDecode(session.model, names, helpers, chunk, options)),
     });
     const replies = samples.map((c) => tok.decode(replyIds(c, endId)));
@@ -334,7 +345,9 @@ export class RlStage implements TrainingStage {
     session.annotate(row);
     this.lastSamples = picked.map((p, g) => {
       const i = g * G;
-      return { question: p.question, reply: replies[i], ended: samples[i].ended, reward: rewards[i], correct: truth[i], kl: kls[i] };
+      const ids = replyIds(samples[i], endId);
+      const tokens = probedTokens((id) => tok.tokenText(id), ids, samples[i].logProbs, samples[i].alternatives);
+      return { question: p.question, reply: replies[i], tokens, ended: samples[i].ended, reward: rewards[i], correct: truth[i], kl: kls[i] };
     });
     // A model whose context fits no held-out answer (micro) has no score to draw, rather than 0%.
     if (before?.checkable) session.annotate({ 'eval/verifiableExactMatch': before.verifiableExactMatch });

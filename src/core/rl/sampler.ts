@@ -14,7 +14,7 @@
  * and tested), which saved that pass: a seventh of an RL step. The loss recomputes the log-probs
  * with gradients (policy.ts).
  */
-import { type Decoded, type DecodeOptions, sampleBatch } from '../model/decode.ts';
+import { type Alternative, type Decoded, type DecodeOptions, sampleBatch } from '../model/decode.ts';
 import type { GPT } from '../model/model.ts';
 
 export interface Completion {
@@ -25,6 +25,8 @@ export interface Completion {
   logProbs: number[];
   /** Entropy (nats) of that distribution at each position, one per id. */
   entropies: number[];
+  /** The model's likeliest tokens at each position, one list per id: only when `alternatives` asks. */
+  alternatives?: Alternative[][];
 }
 
 export interface SampleCompletionsOptions {
@@ -34,13 +36,15 @@ export interface SampleCompletionsOptions {
   seed: number;
   endId: number;
   batchSize?: number;
+  /** Also keep, per token, this many of the model's likeliest tokens (decode.ts: read off the same step's logits). */
+  alternatives?: number;
   /** Stops a row early, unended (decode.ts's keepGoing; `row` indexes `prompts`). */
   keepGoing?: (row: number, ids: readonly number[]) => boolean;
   /**
    * Decodes in place of `sampleBatch(model, …)`: RL's shares the rows with helper threads
    * (train/parallel.ts's parallelDecode). It gets no keepGoing, which cannot travel to a thread.
    */
-  decode?: (prompts: readonly Int32Array[], options: Omit<DecodeOptions, 'keepGoing'>) => Promise<Decoded>;
+  decode?: (prompts: readonly Int32Array[], options: Omit<DecodeOptions, 'keepGoing' | 'onToken'>) => Promise<Decoded>;
 }
 
 /** prompt ++ completion as inputs, targets and a mask on the completion's tokens. */
@@ -65,11 +69,12 @@ export async function sampleCompletions(model: GPT, prompts: readonly Int32Array
     const chunk = prompts.slice(start, start + batchSize);
     const room = Math.max(1, Math.min(opts.maxNewTokens, block - Math.min(...chunk.map((p) => p.length))));
     const keepGoing = opts.keepGoing && ((i: number, row: readonly number[]) => opts.keepGoing!(start + i, row));
-    const { ids, ended, logProbs, entropies } = await decode(chunk, { maxNewTokens: room, temperature: opts.temperature, topK: 0, seed: opts.seed + start, stopToken: opts.endId, ...(keepGoing ? { keepGoing } : {}) });
+    const { ids, ended, logProbs, entropies, alternatives } = await decode(chunk, { maxNewTokens: room, temperature: opts.temperature, topK: 0, seed: opts.seed + start, stopToken: opts.endId, ...(keepGoing ? { keepGoing } : {}), ...(opts.alternatives ? { alternatives: opts.alternatives } : {}) });
     chunk.forEach((p, i) => {
       const fits = Math.max(1, block - p.length);
       const n = Math.min(ids[i].length, fits);
-      out.push({ ids: ids[i].slice(0, n), ended: ended[i] && ids[i].length <= fits, logProbs: logProbs[i].slice(0, n), entropies: entropies[i].slice(0, n) });
+      const c: Completion = { ids: ids[i].slice(0, n), ended: ended[i] && ids[i].length <= fits, logProbs: logProbs[i].slice(0, n), entropies: entropies[i].slice(0, n) };
+      out.push(alternatives ? { ...c, alternatives: alternatives[i].slice(0, n) } : c);
     });
   }
   return out;

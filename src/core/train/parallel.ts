@@ -46,7 +46,7 @@ export interface SliceJob {
 export interface DecodeJob {
   weights: Float32Array;
   prompts: Int32Array[];
-  options: Omit<DecodeOptions, 'keepGoing'>;
+  options: Omit<DecodeOptions, 'keepGoing' | 'onToken'>;
 }
 
 /** A share of a batch's rows, to score under the weights sent: each row's summed masked log-probability. */
@@ -189,7 +189,7 @@ export async function parallelGradient(model: GPT, names: readonly string[], hel
  * with the model's current weights. A share starting at row a decodes with seed + a, so every row
  * draws from the generator it would draw from in one decode of all the prompts.
  */
-export async function parallelDecode(model: GPT, names: readonly string[], helpers: readonly GradientHelper[], prompts: readonly Int32Array[], options: Omit<DecodeOptions, 'keepGoing'>): Promise<Decoded> {
+export async function parallelDecode(model: GPT, names: readonly string[], helpers: readonly GradientHelper[], prompts: readonly Int32Array[], options: Omit<DecodeOptions, 'keepGoing' | 'onToken'>): Promise<Decoded> {
   const parts = shares(prompts.length, sliceCount(prompts.length, model.config.blockSize, helpers.length));
   if (parts.length === 1) return sampleBatch(model, prompts, options);
   const weights = await flatWeights(model, names);
@@ -197,7 +197,9 @@ export async function parallelDecode(model: GPT, names: readonly string[], helpe
   const remote = theirs.map((job, i) => helpers[i].decode({ weights, ...job }));
   const local = await sampleBatch(model, mine.prompts, mine.options);
   const all = [local, ...(await Promise.all(remote))];
-  return { ids: all.flatMap((d) => d.ids), ended: all.flatMap((d) => d.ended), logProbs: all.flatMap((d) => d.logProbs), entropies: all.flatMap((d) => d.entropies) };
+  const joined: Decoded = { ids: all.flatMap((d) => d.ids), ended: all.flatMap((d) => d.ended), logProbs: all.flatMap((d) => d.logProbs), entropies: all.flatMap((d) => d.entropies) };
+  // Every share was asked for the same alternatives, so each carries them when asked.
+  return options.alternatives ? { ...joined, alternatives: all.flatMap((d) => d.alternatives ?? d.ids.map(() => [])) } : joined;
 }
 
 /** sequenceLogProbs of a batch over this thread and the helpers, read back: [B]. */

@@ -9,7 +9,8 @@ import { type CheckpointState, decodeCheckpoint, encodeCheckpoint, type LabEvent
 import { countParameters, defaultTrainConfig, type GPTConfig, modelConfig, type PresetName, type TrainConfig } from '../model/config.ts';
 import { checkCorpus, type Corpus, valBitsPerChar } from './data.ts';
 import { GPT } from '../model/model.ts';
-import { generate } from '../model/sample.ts';
+import { generate, generateWithAlternatives } from '../model/sample.ts';
+import { type ProbedToken, probedTokens } from '../inspect/probed.ts';
 import type { TextTokenizer } from '../model/tokenizer.ts';
 import { describeTokenizer, tokenizerFromJSON } from '../data/tokenizers.ts';
 import { checkParent } from '../lesson/parents.ts';
@@ -217,6 +218,18 @@ export class LabSession {
       seed: req.seed ?? 1,
     });
     return this.tokenizer.decode(out);
+  }
+
+  /**
+   * `sample`, token by token: the same draws (one row of the same decoder, the same seed), each
+   * new token with its probability and the model's `k` likeliest at that step, read off the
+   * logits the step already has.
+   */
+  async sampleTokens(prompt: string, req: SampleRequest = {}, k = 5): Promise<{ text: string; tokens: ProbedToken[] }> {
+    const ids = this.tokenizer.encode(prompt.length > 0 ? prompt : '\n');
+    const written = await generateWithAlternatives(this.model, ids, { maxTokens: req.maxTokens ?? 200, temperature: req.temperature ?? 0.8, topK: req.topK ?? 0, seed: req.seed ?? 1 }, k);
+    const tokens = probedTokens((id) => this.tokenizer.tokenText(id), written.map((w) => w.token), written.map((w) => w.logProb), written.map((w) => w.top));
+    return { text: this.tokenizer.decode(written.map((w) => w.token)), tokens };
   }
 
   /**

@@ -6,13 +6,16 @@
  */
 import bundledVocabulary from '../../../corpora/vocab.json';
 import { decodeCheckpoint, inspectCheckpoint, type MetricRow, type Stage } from '../../core/io/checkpoint.ts';
-import { corpusWords, greedyReplies, type ReportCard, reportCard } from '../../core/eval/evaluate.ts';
+import { corpusWords, type ReportCard, reportCard } from '../../core/eval/evaluate.ts';
+import { compareModels } from '../../core/inspect/compare.ts';
+import { buildTraceIndex, type TraceIndex } from '../../core/inspect/trace.ts';
+import { type ProbedToken, probedTokens } from '../../core/inspect/probed.ts';
+import { sampleBatch } from '../../core/model/decode.ts';
 import { storiesNote } from '../../core/eval/forgetting.ts';
 import { GPT } from '../../core/model/model.ts';
-import { generate } from '../../core/model/sample.ts';
 import { CharTokenizer, type CharTokenizerJSON, type TextTokenizer } from '../../core/model/tokenizer.ts';
 import { tokenizerFromJSON } from '../../core/data/tokenizers.ts';
-import { renderChat, renderPrompt } from '../../core/post/chat.ts';
+import { renderChat, renderPrompt, renderReply } from '../../core/post/chat.ts';
 import * as store from '../../storage/index.ts';
 import type { ChatData } from '../chat-data.ts';
 import type { DpoSettings } from './dpo.ts';
@@ -49,7 +52,20 @@ export interface StageReply {
   stage: Stage;
   step: number;
   text: string;
+  /** The reply token by token, each with its probability and the model's five likeliest there. */
+  tokens: ProbedToken[];
   ended: boolean; // it closed its turn with <|end|>
+}
+
+/**
+ * One prompt and reply scored under every stage of the loaded run's lineage (core/inspect/compare.ts,
+ * the numbers of the `compare` command): per reply token, its log-probability under each stage and
+ * the change from the stage before.
+ */
+export interface StageChanges {
+  stages: { stage: Stage; step: number; name: string; /** Σ log p over the reply. */ total: number }[];
+  /** The reply's tokens in the chat format, its closing <|end|> included. */
+  tokens: { text: string; /** [stage] */ logProbs: number[]; /** [stage]: null for the first */ deltas: (number | null)[] }[];
 }
 
 /** A conversation as tokens, each marked with whether the SFT loss counts it. */
@@ -73,11 +89,15 @@ export class StageReports {
     this.#data = data;
   }
 
-  /** The words of the pretraining text (for the report card's real-word rate), read once per text. */
-  #wordCache: { text: Int32Array; words: Set<string> } | null = null;
-  #words(tok: TextTokenizer, text: Int32Array): Set<string> {
-    if (this.#wordCache?.text !== text) this.#wordCache = { text, words: corpusWords(tok.decode(text)) };
-    return this.#wordCache.words;
+  /** The words of the pretraining text (for the report card's real-word rate) and its trace index (for its copied share), built once per text. */
+  #textCache: { text: Int32Array; words: Set<string>; trace: TraceIndex } | null = null;
+  #pretrainingText(tok: TextTokenizer, text: Int32Array): { words: Set<string>; trace: TraceIndex } {
+    if (this.#textCache?.text !== text) {
+      this.#textCache = null; // the old index's arrays can go before the new one is built
+      const decoded = tok.decode(text);
+      this.#textCache = { text, words: corpusWords(decoded), trace: buildTraceIndex([{ name: 'training text', texts: [decoded] }]) };
+    }
+    return this.#textCache;
   }
 
   /** The loaded run's earlier stages, oldest first, with their metric rows (for the charts). */
@@ -119,7 +139,7 @@ export class StageReports {
               dpoVal,
               limit: REPORT_LIMIT,
               batchSize: REPORT_LIMIT,
-              words: this.#words(session.tokenizer, session.trainer.corpus.train),
+              ...this.#pretrainingText(session.tokenizer, session.trainer.corpus.train),
               seed: s.seed,
             })),
             runId: r.id,
@@ -164,6 +184,35 @@ export class StageReports {
     });
   }
 
+  /**
+   * `reply` to `prompt` (one user turn, in the chat format) scored under every stage of the loaded
+   * run's chain, oldest first, the loaded model last: one teacher-forced pass per model, each
+   * parent's model built from its checkpoint and disposed.
+   */
+  changes(prompt: string, reply: string): Promise<StageChanges> {
+    return this.#lab.inspect(async ({ run, session, db }) => {
+      if (!run || !session) throw new Error('There is no model loaded: pretrain one, or load a checkpoint in Share, first.');
+      if (reply.trim() === '') throw new Error('Type a reply, or use the one the model wrote: there is nothing to score.');
+      const tok = session.tokenizer;
+      const head = renderPrompt(tok, [{ role: 'user', content: prompt }]);
+      const ids = Int32Array.from([...head, ...renderReply(tok, reply)]);
+      const chain = await ancestors(db, run);
+      const vocab = JSON.stringify(tok.toJSON());
+      const parents = chain.map(({ run: r, bytes }) => ({ run: r, state: decodeCheckpoint(bytes) })).filter(({ state }) => JSON.stringify(state.tokenizer) === vocab);
+      const models = parents.map(({ state }) => new GPT(state.model, state.weights));
+      try {
+        const c = await compareModels([...models, session.model], ids, head.length);
+        const stages = [...parents.map(({ run: r, state }) => ({ stage: state.stage, step: state.step, name: r.name })), { stage: session.stage, step: session.stepsTaken, name: run.name }];
+        return {
+          stages: stages.map((s, m) => ({ ...s, total: c.totals[m] })),
+          tokens: c.tokens.map((id, i) => ({ text: tok.tokenText(id), logProbs: c.logProbs.map((lp) => lp[i]), deltas: c.deltas.map((d) => (d ? d[i] : null)) })),
+        };
+      } finally {
+        for (const m of models) m.dispose();
+      }
+    });
+  }
+
   /** Conversation `index` of the SFT training data (bundled), rendered with the chat template and its loss mask. */
   async maskExample(index: number): Promise<MaskedChat> {
     const { train } = await this.#data.sft();
@@ -199,19 +248,17 @@ async function ancestors(db: store.LabDB, run: store.RunRecord): Promise<{ run: 
   return chain;
 }
 
-/** One reply to `opts.prompt` as a single user turn: greedy or sampled, stopped at <|end|>. */
+/**
+ * One reply to `opts.prompt` as a single user turn: greedy or sampled, stopped at <|end|>. Each
+ * token comes with its probability and the model's five likeliest, from the decoder's own steps.
+ */
 async function answer(model: GPT, tok: TextTokenizer, stage: Stage, step: number, opts: CompareOptions): Promise<StageReply> {
   const prompt = renderPrompt(tok, [{ role: 'user', content: opts.prompt }]);
   const endId = tok.specialId('<|end|>');
-  let ids: number[];
-  let ended: boolean;
-  if (opts.greedy || opts.temperature <= 0) {
-    const [reply] = await greedyReplies(model, [prompt], endId, opts.maxTokens, 1);
-    ({ ids, ended } = reply);
-  } else {
-    ids = await generate(model, prompt, { maxTokens: opts.maxTokens, temperature: opts.temperature, topK: 0, seed: opts.seed, stopToken: endId });
-    ended = ids[ids.length - 1] === endId;
-    if (ended) ids = ids.slice(0, -1);
-  }
-  return { stage, step, text: tok.decode(ids), ended };
+  const temperature = opts.greedy ? 0 : Math.max(0, opts.temperature);
+  const d = await sampleBatch(model, [prompt], { maxNewTokens: opts.maxTokens, temperature, topK: 0, seed: opts.seed, stopToken: endId, alternatives: 5 });
+  const ended = d.ended[0];
+  const n = ended ? d.ids[0].length - 1 : d.ids[0].length; // the closing <|end|> is not part of the text
+  const ids = d.ids[0].slice(0, n);
+  return { stage, step, text: tok.decode(ids), tokens: probedTokens((id) => tok.tokenText(id), ids, d.logProbs[0], d.alternatives?.[0]), ended };
 }

@@ -6,15 +6,15 @@
  */
 import type { AttentionMap, LensTable, Trace, Written } from '../../../lab/inspect.ts';
 import type { Caller } from '../../caller.ts';
+import { spanIndexOf } from '../../copied.ts';
 import { firstLine } from '../../format.ts';
+import { StageChangesState } from './changes.svelte.ts';
 
 export interface InsideForm {
   prompt: string;
   maxTokens: number;
   temperature: number;
   seed: number;
-  /** Shade each written token by the probability it was drawn with. */
-  colour: boolean;
 }
 
 /** What the attention and the lens read: the prompt with what the model wrote, or the prompt alone. */
@@ -25,8 +25,9 @@ const LENS_GUESSES = 3;
 
 export class InsideState {
   readonly #call: Caller;
-  #form = $state<InsideForm>({ prompt: 'Once upon a time', maxTokens: 60, temperature: 0.8, seed: 1, colour: true });
+  #form = $state<InsideForm>({ prompt: 'Once upon a time', maxTokens: 60, temperature: 0.8, seed: 1 });
   #written = $state.raw<Written | null>(null);
+  #writtenPrompt = $state('');
   #trace = $state.raw<Trace | null>(null);
   #attention = $state.raw<AttentionMap | null>(null);
   #lens = $state.raw<LensTable | null>(null);
@@ -38,8 +39,12 @@ export class InsideState {
   #query = $state<number | null>(null);
   #span = $state<number | null>(null);
 
+  /** The prompt and reply scored under every stage of the lineage. */
+  readonly changes: StageChangesState;
+
   constructor(call: Caller) {
     this.#call = call;
+    this.changes = new StageChangesState(call);
   }
 
   get form(): InsideForm { return this.#form; }
@@ -59,18 +64,13 @@ export class InsideState {
   get span(): number | null { return this.#span; }
 
   /** The written text as one string: what the trace searched. */
+  /** The prompt the written text answers. */
+  get writtenPrompt(): string { return this.#writtenPrompt; }
+
   readonly text = $derived(this.#written?.tokens.map((t) => t.text).join('') ?? '');
 
   /** For each written token, the copied span it lies in (index into trace.spans), or −1. */
-  readonly spanOf = $derived.by(() => {
-    const tokens = this.#written?.tokens ?? [];
-    const spans = this.#trace?.spans ?? [];
-    let at = 0;
-    return tokens.map((t) => {
-      const [start, end] = [at, (at += t.text.length)];
-      return spans.findIndex((s) => s.start < end && start < s.end);
-    });
-  });
+  readonly spanOf = $derived(spanIndexOf(this.#written?.tokens ?? [], this.#trace?.spans ?? []));
 
   /** The model writes; then the trace, the attention and the lens of what it wrote, one after another. */
   async write(): Promise<void> {
@@ -78,6 +78,7 @@ export class InsideState {
     await this.#run(async () => {
       const written = await this.#call((api) => api.writeWithProbabilities(f.prompt, { maxTokens: f.maxTokens, temperature: f.temperature, seed: f.seed }));
       this.#written = written;
+      this.#writtenPrompt = f.prompt;
       this.#trace = null;
       this.#span = null;
       const text = written.tokens.map((t) => t.text).join('');
@@ -142,15 +143,4 @@ export class InsideState {
       this.#working = false;
     }
   }
-}
-
-/** A token as the page shows it: spaces and line breaks made visible. */
-export function visible(text: string): string {
-  return text === ' ' ? '·' : text === '\n' ? '↵' : text === '\t' ? '⇥' : text;
-}
-
-/** A probability as a percentage with the digits it needs. */
-export function percent(p: number): string {
-  const x = 100 * p;
-  return x >= 10 ? `${x.toFixed(0)}%` : x >= 1 ? `${x.toFixed(1)}%` : x >= 0.01 ? `${x.toFixed(2)}%` : '<0.01%';
 }
