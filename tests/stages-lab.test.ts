@@ -114,6 +114,10 @@ describe('post-training in the lab worker', () => {
     });
     changes.stages.forEach((s, m) => expect(s.total).toBeCloseTo(changes.tokens.reduce((a, t) => a + t.logProbs[m], 0), 6));
     await expect(lab.api.stageChanges('What does Tom eat?', ' ')).rejects.toThrow(/nothing to score/);
+    // Each parent's model is built from its checkpoint and disposed: no tensor is left behind.
+    const tensors = (await lab.api.memory()).numTensors;
+    await lab.api.stageChanges('What does Tom eat?', 'Tom eats an apple.');
+    expect((await lab.api.memory()).numTensors).toBe(tensors);
 
     const mask = await lab.api.maskExample(0);
     const counted = mask.tokens.filter((t) => t.counted);
