@@ -8,7 +8,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { basename, join } from 'node:path';
 import { decodeCheckpoint } from '../src/core/io/checkpoint.ts';
 import type { GPTConfig } from '../src/core/model/config.ts';
-import { planSweep, type PlannedPoint, pointFileName, pointFromCheckpoint, pointSession, summarizeSweep, SWEEP_DEFAULTS, type SweepResult, type SweepSettings, type SweepSummary, trainPoint } from '../src/core/scaling/sweep.ts';
+import { pointFromCheckpoint, summarizeSweep, type SweepResult, type SweepSummary } from '../src/core/scaling/points.ts';
+import { planSweep, type PlannedPoint, pointFileName, pointSession, SWEEP_DEFAULTS, type SweepSettings, trainPoint } from '../src/core/scaling/sweep.ts';
 import { type Command, flag, FLAGS, num, number, type Options, print, str, text, useBackend } from './args.ts';
 import { loadCorpus } from './corpora.ts';
 import { startHelpers } from './loop.ts';

@@ -8,7 +8,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeCheckpoint } from '../src/core/io/checkpoint.ts';
 import { flopsPerToken } from '../src/core/model/config.ts';
 import { parameterCounts, scalingFamily, windowFor } from '../src/core/scaling/family.ts';
-import { planSweep, pointFileName, pointFromCheckpoint, pointSession, summarizeSweep, SWEEP_DEFAULTS, trainPoint, type PlannedPoint, type SweepResult } from '../src/core/scaling/sweep.ts';
+import { pointFromCheckpoint, summarizeSweep, type SweepResult } from '../src/core/scaling/points.ts';
+import { planSweep, pointFileName, pointSession, SWEEP_DEFAULTS, trainPoint, type PlannedPoint } from '../src/core/scaling/sweep.ts';
 import { tinyCorpus, useBackend } from './helpers.ts';
 
 const VOCAB = 65;

@@ -7,18 +7,17 @@
  *   2) run       each point is a LabSession on the stories with the sweep's fixed settings; its
  *                checkpoint carries the point (`extra.scaling`), so a sweep resumes by skipping
  *                the points whose files exist and a class can fit points trained on many machines
- *   3) summarize the points → isoFlopFit (fit.ts), counting parameters with or without the
- *                embedding tables
+ *   3) summarize the points (points.ts) → isoFlopFit (fit.ts), counting parameters with or without
+ *                the embedding tables
  *
  * The command line and the worker both drive step 2 (they own the threads and the storage).
  */
-import type { CheckpointState } from '../io/checkpoint.ts';
 import type { GPTConfig, TrainConfig } from '../model/config.ts';
 import type { CharTokenizer } from '../model/tokenizer.ts';
 import type { Corpus } from '../train/data.ts';
 import { LabSession } from '../train/session.ts';
 import { parameterCounts, scalingFamily, tokensFor, windowFor } from './family.ts';
-import { isoFlopFit, type IsoFlopFit } from './fit.ts';
+import type { SweepResult } from './points.ts';
 
 /**
  * The sweep's defaults, shared by the command line and the page. The learning rate is fixed
@@ -52,17 +51,6 @@ export interface PlannedPoint {
   tokens: number;
 }
 
-/** One finished run: what the command line prints and a checkpoint's `extra.scaling` holds. */
-export interface SweepResult {
-  budget: number;
-  params: number;
-  nonEmbeddingParams: number;
-  tokens: number;
-  steps: number;
-  valLoss: number;
-  seconds: number;
-  seed: number;
-}
 
 /** Checks what a student or a flag gave; throws a message they can act on. */
 export function checkSweepSettings(s: SweepSettings, familySize: number): void {
@@ -120,30 +108,3 @@ export async function trainPoint(session: LabSession, p: PlannedPoint, opts: { o
   return result;
 }
 
-const RESULT_KEYS = ['budget', 'params', 'nonEmbeddingParams', 'tokens', 'steps', 'valLoss', 'seconds', 'seed'] as const;
-
-/** The sweep point a checkpoint stands for, or why it stands for none (a file dropped by mistake). */
-export function pointFromCheckpoint(state: Pick<CheckpointState, 'extra' | 'model'>): SweepResult | string {
-  const s = state.extra.scaling as Record<string, unknown> | undefined;
-  if (s === undefined || typeof s !== 'object' || s === null) return 'it is not a point of a scaling sweep (no extra.scaling in its metadata)';
-  for (const key of RESULT_KEYS) if (typeof s[key] !== 'number' || !Number.isFinite(s[key])) return `its extra.scaling.${key} is not a number`;
-  const counted = parameterCounts(state.model);
-  if (counted.params !== s.params) return `its extra.scaling.params (${String(s.params)}) does not match its model (${counted.params})`;
-  return s as unknown as SweepResult;
-}
-
-export interface SweepSummary extends IsoFlopFit {
-  /** How parameters were counted for this fit. */
-  embeddings: boolean;
-}
-
-/** Step 3: the IsoFLOP fit of the results, with parameters counted with or without the embedding tables. */
-export function summarizeSweep(results: readonly SweepResult[], opts: { embeddings: boolean }): SweepSummary {
-  const budgets = new Set(results.map((r) => r.budget));
-  for (const b of budgets) {
-    const n = new Set(results.filter((r) => r.budget === b).map((r) => r.params)).size;
-    if (n < 3) throw new Error(`budget ${b.toExponential(1)} has ${n} model size${n === 1 ? '' : 's'}; a parabola needs at least 3`);
-  }
-  const points = results.map((r) => ({ budget: r.budget, params: opts.embeddings ? r.params : r.nonEmbeddingParams, tokens: r.tokens, valLoss: r.valLoss }));
-  return { ...isoFlopFit(points), embeddings: opts.embeddings };
-}
