@@ -10,6 +10,7 @@ import { decodeCheckpoint } from '../src/core/io/checkpoint.ts';
 import type { GPTConfig } from '../src/core/model/config.ts';
 import { pointFromCheckpoint, summarizeSweep, type SweepResult, type SweepSummary } from '../src/core/scaling/points.ts';
 import { planSweep, type PlannedPoint, pointFileName, pointSession, SWEEP_DEFAULTS, type SweepSettings, trainPoint } from '../src/core/scaling/sweep.ts';
+import { parseBudgets } from '../src/core/scaling/sweep-defaults.ts';
 import { type Command, flag, FLAGS, num, number, type Options, print, str, text, useBackend } from './args.ts';
 import { loadCorpus } from './corpora.ts';
 import { startHelpers } from './loop.ts';
@@ -17,13 +18,13 @@ import { startHelpers } from './loop.ts';
 const SIZES = number('sizes', SWEEP_DEFAULTS.sizes, { whole: true, min: 3 }, 'model sizes each budget trains (consecutive shapes of the family)');
 const SEED = number('seed', 1, { whole: true, min: 0 }, 'the seed of every run of the sweep');
 
-/** "2e10,6e10,2e11" → numbers, or a message naming what is wrong. */
-export function parseBudgets(written: string | undefined): number[] {
-  if (written === undefined) return [...SWEEP_DEFAULTS.budgets];
-  const budgets = written.split(',').map((w) => w.trim());
-  const bad = budgets.find((w) => w === '' || !Number.isFinite(Number(w)));
-  if (bad !== undefined) throw new Error(`--budgets must be FLOP counts separated by commas, e.g. 2e10,6e10,2e11; "${bad}" is not a number`);
-  return budgets.map(Number);
+
+function budgetsFlag(written: string | undefined): number[] {
+  try {
+    return parseBudgets(written);
+  } catch (e) {
+    throw new Error(`--${e instanceof Error ? e.message : String(e)}`);
+  }
 }
 
 const shapeOf = (m: GPTConfig): string => `${m.nLayer} layer${m.nLayer > 1 ? 's' : ''} × ${m.nEmbd}`;
@@ -125,7 +126,7 @@ async function run(opts: Options): Promise<void> {
     const dir = str(opts, 'out');
     if (!dir) throw new Error('--out DIR is required: the folder that keeps each point\'s checkpoint (running again resumes), or --points DIR to fit saved points');
     const seed = num(opts, SEED);
-    const settings: SweepSettings = { ...SWEEP_DEFAULTS, budgets: parseBudgets(str(opts, 'budgets')), sizes: num(opts, SIZES) };
+    const settings: SweepSettings = { ...SWEEP_DEFAULTS, budgets: budgetsFlag(str(opts, 'budgets')), sizes: num(opts, SIZES) };
     const plan = planSweep(settings, loadCorpus({ corpus: 'tales' }).tokenizer.vocabSize);
     print(json, { event: 'start', seed, budgets: settings.budgets, sizes: settings.sizes, batchSize: settings.batchSize, learningRate: settings.learningRate, points: plan.length },
       `IsoFLOP sweep: ${plan.length} runs (${settings.budgets.length} budgets × ${settings.sizes} sizes), seed ${seed}, batch ${settings.batchSize}×64, learning rate ${settings.learningRate} at every size`);

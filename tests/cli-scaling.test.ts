@@ -8,8 +8,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseBudgets } from '../cli/scaling.ts';
-import { SWEEP_DEFAULTS } from '../src/core/scaling/sweep.ts';
+import { parseBudgets, SWEEP_DEFAULTS } from '../src/core/scaling/sweep-defaults.ts';
 import { ROOT } from './helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'lmlab-scaling-'));
@@ -58,6 +57,6 @@ describe('lab scaling', () => {
     expect(parseBudgets('2e10, 6e10,2e11')).toEqual([2e10, 6e10, 2e11]);
     expect(parseBudgets(undefined)).toEqual([...SWEEP_DEFAULTS.budgets]);
     expect(() => parseBudgets('2e10,lots')).toThrow(/"lots" is not a number/);
-    expect(() => parseBudgets('2e10,,2e11')).toThrow(/FLOP counts separated by commas/);
+    expect(() => parseBudgets('2e10,,2e11')).toThrow(/budgets must be FLOP counts separated by commas/);
   });
 });

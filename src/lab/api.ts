@@ -11,6 +11,8 @@ import type { Injection } from '../core/spikes/inject.ts';
 import { ChatData, type StageEnv } from './chat-data.ts';
 import { type CurationSettings, DataLab, type DataEnv, type DocShow, type TokenizerSettings } from './data.ts';
 import { LabRunner, type LabEnv } from './runner.ts';
+import { Corpora } from './runs.ts';
+import { type ScalingProgress, ScalingLab, type ScalingRequest } from './scaling.ts';
 import { Inside, type WriteOptions } from './inspect.ts';
 import { SpikeCommands } from './spike-commands.ts';
 import type { DpoSettings } from './stages/dpo.ts';
@@ -32,6 +34,7 @@ export function createLabApi(env: LabEnv & StageEnv & DataEnv) {
   const rl = new RlViews(runner);
   const inside = new Inside(runner, chat);
   const data = new DataLab(env);
+  const scaling = new ScalingLab(new Corpora((name) => env.loadBundledCorpus(name)));
   return {
     /**
      * Chooses the backend, then restores the last run. `auto` times a few steps of `preset` on each
@@ -117,6 +120,13 @@ export function createLabApi(env: LabEnv & StageEnv & DataEnv) {
     documents: (page: number, pageSize?: number, show?: DocShow) => data.documents(page, pageSize, show),
     trainTokenizer: (settings: TokenizerSettings, onProgress?: (done: number, wanted: number) => unknown) => data.trainTokenizer(settings, onProgress),
     tokenizerFiles: async () => data.tokenizerFiles(),
+    /** The Scaling lab (scaling.ts): plan a sweep, run it as a queue of stored runs (progress to `onProgress`), stop it, its points, files dropped in. */
+    scalingPlan: (request: ScalingRequest) => scaling.plan(request),
+    scalingRun: (request: ScalingRequest, onProgress: (p: ScalingProgress) => unknown) => scaling.run(request, onProgress),
+    scalingStop: () => scaling.stop(),
+    scalingPoints: () => scaling.points(),
+    scalingAddFile: (name: string, bytes: Uint8Array) => scaling.addFile(name, bytes),
+    scalingClear: () => scaling.clear(),
   };
 }
 

@@ -13,6 +13,7 @@
  * backward 4N, the tied head counted once, the position table a lookup) plus 12·L·T·C for attention,
  * so a budget C buys D = C / flopsPerToken tokens (≈ C / 6N, the form scaling papers write).
  */
+import { LESSON_PLAN } from '../lesson/plan.ts';
 import { countParameters, flopsPerToken, type GPTConfig, PRESETS } from '../model/config.ts';
 
 /** (layers, width, heads), from the smallest to the largest. */
@@ -54,4 +55,13 @@ export function parameterCounts(c: GPTConfig): { params: number; nonEmbeddingPar
 export function tokensFor(flops: number, c: GPTConfig, batchSize: number): { tokens: number; steps: number } {
   const steps = Math.max(1, Math.round(flops / flopsPerToken(c) / (batchSize * c.blockSize)));
   return { tokens: steps * batchSize * c.blockSize, steps };
+}
+
+/** The default lesson's pretraining in the same arithmetic: the reference point a sweep's budgets are shown against. */
+export function lessonReference(vocabSize: number): { budget: number; params: number; tokens: number; tokensPerParam: number } {
+  const { preset, steps } = LESSON_PLAN.pretrain;
+  const model: GPTConfig = { ...PRESETS[preset].model, vocabSize };
+  const tokens = steps * PRESETS[preset].batchSize * model.blockSize;
+  const params = countParameters(model);
+  return { budget: tokens * flopsPerToken(model), params, tokens, tokensPerParam: tokens / params };
 }

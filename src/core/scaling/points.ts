@@ -47,3 +47,13 @@ export function summarizeSweep(results: readonly SweepResult[], opts: { embeddin
   const points = results.map((r) => ({ budget: r.budget, params: opts.embeddings ? r.params : r.nonEmbeddingParams, tokens: r.tokens, valLoss: r.valLoss }));
   return { ...isoFlopFit(points), embeddings: opts.embeddings };
 }
+
+/** The points as CSV, one row each, with the budget's fitted optimum beside them (empty when it has none). */
+export function pointsCsv(results: readonly SweepResult[], summary: SweepSummary | null): string {
+  const header = ['budget', 'params', 'nonEmbeddingParams', 'tokens', 'steps', 'valLoss', 'seconds', 'seed', `optimalParams${summary?.embeddings === false ? 'NonEmbedding' : ''}`, 'optimalTokens'];
+  const rows = [...results].sort((a, b) => a.budget - b.budget || a.params - b.params).map((r) => {
+    const fit = summary?.fits.find((f) => f.budget === r.budget);
+    return [r.budget, r.params, r.nonEmbeddingParams, r.tokens, r.steps, r.valLoss, r.seconds, r.seed, fit ? Math.round(fit.optimalParams) : '', fit ? Math.round(fit.optimalTokens) : ''].join(',');
+  });
+  return [header.join(','), ...rows].join('\n') + '\n';
+}

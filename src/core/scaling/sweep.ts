@@ -18,20 +18,9 @@ import type { Corpus } from '../train/data.ts';
 import { LabSession } from '../train/session.ts';
 import { parameterCounts, scalingFamily, tokensFor, windowFor } from './family.ts';
 import type { SweepResult } from './points.ts';
+import { SWEEP_DEFAULTS } from './sweep-defaults.ts';
 
-/**
- * The sweep's defaults, shared by the command line and the page. The learning rate is fixed
- * across sizes (the `tiny` preset's): at these widths a rate scaled down with width left the
- * larger models too slow to learn in the few steps a small budget gives them.
- */
-export const SWEEP_DEFAULTS = Object.freeze({
-  budgets: Object.freeze([2e10, 6e10, 2e11]) as readonly number[],
-  sizes: 5,
-  batchSize: 16,
-  learningRate: 3e-3,
-  /** Validation batches of the final loss: more than a training run's 8, the fit compares small differences. */
-  finalEvalBatches: 32,
-});
+export { SWEEP_DEFAULTS } from './sweep-defaults.ts';
 
 export interface SweepSettings {
   budgets: readonly number[];

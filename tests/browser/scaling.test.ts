@@ -1,0 +1,43 @@
+/**
+ * The Scaling view in Chromium: a tiny sweep (two budgets, three sizes) trains in the worker as a
+ * queue of stored runs, the fit's table and charts fill, the embeddings switch redraws the fit, a
+ * dropped file that is not a point is named with its reason, and the points survive a reload.
+ */
+import { describe, expect, test } from 'vitest';
+import { view } from './flows.ts';
+import { dropFile, useBrowser, useDevServer, waitForLab } from './harness.ts';
+
+const server = useDevServer();
+const shared = useBrowser();
+
+describe('the Scaling view', () => {
+  test('sweeps, fits, switches the parameter count, refuses a stray file, and keeps its points over a reload', async () => {
+    const { page, errors } = shared.browser;
+    await page.goto(`${server.url}#corpus=tales&preset=micro`);
+    await waitForLab(page, (s) => s.status === 'idle');
+    await view(page, /Scaling lab/);
+    await page.getByTestId('scaling-budgets').fill('3e8, 6e8');
+    await page.getByTestId('scaling-sizes').selectOption('3');
+    await page.getByTestId('scaling-run').click();
+    await expect.poll(() => page.getByTestId('scaling-message').innerText().catch(() => ''), { timeout: 60_000 }).toBe('Sweep finished.');
+    expect(await page.getByTestId('scaling-status').innerText()).toMatch(/^6 of 6 runs done/);
+
+    const rows = page.getByTestId('scaling-ratio').locator('tbody tr');
+    expect(await rows.count()).toBe(2);
+    // Six points, two dashed parabolas of 40 samples, and a star where a parabola has a minimum.
+    expect(Number(await page.getByTestId('scaling-loss').getAttribute('data-points'))).toBeGreaterThanOrEqual(6 + 80);
+    const withEmbeddings = await page.getByTestId('ratio-0').innerText();
+    await page.getByTestId('scaling-embeddings').uncheck();
+    await expect.poll(() => page.getByTestId('ratio-0').innerText()).not.toBe(withEmbeddings);
+
+    await dropFile(page, 'notes.safetensors', new TextEncoder().encode('my homework'));
+    await expect.poll(() => page.getByTestId('scaling-message').innerText()).toMatch(/^Left out: notes\.safetensors: /);
+
+    await page.reload();
+    await waitForLab(page, (s) => s.status === 'idle');
+    await view(page, /Scaling lab/);
+    await expect.poll(() => page.getByTestId('scaling-ratio').locator('tbody tr').count()).toBe(2);
+    expect(await page.getByTestId('scaling-run').innerText()).toBe('Run / resume');
+    expect(errors).toEqual([]);
+  });
+});
