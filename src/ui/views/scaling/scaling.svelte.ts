@@ -6,6 +6,7 @@
  */
 import * as Comlink from 'comlink';
 import bundledVocabulary from '../../../../corpora/vocab.json';
+import { CharTokenizer, type TokenizerJSON } from '../../../core/model/tokenizer.ts';
 import { lessonReference } from '../../../core/scaling/family.ts';
 import { pointsCsv, summarizeSweep, type SweepSummary } from '../../../core/scaling/points.ts';
 import { parseBudgets, SWEEP_DEFAULTS } from '../../../core/scaling/sweep-defaults.ts';
@@ -14,7 +15,7 @@ import type { Lab } from '../../lab.svelte.ts';
 
 /** Chinchilla's compute-optimal tokens per parameter (Hoffmann et al. 2022). */
 export const CHINCHILLA = 20;
-export const LESSON = lessonReference((bundledVocabulary as { chars: string[] }).chars.length);
+export const LESSON = lessonReference(CharTokenizer.fromJSON(bundledVocabulary as TokenizerJSON).vocabSize);
 
 export class ScalingState {
   readonly #lab: Lab;
