@@ -13,6 +13,7 @@ import { type CurationSettings, DataLab, type DataEnv, type DocShow, type Tokeni
 import { LabRunner, type LabEnv } from './runner.ts';
 import { Corpora } from './runs.ts';
 import { type ScalingProgress, ScalingLab, type ScalingRequest } from './scaling.ts';
+import { AnnealLab, type AnnealProgress, type AnnealRequest } from './anneal.ts';
 import { Inside, type WriteOptions } from './inspect.ts';
 import { SpikeCommands } from './spike-commands.ts';
 import type { DpoSettings } from './stages/dpo.ts';
@@ -34,7 +35,9 @@ export function createLabApi(env: LabEnv & StageEnv & DataEnv) {
   const rl = new RlViews(runner);
   const inside = new Inside(runner, chat);
   const data = new DataLab(env);
-  const scaling = new ScalingLab(new Corpora((name) => env.loadBundledCorpus(name)));
+  const stories = new Corpora((name) => env.loadBundledCorpus(name));
+  const scaling = new ScalingLab(stories);
+  const anneal = new AnnealLab(stories);
   return {
     /**
      * Chooses the backend, then restores the last run. `auto` times a few steps of `preset` on each
@@ -127,6 +130,8 @@ export function createLabApi(env: LabEnv & StageEnv & DataEnv) {
     scalingPoints: () => scaling.points(),
     scalingAddFile: (name: string, bytes: Uint8Array) => scaling.addFile(name, bytes),
     scalingClear: () => scaling.clear(),
+    /** Cosine against WSD at equal tokens, and a decay branched early (anneal.ts); progress to `onProgress`. */
+    anneal: (request: AnnealRequest, onProgress: (p: AnnealProgress) => unknown) => anneal.run(request, onProgress),
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * The Scaling view in Chromium: a tiny sweep (two budgets, three sizes) trains in the worker as a
  * queue of stored runs, the fit's table and charts fill, the embeddings switch redraws the fit, a
- * dropped file that is not a point is named with its reason, and the points survive a reload.
+ * dropped file that is not a point is named with its reason, and the points survive a reload; then
+ * a short anneal experiment fills its table and chart.
  */
 import { describe, expect, test } from 'vitest';
 import { view } from './flows.ts';
@@ -11,12 +12,12 @@ const server = useDevServer();
 const shared = useBrowser();
 
 describe('the Scaling view', () => {
-  test('sweeps, fits, switches the parameter count, refuses a stray file, and keeps its points over a reload', async () => {
+  test('sweeps, fits, switches the parameter count, refuses a stray file, and keeps its points over a reload; the anneal experiment', async () => {
     const { page, errors } = shared.browser;
     await page.goto(`${server.url}#corpus=tales&preset=micro`);
     await waitForLab(page, (s) => s.status === 'idle');
     await view(page, /Scaling lab/);
-    await page.getByTestId('scaling-budgets').fill('3e8, 6e8');
+    await page.getByTestId('scaling-budgets').fill('2e8, 4e8');
     await page.getByTestId('scaling-sizes').selectOption('3');
     await page.getByTestId('scaling-run').click();
     await expect.poll(() => page.getByTestId('scaling-message').innerText().catch(() => ''), { timeout: 60_000 }).toBe('Sweep finished.');
@@ -38,6 +39,15 @@ describe('the Scaling view', () => {
     await view(page, /Scaling lab/);
     await expect.poll(() => page.getByTestId('scaling-ratio').locator('tbody tr').count()).toBe(2);
     expect(await page.getByTestId('scaling-run').innerText()).toBe('Run / resume');
+
+    // The anneal experiment, short: three arms in the table, each WSD decay measured, the curves drawn.
+    await page.getByTestId('anneal-steps').fill('30');
+    await page.getByTestId('anneal-run').click();
+    const arms = page.getByTestId('anneal-table').locator('tbody tr');
+    await expect.poll(() => arms.count(), { timeout: 60_000 }).toBe(3);
+    expect(await arms.nth(1).innerText()).toMatch(/WSD \(stable, then decay\)\s+0\.03 M\s+\d\.\d{4}\s+\d\.\d{4} → \d\.\d{4}/);
+    expect(Number(await page.getByTestId('anneal-chart').getAttribute('data-points'))).toBeGreaterThan(0);
+    expect(await page.getByTestId('anneal-chart').getAttribute('data-annotations')).toBe('decay-wsd decay-wsd-early');
     expect(errors).toEqual([]);
   });
 });

@@ -18,18 +18,10 @@ import type { CharTokenizer } from '../model/tokenizer.ts';
 import type { Corpus } from '../train/data.ts';
 import { LabSession } from '../train/session.ts';
 import { evalIntervalFor, floorRate } from '../train/schedule.ts';
+import { ANNEAL_DEFAULTS, type AnnealArm, type AnnealPlan, type AnnealResult } from './anneal-defaults.ts';
 
-export const ANNEAL_DEFAULTS = Object.freeze({
-  /** The lesson's model and peak rate: the default lesson's pretraining, shortened. */
-  preset: 'tiny' as const,
-  steps: 1500,
-  learningRate: 3e-3,
-  /** Share of the steps the decay takes (MiniCPM and Hägele et al. decay over 10–20%). */
-  decayFraction: 0.2,
-  /** Where the early branch's model ends, as a share of the steps. */
-  earlyShare: 0.5,
-  finalEvalBatches: 32,
-});
+export { ANNEAL_DEFAULTS, type AnnealArm, type AnnealPlan, type AnnealResult } from './anneal-defaults.ts';
+
 
 export interface AnnealSettings {
   steps: number;
@@ -41,14 +33,6 @@ export interface AnnealSettings {
   preset?: PresetName;
 }
 
-export interface AnnealPlan {
-  steps: number;
-  decaySteps: number;
-  /** The step at which the early branch leaves the stable run and starts its decay. */
-  earlyBranch: number;
-  /** The step at which the stable run starts its own decay (steps − decaySteps). */
-  lateBranch: number;
-}
 
 /** Where the decays start; throws a message for settings that leave no stable stretch before them. */
 export function planAnneal(s: Pick<AnnealSettings, 'steps' | 'decayFraction' | 'earlyShare'>): AnnealPlan {
@@ -77,26 +61,6 @@ export function armConfig(kind: 'cosine' | 'wsd', plan: AnnealPlan, s: AnnealSet
 export function earlyBranchConfig(plan: AnnealPlan): Partial<TrainConfig> {
   const steps = plan.earlyBranch + plan.decaySteps;
   return { steps, decayFraction: plan.decaySteps / steps };
-}
-
-export interface AnnealArm {
-  name: 'cosine' | 'wsd' | 'wsd-early';
-  /** Tokens the finished model trained on. */
-  tokens: number;
-  /** Steps this arm cost on top of the runs before it (the early branch: its decay only). */
-  extraSteps: number;
-  finalValLoss: number;
-  /** The decay: its first step, the loss there and at the end, and the drop between them. */
-  decay?: { from: number; before: number; after: number; drop: number };
-  /** Validation loss by step, for the chart (the branch's starts where it leaves the stable run). */
-  curve: { step: number; valLoss: number; lr: number }[];
-}
-
-export interface AnnealResult {
-  plan: AnnealPlan;
-  arms: AnnealArm[];
-  /** WSD's final loss minus cosine's, at equal tokens (negative: WSD ends lower). */
-  wsdMinusCosine: number;
 }
 
 export interface AnnealHooks {
