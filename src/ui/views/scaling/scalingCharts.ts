@@ -3,6 +3,7 @@
  * parameters with each budget's parabola and minimum, and the optima against compute with their
  * power laws and the lesson's own run beside them.
  */
+import { isTrusted } from '../../../core/scaling/fit.ts';
 import type { SweepResult, SweepSummary } from '../../../core/scaling/points.ts';
 import { DOTS, LINE, type LineDataset } from '../../charts.ts';
 
@@ -28,7 +29,7 @@ export function lossCurves(points: readonly SweepResult[], summary: SweepSummary
     if (fit && at.length >= 3) {
       const { a, b, c } = fit.parabola;
       sets.push({ ...LINE, label: `${budgetLabel(budget)} fit`, inLegend: false, data: logSamples(at[0].x, at[at.length - 1].x, 40, (x) => a * Math.log(x) ** 2 + b * Math.log(x) + c), borderColor: colour, borderDash: [5, 4] });
-      if (fit.convex) {
+      if (isTrusted(fit)) {
         const x = fit.optimalParams;
         sets.push({ ...DOTS, label: `${budgetLabel(budget)} minimum`, inLegend: false, data: [{ x, y: a * Math.log(x) ** 2 + b * Math.log(x) + c }], pointStyle: 'star', pointRadius: 9, borderColor: colour, backgroundColor: colour, borderWidth: 2 });
       }
@@ -39,7 +40,7 @@ export function lossCurves(points: readonly SweepResult[], summary: SweepSummary
 
 /** N_opt and D_opt against C, their power laws, and the lesson's run as a reference. */
 export function optimumCurves(summary: SweepSummary | null, lesson: { budget: number; params: number; tokens: number }): LineDataset[] {
-  const trusted = summary?.fits.filter((f) => f.convex) ?? [];
+  const trusted = summary?.fits.filter(isTrusted) ?? [];
   const sets: LineDataset[] = [
     { ...DOTS, label: `N_opt${summary?.exponents ? ` ∝ C^${summary.exponents.params.toFixed(2)}` : ''}`, data: trusted.map((f) => ({ x: f.budget, y: f.optimalParams })), borderColor: '#2563eb', backgroundColor: '#2563eb' },
     { ...DOTS, label: `D_opt${summary?.exponents ? ` ∝ C^${summary.exponents.tokens.toFixed(2)}` : ''}`, data: trusted.map((f) => ({ x: f.budget, y: f.optimalTokens })), borderColor: '#dc2626', backgroundColor: '#dc2626' },
