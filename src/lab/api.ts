@@ -12,6 +12,7 @@ import { ChatData, type StageEnv } from './chat-data.ts';
 import { type CurationSettings, DataLab, type DataEnv, type DocShow, type TokenizerSettings } from './data.ts';
 import { LabRunner, type LabEnv } from './runner.ts';
 import { Corpora } from './runs.ts';
+import { HelperPool } from './helper-pool.ts';
 import { type ScalingProgress, ScalingLab, type ScalingRequest } from './scaling.ts';
 import { AnnealLab, type AnnealProgress, type AnnealRequest } from './anneal.ts';
 import { Inside, type WriteOptions } from './inspect.ts';
@@ -36,7 +37,7 @@ export function createLabApi(env: LabEnv & StageEnv & DataEnv) {
   const inside = new Inside(runner, chat);
   const data = new DataLab(env);
   const stories = new Corpora((name) => env.loadBundledCorpus(name));
-  const scaling = new ScalingLab(stories);
+  const scaling = new ScalingLab(stories, (warn) => new HelperPool(env.gradientHelpers, warn));
   const anneal = new AnnealLab(stories);
   return {
     /**

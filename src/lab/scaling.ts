@@ -10,6 +10,8 @@ import { planSweep, type PlannedPoint, pointFileName, pointSession, SWEEP_DEFAUL
 import { allPoints, clearPoints, openScalingStore, pointKeys, savePoint, type ScalingDB, type StoredPoint } from '../storage/scaling-points.ts';
 import bundledVocabulary from '../../corpora/vocab.json';
 import { CharTokenizer, type TokenizerJSON } from '../core/model/tokenizer.ts';
+import * as tf from '@tensorflow/tfjs';
+import type { HelperPool } from './helper-pool.ts';
 import type { Corpora, StoredSettings } from './runs.ts';
 
 /** Every sweep trains on the bundled stories with their vocabulary, as `lab scaling` does. */
@@ -35,6 +37,8 @@ export interface ScalingProgress {
   current: { budget: number; params: number } | null;
   /** A point that has just finished. */
   done?: SweepResult & { key: string };
+  /** What the student should know about how it trains (the helper workers did not start…). */
+  note?: string;
 }
 
 /** A point as the page lists it: its result and whether it was trained here or dropped in. */
@@ -42,12 +46,16 @@ export type PointRow = SweepResult & { key: string; source: StoredPoint['source'
 
 export class ScalingLab {
   readonly #corpora: Corpora;
+  readonly #helpers: HelperPool | undefined;
   #db: Promise<ScalingDB> | null = null;
   #stopping = false;
   #running = false;
+  #note: string | undefined;
 
-  constructor(corpora: Corpora) {
+  /** `makeHelpers` builds the pool of helper workers that share each step (none in Node's tests), told where to send its notes. */
+  constructor(corpora: Corpora, makeHelpers?: (warn: (text: string) => void) => HelperPool) {
     this.#corpora = corpora;
+    this.#helpers = makeHelpers?.((text) => void (this.#note = text));
   }
 
   get #store(): Promise<ScalingDB> {
@@ -91,7 +99,8 @@ export class ScalingLab {
     if (this.#running) throw new Error('a sweep is already running');
     const { corpus, tokenizer } = await this.#corpora.of(TALES, BUNDLED);
     const settings = { ...SWEEP_DEFAULTS, budgets: request.budgets, sizes: request.sizes };
-    const plan = planSweep(settings, tokenizer.vocabSize);
+    // One shape's budgets back to back: its helper workers serve them all (HelperPool restarts them when the shape changes).
+    const plan = planSweep(settings, tokenizer.vocabSize).sort((a, b) => a.params - b.params || a.budget - b.budget);
     const db = await this.#store;
     const stored = new Set(await pointKeys(db));
     const flopsOf = (p: PlannedPoint) => p.budget;
@@ -103,7 +112,7 @@ export class ScalingLab {
     const report = (extra: Partial<ScalingProgress>, current: PlannedPoint | null, partial = 0) => {
       const elapsed = (Date.now() - started) / 1000;
       const trained = trainedFlops + partial;
-      onProgress({ finished, points: plan.length, fraction: (done + partial) / total, secondsLeft: trained > 0 ? (elapsed * (total - done - partial)) / trained : null, current: current && { budget: current.budget, params: current.params }, ...extra });
+      onProgress({ finished, points: plan.length, fraction: (done + partial) / total, secondsLeft: trained > 0 ? (elapsed * (total - done - partial)) / trained : null, current: current && { budget: current.budget, params: current.params }, ...(this.#note ? { note: this.#note } : {}), ...extra });
     };
     this.#running = true;
     this.#stopping = false;
@@ -112,6 +121,8 @@ export class ScalingLab {
         const key = pointFileName(point, request.seed);
         if (stored.has(key)) continue;
         const session = pointSession(point, settings, request.seed, corpus, tokenizer);
+        let current = true;
+        this.#helpers?.share(session, tf.getBackend(), () => current);
         try {
           let last = 0;
           const result = await trainPoint(session, point, {
@@ -129,6 +140,8 @@ export class ScalingLab {
           finished += 1;
           report({ done: { ...result, key } }, null);
         } finally {
+          current = false;
+          session.trainer.helpers = [];
           session.dispose();
         }
       }
