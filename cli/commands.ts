@@ -4,6 +4,7 @@
  * src/core/lesson/settings.ts), and the help is written from the same flags that parsing accepts.
  */
 import { type Command, synopsis } from './args.ts';
+import { anneal } from './anneal.ts';
 import { attention } from './attention.ts';
 import { bench } from './bench.ts';
 import { classTable } from './class.ts';
@@ -21,12 +22,13 @@ import { pretrain } from './pretrain.ts';
 import { rl } from './rl.ts';
 import { rm } from './rm.ts';
 import { sample } from './sample.ts';
+import { scaling } from './scaling.ts';
 import { score } from './score.ts';
 import { sft } from './sft.ts';
 import { tokenizeText, tokenizer } from './tokenizer.ts';
 import { trace } from './trace.ts';
 
-export const COMMANDS: readonly Command[] = [lesson, data, curation, tokenizer, tokenizeText, pretrain, sample, score, inspect, exportFile, importFile, sft, dpo, evaluate, rm, rl, attention, lens, trace, compare, classTable, bench];
+export const COMMANDS: readonly Command[] = [lesson, data, curation, tokenizer, tokenizeText, pretrain, sample, score, inspect, exportFile, importFile, sft, dpo, evaluate, rm, rl, scaling, anneal, attention, lens, trace, compare, classTable, bench];
 
 export const HELP = [
   'LM Lab command line: npm run lab -- <command> [options]; npm run lab -- <command> --help explains each option',

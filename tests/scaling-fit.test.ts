@@ -48,9 +48,14 @@ describe('fits', () => {
     for (const r of fit.tokensPerParam) expect(r).toBeCloseTo(1 / 0.06, 6);
   });
 
-  it('says when the lowest loss is at an end of the sweep', () => {
+  it('says when the lowest loss is at an end of the sweep, and leaves that budget out of the exponents', () => {
     const points: SweepPoint[] = [1, 2, 4, 8].map((params, i) => ({ budget: 1e9, params, tokens: 1e9 / (6 * params), valLoss: 4 - i * 0.1 + i * i * 0.001 }));
     expect(isoFlopFit(points).fits[0].interiorMinimum).toBe(false);
+    // Two budgets with a measured minimum and this one: the exponents come from the two alone.
+    const measured: SweepPoint[] = [1e10, 1e11].flatMap((budget) => [0.5, 1, 2].map((f) => ({ budget, params: 10 * Math.sqrt(budget) * f, tokens: budget / (60 * Math.sqrt(budget) * f), valLoss: 1 + Math.log(f) ** 2 })));
+    const fit = isoFlopFit([...points, ...measured]);
+    expect(fit.fits[0].convex && !fit.fits[0].interiorMinimum).toBe(true);
+    expect(fit.exponents!.params).toBeCloseTo(0.5, 8);
   });
 });
 

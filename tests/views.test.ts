@@ -5,7 +5,7 @@ import { defaultSettings, lessonFromHash, lessonHash, settingsFromHash, VIEWS, v
 
 describe('views in the URL hash', () => {
   test('#view= names one of the pipeline bar views, in pipeline order; anything else is no view', () => {
-    expect(VIEWS).toEqual(['data', 'pretrain', 'sft', 'dpo', 'rm', 'rl', 'spikes', 'inside', 'class', 'share']);
+    expect(VIEWS).toEqual(['data', 'pretrain', 'sft', 'dpo', 'rm', 'rl', 'spikes', 'scaling', 'inside', 'class', 'share']);
     expect(viewFromHash('#preset=micro&view=sft')).toBe('sft');
     expect(viewFromHash('#view=rl')).toBe('rl');
     expect(viewFromHash('#preset=micro')).toBeNull();

@@ -13,6 +13,10 @@ import { CurationExperiment, type CurationProgress } from './curation.ts';
 import type { CurationExperimentSettings } from '../core/data/curation-experiment.ts';
 import { type CurationSettings, DataLab, type DataEnv, type DocShow, type TokenizerSettings } from './data.ts';
 import { LabRunner, type LabEnv } from './runner.ts';
+import { Corpora } from './runs.ts';
+import { HelperPool } from './helper-pool.ts';
+import { type ScalingProgress, ScalingLab, type ScalingRequest } from './scaling.ts';
+import { AnnealLab, type AnnealProgress, type AnnealRequest } from './anneal.ts';
 import { Inside, type WriteOptions } from './inspect.ts';
 import { type ChatOptions, type ChatTurn, Conversation } from './conversation.ts';
 import type { ProbedToken } from './types.ts';
@@ -43,6 +47,9 @@ export function createLabApi(env: LabEnv & StageEnv & DataEnv) {
     return tokenizer ? { ...settings, tokenizer } : settings;
   };
   const curation = new CurationExperiment(runner, () => data.crawlDocs(), () => env.loadBundledCorpus('tales'));
+  const stories = new Corpora((name) => env.loadBundledCorpus(name));
+  const scaling = new ScalingLab(stories, (warn) => new HelperPool(env.gradientHelpers, warn));
+  const anneal = new AnnealLab(stories);
   return {
     /**
      * Chooses the backend, then restores the last run. `auto` times a few steps of `preset` on each
@@ -138,6 +145,15 @@ export function createLabApi(env: LabEnv & StageEnv & DataEnv) {
     /** The curation experiment: the same pretraining on the raw and the filtered crawl, validated on the tales; pauses a training run first. */
     curationExperiment: (settings: CurationExperimentSettings, onProgress?: (p: CurationProgress) => unknown) => curation.run(settings, onProgress),
     stopCurationExperiment: async () => curation.stop(),
+    /** The Scaling lab (scaling.ts): plan a sweep, run it as a queue of stored runs (progress to `onProgress`), stop it, its points, files dropped in. */
+    scalingPlan: (request: ScalingRequest) => scaling.plan(request),
+    scalingRun: (request: ScalingRequest, onProgress: (p: ScalingProgress) => unknown) => scaling.run(request, onProgress),
+    scalingStop: () => scaling.stop(),
+    scalingPoints: () => scaling.points(),
+    scalingAddFile: (name: string, bytes: Uint8Array) => scaling.addFile(name, bytes),
+    scalingClear: () => scaling.clear(),
+    /** Cosine against WSD at equal tokens, and a decay branched early (anneal.ts); progress to `onProgress`. */
+    anneal: (request: AnnealRequest, onProgress: (p: AnnealProgress) => unknown) => anneal.run(request, onProgress),
   };
 }
 

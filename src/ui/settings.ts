@@ -122,7 +122,7 @@ export function lessonHash(s: RunSettings, lesson: LessonView, view?: ViewName):
  * The page's views, in pipeline order: the data, one per training stage, then the spike lab and sharing. A view is
  * addressable as `#view=sft` next to the run settings.
  */
-export const VIEWS = ['data', 'pretrain', 'sft', 'dpo', 'rm', 'rl', 'spikes', 'inside', 'class', 'share'] as const;
+export const VIEWS = ['data', 'pretrain', 'sft', 'dpo', 'rm', 'rl', 'spikes', 'scaling', 'inside', 'class', 'share'] as const;
 export type ViewName = (typeof VIEWS)[number];
 
 export const isViewName = (name: string): name is ViewName => (VIEWS as readonly string[]).includes(name);

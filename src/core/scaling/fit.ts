@@ -64,11 +64,18 @@ export interface BudgetFit {
 
 export interface IsoFlopFit {
   fits: BudgetFit[];
-  /** N_opt ∝ C^a and D_opt ∝ C^b, across budgets (null with fewer than two trusted budgets). */
+  /**
+   * N_opt ∝ C^a and D_opt ∝ C^b, across the budgets whose optimum is trusted: a parabola that opens
+   * upwards with the lowest loss inside the sizes (a vertex outside them is an extrapolation that can
+   * land anywhere). Null with fewer than two such budgets.
+   */
   exponents: { params: number; tokens: number } | null;
   /** Tokens per parameter at each budget's optimum. */
   tokensPerParam: number[];
 }
+
+/** A budget's optimum is measured, not extrapolated: a minimum, inside the sizes tried. */
+export const isTrusted = (f: BudgetFit): boolean => f.convex && f.interiorMinimum;
 
 /** Fits each budget's points (≥ 3 sizes) and the power laws across budgets. */
 export function isoFlopFit(points: readonly SweepPoint[]): IsoFlopFit {
@@ -85,7 +92,7 @@ export function isoFlopFit(points: readonly SweepPoint[]): IsoFlopFit {
     const optimalTokens = line.k * optimalParams ** line.exponent;
     return { budget, parabola, optimalParams, optimalTokens, interiorMinimum: lowest > 0 && lowest < at.length - 1, convex };
   });
-  const trusted = fits.filter((f) => f.convex);
+  const trusted = fits.filter(isTrusted);
   const exponents = trusted.length >= 2
     ? { params: fitPowerLaw(trusted.map((f) => f.budget), trusted.map((f) => f.optimalParams)).exponent, tokens: fitPowerLaw(trusted.map((f) => f.budget), trusted.map((f) => f.optimalTokens)).exponent }
     : null;
