@@ -66,7 +66,7 @@ export function earlyBranchConfig(plan: AnnealPlan): Partial<TrainConfig> {
 export interface AnnealHooks {
   /** Called on each new session before it steps (the command line adds helper threads here). */
   attach?: (session: LabSession) => Promise<void>;
-  /** Called after every step of every arm (a progress bar; `done` of `total` steps). */
+  /** Called after every step of every arm (the command line prints evaluations, the page moves a progress bar). */
   onStep?: (arm: AnnealArm['name'], session: LabSession) => void;
   finalEvalBatches?: number;
 }
