@@ -11,7 +11,7 @@ import { firstLine } from './format.ts';
 export class TraceBook {
   readonly #call: Caller;
   readonly #runId: () => string | undefined;
-  #run: string | undefined = undefined;
+  #run = $state<string | undefined>(undefined); // state: a view that read no trace yet must hear of the first
   #traces = $state.raw<ReadonlyMap<string, Trace>>(new Map());
   #working = $state(false);
   #error = $state<string | null>(null);
