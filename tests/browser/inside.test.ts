@@ -264,6 +264,12 @@ describe('where it learnt it, and what each stage changed, from the views', () =
       await page.getByRole('button', { name: 'Answer', exact: true }).click();
       await expect.poll(() => page.getByTestId('compare-stages-sft').count(), { timeout: 30_000 }).toBe(1);
       const reply = (await page.getByTestId('reply-sft').locator('button[data-testid^="token-"]').allTextContents()).join('');
+      // The side by side traces its answers too: the SFT model's against the alphabet and the SFT answers.
+      const sideBySide = page.getByTestId('side-by-side');
+      await sideBySide.getByTestId('trace-ask').click();
+      await expect.poll(() => sideBySide.getByTestId('copied-spans-sft').count(), { timeout: 30_000 }).toBe(1);
+      expect(await sideBySide.getByTestId('copied-spans-sft').innerText()).toMatch(/copied word for word|No stretch of 20 characters or more is word for word in the training data or the SFT answers/);
+      expect(await sideBySide.getByTestId('copied-spans-pretrain').count()).toBe(1);
       await page.getByTestId('compare-stages-sft').click();
       await expect.poll(() => page.getByTestId('inside-view').isVisible()).toBe(true);
       expect(page.url()).toContain('view=inside');
