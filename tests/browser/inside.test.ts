@@ -9,7 +9,7 @@
  * the Pretrain view's sample underlines what it copied, on request, and a tap shows the passage;
  * the SFT view's "compare across stages" opens the Inside view's stage changes prefilled and scored.
  * Set LM_LAB_SCREENSHOTS=1 to also write docs/screenshots/view-inside-*.png, chat-*.png,
- * view-pretrain-sample-*.png and view-pretrain-copied-*.png.
+ * view-pretrain-sample-*.png, view-pretrain-copied-*.png and side-by-side-copied.png.
  */
 import type { Page } from 'playwright-core';
 import { describe, expect, test } from 'vitest';
@@ -270,6 +270,7 @@ describe('where it learnt it, and what each stage changed, from the views', () =
       await expect.poll(() => sideBySide.getByTestId('copied-spans-sft').count(), { timeout: 30_000 }).toBe(1);
       expect(await sideBySide.getByTestId('copied-spans-sft').innerText()).toMatch(/copied word for word|No stretch of 20 characters or more is word for word in the training data or the SFT answers/);
       expect(await sideBySide.getByTestId('copied-spans-pretrain').count()).toBe(1);
+      if (SHOTS) await sideBySide.screenshot({ path: `${SHOTS}/side-by-side-copied.png` });
       await page.getByTestId('compare-stages-sft').click();
       await expect.poll(() => page.getByTestId('inside-view').isVisible()).toBe(true);
       expect(page.url()).toContain('view=inside');
