@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { probedTokens } from '../src/core/inspect/probed.ts';
 import { generate, tokenLogProbs } from '../src/core/model/sample.ts';
 import { LabSession } from '../src/core/train/session.ts';
-import { spanIndexOf } from '../src/ui/copied.ts';
+import { joined, spanIndexOf, spanPerToken } from '../src/ui/copied.ts';
 import { tinyCorpus, useBackend } from './helpers.ts';
 
 describe('probedTokens', () => {
@@ -66,5 +66,13 @@ describe('spanIndexOf', () => {
     expect(spanIndexOf(tokens, [{ start: 1, end: 3 }, { start: 5, end: 8 }])).toEqual([0, 0, 1, 1]);
     expect(spanIndexOf(tokens, [{ start: 2, end: 5 }])).toEqual([-1, 0, -1, -1]); // "cde" is [2, 5): "f" at 5 is outside
     expect(spanIndexOf(tokens, [])).toEqual([-1, -1, -1, -1]);
+  });
+
+  it('gives each token its span itself, nothing before a trace, and joins the tokens into the traced text', () => {
+    const tokens = ['ab', 'cde', 'f', 'gh'].map((text) => ({ text }));
+    const spans = [{ start: 1, end: 3, source: 'tales' }, { start: 5, end: 8, source: 'SFT answers' }];
+    expect(spanPerToken(tokens, { spans })).toEqual([spans[0], spans[0], spans[1], spans[1]]);
+    expect(spanPerToken(tokens, undefined)).toEqual([]); // not traced: nothing underlined
+    expect(joined(tokens)).toBe('abcdefgh');
   });
 });

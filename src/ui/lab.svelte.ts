@@ -29,6 +29,7 @@ import { TrainerLock } from './tab-lock.ts';
 import { messageOf } from './format.ts';
 import { ShareState } from './views/share/share.svelte.ts';
 import { SpikeLabView } from './views/spikes/spikes.svelte.ts';
+import { TraceBook } from './traces.svelte.ts';
 
 const BACKEND_KEY = 'lm-lab.backend';
 const BACKEND_NAMES: Record<string, string> = { webgpu: 'WebGPU', wasm: 'WebAssembly', cpu: 'CPU' };
@@ -90,6 +91,8 @@ export class Lab {
   /** The loss-spike lab (events, policy, lesson) and checkpoint sharing (export, import). */
   readonly spikes = new SpikeLabView((f, busy) => this.call(f, busy));
   readonly share = new ShareState((f) => this.call(f));
+  /** Where the text each view shows was copied from, traced on request between training steps. */
+  readonly traces = new TraceBook((f) => this.call(f, false), () => this.#run?.id);
 
   get status(): LabStatus { return this.#status; }
   get backend(): BackendInfo | null { return this.#backend; }

@@ -5,11 +5,16 @@
  * row per layer. At a laptop's and a phone's size, with no page error. Then, outside the view:
  * the chat drawer, opened from the header, answers with coloured tokens, and the Pretrain view's
  * sample shows a token's alternatives.
- * Set LM_LAB_SCREENSHOTS=1 to also write docs/screenshots/view-inside-*.png, chat-*.png and view-pretrain-sample-*.png.
+ * Last, in a fresh profile, a model that has learnt a text by heart (the alphabet, over and over):
+ * the Pretrain view's sample underlines what it copied, on request, and a tap shows the passage;
+ * the SFT view's "compare across stages" opens the Inside view's stage changes prefilled and scored.
+ * Set LM_LAB_SCREENSHOTS=1 to also write docs/screenshots/view-inside-*.png, chat-*.png,
+ * view-pretrain-sample-*.png, view-pretrain-copied-*.png and side-by-side-copied.png.
  */
 import type { Page } from 'playwright-core';
 import { describe, expect, test } from 'vitest';
-import { SHOTS, useBrowser, useDevServer, waitForLab } from './harness.ts';
+import { stageDone, view } from './flows.ts';
+import { launch, removeProfile, SHOTS, useBrowser, useDevServer, waitForLab } from './harness.ts';
 
 const server = useDevServer();
 const chromium = useBrowser();
@@ -196,5 +201,87 @@ describe('probabilities outside the Inside view', () => {
     await page.getByTestId('stage-changes').scrollIntoViewIfNeeded();
     await shot(page, 'view-inside-changes-1280x720');
     expect(errors).toEqual([]);
+  });
+});
+
+describe('where it learnt it, and what each stage changed, from the views', () => {
+  test('the Pretrain sample underlines its copies on request; SFT\'s "compare across stages" opens the Inside view prefilled', async () => {
+    // A fresh profile: the run the tests above left would be restored with its settings.
+    const own = await launch({ webgpu: false });
+    const page = own.page;
+    try {
+      await page.setViewportSize({ width: 1024, height: 768 });
+      await page.goto(`${server.url}#corpus=own&preset=micro&steps=30&save=30&seed=5&view=pretrain`);
+      await waitForLab(page, (s) => s.status === 'idle');
+      // Each letter has one successor: thirty steps learn the text by heart, so greedy decoding copies it.
+      const text = 'abcdefghijklmnopqrstuvwxyz. '.repeat(400);
+      await page.getByLabel('Text file to train on').setInputFiles({ name: 'alphabet.txt', mimeType: 'text/plain', buffer: Buffer.from(text) });
+      await page.getByRole('checkbox', { name: 'Live samples' }).uncheck();
+      await page.getByRole('button', { name: 'Pretrain' }).click();
+      await stageDone(page, 'pretrain', 30);
+
+      // Nothing is traced until asked: no underline, then underlines under the copied letters.
+      const panel = page.locator('section[aria-labelledby="sample-heading"]');
+      const sample = panel.getByTestId('sample');
+      await panel.getByRole('textbox', { name: 'Prompt' }).fill('abc');
+      await panel.locator('input[type="range"]').fill('0'); // greedy
+      await page.getByRole('button', { name: 'Regenerate' }).click();
+      // The sample drawn when training finished comes first; then the greedy one, the alphabet on.
+      await expect.poll(() => sample.innerText(), { timeout: 30_000 }).toContain('defghijklmnopqrstuvwxyz. abc');
+      expect(await sample.locator('button.copied').count()).toBe(0);
+      await panel.getByTestId('trace-ask').click();
+      await expect.poll(() => sample.locator('button.copied').count(), { timeout: 30_000 }).toBeGreaterThan(20);
+      // The underline and the probability colouring together on one token.
+      const first = sample.locator('button.copied').first();
+      const style = await first.evaluate((el) => ({ line: getComputedStyle(el).textDecorationLine, background: getComputedStyle(el).backgroundColor }));
+      expect(style.line).toBe('underline');
+      expect(style.background).toMatch(/^rgba\(234, 88, 12/);
+      // A tap on an underlined letter shows its alternatives and the passage it was copied from.
+      await first.click();
+      const popover = page.getByTestId('token-popover');
+      await expect.poll(() => popover.count()).toBe(1);
+      expect(await popover.getByTestId('copied-source').innerText()).toMatch(/alphabet\.txt \(training text\), character [\d,]+ \(and \d+ more places\)/);
+      expect(await panel.getByTestId('copied-spans').innerText()).toMatch(/copied word for word/);
+      await shot(page, 'view-pretrain-copied-1024x768');
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.waitForTimeout(200);
+      await noSideways(page);
+      await first.scrollIntoViewIfNeeded();
+      await first.click(); // the scroll closed it: open it again
+      await expect.poll(() => popover.count()).toBe(1);
+      const pop = (await popover.boundingBox())!;
+      expect(pop.x + pop.width).toBeLessThanOrEqual(390);
+      await shot(page, 'view-pretrain-copied-390x844');
+      await page.setViewportSize({ width: 1024, height: 768 });
+
+      // A few SFT steps, then the SFT answer of the side by side scored under every stage in the Inside view.
+      await view(page, /SFT/);
+      await page.getByLabel('SFT steps').fill('3');
+      await page.getByLabel('SFT steps').dispatchEvent('change');
+      await page.getByRole('button', { name: 'SFT', exact: true }).click();
+      await stageDone(page, 'sft', 3);
+      await page.getByRole('textbox', { name: 'Question for every stage' }).fill('What is next?');
+      await page.getByRole('button', { name: 'Answer', exact: true }).click();
+      await expect.poll(() => page.getByTestId('compare-stages-sft').count(), { timeout: 30_000 }).toBe(1);
+      const reply = (await page.getByTestId('reply-sft').locator('button[data-testid^="token-"]').allTextContents()).join('');
+      // The side by side traces its answers too: the SFT model's against the alphabet and the SFT answers.
+      const sideBySide = page.getByTestId('side-by-side');
+      await sideBySide.getByTestId('trace-ask').click();
+      await expect.poll(() => sideBySide.getByTestId('copied-spans-sft').count(), { timeout: 30_000 }).toBe(1);
+      expect(await sideBySide.getByTestId('copied-spans-sft').innerText()).toMatch(/copied word for word|No stretch of 20 characters or more is word for word in the training data or the SFT answers/);
+      expect(await sideBySide.getByTestId('copied-spans-pretrain').count()).toBe(1);
+      if (SHOTS) await sideBySide.screenshot({ path: `${SHOTS}/side-by-side-copied.png` });
+      await page.getByTestId('compare-stages-sft').click();
+      await expect.poll(() => page.getByTestId('inside-view').isVisible()).toBe(true);
+      expect(page.url()).toContain('view=inside');
+      expect(await page.getByTestId('changes-prompt').inputValue()).toBe('What is next?');
+      expect(await page.getByTestId('changes-reply').inputValue()).toBe(reply.replaceAll('↵', '\n'));
+      await expect.poll(() => page.getByTestId('changes-row-1').isVisible(), { timeout: 30_000 }).toBe(true);
+      expect(await page.locator('[data-testid^="changes-row-"]').count()).toBe(2); // base and SFT
+      expect(own.errors).toEqual([]);
+    } finally {
+      await own.close();
+      removeProfile(own.profile);
+    }
   });
 });

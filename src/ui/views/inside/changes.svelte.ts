@@ -15,6 +15,7 @@ export class StageChangesState {
   #picked = $state<number | null>(null);
   #working = $state(false);
   #error = $state<string | null>(null);
+  #reveal = $state(false);
 
   constructor(call: Caller) {
     this.#call = call;
@@ -30,6 +31,17 @@ export class StageChangesState {
   use(prompt: string, reply: string): void {
     this.prompt = prompt;
     this.reply = reply;
+  }
+
+  /** Whether the panel should scroll into sight (it was asked for from another view). */
+  get reveal(): boolean { return this.#reveal; }
+  revealed(): void { this.#reveal = false; }
+
+  /** Another view's answer, to score under every stage now and show when the Inside view opens. */
+  request(prompt: string, reply: string): void {
+    this.use(prompt, reply);
+    this.#reveal = true;
+    void this.score();
   }
 
   pick(i: number | null): void {

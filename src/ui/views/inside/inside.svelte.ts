@@ -6,7 +6,6 @@
  */
 import type { AttentionMap, LensTable, Trace, Written } from '../../../lab/inspect.ts';
 import type { Caller } from '../../caller.ts';
-import { spanIndexOf } from '../../copied.ts';
 import { firstLine } from '../../format.ts';
 import { StageChangesState } from './changes.svelte.ts';
 
@@ -37,7 +36,6 @@ export class InsideState {
   #reading = $state<Reading>('all');
   #head = $state<{ layer: number; head: number } | null>(null);
   #query = $state<number | null>(null);
-  #span = $state<number | null>(null);
 
   /** The prompt and reply scored under every stage of the lineage. */
   readonly changes: StageChangesState;
@@ -60,17 +58,10 @@ export class InsideState {
   /** The head drawn large, and the query token whose row every head highlights. */
   get head(): { layer: number; head: number } | null { return this.#head; }
   get query(): number | null { return this.#query; }
-  /** The copied span whose passage is open. */
-  get span(): number | null { return this.#span; }
-
-  /** The written text as one string: what the trace searched. */
   /** The prompt the written text answers. */
   get writtenPrompt(): string { return this.#writtenPrompt; }
 
   readonly text = $derived(this.#written?.tokens.map((t) => t.text).join('') ?? '');
-
-  /** For each written token, the copied span it lies in (index into trace.spans), or −1. */
-  readonly spanOf = $derived(spanIndexOf(this.#written?.tokens ?? [], this.#trace?.spans ?? []));
 
   /** The model writes; then the trace, the attention and the lens of what it wrote, one after another. */
   async write(): Promise<void> {
@@ -80,7 +71,6 @@ export class InsideState {
       this.#written = written;
       this.#writtenPrompt = f.prompt;
       this.#trace = null;
-      this.#span = null;
       const text = written.tokens.map((t) => t.text).join('');
       await this.#look();
       if (text.length) this.#trace = await this.#call((api) => api.trace(text));
@@ -108,10 +98,6 @@ export class InsideState {
     if (!w || !map || this.#reading !== 'all') return;
     const position = w.context.length + i - map.clipped;
     if (position >= 0 && position < map.ids.length) this.#query = position;
-  }
-
-  openSpan(index: number | null): void {
-    this.#span = this.#span === index ? null : index;
   }
 
   /** The ids the attention and the lens read (the worker keeps the last block of them). */
