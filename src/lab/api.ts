@@ -47,7 +47,7 @@ export function createLabApi(env: LabEnv & StageEnv & DataEnv) {
     return tokenizer ? { ...settings, tokenizer } : settings;
   };
   const curation = new CurationExperiment(runner, () => data.crawlDocs(), () => env.loadBundledCorpus('tales'));
-  const stories = new Corpora((name) => env.loadBundledCorpus(name));
+  const stories = new Corpora((name) => env.loadBundledCorpus(name), env.loadCrawl && (() => env.loadCrawl!()));
   const scaling = new ScalingLab(stories, (warn) => new HelperPool(env.gradientHelpers, warn));
   const anneal = new AnnealLab(stories);
   return {

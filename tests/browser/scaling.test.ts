@@ -2,7 +2,7 @@
  * The Scaling view in Chromium: a tiny sweep (two budgets, three sizes) trains in the worker as a
  * queue of stored runs, the fit's table and charts fill, the embeddings switch redraws the fit, a
  * dropped file that is not a point is named with its reason, and the points survive a reload; then
- * a short anneal experiment fills its table and chart.
+ * a short anneal experiment, with its clean-data arm, fills its tables and charts.
  */
 import { describe, expect, test } from 'vitest';
 import { view } from './flows.ts';
@@ -43,12 +43,20 @@ describe('the Scaling view', () => {
 
     // The anneal experiment, short: three arms in the table, each WSD decay measured, the curves drawn.
     await page.getByTestId('anneal-steps').fill('30');
+    await page.getByTestId('anneal-clean').check();
     await page.getByTestId('anneal-run').click();
     const arms = page.getByTestId('anneal-table').locator('tbody tr');
     await expect.poll(() => arms.count(), { timeout: 60_000 }).toBe(3);
     expect(await arms.nth(1).innerText()).toMatch(/WSD \(stable, then decay\)\s+0\.03 M\s+\d\.\d{4}\s+\d\.\d{4} → \d\.\d{4}/);
     expect(Number(await page.getByTestId('anneal-chart').getAttribute('data-points'))).toBeGreaterThan(0);
     expect(await page.getByTestId('anneal-chart').getAttribute('data-annotations')).toBe('decay-wsd decay-wsd-early');
+    // The clean-data arm: two decays from one branch, on the raw and the filtered crawl.
+    const decays = page.getByTestId('anneal-clean-table').locator('tbody tr');
+    await expect.poll(() => decays.count(), { timeout: 60_000 }).toBe(2);
+    expect(await decays.nth(0).innerText()).toMatch(/the raw crawl\s+crawl:none\s+\d\.\d{4}\s+(\d\.\d{4}) → \d\.\d{4}/);
+    expect(await decays.nth(1).innerText()).toMatch(/the filtered crawl\s+crawl:default\s+\d\.\d{4}/);
+    expect(await page.getByTestId('anneal-clean-difference').innerText()).toMatch(/ends \d\.\d{4} (below|above) the decay on the raw crawl/);
+    expect(await page.getByTestId('anneal-clean-chart').getAttribute('data-annotations')).toBe('branch');
     expect(errors).toEqual([]);
   });
 });

@@ -41,5 +41,34 @@ export interface AnnealResult {
   arms: AnnealArm[];
   /** WSD's final loss minus cosine's, at equal tokens (negative: WSD ends lower). */
   wsdMinusCosine: number;
+  /** The clean-data arm, when asked for (anneal-clean.ts). */
+  clean?: CleanDecayResult;
+}
+
+/** One decay of the clean-data arm: the data it decayed on, the loss before and after, its curve. */
+export interface DataDecay {
+  /** The corpus's name ("crawl:none", "crawl:default"). */
+  corpus: string;
+  before: number;
+  after: number;
+  drop: number;
+  curve: { step: number; valLoss: number; lr: number }[];
+}
+
+/**
+ * The clean-data arm: a WSD stable run on the raw crawl (the mixture), then two decays of the same
+ * length branched from its checkpoint at `plan.lateBranch`, one on the mixture and one on the
+ * filtered crawl, both validated on the clean held-out tales.
+ */
+export interface CleanDecayResult {
+  plan: AnnealPlan;
+  /** Tokens each finished model trained on (stable run plus its decay). */
+  tokens: number;
+  /** The stable run's curve up to the branch (the mixture). */
+  stable: { step: number; valLoss: number; lr: number }[];
+  mixture: DataDecay;
+  clean: DataDecay;
+  /** The clean decay's final loss minus the mixture decay's (negative: the clean data helped). */
+  cleanMinusMixture: number;
 }
 

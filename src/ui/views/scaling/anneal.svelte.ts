@@ -1,6 +1,6 @@
 /**
  * The anneal experiment's state in the Scaling view: its settings, its progress while the worker
- * trains the three arms (src/lab/anneal.ts), and the result the chart draws.
+ * trains the three arms and, when asked, the clean-data arm (src/lab/anneal.ts), and the result the chart draws.
  */
 import * as Comlink from 'comlink';
 import { ANNEAL_DEFAULTS, type AnnealResult } from '../../../core/scaling/anneal-defaults.ts';
@@ -11,6 +11,7 @@ export class AnnealState {
   readonly #lab: Lab;
   #steps = $state<number>(ANNEAL_DEFAULTS.steps);
   #seed = $state(1);
+  #cleanArm = $state(false);
   #progress = $state.raw<AnnealProgress | null>(null);
   #result = $state.raw<AnnealResult | null>(null);
   #running = $state(false);
@@ -24,6 +25,9 @@ export class AnnealState {
   set steps(v: number) { this.#steps = v; }
   get seed(): number { return this.#seed; }
   set seed(v: number) { this.#seed = v; }
+  /** Adds the clean-data arm (opt-in: half as many steps again). */
+  get cleanArm(): boolean { return this.#cleanArm; }
+  set cleanArm(v: boolean) { this.#cleanArm = v; }
   get progress(): AnnealProgress | null { return this.#progress; }
   get result(): AnnealResult | null { return this.#result; }
   get running(): boolean { return this.#running; }
@@ -35,7 +39,7 @@ export class AnnealState {
     this.#running = true;
     this.#message = '';
     try {
-      this.#result = await api.anneal({ steps: this.#steps, seed: this.#seed }, Comlink.proxy((p: AnnealProgress) => { this.#progress = p; }));
+      this.#result = await api.anneal({ steps: this.#steps, seed: this.#seed, cleanArm: this.#cleanArm }, Comlink.proxy((p: AnnealProgress) => { this.#progress = p; }));
     } catch (e) {
       this.#message = e instanceof Error ? e.message : String(e);
     } finally {
