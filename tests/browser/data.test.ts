@@ -6,7 +6,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { describe, expect, test } from 'vitest';
-import { SHOTS, snapshot, useBrowser, useDevServer, waitForLab } from './harness.ts';
+import type { Page } from 'playwright-core';
+import { launch, removeProfile, SHOTS, snapshot, useBrowser, useDevServer, waitForLab } from './harness.ts';
 
 const server = useDevServer();
 const chromium = useBrowser();
@@ -114,49 +115,59 @@ describe('the Data view', () => {
   });
 
   test('runs the raw and the filtered crawl as one experiment, draws both curves on one chart, and Pretrain trains on the crawl it chooses', async () => {
-    const { page, errors } = chromium.browser;
-    await page.setViewportSize({ width: 1280, height: 720 });
-    await page.goto(`${server.url}#preset=micro&view=data`);
-    await waitForLab(page, (s) => s.status !== 'starting');
-    const chart = page.getByTestId('experiment-chart');
-    expect(await chart.getAttribute('data-points')).toBe('0');
-
-    // Ten steps each, a validation point at every step: ten points a curve, twenty on the chart.
-    await page.getByTestId('experiment-steps').fill('10');
-    await page.getByTestId('experiment-run').click();
-    await page.getByTestId('experiment-result').waitFor({ timeout: 60_000 });
-    expect(await chart.getAttribute('data-points')).toBe('20');
-    const raw = Number(await page.getByTestId('experiment-raw').innerText());
-    const filtered = Number(await page.getByTestId('experiment-filtered').innerText());
-    expect(raw).toBeGreaterThan(0);
-    expect(filtered).toBeGreaterThan(0);
-    expect(await page.getByTestId('experiment-gain').innerText()).toBe(`${raw >= filtered ? 'lower' : 'higher'} by ${Math.abs(raw - filtered).toFixed(3)}`);
-    for (const arm of ['raw', 'filtered']) expect((await page.getByTestId(`experiment-sample-${arm}`).innerText()).length).toBeGreaterThan(20);
-    if (SHOTS) {
-      await page.getByTestId('experiment-panel').evaluate((el) => el.scrollIntoView());
-      await page.screenshot({ path: `${SHOTS}/view-data-experiment-1280x720.png` });
+    // A fresh profile: the BPE run the test above left would be restored, and Step would continue it.
+    const own = await launch({ webgpu: false });
+    try {
+      await experiment(own);
+    } finally {
+      await own.close();
+      removeProfile(own.profile);
     }
-
-    // Stop ends a long one part-way: the chart keeps what was drawn, the result says it stopped.
-    await page.getByTestId('experiment-steps').fill('5000');
-    await page.getByTestId('experiment-run').click();
-    await page.getByTestId('experiment-at').waitFor({ timeout: 30_000 });
-    await page.getByTestId('experiment-stop').click();
-    await expect.poll(() => page.getByTestId('experiment-result').innerText(), WAIT).toMatch(/stopped before both finished/);
-    expect(await page.getByTestId('experiment-run').isEnabled()).toBe(true);
-
-    // Pretrain trains on what the view chooses: the raw crawl is the crawl through no filters, and the link says so.
-    await page.getByTestId('pretrain-on').selectOption('raw');
-    await expect.poll(() => page.url()).toContain('corpus=crawl');
-    expect(page.url()).toContain('filters=none');
-    await page.getByTestId('tab-pretrain').click();
-    expect(await page.getByLabel('Corpus').inputValue()).toBe('crawl');
-    await page.getByRole('button', { name: 'Step', exact: true }).click();
-    await waitForLab(page, (s) => s.step >= 1);
-    expect(await page.locator('.runname').innerText()).toMatch(/^crawl:none · micro · seed 1/);
-    await page.getByTestId('tab-data').click();
-    await page.getByTestId('pretrain-on').selectOption('tales');
-    await expect.poll(() => page.url()).toContain('corpus=tales');
-    expect(errors).toEqual([]);
   });
 });
+
+async function experiment({ page, errors }: { page: Page; errors: string[] }): Promise<void> {
+  await page.setViewportSize({ width: 1280, height: 720 });
+  await page.goto(`${server.url}#preset=micro&view=data`);
+  await waitForLab(page, (s) => s.status !== 'starting');
+  const chart = page.getByTestId('experiment-chart');
+  expect(await chart.getAttribute('data-points')).toBe('0');
+
+  // Ten steps each, a validation point at every step: ten points a curve, twenty on the chart.
+  await page.getByTestId('experiment-steps').fill('10');
+  await page.getByTestId('experiment-run').click();
+  await page.getByTestId('experiment-result').waitFor({ timeout: 60_000 });
+  expect(await chart.getAttribute('data-points')).toBe('20');
+  const raw = Number(await page.getByTestId('experiment-raw').innerText());
+  const filtered = Number(await page.getByTestId('experiment-filtered').innerText());
+  expect(raw).toBeGreaterThan(0);
+  expect(filtered).toBeGreaterThan(0);
+  expect(await page.getByTestId('experiment-gain').innerText()).toBe(`${raw >= filtered ? 'lower' : 'higher'} by ${Math.abs(raw - filtered).toFixed(3)}`);
+  for (const arm of ['raw', 'filtered']) expect((await page.getByTestId(`experiment-sample-${arm}`).innerText()).length).toBeGreaterThan(20);
+  if (SHOTS) {
+    await page.getByTestId('experiment-panel').evaluate((el) => el.scrollIntoView());
+    await page.screenshot({ path: `${SHOTS}/view-data-experiment-1280x720.png` });
+  }
+
+  // Stop ends a long one part-way: the chart keeps what was drawn, the result says it stopped.
+  await page.getByTestId('experiment-steps').fill('5000');
+  await page.getByTestId('experiment-run').click();
+  await page.getByTestId('experiment-at').waitFor({ timeout: 30_000 });
+  await page.getByTestId('experiment-stop').click();
+  await expect.poll(() => page.getByTestId('experiment-result').innerText(), WAIT).toMatch(/stopped before both finished/);
+  expect(await page.getByTestId('experiment-run').isEnabled()).toBe(true);
+
+  // Pretrain trains on what the view chooses: the raw crawl is the crawl through no filters, and the link says so.
+  await page.getByTestId('pretrain-on').selectOption('raw');
+  await expect.poll(() => page.url()).toContain('corpus=crawl');
+  expect(page.url()).toContain('filters=none');
+  await page.getByTestId('tab-pretrain').click();
+  expect(await page.getByLabel('Corpus').inputValue()).toBe('crawl');
+  await page.getByRole('button', { name: 'Step', exact: true }).click();
+  await waitForLab(page, (s) => s.step >= 1);
+  expect(await page.locator('.runname').innerText()).toMatch(/^crawl:none · micro · seed 1/);
+  await page.getByTestId('tab-data').click();
+  await page.getByTestId('pretrain-on').selectOption('tales');
+  await expect.poll(() => page.url()).toContain('corpus=tales');
+  expect(errors).toEqual([]);
+}
