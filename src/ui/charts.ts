@@ -16,6 +16,8 @@ import {
   LineElement,
   LogarithmicScale,
   PointElement,
+  type Scale,
+  Ticks,
   Tooltip,
 } from 'chart.js';
 import annotationPlugin, { type AnnotationOptions } from 'chartjs-plugin-annotation';
@@ -41,6 +43,17 @@ export const CHANCE_LINE: Annotations = {
 };
 
 /** A line chart of {x: step, y} points that stays smooth with 50,000+ points. */
+/**
+ * An axis label as Chart.js writes it, but FLOPs and token counts in powers of ten ("2e11", not
+ * "200,000,000,000"); a log axis keeps its own choice of which ticks get a label.
+ */
+function tickLabel(this: Scale, value: number | string, index: number, ticks: { value: number }[]): string {
+  const v = Number(value);
+  const formatter = this.type === 'logarithmic' ? Ticks.formatters.logarithmic : Ticks.formatters.numeric;
+  const label = formatter.call(this, v, index, ticks);
+  return label !== '' && Math.abs(v) >= 1e5 ? v.toExponential(0).replace('+', '') : String(label);
+}
+
 export function lineChartConfig(yTitle: string, xTitle = 'step'): ChartConfiguration<'line', Point[]> {
   return {
     type: 'line',
@@ -52,8 +65,8 @@ export function lineChartConfig(yTitle: string, xTitle = 'step'): ChartConfigura
       maintainAspectRatio: false,
       interaction: { mode: 'nearest', axis: 'x', intersect: false },
       scales: {
-        x: { type: 'linear', title: { display: true, text: xTitle }, ticks: { maxTicksLimit: 8, ...(xTitle === 'step' ? { precision: 0 } : {}) } },
-        y: { type: 'linear', title: { display: true, text: yTitle }, ticks: { maxTicksLimit: 6 } },
+        x: { type: 'linear', title: { display: true, text: xTitle }, ticks: { maxTicksLimit: 8, callback: tickLabel, ...(xTitle === 'step' ? { precision: 0 } : {}) } },
+        y: { type: 'linear', title: { display: true, text: yTitle }, ticks: { maxTicksLimit: 6, callback: tickLabel } },
       },
       plugins: {
         // min-max keeps every spike visible, which a teacher's injected batch depends on.
