@@ -124,6 +124,13 @@ describe('the Data view', () => {
     }
     expect(await page.getByTestId('tokexp-result').innerText()).toMatch(/characters, \d+ tokens: [\d.]+ bits a character.*·\s*byte-level BPE, 512 tokens: [\d.]+ bits a character/s);
     expect(await page.getByTestId('tokexp-why').innerText()).toContain('npm run lab -- lesson --tokenizer bpe');
+    // Stop ends a long one part-way, and says so.
+    await page.getByTestId('tokexp-seconds').fill('600');
+    await page.getByTestId('tokexp-run').click();
+    await page.getByTestId('tokexp-at').waitFor({ timeout: 30_000 });
+    await page.getByTestId('tokexp-stop').click();
+    await expect.poll(() => page.getByTestId('tokexp-result').innerText(), WAIT).toMatch(/stopped before both finished/);
+    expect(await page.getByTestId('tokexp-run').isEnabled()).toBe(true);
     if (SHOTS) {
       await page.getByTestId('tokexp-panel').evaluate((el) => el.scrollIntoView());
       await page.screenshot({ path: `${SHOTS}/view-data-tokexp-1280x720.png` });
