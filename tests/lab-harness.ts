@@ -16,14 +16,11 @@ export type LabApi = ReturnType<typeof createLabApi>;
 /**
  * A lab over `factory`'s (a fake-indexeddb IDBFactory's) database `dbName`; opening it again on the
  * same factory is a reload. `wrapStore` sees (and may wrap) the database the lab opens; `loadCrawl`
- * gives the Data stage other documents than the bundled crawl.
+ * gives the Data stage other documents than the bundled crawl; `loadTales` other tales (a slice, for speed).
  */
-export async function openLab(factory: IDBFactory, dbName: string, wrapStore: (db: LabDB) => LabDB = (db) => db, loadCrawl = () => readFile(`${CORPORA}/crawl/docs.jsonl`, 'utf8')) {
+export async function openLab(factory: IDBFactory, dbName: string, wrapStore: (db: LabDB) => LabDB = (db) => db, loadCrawl = () => readFile(`${CORPORA}/crawl/docs.jsonl`, 'utf8'), loadTales = bundledTales) {
   const api = createLabApi({
-    loadBundledCorpus: async () => ({
-      train: await readFile(`${CORPORA}/tales/train.txt`, 'utf8'),
-      val: await readFile(`${CORPORA}/tales/val.txt`, 'utf8'),
-    }),
+    loadBundledCorpus: loadTales,
     loadChatData: (file: ChatFile) => readFile(`${CORPORA}/chat/${file}.jsonl`, 'utf8'),
     loadCrawl,
     openStore: async () => wrapStore(await openLabStore(dbName, factory)),
@@ -40,6 +37,11 @@ export async function openLab(factory: IDBFactory, dbName: string, wrapStore: (d
   const run = () => [...updates].reverse().find((u) => u.run)?.run;
   const notices = () => updates.filter((u) => u.notice).map((u) => u.notice!.text);
   return { api, rows, run, notices, updates };
+}
+
+/** The bundled tales' two files. */
+export async function bundledTales(): Promise<{ train: string; val: string }> {
+  return { train: await readFile(`${CORPORA}/tales/train.txt`, 'utf8'), val: await readFile(`${CORPORA}/tales/val.txt`, 'utf8') };
 }
 
 /** Resolves once the lab is neither running nor loading (a stage or run has finished). */

@@ -11,6 +11,9 @@ import type { Injection } from '../core/spikes/inject.ts';
 import { ChatData, type StageEnv } from './chat-data.ts';
 import { CurationExperiment, type CurationProgress } from './curation.ts';
 import type { CurationExperimentSettings } from '../core/data/curation-experiment.ts';
+import type { TokenizerExperimentSettings } from '../core/data/tokenizer-experiment.ts';
+import { ExperimentArms } from './experiment-arms.ts';
+import { TokenizerExperiment, type TokenizerProgress } from './tokenizer-experiment.ts';
 import { type CurationSettings, DataLab, type DataEnv, type DocShow, type TokenizerSettings } from './data.ts';
 import { LabRunner, type LabEnv } from './runner.ts';
 import { Corpora } from './runs.ts';
@@ -46,7 +49,10 @@ export function createLabApi(env: LabEnv & StageEnv & DataEnv) {
     const tokenizer = data.pretrainingTokenizer();
     return tokenizer ? { ...settings, tokenizer } : settings;
   };
-  const curation = new CurationExperiment(runner, () => data.crawlDocs(), () => env.loadBundledCorpus('tales'));
+  // One experiment of the Data view at a time: they share the loop, its Stop and its lock.
+  const experiments = new ExperimentArms(runner);
+  const curation = new CurationExperiment(experiments, () => data.crawlDocs(), () => env.loadBundledCorpus('tales'));
+  const tokenizerExperiment = new TokenizerExperiment(experiments, () => data.trainedTokenizer(), () => env.loadBundledCorpus('tales'));
   const stories = new Corpora((name) => env.loadBundledCorpus(name), env.loadCrawl && (() => env.loadCrawl!()));
   const scaling = new ScalingLab(stories, (warn) => new HelperPool(env.gradientHelpers, warn));
   const anneal = new AnnealLab(stories);
@@ -144,7 +150,10 @@ export function createLabApi(env: LabEnv & StageEnv & DataEnv) {
     usePretrainingTokenizer: async (on: boolean) => data.usePretrainingTokenizer(on),
     /** The curation experiment: the same pretraining on the raw and the filtered crawl, validated on the tales; pauses a training run first. */
     curationExperiment: (settings: CurationExperimentSettings, onProgress?: (p: CurationProgress) => unknown) => curation.run(settings, onProgress),
-    stopCurationExperiment: async () => curation.stop(),
+    stopCurationExperiment: async () => experiments.stop(),
+    /** The tokenizer experiment: the tales pretrained for the same seconds with characters and with the trained BPE, in bits per character; pauses a training run first. */
+    tokenizerExperiment: (settings: TokenizerExperimentSettings, onProgress?: (p: TokenizerProgress) => unknown) => tokenizerExperiment.run(settings, onProgress),
+    stopTokenizerExperiment: async () => experiments.stop(),
     /** The Scaling lab (scaling.ts): plan a sweep, run it as a queue of stored runs (progress to `onProgress`), stop it, its points, files dropped in. */
     scalingPlan: (request: ScalingRequest) => scaling.plan(request),
     scalingRun: (request: ScalingRequest, onProgress: (p: ScalingProgress) => unknown) => scaling.run(request, onProgress),

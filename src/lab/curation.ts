@@ -1,16 +1,14 @@
 /**
  * The curation experiment in the worker (src/core/data/curation-experiment.ts): the raw crawl's run,
- * then the filtered crawl's, each stepped under the runner's tensor lock with the helper workers
- * sharing its steps, its validation points sent to the page as they come. The page draws both
- * curves on one chart and can Stop; a pretraining run that was training is paused first, and the
- * experiment saves nothing: it is a demonstration, not a run to continue.
+ * then the filtered crawl's, stepped by the Data view's experiment loop (experiment-arms.ts: a
+ * training run paused first, the tensor lock, the helper workers, Stop), its validation points sent
+ * to the page as they come. The page draws both curves on one chart.
  */
 import bundledVocabulary from '../../corpora/vocab.json';
 import { ARMS, type Arm, armSession, type ArmResult, type CurationExperimentSettings, experimentArms, finishArm, lossGain, valCurve } from '../core/data/curation-experiment.ts';
 import { EmptyCorpusError, type LabelledDoc } from '../core/data/curate.ts';
 import { CharTokenizer, type CharTokenizerJSON } from '../core/model/tokenizer.ts';
-import type { LabSession } from '../core/train/session.ts';
-import type { LabRunner } from './runner.ts';
+import type { ExperimentArms } from './experiment-arms.ts';
 
 /** What the page hears while the experiment runs: the arm training, its step, its curve so far. */
 export interface CurationProgress {
@@ -33,33 +31,21 @@ export interface CurationOutcome {
 
 /** Milliseconds between progress messages besides the validation points. */
 const PROGRESS_EVERY = 500;
-const nextTask = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 export class CurationExperiment {
-  readonly #runner: LabRunner;
+  readonly #arms: ExperimentArms;
   readonly #docs: () => Promise<LabelledDoc[]>;
   readonly #tales: () => Promise<{ train: string; val: string }>;
-  #session: LabSession | null = null;
-  #stop = false;
 
-  constructor(runner: LabRunner, docs: () => Promise<LabelledDoc[]>, tales: () => Promise<{ train: string; val: string }>) {
-    this.#runner = runner;
+  constructor(arms: ExperimentArms, docs: () => Promise<LabelledDoc[]>, tales: () => Promise<{ train: string; val: string }>) {
+    this.#arms = arms;
     this.#docs = docs;
     this.#tales = tales;
   }
 
-  get running(): boolean {
-    return this.#session !== null;
-  }
-
-  /** Asks the running experiment to end after its current step; it resolves with what finished. */
-  stop(): void {
-    this.#stop = true;
-  }
-
   /** Runs both arms, raw then filtered; `onProgress` hears each arm's step and curve. */
   async run(settings: CurationExperimentSettings, onProgress?: (p: CurationProgress) => unknown): Promise<CurationOutcome> {
-    if (this.running) throw new Error('The experiment is already running.');
+    if (this.#arms.running) throw new Error('An experiment is already running: stop it first.');
     let plans;
     try {
       plans = experimentArms(await this.#docs(), settings.filters);
@@ -68,45 +54,31 @@ export class CurationExperiment {
     }
     const { val } = await this.#tales();
     const tokenizer = CharTokenizer.fromJSON(bundledVocabulary as CharTokenizerJSON);
-    // Training a run and the experiment at once would halve both: the run pauses (Resume continues it).
-    await this.#runner.command(async () => {
-      if (this.#runner.status !== 'running') return;
-      await this.#runner.halt('paused');
-      this.#runner.notify({ notice: { level: 'info', text: 'Training paused for the data experiment; Resume continues it.' } });
-    });
-    this.#stop = false;
-    const started = performance.now();
-    const arms: CurationOutcome['arms'] = [];
-    try {
+    return this.#arms.run(async () => {
+      const started = performance.now();
+      const arms: CurationOutcome['arms'] = [];
       for (const plan of plans) {
-        if (this.#stop) break;
+        if (this.#arms.stopped) break;
         const t0 = performance.now();
-        const session = (this.#session = armSession(plan, val, tokenizer, settings));
-        this.#runner.shareHelpers(session, () => this.#session === session);
-        try {
-          let sent = 0;
-          while (!session.done && !this.#stop) {
-            const { valLoss } = await this.#runner.withTensors(() => session.step());
+        const session = armSession(plan, val, tokenizer, settings);
+        const at = () => ({ arm: plan.arm, step: session.stepsTaken, steps: session.trainer.config.steps });
+        let sent = 0;
+        const done = await this.#arms.arm(session, {
+          enough: (s) => s.done,
+          afterStep: ({ valLoss }) => {
             const now = performance.now();
-            if (valLoss !== undefined || now - sent > PROGRESS_EVERY) {
-              sent = now;
-              void onProgress?.({ arm: plan.arm, step: session.stepsTaken, steps: session.trainer.config.steps, curve: valCurve(session) });
-            }
-            await nextTask();
-          }
-          if (!session.done) break;
-          const done = { ...(await this.#runner.withTensors(() => finishArm(plan, session, settings.sampleTokens))), seconds: (performance.now() - t0) / 1000 };
-          arms.push(done);
-          void onProgress?.({ arm: plan.arm, step: session.stepsTaken, steps: session.trainer.config.steps, curve: done.curve, done });
-        } finally {
-          this.#session = null;
-          await this.#runner.withTensors(() => session.dispose());
-        }
+            if (valLoss === undefined && now - sent <= PROGRESS_EVERY) return;
+            sent = now;
+            void onProgress?.({ ...at(), curve: valCurve(session) });
+          },
+          finish: async (s) => ({ ...(await finishArm(plan, s, settings.sampleTokens)), seconds: (performance.now() - t0) / 1000 }),
+        });
+        if (!done) break;
+        arms.push(done);
+        void onProgress?.({ ...at(), curve: done.curve, done });
       }
-    } finally {
-      this.#session = null;
-    }
-    const [raw, filtered] = ARMS.map((arm) => arms.find((a) => a.arm === arm));
-    return { arms, gain: raw && filtered ? lossGain(raw, filtered) : null, stopped: arms.length < plans.length, seconds: (performance.now() - started) / 1000 };
+      const [raw, filtered] = ARMS.map((arm) => arms.find((a) => a.arm === arm));
+      return { arms, gain: raw && filtered ? lossGain(raw, filtered) : null, stopped: arms.length < plans.length, seconds: (performance.now() - started) / 1000 };
+    });
   }
 }

@@ -292,6 +292,11 @@ export class DataLab {
     return this.#forPretraining ? describeTokenizer(this.#tokenizer!) : 'characters';
   }
 
+  /** The tokenizer trained last, whether or not pretraining uses it (the tokenizer experiment's); null before one is. */
+  trainedTokenizer(): BpeTokenizer | null {
+    return this.#tokenizer;
+  }
+
   /** The tokenizer a new pretraining run takes, when the student chose the trained one. */
   pretrainingTokenizer(): TokenizerJSON | undefined {
     return this.#forPretraining ? this.#tokenizer?.toJSON() : undefined;

@@ -1,7 +1,8 @@
 /**
  * The Data view in Chromium: the first tab of the pipeline bar; the default filters run in the
  * worker over the bundled crawl and the teacher's line clears the lesson's bar; a 512-token BPE
- * tokenizer trains in the worker and colours held-out text token by token, and, chosen for
+ * tokenizer trains in the worker and colours held-out text token by token, pretrains against characters
+ * for the same seconds (both in bits per character on one chart), and, chosen for
  * pretraining, a new run in Pretrain learns through it; everything fits a laptop. Set LM_LAB_SCREENSHOTS=1 to also write docs/screenshots/view-data-*.png.
  */
 import { readFile } from 'node:fs/promises';
@@ -52,6 +53,10 @@ describe('the Data view', () => {
     for (const key of ['c4-lines', 'gopher-quality', 'gopher-repetition', 'line-punctuation', 'exact-dedup']) await page.getByTestId(`filter-${key}`).check();
     await page.getByTestId('data-run').click();
     await expect.poll(() => page.getByTestId('junk-removed').innerText(), WAIT).toBe(junkBefore);
+
+    // The tokenizer experiment waits for a tokenizer, and says so.
+    expect(await page.getByTestId('tokexp-run').isDisabled()).toBe(true);
+    expect(await page.getByTestId('tokexp-needs').innerText()).toMatch(/Train a tokenizer above first/);
 
     // A vocabulary below the bytes and specials: the core's message, and nothing trained.
     await page.getByTestId('bpe-vocab').fill('100');
@@ -104,8 +109,34 @@ describe('the Data view', () => {
       await page.getByTestId('doc-list').evaluate((el) => el.scrollIntoView());
       await page.screenshot({ path: `${SHOTS}/view-data-documents-1280x720.png` });
     }
-    // Chosen for pretraining: a new run in Pretrain learns through it, and its summary says so.
+    // Characters or tokens at equal time, two seconds each: both curves on one chart in bits per character, the steps each got, a sample of each.
     await page.setViewportSize({ width: 1280, height: 720 });
+    await page.getByTestId('tokexp-seconds').fill('2');
+    await page.getByTestId('tokexp-run').click();
+    await page.getByTestId('tokexp-result').waitFor({ timeout: 30_000 });
+    expect(Number(await page.getByTestId('tokexp-chart').getAttribute('data-points'))).toBeGreaterThanOrEqual(4);
+    for (const arm of ['chars', 'bpe']) {
+      const bits = Number(await page.getByTestId(`tokexp-bpc-${arm}`).innerText());
+      expect(bits).toBeGreaterThan(0);
+      expect(bits).toBeLessThan(Math.log2(512)); // below a guess among the BPE's tokens, per character
+      expect(Number(await page.getByTestId(`tokexp-steps-${arm}`).innerText())).toBeGreaterThan(0);
+      expect((await page.getByTestId(`tokexp-sample-${arm}`).innerText()).length).toBeGreaterThan(20);
+    }
+    expect(await page.getByTestId('tokexp-result').innerText()).toMatch(/characters, \d+ tokens: [\d.]+ bits a character.*·\s*byte-level BPE, 512 tokens: [\d.]+ bits a character/s);
+    expect(await page.getByTestId('tokexp-why').innerText()).toContain('npm run lab -- lesson --tokenizer bpe');
+    // Stop ends a long one part-way, and says so.
+    await page.getByTestId('tokexp-seconds').fill('600');
+    await page.getByTestId('tokexp-run').click();
+    await page.getByTestId('tokexp-at').waitFor({ timeout: 30_000 });
+    await page.getByTestId('tokexp-stop').click();
+    await expect.poll(() => page.getByTestId('tokexp-result').innerText(), WAIT).toMatch(/stopped before both finished/);
+    expect(await page.getByTestId('tokexp-run').isEnabled()).toBe(true);
+    if (SHOTS) {
+      await page.getByTestId('tokexp-panel').evaluate((el) => el.scrollIntoView());
+      await page.screenshot({ path: `${SHOTS}/view-data-tokexp-1280x720.png` });
+    }
+
+    // Chosen for pretraining: a new run in Pretrain learns through it, and its summary says so.
     await page.getByTestId('bpe-use').check();
     await page.getByTestId('tab-pretrain').click();
     await page.getByRole('button', { name: 'Step', exact: true }).click();

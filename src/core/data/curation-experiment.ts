@@ -12,16 +12,14 @@
  */
 import type { PresetName } from '../model/config.ts';
 import { type Arm, ARMS, CURATION_EXPERIMENT } from './curation-plan.ts';
-import type { CharTokenizer, SpecialToken } from '../model/tokenizer.ts';
+import type { CharTokenizer } from '../model/tokenizer.ts';
 import { pretrainRecipe } from '../lesson/recipes.ts';
-import { evaluateLoss } from '../train/trainer.ts';
 import { LabSession } from '../train/session.ts';
 import { crawlCorpusName, crawlSteps, curatedText } from './crawl-corpus.ts';
 import type { Doc } from './curate.ts';
+import { armFigures } from './arm-figures.ts';
 
 export { type Arm, ARMS, CURATION_EXPERIMENT };
-
-const UNKNOWN: SpecialToken = '<|unk|>';
 
 export interface CurationExperimentSettings {
   preset?: PresetName;
@@ -86,14 +84,8 @@ export function valCurve(session: LabSession): [number, number][] {
 
 /** An arm's result once its session has taken its steps: the final loss and the samples. */
 export async function finishArm(plan: ArmPlan, session: LabSession, sampleTokens: number = CURATION_EXPERIMENT.sampleTokens): Promise<ArmResult> {
-  const { batchSize, seed } = session.trainer.config;
-  const finalValLoss = await evaluateLoss(session.model, session.trainer.corpus.val, batchSize, CURATION_EXPERIMENT.finalEvalBatches, seed);
-  const samples: string[] = [];
-  for (let i = 0; i < CURATION_EXPERIMENT.samples; i++) {
-    const text = await session.sample('\n', { maxTokens: sampleTokens, temperature: CURATION_EXPERIMENT.temperature, seed: seed * 100 + i });
-    // The unknown token (the made-up script, stray symbols) shown as one replacement character, as a text viewer shows bytes it cannot read.
-    samples.push(text.replaceAll(UNKNOWN, '\uFFFD'));
-  }
+  const { finalEvalBatches: evalBatches, samples: count, temperature } = CURATION_EXPERIMENT;
+  const { finalValLoss, samples } = await armFigures(session, { evalBatches, samples: count, maxTokens: sampleTokens, temperature });
   return { arm: plan.arm, filters: plan.filters, kept: plan.kept, total: plan.total, steps: session.stepsTaken, finalValLoss, curve: valCurve(session), samples };
 }
 

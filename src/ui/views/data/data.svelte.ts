@@ -8,6 +8,7 @@ import type { DataReport, DocPage, DocShow, TokenizerReport, TokenizerSettings }
 import type { RunSettings } from '../../../lab/types.ts';
 import type { Caller } from '../../caller.ts';
 import { ExperimentState } from './experiment.svelte.ts';
+import { TokenizerExperimentState } from './tokenizer-experiment.svelte.ts';
 
 export interface FilterInfo {
   /** The name in CURATION_STEPS. */
@@ -63,6 +64,8 @@ export class DataState {
 
   /** The raw crawl against the crawl through these filters, pretrained alike. */
   readonly experiment: ExperimentState;
+  /** Characters against the trained BPE, at equal training time. */
+  readonly tokenizerExperiment: TokenizerExperimentState;
 
   readonly #pretraining: PretrainSettingsAccess | undefined;
 
@@ -70,6 +73,7 @@ export class DataState {
     this.#call = call;
     this.#pretraining = pretraining;
     this.experiment = new ExperimentState(call, () => this.#spec());
+    this.tokenizerExperiment = new TokenizerExperimentState(call);
   }
 
   /** The switched-on filters as curation steps, in the labs' order (a strict variant where ticked). */
